@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from accounts.models import Unit, User
+
+
+@admin.register(Unit)
+class UnitAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "default_capacity", "is_active"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ["username", "first_name", "last_name", "role", "is_active"]
+    list_filter = ["role", "units", "is_active"]
+    fieldsets = (*BaseUserAdmin.fieldsets, ("chatcounsel", {"fields": ["role", "units"]}))

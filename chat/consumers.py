@@ -1,0 +1,291 @@
+"""Websocket interfaces. Each consumer authenticates, dispatches a frame's `type` to one
+service or selector call, and relays group events. No rule and no query lives here: the
+`database_sync_to_async` functions below are the single crossing into sync code per action.
+
+Frames and close codes are listed in docs/realtime.md.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from accounts.models import User
+from chat import realtime, selectors
+from chat.errors import ChatError, InvalidInput
+from chat.services.conversations import conversation_accept, conversation_end, conversation_start
+from chat.services.messages import message_post
+
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+Frame = dict[str, Any]
+
+
+def _seq(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput("`after` must be a whole number >= 0")
+    return value
+
+
+def _ack(message: Any, conversation_id: int) -> Frame:
+    return {
+        "type": "ack",
+        "conversation": conversation_id,
+        "client_id": str(message.client_id),
+        "seq": message.seq,
+    }
+
+
+# --- one crossing into sync code per client action -------------------------------------
+@database_sync_to_async
+def client_start(frame: Frame) -> int:
+    conversation, _created = conversation_start(
+        unit_id=frame.get("unit"),
+        token=frame.get("token"),
+        body=frame.get("body"),
+        client_id=frame.get("client_id"),
+    )
+    return conversation.pk
+
+
+@database_sync_to_async
+def client_identify(token: object) -> int:
+    return selectors.conversation_get_for_client(token=token).pk  # type: ignore[arg-type]
+
+
+@database_sync_to_async
+def client_sync(token: str, after: object) -> Frame:
+    conversation = selectors.conversation_get_for_client(token=token)
+    messages = selectors.message_list_after(conversation=conversation, after=_seq(after))
+    return realtime.sync_event(conversation, messages)
+
+
+@database_sync_to_async
+def client_post(token: str, frame: Frame) -> Frame:
+    conversation = selectors.conversation_get_for_client(token=token)
+    message, _created = message_post(
+        conversation=conversation,
+        author=None,
+        body=frame.get("body"),
+        client_id=frame.get("client_id"),
+    )
+    return _ack(message, conversation.pk)
+
+
+@database_sync_to_async
+def client_end(token: str) -> None:
+    conversation_end(conversation=selectors.conversation_get_for_client(token=token), actor=None)
+
+
+# --- one crossing into sync code per console action ------------------------------------
+@database_sync_to_async
+def console_unit_ids(user: User) -> list[int]:
+    return list(selectors.unit_list_for_staff(user=user).values_list("pk", flat=True))
+
+
+@database_sync_to_async
+def console_snapshot(user: User) -> Frame:
+    units = selectors.unit_list_for_staff(user=user)
+    waiting = selectors.conversation_list_waiting(unit_ids=units.values("pk"))
+    mine = selectors.conversation_list_active_for(worker=user)
+    return {
+        "type": "console.snapshot",
+        "units": [{"id": u.pk, "name": u.name} for u in units],
+        "waiting": [realtime.conversation_payload(c) for c in waiting],
+        "conversations": [realtime.conversation_payload(c) for c in mine],
+    }
+
+
+@database_sync_to_async
+def console_accept(user: User, frame: Frame) -> None:
+    conversation_id = frame.get("conversation")
+    if conversation_id is not None and (
+        isinstance(conversation_id, bool) or not isinstance(conversation_id, int)
+    ):
+        raise InvalidInput("`conversation` must be a conversation id")
+    conversation_accept(worker=user, conversation_id=conversation_id)
+
+
+@database_sync_to_async
+def console_sync(user: User, frame: Frame) -> Frame:
+    conversation = selectors.conversation_get_for_staff(
+        user=user, conversation_id=frame.get("conversation")
+    )
+    messages = selectors.message_list_after(
+        conversation=conversation, after=_seq(frame.get("after", 0))
+    )
+    return realtime.sync_event(conversation, messages)
+
+
+@database_sync_to_async
+def console_post(user: User, frame: Frame) -> Frame:
+    conversation = selectors.conversation_get_for_staff(
+        user=user, conversation_id=frame.get("conversation")
+    )
+    message, _created = message_post(
+        conversation=conversation,
+        author=user,
+        body=frame.get("body"),
+        client_id=frame.get("client_id"),
+    )
+    return _ack(message, conversation.pk)
+
+
+@database_sync_to_async
+def console_end(user: User, frame: Frame) -> None:
+    conversation = selectors.conversation_get_for_staff(
+        user=user, conversation_id=frame.get("conversation")
+    )
+    conversation_end(conversation=conversation, actor=user)
+
+
+# --- consumers ---------------------------------------------------------------------------
+class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
+    """Parses frames, answers every bad one with an `error` frame, and relays group events.
+
+    A frame of type `t` goes to the method `on_t` if `t` is in `frame_types`; group events
+    whose type is in `relayed` go to the browser unchanged. A bad frame never closes the
+    socket.
+    """
+
+    frame_types: frozenset[str] = frozenset()
+    relayed: frozenset[str] = frozenset()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        if text_data is None:
+            await self.send_error(InvalidInput("frames are JSON text"), code="bad_frame")
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self.send_error(InvalidInput("a frame is one JSON object"), code="bad_frame")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self.send_error(InvalidInput("a frame needs a string `type`"), code="bad_frame")
+            return
+        if frame["type"] not in self.frame_types:
+            await self.send_error(
+                InvalidInput(f"unknown type {frame['type'][:40]!r}"), code="unknown_type"
+            )
+            return
+        try:
+            await getattr(self, "on_" + frame["type"])(frame)
+        except ChatError as error:
+            await self.send_error(error, frame=frame)
+
+    async def send_error(
+        self, error: ChatError, *, code: str | None = None, frame: Frame | None = None
+    ) -> None:
+        payload: Frame = {"type": "error", "code": code or error.code, "message": error.message}
+        if frame is not None:
+            payload["in_reply_to"] = frame["type"]
+            if isinstance(frame.get("client_id"), str):
+                payload["client_id"] = frame["client_id"][:64]
+            if isinstance(frame.get("conversation"), int):
+                payload["conversation"] = frame["conversation"]
+        payload.update({k: v for k, v in error.details.items() if k in {"limit", "retry_after"}})
+        await self.send_json(payload)
+
+    async def dispatch(self, message: Frame) -> None:
+        if message.get("type") in self.relayed:
+            await self.send_json(message)
+            return
+        await super().dispatch(message)
+
+    async def on_ping(self, frame: Frame) -> None:
+        await self.send_json({"type": "pong"})
+
+    async def join(self, group: str) -> None:
+        if group not in self.groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups.append(group)
+
+
+class ClientConsumer(JsonFrameConsumer):
+    """The anonymous client's socket: it reaches exactly one conversation, by its token."""
+
+    frame_types = frozenset({"start", "resume", "message", "end", "ping"})
+    relayed = frozenset({"conversation.message"})
+
+    async def connect(self) -> None:
+        self.conversation_id: int | None = None
+        self.token: str = ""
+        await self.accept()
+
+    async def on_start(self, frame: Frame) -> None:
+        if self.conversation_id is not None:
+            raise InvalidInput("this socket already has a conversation")
+        conversation_id = await client_start(frame)
+        await self.follow(conversation_id, frame["token"], after=0)
+
+    async def on_resume(self, frame: Frame) -> None:
+        conversation_id = await client_identify(frame.get("token"))
+        if self.conversation_id not in (None, conversation_id):
+            raise InvalidInput("this socket belongs to another conversation")
+        await self.follow(conversation_id, frame["token"], after=frame.get("after", 0))
+
+    async def follow(self, conversation_id: int, token: str, *, after: object) -> None:
+        # Join first, then read: an event published in between arrives twice and the
+        # browser drops the seq it already has. Nothing falls into a gap.
+        await self.join(realtime.conversation_group(conversation_id))
+        self.conversation_id, self.token = conversation_id, token
+        await self.send_json(await client_sync(token, after))
+
+    async def on_message(self, frame: Frame) -> None:
+        self.require_conversation()
+        await self.send_json(await client_post(self.token, frame))
+
+    async def on_end(self, frame: Frame) -> None:
+        self.require_conversation()
+        await client_end(self.token)
+
+    def require_conversation(self) -> None:
+        if self.conversation_id is None:
+            raise InvalidInput("send `start` or `resume` first", code="no_conversation")
+
+
+class ConsoleConsumer(JsonFrameConsumer):
+    """A worker's or supervisor's console: their units' queues and their conversations."""
+
+    frame_types = frozenset({"accept", "message", "sync", "end", "ping"})
+    relayed = frozenset({"conversation.message", "queue.updated"})
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        if not user.works_in_console:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.user = user
+        # Join before reading, as in ClientConsumer.follow: a later queue event only repeats.
+        await self.join(realtime.worker_group(user.pk))
+        for unit_id in await console_unit_ids(user):
+            await self.join(realtime.unit_staff_group(unit_id))
+        snapshot = await console_snapshot(user)
+        for conversation in snapshot["conversations"]:
+            await self.join(realtime.conversation_group(conversation["id"]))
+        await self.send_json(snapshot)
+
+    async def on_accept(self, frame: Frame) -> None:
+        await console_accept(self.user, frame)
+
+    async def on_message(self, frame: Frame) -> None:
+        await self.send_json(await console_post(self.user, frame))
+
+    async def on_sync(self, frame: Frame) -> None:
+        await self.send_json(await console_sync(self.user, frame))
+
+    async def on_end(self, frame: Frame) -> None:
+        await console_end(self.user, frame)
+
+    async def conversation_assigned(self, event: Frame) -> None:
+        """Every tab of the worker follows a conversation they were just given."""
+        await self.join(realtime.conversation_group(event["conversation"]))
+        await self.send_json(event)

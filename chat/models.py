@@ -1,0 +1,103 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Unit
+
+
+class Conversation(models.Model):
+    """One live chat meeting (samtal). A transfer keeps the same conversation."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("waiting")
+        ACTIVE = "active", _("active")
+        ENDED = "ended", _("ended")
+        ABANDONED = "abandoned", _("left the queue")
+        OFFLINE = "offline", _("left as a message")
+
+    OPEN_STATES = (State.QUEUED, State.ACTIVE)
+
+    class Priority(models.IntegerChoices):
+        NORMAL = 0, _("normal")
+        URGENT = 1, _("urgent")
+
+    class EndedBy(models.TextChoices):
+        CLIENT = "client", _("client")
+        WORKER = "worker", _("social worker")
+        SYSTEM = "system", _("system")
+
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="conversations")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    # sha256 of the resume token that only the client's browser tab holds.
+    token_hash = models.CharField(max_length=64, unique=True)
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+    )
+    # Highest seq handed out; bumped under the row lock by message_post.
+    last_seq = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(help_text="When it entered its current queue.")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.CharField(max_length=10, choices=EndedBy.choices, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(state="active") | models.Q(worker__isnull=False),
+                name="conversation_active_has_worker",
+            ),
+        ]
+        indexes = [models.Index(fields=["unit", "state", "-priority", "queued_at"])]
+
+    def __str__(self) -> str:
+        return f"conversation {self.pk} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+
+class Message(models.Model):
+    """A message or a system event in a conversation, numbered by a gapless `seq`."""
+
+    class Sender(models.TextChoices):
+        CLIENT = "client", _("client")
+        WORKER = "worker", _("social worker")
+        SYSTEM = "system", _("system")
+
+    class Event(models.TextChoices):
+        ACCEPTED = "accepted", _("A social worker has joined the chat.")
+        ENDED = "ended", _("The chat has ended.")
+        ABANDONED = "abandoned", _("The client left the queue.")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField()
+    sender = models.CharField(max_length=10, choices=Sender.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField(blank=True)
+    event = models.CharField(max_length=20, choices=Event.choices, blank=True)
+    client_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=models.Q(client_id__isnull=False),
+                name="message_client_id_unique",
+            ),
+            models.CheckConstraint(condition=models.Q(seq__gte=1), name="message_seq_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.conversation_id}#{self.seq}"

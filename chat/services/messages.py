@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import User
+from chat import realtime
+from chat.errors import Conflict, InvalidInput, NotAllowed, TooLong
+from chat.models import Conversation, Message
+
+
+def message_clean_body(body: object) -> str:
+    """The body as it will be stored, or `InvalidInput`/`TooLong`. Text stays text."""
+    if not isinstance(body, str):
+        raise InvalidInput("body must be text")
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    if "\x00" in body:
+        raise InvalidInput("body contains a NUL character")
+    if not body.strip():
+        raise InvalidInput("body is empty")
+    if len(body) > settings.CHAT_MESSAGE_MAX_LENGTH:
+        raise TooLong(
+            f"body is longer than {settings.CHAT_MESSAGE_MAX_LENGTH} characters",
+            limit=settings.CHAT_MESSAGE_MAX_LENGTH,
+        )
+    return body
+
+
+def message_clean_client_id(client_id: object) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(client_id))
+    except (TypeError, ValueError, AttributeError):
+        raise InvalidInput("client_id must be a UUID") from None
+
+
+def message_append(
+    conversation: Conversation,
+    *,
+    sender: str,
+    author: User | None = None,
+    body: str = "",
+    event: str = "",
+    client_id: uuid.UUID | None = None,
+) -> Message:
+    """Store the next message. The caller holds the conversation's row lock inside a
+    transaction, which is what makes `seq` gapless and unique. Publishes after commit."""
+    conversation.last_seq += 1
+    conversation.save(update_fields=["last_seq"])
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=conversation.last_seq,
+        sender=sender,
+        author=author,
+        body=body,
+        event=event,
+        client_id=client_id,
+    )
+    realtime.publish_on_commit(
+        realtime.conversation_group(conversation.pk), realtime.message_event(message)
+    )
+    return message
+
+
+def message_post(
+    *, conversation: Conversation, author: User | None, body: object, client_id: object
+) -> tuple[Message, bool]:
+    """Store a message once per `client_id` and return it with `created`.
+
+    `author=None` is the conversation's client, already known by its token. A repeat of a
+    `client_id` returns the stored message (same seq) and publishes nothing, even after the
+    conversation has ended, so a resend after a lost ack is always answered.
+    """
+    clean_body = message_clean_body(body)
+    clean_client_id = message_clean_client_id(client_id)
+    with transaction.atomic():
+        # The row lock serialises writers of one conversation: no two messages get one seq.
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        existing = Message.objects.filter(conversation=locked, client_id=clean_client_id).first()
+        if existing is not None:
+            return existing, False
+        if author is None:
+            if not locked.is_open:
+                raise Conflict("the conversation has ended")
+            sender = Message.Sender.CLIENT
+        else:
+            if locked.state != Conversation.State.ACTIVE:
+                raise Conflict("the conversation is not active")
+            if locked.worker_id != author.pk:
+                raise NotAllowed("only the assigned worker can write here")
+            sender = Message.Sender.WORKER
+        message = message_append(
+            locked, sender=sender, author=author, body=clean_body, client_id=clean_client_id
+        )
+    return message, True

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from chat import consumers
+
+websocket_urlpatterns = [
+    path("ws/client/", consumers.ClientConsumer.as_asgi()),
+    path("ws/console/", consumers.ConsoleConsumer.as_asgi()),
+]

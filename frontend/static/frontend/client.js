@@ -1,0 +1,210 @@
+// The client's chat page. Anonymous: the resume token lives in sessionStorage only, so it
+// is gone when the tab closes, and nothing is kept in localStorage or cookies.
+
+import { Socket, newToken, readSettings } from "./socket.js";
+import { Thread, errorText } from "./thread.js";
+
+const { gettext } = window;
+const KEY = "cc.client";
+const settings = readSettings("socket-settings");
+
+const $ = (id) => document.getElementById(id);
+const startSection = $("start");
+const startForm = $("start-form");
+const chatSection = $("chat");
+const chatStatus = $("chat-status");
+const connection = $("connection");
+const composer = $("composer");
+const composerBody = $("composer-body");
+const endButton = $("end-button");
+const endedBox = $("ended");
+const formError = $("start-error");
+
+function loadSession() {
+  try {
+    return JSON.parse(sessionStorage.getItem(KEY)) || null;
+  } catch {
+    return null;
+  }
+}
+
+function saveSession(session) {
+  if (session) sessionStorage.setItem(KEY, JSON.stringify(session));
+  else sessionStorage.removeItem(KEY);
+}
+
+let session = loadSession();
+
+const thread = new Thread({
+  log: $("log"),
+  template: $("message-template"),
+  viewer: "client",
+  storageKey: `${KEY}.outbox`,
+  send: (frame) => socket.send(frame),
+  onGap: (after) => socket.send({ type: "resume", token: session.token, after }),
+  onStateChange: showState,
+  onFailed: (body, reason) => {
+    if (!composerBody.value) composerBody.value = body;
+    showNotice(reason);
+  },
+});
+
+const STATUS_TEXT = {
+  queued: () => gettext("You are in the queue. A social worker will answer as soon as they can."),
+  active: () => gettext("You are talking with a social worker."),
+  ended: () => gettext("The chat has ended."),
+  abandoned: () => gettext("You have left the queue."),
+  offline: () => gettext("Your message has been left for the unit."),
+};
+
+const CONNECTION_TEXT = {
+  connecting: () => gettext("Connecting…"),
+  reconnecting: () =>
+    gettext("The connection was lost. Reconnecting… Messages you write are kept and sent."),
+  open: () => "",
+};
+
+function showState(state) {
+  chatStatus.textContent = (STATUS_TEXT[state] || (() => ""))();
+  const open = state === "queued" || state === "active";
+  composer.hidden = !open;
+  endButton.hidden = !open;
+  endButton.textContent = state === "queued" ? gettext("Leave the queue") : gettext("End chat");
+  endedBox.hidden = open;
+  document.body.dataset.state = state;
+}
+
+function showNotice(text) {
+  $("notice").textContent = text;
+}
+
+const socket = new Socket("/ws/client/", {
+  heartbeatSeconds: settings.heartbeatSeconds,
+  pingFrame: () => ({ type: "ping" }),
+  onStatus: (status) => {
+    connection.textContent = (CONNECTION_TEXT[status] || (() => ""))();
+    connection.hidden = status === "open";
+  },
+  onOpen: () => {
+    if (session.start) socket.send({ type: "start", token: session.token, ...session.start });
+    else socket.send({ type: "resume", token: session.token, after: thread.lastSeq });
+  },
+  handlers: {
+    "conversation.sync": (frame) => {
+      if (session.start) {
+        session.start = null;
+        saveSession(session);
+        $("log").querySelectorAll(".message--pending[data-start]").forEach((el) => el.remove());
+      }
+      thread.applySync(frame);
+    },
+    "conversation.message": (frame) => thread.receive(frame),
+    ack: (frame) => thread.ack(frame),
+    error: (frame) => {
+      if (frame.client_id && frame.in_reply_to === "message") {
+        thread.fail(frame);
+      } else if (frame.in_reply_to === "start") {
+        // The first message was refused: give the form back with the text in it.
+        const start = session.start;
+        saveSession((session = null));
+        socket.stop();
+        showStart(start, errorText(frame.code));
+      } else if (frame.in_reply_to === "resume" && frame.code === "not_found") {
+        saveSession((session = null));
+        socket.stop();
+        showStart(null, "");
+      } else {
+        showNotice(errorText(frame.code));
+      }
+    },
+  },
+});
+
+function showStart(previous, error) {
+  thread.clear();
+  chatSection.hidden = true;
+  startSection.hidden = false;
+  formError.textContent = error || "";
+  formError.hidden = !error;
+  if (previous) {
+    startForm.elements.body.value = previous.body;
+    const radio = startForm.querySelector(`input[name=unit][value="${previous.unit}"]`);
+    if (radio) radio.checked = true;
+  }
+  startForm.elements.body.focus();
+}
+
+function showChat() {
+  startSection.hidden = true;
+  chatSection.hidden = false;
+  composerBody.focus();
+}
+
+startForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const unit = Number(startForm.elements.unit.value);
+  const body = startForm.elements.body.value;
+  if (!unit || !body.trim()) {
+    formError.textContent = gettext("Choose who you want to talk to and write a message.");
+    formError.hidden = false;
+    return;
+  }
+  session = { token: newToken(), start: { unit, body, client_id: crypto.randomUUID() } };
+  saveSession(session);
+  startForm.reset();
+  showPendingStart();
+  showChat();
+  showState("queued");
+  socket.connect();
+});
+
+// Until the server has the first message, show it as being sent.
+function showPendingStart() {
+  const li = $("message-template").content.firstElementChild.cloneNode(true);
+  li.dataset.start = "1";
+  li.classList.add("message--client", "message--mine", "message--pending");
+  li.querySelector(".who").textContent = gettext("You");
+  li.querySelector("time").textContent = gettext("Sending…");
+  li.querySelector(".body").textContent = session.start.body;
+  $("log").append(li);
+}
+
+composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const body = composerBody.value;
+  if (!body.trim()) return;
+  if (body.length > settings.maxLength) {
+    showNotice(errorText("too_long"));
+    return;
+  }
+  showNotice("");
+  thread.post(body);
+  composerBody.value = "";
+  composerBody.focus();
+});
+
+// Enter sends, Shift+Enter makes a new line.
+composerBody.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    composer.requestSubmit();
+  }
+});
+
+endButton.addEventListener("click", () => {
+  socket.send({ type: "end" });
+});
+
+$("new-chat").addEventListener("click", () => {
+  socket.stop();
+  saveSession((session = null));
+  showStart(null, "");
+});
+
+if (session && session.token) {
+  showChat();
+  if (session.start) showPendingStart();
+  socket.connect();
+} else {
+  startSection.hidden = false;
+}
