@@ -18,6 +18,11 @@ class Unit(models.Model):
         _("default capacity"), default=3, validators=CAPACITY_VALIDATORS
     )
     is_active = models.BooleanField(_("open for chats"), default=True)
+    auto_assign = models.BooleanField(
+        _("auto-assign"),
+        default=False,
+        help_text=_("Give waiting clients to the least loaded available worker automatically."),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -63,3 +68,88 @@ class User(AbstractUser):
     @property
     def short_name(self) -> str:
         return self.first_name or self.username
+
+
+class OpeningHours(models.Model):
+    """One opening period on a weekday, in Europe/Stockholm time. A unit with no periods
+    at all is open around the clock."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"))
+
+    class Meta:
+        ordering = ["unit", "weekday", "opens"]
+        verbose_name = _("opening hours")
+        verbose_name_plural = _("opening hours")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(closes__gt=models.F("opens")),
+                name="opening_hours_closes_after_opens",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weekday__lte=6), name="opening_hours_weekday"
+            ),
+        ]
+
+
+class ClosedDay(models.Model):
+    """A date the unit's chat is closed all day (a holiday, a training day)."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="closed_days")
+    date = models.DateField(_("date"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("closed day")
+        verbose_name_plural = _("closed days")
+        constraints = [models.UniqueConstraint(fields=["unit", "date"], name="closed_day_unique")]
+
+
+class Presence(models.Model):
+    """A worker's chosen availability and capacity. What others see is derived: offline
+    when the console has been silent for the grace period, busy when at capacity."""
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", _("available")
+        AWAY = "away", _("away")
+
+    class Shown(models.TextChoices):
+        AVAILABLE = "available", _("available")
+        BUSY = "busy", _("busy")
+        AWAY = "away", _("away")
+        OFFLINE = "offline", _("offline")
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="presence"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.AWAY)
+    capacity = models.PositiveSmallIntegerField(
+        _("capacity"), default=3, validators=CAPACITY_VALIDATORS
+    )
+    # Refreshed by every heartbeat of any of the worker's console tabs.
+    last_seen = models.DateTimeField(null=True, blank=True)
+    # When the worker last got or finished a conversation: "longest idle" breaks ties.
+    idle_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(capacity__gte=1, capacity__lte=10),
+                name="presence_capacity_1_to_10",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.status})"

@@ -7,17 +7,34 @@ Frames and close codes are listed in docs/realtime.md.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from accounts.models import User
 from chat import realtime, selectors
 from chat.errors import ChatError, InvalidInput
-from chat.services.conversations import conversation_accept, conversation_end, conversation_start
+from chat.services.conversations import (
+    conversation_abandon_if_silent,
+    conversation_accept,
+    conversation_end,
+    conversation_move,
+    conversation_set_priority,
+    conversation_start,
+    conversation_touch_client,
+)
 from chat.services.messages import message_post
+from chat.services.presence import (
+    presence_check_offline,
+    presence_set_capacity,
+    presence_set_status,
+    presence_touch,
+)
 
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -58,10 +75,37 @@ def client_identify(token: object) -> int:
 
 
 @database_sync_to_async
-def client_sync(token: str, after: object) -> Frame:
+def client_sync(token: str, after: object) -> list[Frame]:
+    """The missed messages, then the waiting client's place in the queue."""
     conversation = selectors.conversation_get_for_client(token=token)
+    conversation_touch_client(conversation=conversation)
     messages = selectors.message_list_after(conversation=conversation, after=_seq(after))
-    return realtime.sync_event(conversation, messages)
+    frames = [realtime.sync_event(conversation, messages)]
+    position = selectors.queue_position_for(conversation=conversation)
+    if position is not None:
+        frames.append(realtime.position_event(position))
+    return frames
+
+
+@database_sync_to_async
+def client_ping(token: str) -> Frame:
+    """The heartbeat keeps a waiting client's place; `last_seq` lets the browser notice a
+    dropped last broadcast."""
+    conversation = selectors.conversation_get_for_client(token=token)
+    conversation_touch_client(conversation=conversation)
+    return {"type": "pong", "last_seq": conversation.last_seq}
+
+
+@database_sync_to_async
+def client_left(token: str) -> int:
+    conversation = selectors.conversation_get_for_client(token=token)
+    conversation_touch_client(conversation=conversation)
+    return conversation.pk
+
+
+@database_sync_to_async
+def client_check_abandoned(conversation_id: int) -> None:
+    conversation_abandon_if_silent(conversation_id=conversation_id)
 
 
 @database_sync_to_async
@@ -89,6 +133,7 @@ def console_unit_ids(user: User) -> list[int]:
 
 @database_sync_to_async
 def console_snapshot(user: User) -> Frame:
+    presence = presence_touch(worker=user)
     units = selectors.unit_list_for_staff(user=user)
     waiting = selectors.conversation_list_waiting(unit_ids=units.values("pk"))
     mine = selectors.conversation_list_active_for(worker=user)
@@ -97,7 +142,71 @@ def console_snapshot(user: User) -> Frame:
         "units": [{"id": u.pk, "name": u.name} for u in units],
         "waiting": [realtime.conversation_payload(c) for c in waiting],
         "conversations": [realtime.conversation_payload(c) for c in mine],
+        "presence": realtime.presence_event(presence),
     }
+
+
+@database_sync_to_async
+def console_ping(user: User) -> Frame:
+    presence_touch(worker=user)
+    mine = selectors.conversation_list_active_for(worker=user)
+    return {"type": "pong", "last_seqs": {str(c.pk): c.last_seq for c in mine}}
+
+
+@database_sync_to_async
+def console_presence(user: User, frame: Frame) -> None:
+    presence_set_status(worker=user, status=frame.get("status"), actor=user)
+
+
+@database_sync_to_async
+def console_left(user: User) -> None:
+    presence_touch(worker=user)
+
+
+@database_sync_to_async
+def console_check_offline(user: User) -> None:
+    presence_check_offline(worker=user)
+
+
+# --- one crossing into sync code per dashboard action ----------------------------------
+@database_sync_to_async
+def dashboard_unit_ids(user: User) -> list[int]:
+    return list(selectors.unit_list_supervised(user=user).values_list("pk", flat=True))
+
+
+@database_sync_to_async
+def dashboard_snapshot(user: User) -> Frame:
+    units = selectors.unit_list_supervised(user=user)
+    return {
+        "type": "dashboard.snapshot",
+        "units": [selectors.unit_stats(unit=unit) for unit in units],
+    }
+
+
+@database_sync_to_async
+def dashboard_set_priority(user: User, frame: Frame) -> None:
+    conversation_set_priority(
+        conversation_id=frame.get("conversation"), priority=frame.get("priority"), actor=user
+    )
+
+
+@database_sync_to_async
+def dashboard_move(user: User, frame: Frame) -> None:
+    conversation_move(
+        conversation_id=frame.get("conversation"), unit_id=frame.get("unit"), actor=user
+    )
+
+
+@database_sync_to_async
+def dashboard_set_capacity(user: User, frame: Frame) -> None:
+    worker = selectors.worker_get_for_supervisor(actor=user, worker_id=frame.get("worker"))
+    presence_set_capacity(worker=worker, capacity=frame.get("capacity"), actor=user)
+
+
+@database_sync_to_async
+def dashboard_set_presence(user: User, frame: Frame) -> None:
+    worker = selectors.worker_get_for_supervisor(actor=user, worker_id=frame.get("worker"))
+    presence_set_status(worker=worker, status=frame.get("presence"), actor=user)
 
 
 @database_sync_to_async
@@ -199,6 +308,11 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     async def on_ping(self, frame: Frame) -> None:
         await self.send_json({"type": "pong"})
 
+    def later(self, seconds: float, check: Callable[[], Awaitable[None]]) -> None:
+        """Run `check` once after `seconds`, even though this socket is gone by then."""
+        loop = asyncio.get_running_loop()
+        loop.call_later(seconds, lambda: loop.create_task(check()))
+
     async def join(self, group: str) -> None:
         if group not in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -209,12 +323,27 @@ class ClientConsumer(JsonFrameConsumer):
     """The anonymous client's socket: it reaches exactly one conversation, by its token."""
 
     frame_types = frozenset({"start", "resume", "message", "end", "ping"})
-    relayed = frozenset({"conversation.message"})
+    relayed = frozenset({"conversation.message", "queue.position"})
 
     async def connect(self) -> None:
         self.conversation_id: int | None = None
         self.token: str = ""
         await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.conversation_id is None:
+            return
+        conversation_id = await client_left(self.token)
+        # Closing the page is leaving the queue, unless the client is back within the grace.
+        self.later(
+            settings.QUEUE_GRACE_SECONDS + 1, lambda: client_check_abandoned(conversation_id)
+        )
+
+    async def on_ping(self, frame: Frame) -> None:
+        if self.conversation_id is None:
+            await self.send_json({"type": "pong"})
+            return
+        await self.send_json(await client_ping(self.token))
 
     async def on_start(self, frame: Frame) -> None:
         if self.conversation_id is not None:
@@ -233,7 +362,8 @@ class ClientConsumer(JsonFrameConsumer):
         # browser drops the seq it already has. Nothing falls into a gap.
         await self.join(realtime.conversation_group(conversation_id))
         self.conversation_id, self.token = conversation_id, token
-        await self.send_json(await client_sync(token, after))
+        for event in await client_sync(token, after):
+            await self.send_json(event)
 
     async def on_message(self, frame: Frame) -> None:
         self.require_conversation()
@@ -251,8 +381,8 @@ class ClientConsumer(JsonFrameConsumer):
 class ConsoleConsumer(JsonFrameConsumer):
     """A worker's or supervisor's console: their units' queues and their conversations."""
 
-    frame_types = frozenset({"accept", "message", "sync", "end", "ping"})
-    relayed = frozenset({"conversation.message", "queue.updated"})
+    frame_types = frozenset({"accept", "message", "sync", "end", "presence", "ping"})
+    relayed = frozenset({"conversation.message", "queue.updated", "presence.updated"})
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -273,6 +403,20 @@ class ConsoleConsumer(JsonFrameConsumer):
             await self.join(realtime.conversation_group(conversation["id"]))
         await self.send_json(snapshot)
 
+    async def disconnect(self, code: int) -> None:
+        user = getattr(self, "user", None)
+        if user is None:
+            return
+        await console_left(user)
+        # Offline only once no console of the worker's has spoken for the grace period.
+        self.later(settings.PRESENCE_GRACE_SECONDS + 1, lambda: console_check_offline(user))
+
+    async def on_ping(self, frame: Frame) -> None:
+        await self.send_json(await console_ping(self.user))
+
+    async def on_presence(self, frame: Frame) -> None:
+        await console_presence(self.user, frame)
+
     async def on_accept(self, frame: Frame) -> None:
         await console_accept(self.user, frame)
 
@@ -289,3 +433,36 @@ class ConsoleConsumer(JsonFrameConsumer):
         """Every tab of the worker follows a conversation they were just given."""
         await self.join(realtime.conversation_group(event["conversation"]))
         await self.send_json(event)
+
+
+class DashboardConsumer(JsonFrameConsumer):
+    """A supervisor's live view of their units: queues, numbers and staffing."""
+
+    frame_types = frozenset({"set_priority", "move", "set_capacity", "set_presence", "ping"})
+    relayed = frozenset({"dashboard.unit"})
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        if not (user.is_active and user.is_supervisor):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.user = user
+        for unit_id in await dashboard_unit_ids(user):
+            await self.join(realtime.unit_supervisors_group(unit_id))
+        await self.send_json(await dashboard_snapshot(user))
+
+    async def on_set_priority(self, frame: Frame) -> None:
+        await dashboard_set_priority(self.user, frame)
+
+    async def on_move(self, frame: Frame) -> None:
+        await dashboard_move(self.user, frame)
+
+    async def on_set_capacity(self, frame: Frame) -> None:
+        await dashboard_set_capacity(self.user, frame)
+
+    async def on_set_presence(self, frame: Frame) -> None:
+        await dashboard_set_presence(self.user, frame)

@@ -45,6 +45,9 @@ class Conversation(models.Model):
     accepted_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.CharField(max_length=10, choices=EndedBy.choices, blank=True)
+    # Last sign of life from the client's socket; a waiting client silent for the grace
+    # period has left the queue.
+    client_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -75,8 +78,11 @@ class Message(models.Model):
         ACCEPTED = "accepted", _("A social worker has joined the chat.")
         ENDED = "ended", _("The chat has ended.")
         ABANDONED = "abandoned", _("The client left the queue.")
+        MOVED = "moved", _("The conversation was moved to another unit.")
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     seq = models.PositiveIntegerField()
     sender = models.CharField(max_length=10, choices=Sender.choices)
     author = models.ForeignKey(

@@ -18,7 +18,7 @@ from django.db import transaction
 from chat.text import message_parts
 
 if TYPE_CHECKING:
-    from accounts.models import Unit
+    from accounts.models import Presence, Unit
     from chat.models import Conversation, Message
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,11 @@ def conversation_group(conversation_id: int) -> str:
 def unit_staff_group(unit_id: int) -> str:
     """Consoles of the unit's workers and supervisors: its queue and staffing."""
     return f"unit.{unit_id}.staff"
+
+
+def unit_supervisors_group(unit_id: int) -> str:
+    """Dashboards of the unit's supervisors: its numbers and staffing."""
+    return f"unit.{unit_id}.supervisors"
 
 
 def worker_group(user_id: int) -> str:
@@ -102,6 +107,23 @@ def assigned_event(conversation: Conversation) -> Event:
         "type": "conversation.assigned",
         "conversation": conversation.pk,
         "detail": conversation_payload(conversation),
+    }
+
+
+def position_event(entry: dict[str, Any]) -> Event:
+    """A waiting client's place in the queue and the honest estimate (None: can't say)."""
+    return {"type": "queue.position", **entry}
+
+
+def dashboard_unit_event(stats: dict[str, Any]) -> Event:
+    return {"type": "dashboard.unit", "unit": stats}
+
+
+def presence_event(presence: Presence) -> Event:
+    return {
+        "type": "presence.updated",
+        "status": presence.status,
+        "capacity": presence.capacity,
     }
 
 

@@ -7,11 +7,17 @@ learns nothing about which conversations exist.
 from __future__ import annotations
 
 import hashlib
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
-from accounts.models import Unit, User
-from chat.errors import NotFound
+from accounts.models import ClosedDay, OpeningHours, Presence, Unit, User
+from chat.errors import InvalidInput, NotFound
 from chat.models import Conversation, Message
 
 SYNC_LIMIT = 1000  # messages in one sync frame; the browser asks again for the rest
@@ -73,3 +79,244 @@ def message_list_after(*, conversation: Conversation, after: int) -> list[Messag
         .select_related("author")
         .order_by("seq")[:SYNC_LIMIT]
     )
+
+
+# --- opening hours ------------------------------------------------------------------------
+def _local(at: datetime | None) -> datetime:
+    return timezone.localtime(at or timezone.now())
+
+
+def unit_hours_on(*, unit: Unit, day: date) -> list[tuple[time, time]]:
+    """The unit's opening periods on `day`; empty on a closed day. No periods configured at
+    all means open around the clock, shown as one period 00:00-23:59."""
+    if ClosedDay.objects.filter(unit=unit, date=day).exists():
+        return []
+    periods = list(OpeningHours.objects.filter(unit=unit).values_list("weekday", "opens", "closes"))
+    if not periods:
+        return [(time.min, time.max)]
+    return [(opens, closes) for weekday, opens, closes in periods if weekday == day.weekday()]
+
+
+def unit_is_open(*, unit: Unit, at: datetime | None = None) -> bool:
+    local = _local(at)
+    if not unit.is_active:
+        return False
+    periods = unit_hours_on(unit=unit, day=local.date())
+    now = local.time()
+    return any(opens <= now < closes for opens, closes in periods)
+
+
+def unit_hours_text(*, unit: Unit, day: date) -> str:
+    """ "08:00–12:00, 13:00–16:00", or "" when closed all day."""
+    return ", ".join(
+        f"{opens:%H:%M}–{closes:%H:%M}" for opens, closes in unit_hours_on(unit=unit, day=day)
+    )
+
+
+def unit_week_hours(*, unit: Unit) -> list[tuple[str, str]]:
+    """(weekday name, hours text) for the coming seven days, today first."""
+    today = _local(None).date()
+    days = [today + timedelta(days=offset) for offset in range(7)]
+    return [
+        (str(OpeningHours.Weekday(day.weekday()).label), unit_hours_text(unit=unit, day=day))
+        for day in days
+    ]
+
+
+# --- presence and staffing ------------------------------------------------------------------
+@dataclass(frozen=True)
+class StaffLoad:
+    user: User
+    shown: str  # Presence.Shown
+    active: int
+    capacity: int
+    idle_since: datetime | None
+
+
+def presence_shown(*, presence: Presence | None, active: int, at: datetime | None = None) -> str:
+    """What others see: offline after the grace period of silence, busy at capacity."""
+    now = at or timezone.now()
+    grace = timedelta(seconds=settings.PRESENCE_GRACE_SECONDS)
+    if presence is None or presence.last_seen is None or presence.last_seen < now - grace:
+        return Presence.Shown.OFFLINE
+    if presence.status == Presence.Status.AWAY:
+        return Presence.Shown.AWAY
+    if active >= presence.capacity:
+        return Presence.Shown.BUSY
+    return Presence.Shown.AVAILABLE
+
+
+def unit_staff_load(*, unit: Unit, at: datetime | None = None) -> list[StaffLoad]:
+    """Every worker and supervisor of the unit with what others see of them."""
+    users = (
+        User.objects.filter(
+            units=unit, is_active=True, role__in=[User.Role.WORKER, User.Role.SUPERVISOR]
+        )
+        .select_related("presence")
+        .annotate(
+            active=Count(
+                "assigned_conversations",
+                filter=Q(assigned_conversations__state=Conversation.State.ACTIVE),
+            )
+        )
+        .order_by("first_name", "username")
+    )
+    loads = []
+    for user in users:
+        presence = getattr(user, "presence", None)
+        loads.append(
+            StaffLoad(
+                user=user,
+                shown=presence_shown(presence=presence, active=user.active, at=at),
+                active=user.active,
+                capacity=presence.capacity if presence else unit.default_capacity,
+                idle_since=presence.idle_since if presence else None,
+            )
+        )
+    return loads
+
+
+# --- the waiting client's view ----------------------------------------------------------------
+def handling_minutes(*, unit: Unit, at: datetime | None = None) -> list[float]:
+    """How long the unit's recent conversations lasted, in minutes, shortest first."""
+    now = at or timezone.now()
+    rows = (
+        Conversation.objects.filter(
+            unit=unit,
+            state=Conversation.State.ENDED,
+            accepted_at__isnull=False,
+            ended_at__gte=now - timedelta(days=settings.ESTIMATE_DAYS),
+        )
+        .order_by("-ended_at")
+        .values_list("accepted_at", "ended_at")[:100]
+    )
+    return sorted((ended - accepted).total_seconds() / 60 for accepted, ended in rows)
+
+
+def queue_estimate(
+    *, unit: Unit, position: int, staff: list[StaffLoad], durations: list[float]
+) -> dict[str, int] | None:
+    """A range in minutes for the client at `position`, or None when we cannot stand
+    behind a number: nobody available, or too few finished conversations to go on.
+
+    Places free up at about (workers' total capacity / time a conversation takes), so the
+    client waits for (position - free places) of them; the quartiles of recent handling
+    times give the range.
+    """
+    serving = [s for s in staff if s.shown in (Presence.Shown.AVAILABLE, Presence.Shown.BUSY)]
+    total_capacity = sum(s.capacity for s in serving)
+    if total_capacity == 0 or len(durations) < settings.ESTIMATE_MIN_SAMPLES:
+        return None
+    free = sum(max(0, s.capacity - s.active) for s in serving)
+    ahead = position - free
+    if ahead <= 0:
+        return {"low": 0, "high": 2}
+    q1 = durations[len(durations) // 4]
+    q3 = durations[(3 * len(durations)) // 4]
+    low = math.floor(ahead * q1 / total_capacity)
+    high = max(low + 1, math.ceil(ahead * q3 / total_capacity))
+    return {"low": low, "high": high}
+
+
+def queue_positions(*, unit: Unit, at: datetime | None = None) -> list[dict[str, Any]]:
+    """For every waiting conversation of the unit: its position and an honest estimate."""
+    now = at or timezone.now()
+    waiting = list(conversation_list_waiting(unit_ids=[unit.pk]))
+    if not waiting:
+        return []
+    staff = unit_staff_load(unit=unit, at=now)
+    durations = handling_minutes(unit=unit, at=now)
+    is_open = unit_is_open(unit=unit, at=now)
+    available = sum(1 for s in staff if s.shown == Presence.Shown.AVAILABLE)
+    serving = sum(1 for s in staff if s.shown in (Presence.Shown.AVAILABLE, Presence.Shown.BUSY))
+    return [
+        {
+            "conversation": conversation.pk,
+            "position": position,
+            "waiting": len(waiting),
+            "estimate": queue_estimate(
+                unit=unit, position=position, staff=staff, durations=durations
+            ),
+            "unit_open": is_open,
+            "staff_available": available,
+            "staff_serving": serving,
+        }
+        for position, conversation in enumerate(waiting, start=1)
+    ]
+
+
+def queue_position_for(*, conversation: Conversation) -> dict[str, Any] | None:
+    for entry in queue_positions(unit=conversation.unit):
+        if entry["conversation"] == conversation.pk:
+            return entry
+    return None
+
+
+# --- the supervisor's view ------------------------------------------------------------------
+def unit_list_supervised(*, user: User) -> QuerySet[Unit]:
+    if not (user.is_active and user.is_supervisor):
+        return Unit.objects.none()
+    return user.units.order_by("name")
+
+
+def unit_stats(*, unit: Unit, at: datetime | None = None) -> dict[str, Any]:
+    """Everything the dashboard shows of one unit, as plain JSON."""
+    now = at or timezone.now()
+    local = _local(now)
+    start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    waiting = list(conversation_list_waiting(unit_ids=[unit.pk]))
+    today = Conversation.objects.filter(unit=unit, created_at__gte=start_of_day)
+    accepted_today = [
+        (accepted - queued).total_seconds()
+        for queued, accepted in today.filter(accepted_at__isnull=False).values_list(
+            "queued_at", "accepted_at"
+        )
+    ]
+    staff = unit_staff_load(unit=unit, at=now)
+    return {
+        "id": unit.pk,
+        "name": unit.name,
+        "is_open": unit_is_open(unit=unit, at=now),
+        "hours_today": unit_hours_text(unit=unit, day=local.date()),
+        "auto_assign": unit.auto_assign,
+        "waiting_count": len(waiting),
+        "longest_wait_seconds": int((now - waiting[0].queued_at).total_seconds())
+        if waiting
+        else None,
+        "average_wait_today_seconds": int(sum(accepted_today) / len(accepted_today))
+        if accepted_today
+        else None,
+        "abandoned_today": today.filter(state=Conversation.State.ABANDONED).count(),
+        "active_count": Conversation.objects.filter(
+            unit=unit, state=Conversation.State.ACTIVE
+        ).count(),
+        "workers": [
+            {
+                "id": s.user.pk,
+                "name": s.user.get_full_name() or s.user.username,
+                "presence": s.shown,
+                "active": s.active,
+                "capacity": s.capacity,
+            }
+            for s in staff
+        ],
+        "waiting": [
+            {
+                "id": c.pk,
+                "priority": c.priority,
+                "queued_at": c.queued_at.isoformat(),
+                "position": position,
+            }
+            for position, c in enumerate(waiting, start=1)
+        ],
+    }
+
+
+def worker_get_for_supervisor(*, actor: User, worker_id: object) -> User:
+    """A worker of one of the supervisor's units, else `NotFound`."""
+    if isinstance(worker_id, bool) or not isinstance(worker_id, int):
+        raise InvalidInput("`worker` must be a user id")
+    worker = User.objects.filter(pk=worker_id, units__in=actor.units.all()).distinct().first()
+    if worker is None or not actor.is_supervisor:
+        raise NotFound("no such worker")
+    return worker

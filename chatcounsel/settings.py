@@ -192,6 +192,13 @@ X_FRAME_OPTIONS = "DENY"
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 4000, minimum=1)
 # Seconds between the browser's heartbeats; a socket silent for two of them is reconnected.
 CHAT_HEARTBEAT_SECONDS = env_int("CHAT_HEARTBEAT_SECONDS", 15, minimum=1)
+# A console silent this long shows its worker offline; a waiting client silent this long has
+# left the queue (a reload within it keeps the place).
+PRESENCE_GRACE_SECONDS = env_int("PRESENCE_GRACE_SECONDS", 60, minimum=1)
+QUEUE_GRACE_SECONDS = env_int("QUEUE_GRACE_SECONDS", 60, minimum=1)
+# Wait estimates need this many finished conversations in the last ESTIMATE_DAYS days.
+ESTIMATE_MIN_SAMPLES = env_int("ESTIMATE_MIN_SAMPLES", 5, minimum=1)
+ESTIMATE_DAYS = env_int("ESTIMATE_DAYS", 14, minimum=1)
 # Where quick exit sends the client: a neutral page that says nothing about this service.
 QUICK_EXIT_URL = os.environ.get("QUICK_EXIT_URL", "https://www.google.com/")
 # Largest websocket frame daphne accepts (bytes); see Procfile and Makefile.

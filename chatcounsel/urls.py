@@ -8,6 +8,7 @@ from frontend import views
 urlpatterns = [
     path("", views.client_page, name="client"),
     path("console/", views.console_page, name="console"),
+    path("dashboard/", views.dashboard_page, name="dashboard"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(template_name="frontend/login.html"),

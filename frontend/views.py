@@ -24,7 +24,14 @@ def client_page(request: HttpRequest) -> HttpResponse:
         request,
         "frontend/client.html",
         {
-            "units": selectors.unit_list_open(),
+            "units": [
+                {
+                    "unit": unit,
+                    "is_open": selectors.unit_is_open(unit=unit),
+                    "week": selectors.unit_week_hours(unit=unit),
+                }
+                for unit in selectors.unit_list_open()
+            ],
             "socket_settings": _socket_settings(),
             "quick_exit_url": settings.QUICK_EXIT_URL,
         },
@@ -46,6 +53,15 @@ def console_page(request: HttpRequest) -> HttpResponse:
             "socket_settings": _socket_settings(),
         },
     )
+
+
+@never_cache
+@login_required
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    """The supervisor's live view of their units."""
+    if not request.user.is_supervisor:  # type: ignore[union-attr]
+        raise PermissionDenied
+    return render(request, "frontend/dashboard.html", {"socket_settings": _socket_settings()})
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

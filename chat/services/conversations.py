@@ -1,20 +1,22 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Unit, User
-from chat import realtime, selectors
-from chat.errors import Conflict, InvalidInput, NotAllowed, NothingWaiting, NotFound
+from accounts.models import Presence, Unit, User
+from chat import selectors
+from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound, NothingWaiting
 from chat.models import Conversation, Message
 from chat.services.messages import (
     message_append,
     message_clean_body,
     message_clean_client_id,
 )
-from chat.services.queue import queue_announce
+from chat.services.queue import conversation_assign, queue_announce, queue_dispatch_on_commit
 
 # 32 random bytes, base64url without padding, made by the browser's crypto.getRandomValues.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -27,7 +29,7 @@ def conversation_start(
 
     The browser makes the resume token before it asks, so a repeat (lost answer, reload)
     finds the same conversation instead of queueing the client twice. Only the token's hash
-    is stored. Returns `(conversation, created)`.
+    is stored. A closed unit takes no new conversations. Returns `(conversation, created)`.
     """
     if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
         raise InvalidInput("token must be 43 base64url characters")
@@ -37,15 +39,18 @@ def conversation_start(
     existing = Conversation.objects.filter(token_hash=token_hash).first()
     if existing is not None:
         return existing, False
-    if not isinstance(unit_id, int):
+    if isinstance(unit_id, bool) or not isinstance(unit_id, int):
         raise InvalidInput("unit must be a unit id")
     unit = Unit.objects.filter(pk=unit_id, is_active=True).first()
     if unit is None:
         raise NotFound("no such unit")
+    if not selectors.unit_is_open(unit=unit):
+        raise Conflict("the unit is closed now", code="unit_closed")
     try:
         with transaction.atomic():
+            now = timezone.now()
             conversation = Conversation.objects.create(
-                unit=unit, token_hash=token_hash, queued_at=timezone.now()
+                unit=unit, token_hash=token_hash, queued_at=now, client_seen_at=now
             )
             message_append(
                 conversation,
@@ -54,18 +59,22 @@ def conversation_start(
                 client_id=clean_client_id,
             )
             queue_announce(unit_id=unit.pk)
+            queue_dispatch_on_commit(unit_ids=[unit.pk])
     except IntegrityError:
         # The same token raced in twice; the other request created it.
         return Conversation.objects.get(token_hash=token_hash), False
     return conversation, True
 
 
-def conversation_accept(*, worker: User, conversation_id: int | None = None) -> Conversation:
-    """Give the worker the next waiting conversation of their units, or the named one.
+def conversation_touch_client(*, conversation: Conversation) -> None:
+    """A sign of life from the client's socket; keeps a waiting client's place."""
+    Conversation.objects.filter(pk=conversation.pk).update(client_seen_at=timezone.now())
 
-    Publishes `conversation.assigned` to the worker, the `accepted` event to the
-    conversation and the unit's new queue after commit.
-    """
+
+def conversation_accept(*, worker: User, conversation_id: int | None = None) -> Conversation:
+    """Give the worker the next waiting conversation of their units, or the named one,
+    within the worker's capacity. Publishes `conversation.assigned`, the `accepted` event
+    and the unit's new queue after commit."""
     if not worker.works_in_console:
         raise NotAllowed("only social workers and supervisors accept conversations")
     with transaction.atomic():
@@ -79,17 +88,7 @@ def conversation_accept(*, worker: User, conversation_id: int | None = None) -> 
             if conversation_id is not None:
                 raise Conflict("that conversation is no longer waiting")
             raise NothingWaiting("nobody is waiting")
-        conversation.state = Conversation.State.ACTIVE
-        conversation.worker = worker
-        conversation.accepted_at = timezone.now()
-        conversation.save(update_fields=["state", "worker", "accepted_at"])
-        message_append(
-            conversation, sender=Message.Sender.SYSTEM, author=worker, event=Message.Event.ACCEPTED
-        )
-        realtime.publish_on_commit(
-            realtime.worker_group(worker.pk), realtime.assigned_event(conversation)
-        )
-        queue_announce(unit_id=conversation.unit_id)
+        conversation_assign(conversation=conversation, worker=worker)
     return conversation
 
 
@@ -100,25 +99,91 @@ def conversation_end(*, conversation: Conversation, actor: User | None) -> Conve
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if not locked.is_open:
             return locked
-        was_queued = locked.state == Conversation.State.QUEUED
-        if actor is None:
-            locked.ended_by = Conversation.EndedBy.CLIENT
-            locked.state = (
-                Conversation.State.ABANDONED if was_queued else Conversation.State.ENDED
-            )
-        else:
-            if locked.worker_id != actor.pk:
-                raise NotAllowed("only the assigned worker can end this conversation")
-            locked.ended_by = Conversation.EndedBy.WORKER
-            locked.state = Conversation.State.ENDED
-        locked.ended_at = timezone.now()
-        locked.save(update_fields=["state", "ended_by", "ended_at"])
-        event = (
-            Message.Event.ABANDONED
-            if locked.state == Conversation.State.ABANDONED
-            else Message.Event.ENDED
-        )
-        message_append(locked, sender=Message.Sender.SYSTEM, author=actor, event=event)
-        if was_queued:
-            queue_announce(unit_id=locked.unit_id)
+        if actor is not None and locked.worker_id != actor.pk:
+            raise NotAllowed("only the assigned worker can end this conversation")
+        ended_by = Conversation.EndedBy.CLIENT if actor is None else Conversation.EndedBy.WORKER
+        _close(locked, ended_by=ended_by, actor=actor)
     return locked
+
+
+def _close(conversation: Conversation, *, ended_by: str, actor: User | None) -> None:
+    """Close a locked, open conversation and free its worker's place."""
+    was_queued = conversation.state == Conversation.State.QUEUED
+    conversation.state = Conversation.State.ABANDONED if was_queued else Conversation.State.ENDED
+    conversation.ended_by = ended_by
+    conversation.ended_at = timezone.now()
+    conversation.save(update_fields=["state", "ended_by", "ended_at"])
+    event = Message.Event.ABANDONED if was_queued else Message.Event.ENDED
+    message_append(conversation, sender=Message.Sender.SYSTEM, author=actor, event=event)
+    queue_announce(unit_id=conversation.unit_id)
+    if conversation.worker is not None:
+        Presence.objects.filter(user=conversation.worker).update(idle_since=timezone.now())
+        queue_dispatch_on_commit(
+            unit_ids=list(conversation.worker.units.values_list("pk", flat=True))
+        )
+
+
+def conversation_abandon_if_silent(*, conversation_id: int) -> bool:
+    """A waiting client whose socket has been silent for the grace period has left the
+    queue. A reload within the grace period keeps the place. Returns whether it left."""
+    cutoff = timezone.now() - timedelta(seconds=settings.QUEUE_GRACE_SECONDS)
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        if (
+            locked is None
+            or locked.state != Conversation.State.QUEUED
+            or (locked.client_seen_at is not None and locked.client_seen_at >= cutoff)
+        ):
+            return False
+        _close(locked, ended_by=Conversation.EndedBy.CLIENT, actor=None)
+    return True
+
+
+def _supervised_waiting(*, actor: User, conversation_id: object) -> Conversation:
+    """Lock a waiting conversation of one of the supervisor's units."""
+    if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):
+        raise InvalidInput("`conversation` must be a conversation id")
+    conversation = (
+        Conversation.objects.select_for_update()
+        .filter(pk=conversation_id, unit__in=selectors.unit_list_supervised(user=actor))
+        .first()
+    )
+    if conversation is None:
+        raise NotFound("no such conversation")
+    if conversation.state != Conversation.State.QUEUED:
+        raise Conflict("the conversation is no longer waiting")
+    return conversation
+
+
+def conversation_set_priority(*, conversation_id: object, priority: object, actor: User) -> None:
+    """A supervisor marks a waiting conversation urgent (first in the queue) or normal."""
+    if priority not in Conversation.Priority.values or isinstance(priority, bool):
+        raise InvalidInput("priority must be 0 (normal) or 1 (urgent)")
+    with transaction.atomic():
+        conversation = _supervised_waiting(actor=actor, conversation_id=conversation_id)
+        conversation.priority = priority
+        conversation.save(update_fields=["priority"])
+        queue_announce(unit_id=conversation.unit_id)
+
+
+def conversation_move(*, conversation_id: object, unit_id: object, actor: User) -> None:
+    """A supervisor moves a waiting conversation to another of their units. It keeps its
+    waiting time, so the client loses no place for the move."""
+    if isinstance(unit_id, bool) or not isinstance(unit_id, int):
+        raise InvalidInput("`unit` must be a unit id")
+    with transaction.atomic():
+        conversation = _supervised_waiting(actor=actor, conversation_id=conversation_id)
+        target = selectors.unit_list_supervised(user=actor).filter(pk=unit_id).first()
+        if target is None:
+            raise NotFound("no such unit")
+        if target.pk == conversation.unit_id:
+            return
+        old_unit_id = conversation.unit_id
+        conversation.unit = target
+        conversation.save(update_fields=["unit"])
+        message_append(
+            conversation, sender=Message.Sender.SYSTEM, author=actor, event=Message.Event.MOVED
+        )
+        queue_announce(unit_id=old_unit_id)
+        queue_announce(unit_id=target.pk)
+        queue_dispatch_on_commit(unit_ids=[target.pk])

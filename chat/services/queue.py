@@ -1,17 +1,121 @@
 from __future__ import annotations
 
-from django.db import transaction
+from datetime import timedelta
 
-from accounts.models import Unit
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Presence, Unit, User
 from chat import realtime, selectors
+from chat.errors import Conflict
+from chat.models import Conversation, Message
+from chat.services.messages import message_append
+
+DISPATCH_ROUNDS = 100  # most conversations one dispatch hands out; the next trigger goes on
 
 
 def queue_announce(*, unit_id: int) -> None:
-    """Publish the unit's waiting list to its staff once the current transaction commits."""
+    """After commit: the unit's waiting list to its staff, each waiting client's position
+    and estimate to that client, and the unit's numbers to its supervisors."""
 
     def send() -> None:
         unit = Unit.objects.get(pk=unit_id)
         waiting = selectors.conversation_list_waiting(unit_ids=[unit_id])
         realtime.publish(realtime.unit_staff_group(unit_id), realtime.queue_event(unit, waiting))
+        for entry in selectors.queue_positions(unit=unit):
+            realtime.publish(
+                realtime.conversation_group(entry["conversation"]), realtime.position_event(entry)
+            )
+        realtime.publish(
+            realtime.unit_supervisors_group(unit_id),
+            realtime.dashboard_unit_event(selectors.unit_stats(unit=unit)),
+        )
 
     transaction.on_commit(send)
+
+
+def presence_lock(*, worker: User) -> Presence:
+    """The worker's presence row, created on first use, locked until the transaction ends.
+    Every assignment to a worker takes this lock, so capacity is never exceeded."""
+    default_capacity = min((unit.default_capacity for unit in worker.units.all()), default=3)
+    Presence.objects.get_or_create(user=worker, defaults={"capacity": default_capacity})
+    return Presence.objects.select_for_update().get(user=worker)
+
+
+def conversation_assign(*, conversation: Conversation, worker: User) -> None:
+    """Make the waiting `conversation` the worker's. The caller holds the conversation's row
+    lock in a transaction; raises Conflict(at_capacity) when the worker is full."""
+    presence = presence_lock(worker=worker)
+    active = Conversation.objects.filter(worker=worker, state=Conversation.State.ACTIVE).count()
+    if active >= presence.capacity:
+        raise Conflict("the worker is at capacity", code="at_capacity")
+    now = timezone.now()
+    conversation.state = Conversation.State.ACTIVE
+    conversation.worker = worker
+    conversation.accepted_at = now
+    conversation.save(update_fields=["state", "worker", "accepted_at"])
+    presence.idle_since = now
+    presence.save(update_fields=["idle_since"])
+    message_append(
+        conversation, sender=Message.Sender.SYSTEM, author=worker, event=Message.Event.ACCEPTED
+    )
+    realtime.publish_on_commit(
+        realtime.worker_group(worker.pk), realtime.assigned_event(conversation)
+    )
+    queue_announce(unit_id=conversation.unit_id)
+
+
+def queue_dispatch(*, unit_id: int) -> int:
+    """If the unit auto-assigns, give its waiting conversations, in queue order, to the
+    available worker with the fewest active conversations (ties: idle longest), never above
+    capacity. Returns how many were assigned."""
+    unit = Unit.objects.get(pk=unit_id)
+    if not unit.auto_assign:
+        return 0
+    assigned = 0
+    for _round in range(DISPATCH_ROUNDS):
+        try:
+            with transaction.atomic():
+                # skip_locked: a conversation a worker is accepting right now is passed over.
+                conversation = (
+                    selectors.conversation_list_waiting(unit_ids=[unit_id])
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .first()
+                )
+                if conversation is None:
+                    break
+                candidates = [
+                    load
+                    for load in selectors.unit_staff_load(unit=unit)
+                    if load.shown == Presence.Shown.AVAILABLE
+                ]
+                if not candidates:
+                    break
+                oldest = timezone.now() - timedelta(days=3650)
+                candidates.sort(key=lambda load: (load.active, load.idle_since or oldest))
+                conversation_assign(conversation=conversation, worker=candidates[0].user)
+        except Conflict:
+            continue  # another process filled that worker first; look again
+        assigned += 1
+    return assigned
+
+
+def queue_dispatch_on_commit(*, unit_ids: list[int]) -> None:
+    for unit_id in unit_ids:
+        transaction.on_commit(lambda unit_id=unit_id: queue_dispatch(unit_id=unit_id))
+
+
+def queue_sweep() -> int:
+    """Mark waiting clients silent for the grace period as having left, and refresh every
+    unit's numbers (presence turns offline by time alone). Returns how many left."""
+    from chat.services.conversations import conversation_abandon_if_silent
+
+    cutoff = timezone.now() - timedelta(seconds=settings.QUEUE_GRACE_SECONDS)
+    silent = Conversation.objects.filter(
+        state=Conversation.State.QUEUED, client_seen_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    left = sum(conversation_abandon_if_silent(conversation_id=pk) for pk in list(silent))
+    for unit_id in Unit.objects.values_list("pk", flat=True):
+        queue_announce(unit_id=unit_id)
+    return left

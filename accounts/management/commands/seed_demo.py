@@ -1,13 +1,14 @@
 """Demo units and staff for `make demo`. Safe to run again: it updates what exists."""
 
 from dataclasses import dataclass
+from datetime import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from accounts.models import Unit, User
+from accounts.models import OpeningHours, Unit, User
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - a published demo password, never for production
 
@@ -17,6 +18,9 @@ class DemoUnit:
     slug: str
     name: str
     description: str
+    # (first weekday, last weekday, opens, closes); none at all is open around the clock.
+    hours: tuple[tuple[int, int, time, time], ...] = ()
+    auto_assign: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,14 +40,16 @@ UNITS = [
             "Vi svarar på frågor om försörjningsstöd och annat ekonomiskt bistånd, "
             "till exempel hur du ansöker och vad som händer med din ansökan."
         ),
+        hours=((0, 4, time(8, 0), time(16, 30)),),
     ),
     DemoUnit(
         slug="vald-i-nara-relationer",
         name="Våld i nära relationer",
         description=(
             "Stöd till dig som utsätts eller har utsatts för våld eller hot av någon "
-            "som står dig nära. Du kan vara anonym."
+            "som står dig nära. Du kan vara anonym. Chatten är öppen dygnet runt."
         ),
+        auto_assign=True,
     ),
     DemoUnit(
         slug="barn-och-familj",
@@ -52,6 +58,7 @@ UNITS = [
             "Råd och stöd till barn, unga och föräldrar, till exempel när du är orolig "
             "för ett barn eller när det är svårt i familjen."
         ),
+        hours=((0, 4, time(9, 0), time(15, 0)), (5, 5, time(10, 0), time(13, 0))),
     ),
 ]
 
@@ -105,7 +112,14 @@ class Command(BaseCommand):
                     "description": demo.description,
                     "default_capacity": 3,
                     "is_active": True,
+                    "auto_assign": demo.auto_assign,
                 },
+            )
+            unit.opening_hours.all().delete()
+            OpeningHours.objects.bulk_create(
+                OpeningHours(unit=unit, weekday=day, opens=opens, closes=closes)
+                for first, last, opens, closes in demo.hours
+                for day in range(first, last + 1)
             )
             units[demo.slug] = unit
             self.stdout.write(f"{'created' if created else 'updated'} unit: {unit.name}")

@@ -4,7 +4,7 @@
 import { Socket, newToken, readSettings } from "./socket.js";
 import { Thread, errorText } from "./thread.js";
 
-const { gettext } = window;
+const { gettext, interpolate } = window;
 const KEY = "cc.client";
 const settings = readSettings("socket-settings");
 
@@ -71,7 +71,32 @@ function showState(state) {
   endButton.hidden = !open;
   endButton.textContent = state === "queued" ? gettext("Leave the queue") : gettext("End chat");
   endedBox.hidden = open;
+  if (state !== "queued") $("queue-info").hidden = true;
   document.body.dataset.state = state;
+}
+
+// Where the client stands, and only an estimate the server can stand behind.
+function showPosition(frame) {
+  if (thread.state !== "queued") return;
+  $("queue-info").hidden = false;
+  $("queue-position").textContent =
+    frame.position === 1
+      ? gettext("You are next in the queue.")
+      : interpolate(gettext("You are number %s in the queue."), [frame.position]);
+  const estimate = frame.estimate;
+  let text;
+  if (!frame.unit_open || frame.staff_serving === 0) {
+    text = "";
+  } else if (!estimate) {
+    text = gettext("We can't say yet how long the wait will be.");
+  } else if (estimate.high <= 2) {
+    text = gettext("A social worker should answer within a few minutes.");
+  } else {
+    text = interpolate(gettext("Expected wait: about %(low)s–%(high)s minutes."), estimate, true);
+  }
+  $("queue-estimate").textContent = text;
+  $("queue-estimate").hidden = !text;
+  $("queue-nobody").hidden = frame.unit_open && frame.staff_serving > 0;
 }
 
 function showNotice(text) {
@@ -99,6 +124,10 @@ const socket = new Socket("/ws/client/", {
       thread.applySync(frame);
     },
     "conversation.message": (frame) => thread.receive(frame),
+    "queue.position": showPosition,
+    pong: (frame) => {
+      if (frame.last_seq > thread.lastSeq) thread.onGap(thread.lastSeq);
+    },
     ack: (frame) => thread.ack(frame),
     error: (frame) => {
       if (frame.client_id && frame.in_reply_to === "message") {

@@ -44,8 +44,16 @@ const socket = new Socket("/ws/console/", {
       for (const c of frame.waiting) waitingByUnit.get(c.unit)?.push(c);
       renderWaiting();
       for (const c of frame.conversations) openConversation(c.id, c.unit);
+      showPresence(frame.presence);
       for (const [id, entry] of conversations) {
         socket.send({ type: "sync", conversation: id, after: entry.thread.lastSeq });
+      }
+    },
+    "presence.updated": showPresence,
+    pong: (frame) => {
+      for (const [id, lastSeq] of Object.entries(frame.last_seqs || {})) {
+        const entry = conversations.get(Number(id));
+        if (entry && lastSeq > entry.thread.lastSeq) entry.thread.onGap(entry.thread.lastSeq);
       }
     },
     "queue.updated": (frame) => {
@@ -74,11 +82,40 @@ const socket = new Socket("/ws/console/", {
       const entry = conversations.get(frame.conversation);
       if (entry && frame.client_id && frame.in_reply_to === "message") entry.thread.fail(frame);
       else if (frame.code === "nothing_waiting") showNotice(gettext("Nobody is waiting right now."));
+      else if (frame.code === "at_capacity") showNotice(errorText(frame.code));
       else if (frame.in_reply_to === "accept")
         showNotice(gettext("Someone else has already taken that conversation."));
       else showNotice(errorText(frame.code));
     },
   },
+});
+
+const presenceSelect = $("presence-status");
+let capacity = null;
+
+function showPresence(presence) {
+  presenceSelect.value = presence.status;
+  presenceSelect.disabled = false;
+  capacity = presence.capacity;
+  showLoad();
+}
+
+function showLoad() {
+  if (capacity === null) return;
+  const active = [...conversations.values()].filter((e) => e.thread.state === "active").length;
+  $("presence-load").textContent = interpolate(
+    gettext("%(active)s of %(capacity)s conversations in progress."),
+    { active, capacity },
+    true,
+  );
+}
+
+presenceSelect.addEventListener("change", () => {
+  presenceSelect.disabled = true;
+  if (!socket.send({ type: "presence", status: presenceSelect.value })) {
+    presenceSelect.disabled = false;
+    showNotice(gettext("Not connected. Try again in a moment."));
+  }
 });
 
 function showNotice(text) {
@@ -162,6 +199,7 @@ function openConversation(id, unitId) {
       panel.querySelector(".end").hidden = !open;
       panel.querySelector(".ended").hidden = open;
       tab.dataset.state = state;
+      showLoad();
       tabButton.querySelector(".state").textContent = open ? "" : gettext("ended");
     },
     onFailed: (body, reason) => {

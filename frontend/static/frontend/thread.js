@@ -8,6 +8,7 @@ const EVENT_TEXT = {
   accepted: () => gettext("A social worker has joined the chat."),
   ended: () => gettext("The chat has ended."),
   abandoned: () => gettext("The client left the queue."),
+  moved: () => gettext("The conversation was moved to another unit."),
 };
 
 const ERROR_TEXT = {
@@ -16,6 +17,9 @@ const ERROR_TEXT = {
   conflict: () => gettext("The chat has ended, so the message could not be sent."),
   forbidden: () => gettext("You cannot write in this chat."),
   not_found: () => gettext("The chat could not be found."),
+  unit_closed: () =>
+    gettext("The unit has just closed for today. See the opening hours, or call 112 if it is urgent."),
+  at_capacity: () => gettext("You already have as many conversations as your capacity allows."),
 };
 
 export function errorText(code) {
