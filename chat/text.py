@@ -8,9 +8,13 @@ Templates and the browser build elements from the parts with escaping / `textCon
 bleach is unmaintained upstream, so it stays behind this module alone.
 """
 
+import re
+
 from bleach.linkifier import build_url_re
 
 _URL_RE = build_url_re(protocols=["http", "https"])
+# A host right after another scheme ("ftp://x.se", "javascript://x.se") is not a web link.
+_OTHER_SCHEME_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/*$")
 SAFE_SCHEMES = ("http://", "https://")
 LINK_REL = "noopener noreferrer nofollow"
 
@@ -44,6 +48,8 @@ def message_parts(body: str) -> list[dict[str, str]]:
 
     position = 0
     for match in _URL_RE.finditer(body):
+        if _OTHER_SCHEME_BEFORE.search(body, 0, match.start()):
+            continue
         prefix, url, suffix = _trim(match.group(0))
         text(body[position : match.start()] + prefix)
         if url:
