@@ -29,6 +29,7 @@ migrate: venv
 # The demo always runs with DEBUG on: static files come from the app folders and
 # seed_demo refuses to create demo logins otherwise.
 demo: export DEBUG := true
+demo: export STAFF_TWO_FACTOR := false
 demo: venv migrate
 	$(PY) manage.py seed_demo
 	@echo
@@ -44,6 +45,8 @@ demo: venv migrate
 
 # --- quality ------------------------------------------------------------------------
 # Browser tests drive Debian's /usr/bin/chromium; ensure-chromium.sh installs it when missing.
+# Two-factor login is switched on by the tests that are about it.
+test: export STAFF_TWO_FACTOR ?= false
 test: venv
 	scripts/ensure-chromium.sh
 	$(PY) -m pytest --screenshot only-on-failure --output test-results $(PYTEST_ARGS)

@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 CAPACITY_VALIDATORS = [MinValueValidator(1), MaxValueValidator(10)]
@@ -51,6 +52,17 @@ class User(AbstractUser):
 
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.WORKER)
     units = models.ManyToManyField(Unit, blank=True, related_name="staff", verbose_name=_("units"))
+    # Changed by "log out everywhere": every session signed with the old value stops working.
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
+
+    def get_session_auth_hash(self) -> str:
+        """Sessions are signed with the password hash and the session epoch, so changing
+        either ends every session of the user, websockets included on their next check."""
+        return salted_hmac(
+            "chatcounsel.session",
+            f"{self.password}:{self.session_epoch}",
+            algorithm="sha256",
+        ).hexdigest()
 
     @property
     def is_worker(self) -> bool:
@@ -102,6 +114,9 @@ class OpeningHours(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.unit} {self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
 
 class ClosedDay(models.Model):
     """A date the unit's chat is closed all day (a holiday, a training day)."""
@@ -115,6 +130,9 @@ class ClosedDay(models.Model):
         verbose_name = _("closed day")
         verbose_name_plural = _("closed days")
         constraints = [models.UniqueConstraint(fields=["unit", "date"], name="closed_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.unit} closed {self.date}"
 
 
 class Presence(models.Model):

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,9 +19,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from accounts import services as account_services
 from accounts.models import User
-from chat import realtime, selectors
+from chat import ratelimit, realtime, selectors
 from chat.errors import ChatError, InvalidInput
+from chat.permissions import can
+from chat.services.access import conversation_read_messages
 from chat.services.conversations import (
     conversation_abandon_if_silent,
     conversation_accept,
@@ -38,6 +44,7 @@ from chat.services.presence import (
 
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_MANY = 4429
 
 Frame = dict[str, Any]
 
@@ -123,6 +130,12 @@ def client_post(token: str, frame: Frame) -> Frame:
 @database_sync_to_async
 def client_end(token: str) -> None:
     conversation_end(conversation=selectors.conversation_get_for_client(token=token), actor=None)
+
+
+# --- staff sockets ------------------------------------------------------------------------
+@database_sync_to_async
+def staff_session_ok(user: User, session: Any) -> bool:
+    return account_services.staff_session_ok(user=user, session=session)
 
 
 # --- one crossing into sync code per console action ------------------------------------
@@ -221,11 +234,11 @@ def console_accept(user: User, frame: Frame) -> None:
 
 @database_sync_to_async
 def console_sync(user: User, frame: Frame) -> Frame:
-    conversation = selectors.conversation_get_for_staff(
-        user=user, conversation_id=frame.get("conversation")
-    )
-    messages = selectors.message_list_after(
-        conversation=conversation, after=_seq(frame.get("after", 0))
+    conversation, messages = conversation_read_messages(
+        actor=user,
+        conversation_id=frame.get("conversation"),
+        after=_seq(frame.get("after", 0)),
+        request_id=uuid.uuid4(),
     )
     return realtime.sync_event(conversation, messages)
 
@@ -264,7 +277,22 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     frame_types: frozenset[str] = frozenset()
     relayed: frozenset[str] = frozenset()
 
+    async def websocket_connect(self, message: Frame) -> None:
+        self.bucket = ratelimit.frame_bucket()
+        self.limited_until = 0.0
+        await super().websocket_connect(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        wait = self.bucket.take()
+        if wait:
+            # Drop the frame; say so at most once a second, so the flood costs only its sender.
+            now = time.monotonic()
+            if now >= self.limited_until:
+                self.limited_until = now + 1
+                await self.send_error(
+                    ChatError("too many frames", code="rate_limited", retry_after=math.ceil(wait))
+                )
+            return
         if text_data is None:
             await self.send_error(InvalidInput("frames are JSON text"), code="bad_frame")
             return
@@ -328,7 +356,17 @@ class ClientConsumer(JsonFrameConsumer):
     async def connect(self) -> None:
         self.conversation_id: int | None = None
         self.token: str = ""
+        self.address = ratelimit.address_key(self.scope)
         await self.accept()
+        if await ratelimit.over_limit(
+            "sockets", self.address, limit=settings.RATE_SOCKETS_PER_MINUTE, window=60
+        ):
+            await self.close(code=CLOSE_TOO_MANY)
+
+    async def limit(self, kind: str, *, limit: int, window: int) -> None:
+        retry_after = await ratelimit.over_limit(kind, self.address, limit=limit, window=window)
+        if retry_after:
+            raise ChatError(f"too many {kind}", code="rate_limited", retry_after=retry_after)
 
     async def disconnect(self, code: int) -> None:
         if self.conversation_id is None:
@@ -348,6 +386,7 @@ class ClientConsumer(JsonFrameConsumer):
     async def on_start(self, frame: Frame) -> None:
         if self.conversation_id is not None:
             raise InvalidInput("this socket already has a conversation")
+        await self.limit("queue_entries", limit=settings.RATE_QUEUE_ENTRIES_PER_HOUR, window=3600)
         conversation_id = await client_start(frame)
         await self.follow(conversation_id, frame["token"], after=0)
 
@@ -367,6 +406,7 @@ class ClientConsumer(JsonFrameConsumer):
 
     async def on_message(self, frame: Frame) -> None:
         self.require_conversation()
+        await self.limit("messages", limit=settings.RATE_MESSAGES_PER_MINUTE, window=60)
         await self.send_json(await client_post(self.token, frame))
 
     async def on_end(self, frame: Frame) -> None:
@@ -390,8 +430,11 @@ class ConsoleConsumer(JsonFrameConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
-        if not user.works_in_console:
+        if not can(user, "chat.use_console"):
             await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if not await staff_session_ok(user, self.scope.get("session")):
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
         self.user = user
         # Join before reading, as in ClientConsumer.follow: a later queue event only repeats.
@@ -412,7 +455,13 @@ class ConsoleConsumer(JsonFrameConsumer):
         self.later(settings.PRESENCE_GRACE_SECONDS + 1, lambda: console_check_offline(user))
 
     async def on_ping(self, frame: Frame) -> None:
+        if not await staff_session_ok(self.user, self.scope.get("session")):
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
         await self.send_json(await console_ping(self.user))
+
+    async def session_revoked(self, event: Frame) -> None:
+        await self.close(code=CLOSE_NOT_AUTHENTICATED)
 
     async def on_presence(self, frame: Frame) -> None:
         await console_presence(self.user, frame)
@@ -447,13 +496,26 @@ class DashboardConsumer(JsonFrameConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
-        if not (user.is_active and user.is_supervisor):
+        if not can(user, "chat.view_dashboard"):
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        if not await staff_session_ok(user, self.scope.get("session")):
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
         self.user = user
+        await self.join(realtime.worker_group(user.pk))
         for unit_id in await dashboard_unit_ids(user):
             await self.join(realtime.unit_supervisors_group(unit_id))
         await self.send_json(await dashboard_snapshot(user))
+
+    async def on_ping(self, frame: Frame) -> None:
+        if not await staff_session_ok(self.user, self.scope.get("session")):
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        await self.send_json({"type": "pong"})
+
+    async def session_revoked(self, event: Frame) -> None:
+        await self.close(code=CLOSE_NOT_AUTHENTICATED)
 
     async def on_set_priority(self, frame: Frame) -> None:
         await dashboard_set_priority(self.user, frame)

@@ -79,6 +79,7 @@ class Message(models.Model):
         ENDED = "ended", _("The chat has ended.")
         ABANDONED = "abandoned", _("The client left the queue.")
         MOVED = "moved", _("The conversation was moved to another unit.")
+        QUICK_EXIT = "quick_exit", _("The client left quickly with the quick exit.")
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -107,3 +108,35 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.conversation_id}#{self.seq}"
+
+
+class AccessLog(models.Model):
+    """Append-only record of every staff read of a client's messages or case.
+
+    Ids are plain numbers, not foreign keys, so the record outlives what it speaks of.
+    The application only inserts; on PostgreSQL a trigger refuses UPDATE and DELETE except
+    inside the retention purge (see chat/migrations and chat/services/retention.py).
+    """
+
+    class Action(models.TextChoices):
+        READ_MESSAGES = "read_messages", _("read the messages")
+        READ_TRANSCRIPT = "read_transcript", _("downloaded the transcript")
+        READ_CASE = "read_case", _("opened the case")
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actor_name = models.CharField(max_length=150)
+    unit_id = models.BigIntegerField(db_index=True)
+    unit_name = models.CharField(max_length=100)
+    conversation_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    case_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    # Did the reader take part (assigned worker) when they read? Other reads stand out.
+    took_part = models.BooleanField()
+    request_id = models.UUIDField()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.conversation_id or self.case_id}"

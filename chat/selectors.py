@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from accounts.models import ClosedDay, OpeningHours, Presence, Unit, User
 from chat.errors import InvalidInput, NotFound
-from chat.models import Conversation, Message
+from chat.models import AccessLog, Conversation, Message
+from chat.permissions import can, require
 
 SYNC_LIMIT = 1000  # messages in one sync frame; the browser asks again for the rest
 
@@ -59,17 +60,13 @@ def conversation_get_for_client(*, token: str) -> Conversation:
 
 
 def conversation_get_for_staff(*, user: User, conversation_id: object) -> Conversation:
-    """A conversation the staff member takes part in or whose unit they belong to."""
-    if not user.works_in_console or not isinstance(conversation_id, int):
+    """A conversation the staff member may read (chat.read_conversation), else NotFound."""
+    if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):
         raise NotFound("no such conversation")
     conversation = (
         Conversation.objects.select_related("unit", "worker").filter(pk=conversation_id).first()
     )
-    if conversation is None:
-        raise NotFound("no such conversation")
-    if conversation.worker_id == user.pk or user.units.filter(pk=conversation.unit_id).exists():
-        return conversation
-    raise NotFound("no such conversation")
+    return require(user, "chat.read_conversation", conversation, hide=True)
 
 
 def message_list_after(*, conversation: Conversation, after: int) -> list[Message]:
@@ -254,7 +251,7 @@ def queue_position_for(*, conversation: Conversation) -> dict[str, Any] | None:
 
 # --- the supervisor's view ------------------------------------------------------------------
 def unit_list_supervised(*, user: User) -> QuerySet[Unit]:
-    if not (user.is_active and user.is_supervisor):
+    if not can(user, "chat.view_dashboard"):
         return Unit.objects.none()
     return user.units.order_by("name")
 
@@ -317,6 +314,38 @@ def worker_get_for_supervisor(*, actor: User, worker_id: object) -> User:
     if isinstance(worker_id, bool) or not isinstance(worker_id, int):
         raise InvalidInput("`worker` must be a user id")
     worker = User.objects.filter(pk=worker_id, units__in=actor.units.all()).distinct().first()
-    if worker is None or not actor.is_supervisor:
+    if worker is None or not can(actor, "chat.view_dashboard"):
         raise NotFound("no such worker")
     return worker
+
+
+# --- the read-access log --------------------------------------------------------------------
+def access_log_list(
+    *,
+    supervisor: User,
+    actor_id: int | None = None,
+    conversation_id: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> QuerySet[AccessLog]:
+    """Reads in the supervisor's units, newest first, filtered as asked."""
+    if not can(supervisor, "chat.review_access_log"):
+        return AccessLog.objects.none()
+    rows = AccessLog.objects.filter(unit_id__in=unit_list_supervised(user=supervisor).values("pk"))
+    if actor_id is not None:
+        rows = rows.filter(actor_id=actor_id)
+    if conversation_id is not None:
+        rows = rows.filter(conversation_id=conversation_id)
+    if since is not None:
+        rows = rows.filter(at__date__gte=since)
+    if until is not None:
+        rows = rows.filter(at__date__lte=until)
+    return rows.order_by("-at", "-pk")
+
+
+def staff_list_supervised(*, supervisor: User) -> QuerySet[User]:
+    return (
+        User.objects.filter(units__in=unit_list_supervised(user=supervisor))
+        .distinct()
+        .order_by("first_name", "username")
+    )

@@ -2,6 +2,7 @@
 SQLite file, Channels' in-memory layer, DEBUG on. See README.md for every variable."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -62,6 +63,12 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "rules",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "csp",
     "accounts",
     "chat",
     "frontend",
@@ -69,14 +76,24 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "chatcounsel.middleware.request_id",
+    "chatcounsel.middleware.privacy_headers",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out logins
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "chatcounsel.urls"
@@ -130,6 +147,20 @@ if os.environ.get("CHATCOUNSEL_TEST_DB_NAME"):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- cache: rate limits shared by every process -----------------------------------------
+REDIS_URL_FOR_CACHE = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL_FOR_CACHE,
+            "KEY_PREFIX": os.environ.get("REDIS_PREFIX", "cc"),
+        }
+        if REDIS_URL_FOR_CACHE
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # --- channel layer ----------------------------------------------------------
 # REDIS_URL -> the pub/sub layer (no per-process capacity to overflow; at-most-once, which the
 # seq resync makes harmless); unset -> in-memory, one process only.
@@ -170,7 +201,9 @@ STORAGES = {
 
 # --- sessions and cookies -------------------------------------------------------
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-SESSION_COOKIE_AGE = env_int("STAFF_SESSION_SECONDS", 8 * 3600, minimum=300)
+SESSION_SAVE_EVERY_REQUEST = True  # idle expiry: every request moves the end forward
+# Staff sessions end after this much inactivity; an open console keeps its session alive.
+SESSION_COOKIE_AGE = env_int("STAFF_IDLE_SECONDS", 30 * 60, minimum=60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE = env_bool("SECURE", default=not DEBUG)  # served over TLS behind the proxy
@@ -186,6 +219,43 @@ if SECURE:
 # "same-origin" still sends nothing to any other site.
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+CSRF_COOKIE_AGE = None  # a session cookie: nothing outlives the browser on a shared device
+CSRF_COOKIE_HTTPONLY = True
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+)
+
+# No inline script anywhere; json_script blocks are data, which CSP does not run.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+
+# --- staff login ------------------------------------------------------------------------
+# Two-factor login (TOTP, with backup codes) for every staff role; `make demo` turns it off.
+STAFF_TWO_FACTOR = env_bool("STAFF_TWO_FACTOR", True)
+OTP_TOTP_ISSUER = "chatcounsel"
+# Lock a username out after this many failed logins in a row, for AXES_COOLOFF_TIME.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+# By username only: staff share the municipality's address, and locking the address would
+# lock out every colleague. Address floods are the reverse proxy's to limit.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "frontend/locked_out.html"
+AXES_VERBOSE = False
+
 
 # --- chat -----------------------------------------------------------------------
 # Longest message body in characters; the websocket frame limit below is set from it.
@@ -199,6 +269,13 @@ QUEUE_GRACE_SECONDS = env_int("QUEUE_GRACE_SECONDS", 60, minimum=1)
 # Wait estimates need this many finished conversations in the last ESTIMATE_DAYS days.
 ESTIMATE_MIN_SAMPLES = env_int("ESTIMATE_MIN_SAMPLES", 5, minimum=1)
 ESTIMATE_DAYS = env_int("ESTIMATE_DAYS", 14, minimum=1)
+# Flood limits (chat/ratelimit.py): frames per connection, and per client address the
+# sockets opened per minute, messages per minute and queue entries per hour.
+RATE_FRAMES_PER_SECOND = env_int("RATE_FRAMES_PER_SECOND", 5, minimum=1)
+RATE_FRAME_BURST = env_int("RATE_FRAME_BURST", 20, minimum=1)
+RATE_SOCKETS_PER_MINUTE = env_int("RATE_SOCKETS_PER_MINUTE", 60, minimum=1)
+RATE_MESSAGES_PER_MINUTE = env_int("RATE_MESSAGES_PER_MINUTE", 60, minimum=1)
+RATE_QUEUE_ENTRIES_PER_HOUR = env_int("RATE_QUEUE_ENTRIES_PER_HOUR", 10, minimum=1)
 # Where quick exit sends the client: a neutral page that says nothing about this service.
 QUICK_EXIT_URL = os.environ.get("QUICK_EXIT_URL", "https://www.google.com/")
 # Largest websocket frame daphne accepts (bytes); see Procfile and Makefile.

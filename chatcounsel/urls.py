@@ -1,20 +1,37 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
+from django_otp.admin import OTPAdminSite
 
+from accounts import views as account_views
 from frontend import views
+
+if settings.STAFF_TWO_FACTOR:
+    # The admin asks for the second factor too (django-otp's documented switch).
+    admin.site.__class__ = OTPAdminSite
 
 urlpatterns = [
     path("", views.client_page, name="client"),
+    path("exit/", views.quick_exit, name="quick-exit"),
     path("console/", views.console_page, name="console"),
     path("dashboard/", views.dashboard_page, name="dashboard"),
+    path("dashboard/access-log/", views.access_log_page, name="access-log"),
+    path("dashboard/access-log.csv", views.access_log_csv, name="access-log-csv"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(template_name="frontend/login.html"),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/logout-everywhere/",
+        account_views.log_out_everywhere,
+        name="logout-everywhere",
+    ),
+    path("accounts/two-factor/", account_views.two_factor_verify, name="two-factor-verify"),
+    path("accounts/two-factor/setup/", account_views.two_factor_setup, name="two-factor-setup"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(packages=["frontend"]), name="javascript-catalog"),
     path("healthz", views.healthz, name="healthz"),

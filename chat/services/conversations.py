@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from accounts.models import Presence, Unit, User
 from chat import selectors
-from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound, NothingWaiting
+from chat.errors import Conflict, InvalidInput, NotFound, NothingWaiting
 from chat.models import Conversation, Message
+from chat.permissions import require
 from chat.services.messages import (
     message_append,
     message_clean_body,
@@ -75,8 +76,7 @@ def conversation_accept(*, worker: User, conversation_id: int | None = None) -> 
     """Give the worker the next waiting conversation of their units, or the named one,
     within the worker's capacity. Publishes `conversation.assigned`, the `accepted` event
     and the unit's new queue after commit."""
-    if not worker.works_in_console:
-        raise NotAllowed("only social workers and supervisors accept conversations")
+    require(worker, "chat.use_console")
     with transaction.atomic():
         candidates = selectors.conversation_list_waiting(unit_ids=worker.units.values("pk"))
         if conversation_id is not None:
@@ -88,6 +88,7 @@ def conversation_accept(*, worker: User, conversation_id: int | None = None) -> 
             if conversation_id is not None:
                 raise Conflict("that conversation is no longer waiting")
             raise NothingWaiting("nobody is waiting")
+        require(worker, "chat.accept_conversation", conversation)
         conversation_assign(conversation=conversation, worker=worker)
     return conversation
 
@@ -99,21 +100,43 @@ def conversation_end(*, conversation: Conversation, actor: User | None) -> Conve
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if not locked.is_open:
             return locked
-        if actor is not None and locked.worker_id != actor.pk:
-            raise NotAllowed("only the assigned worker can end this conversation")
+        if actor is not None:
+            require(actor, "chat.end_conversation", locked)
         ended_by = Conversation.EndedBy.CLIENT if actor is None else Conversation.EndedBy.WORKER
         _close(locked, ended_by=ended_by, actor=actor)
     return locked
 
 
-def _close(conversation: Conversation, *, ended_by: str, actor: User | None) -> None:
+def conversation_quick_exit(*, token: object) -> None:
+    """The client left with the quick exit: end the conversation and tell the worker, so
+    nothing is written back that someone near the client could see. Unknown tokens and
+    conversations already over are ignored: the client is gone either way."""
+    if not isinstance(token, str):
+        return
+    conversation = Conversation.objects.filter(token_hash=selectors.token_hash(token)).first()
+    if conversation is None:
+        return
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if locked.is_open:
+            _close(
+                locked,
+                ended_by=Conversation.EndedBy.CLIENT,
+                actor=None,
+                event=Message.Event.QUICK_EXIT,
+            )
+
+
+def _close(
+    conversation: Conversation, *, ended_by: str, actor: User | None, event: str = ""
+) -> None:
     """Close a locked, open conversation and free its worker's place."""
     was_queued = conversation.state == Conversation.State.QUEUED
     conversation.state = Conversation.State.ABANDONED if was_queued else Conversation.State.ENDED
     conversation.ended_by = ended_by
     conversation.ended_at = timezone.now()
     conversation.save(update_fields=["state", "ended_by", "ended_at"])
-    event = Message.Event.ABANDONED if was_queued else Message.Event.ENDED
+    event = event or (Message.Event.ABANDONED if was_queued else Message.Event.ENDED)
     message_append(conversation, sender=Message.Sender.SYSTEM, author=actor, event=event)
     queue_announce(unit_id=conversation.unit_id)
     if conversation.worker is not None:
@@ -143,13 +166,12 @@ def _supervised_waiting(*, actor: User, conversation_id: object) -> Conversation
     """Lock a waiting conversation of one of the supervisor's units."""
     if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):
         raise InvalidInput("`conversation` must be a conversation id")
-    conversation = (
-        Conversation.objects.select_for_update()
-        .filter(pk=conversation_id, unit__in=selectors.unit_list_supervised(user=actor))
-        .first()
+    conversation = require(
+        actor,
+        "chat.manage_waiting",
+        Conversation.objects.select_for_update().filter(pk=conversation_id).first(),
+        hide=True,
     )
-    if conversation is None:
-        raise NotFound("no such conversation")
     if conversation.state != Conversation.State.QUEUED:
         raise Conflict("the conversation is no longer waiting")
     return conversation
@@ -173,9 +195,9 @@ def conversation_move(*, conversation_id: object, unit_id: object, actor: User) 
         raise InvalidInput("`unit` must be a unit id")
     with transaction.atomic():
         conversation = _supervised_waiting(actor=actor, conversation_id=conversation_id)
-        target = selectors.unit_list_supervised(user=actor).filter(pk=unit_id).first()
-        if target is None:
-            raise NotFound("no such unit")
+        target = require(
+            actor, "chat.receive_moved", Unit.objects.filter(pk=unit_id).first(), hide=True
+        )
         if target.pk == conversation.unit_id:
             return
         old_unit_id = conversation.unit_id

@@ -7,8 +7,9 @@ from django.db import transaction
 
 from accounts.models import User
 from chat import realtime
-from chat.errors import Conflict, InvalidInput, NotAllowed, TooLong
+from chat.errors import Conflict, InvalidInput, TooLong
 from chat.models import Conversation, Message
+from chat.permissions import require
 
 
 def message_clean_body(body: object) -> str:
@@ -87,8 +88,7 @@ def message_post(
         else:
             if locked.state != Conversation.State.ACTIVE:
                 raise Conflict("the conversation is not active")
-            if locked.worker_id != author.pk:
-                raise NotAllowed("only the assigned worker can write here")
+            require(author, "chat.write_conversation", locked)
             sender = Message.Sender.WORKER
         message = message_append(
             locked, sender=sender, author=author, body=clean_body, client_id=clean_client_id

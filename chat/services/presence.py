@@ -5,7 +5,8 @@ from django.utils import timezone
 
 from accounts.models import CAPACITY_VALIDATORS, Presence, User
 from chat import realtime, selectors
-from chat.errors import InvalidInput, NotAllowed
+from chat.errors import InvalidInput
+from chat.permissions import require
 from chat.services.queue import presence_lock, queue_announce, queue_dispatch_on_commit
 
 
@@ -19,17 +20,6 @@ def _announce(worker: User, presence: Presence) -> None:
     for unit_id in _unit_ids(worker):
         queue_announce(unit_id=unit_id)
     queue_dispatch_on_commit(unit_ids=_unit_ids(worker))
-
-
-def _may_manage(actor: User, worker: User) -> bool:
-    """A worker manages their own presence; a supervisor that of their units' staff."""
-    if actor.pk == worker.pk:
-        return True
-    return (
-        actor.is_active
-        and actor.is_supervisor
-        and actor.units.filter(pk__in=worker.units.values("pk")).exists()
-    )
 
 
 def presence_touch(*, worker: User) -> Presence:
@@ -59,8 +49,7 @@ def presence_check_offline(*, worker: User) -> None:
 def presence_set_status(*, worker: User, status: object, actor: User) -> Presence:
     if status not in Presence.Status.values:
         raise InvalidInput("status must be available or away")
-    if not _may_manage(actor, worker):
-        raise NotAllowed("you cannot change this worker's presence")
+    require(actor, "accounts.set_presence", worker)
     with transaction.atomic():
         presence = presence_lock(worker=worker)
         presence.status = str(status)
@@ -78,8 +67,7 @@ def presence_set_capacity(*, worker: User, capacity: object, actor: User) -> Pre
             validator(capacity)
         except Exception:
             raise InvalidInput("capacity must be between 1 and 10") from None
-    if actor.pk == worker.pk or not _may_manage(actor, worker):
-        raise NotAllowed("only a supervisor of the worker's unit can change capacity")
+    require(actor, "accounts.set_capacity", worker)
     with transaction.atomic():
         presence = presence_lock(worker=worker)
         presence.capacity = capacity

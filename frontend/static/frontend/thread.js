@@ -9,6 +9,8 @@ const EVENT_TEXT = {
   ended: () => gettext("The chat has ended."),
   abandoned: () => gettext("The client left the queue."),
   moved: () => gettext("The conversation was moved to another unit."),
+  quick_exit: () =>
+    gettext("The client left quickly with the quick exit. Someone may be near them: do not try to contact them."),
 };
 
 const ERROR_TEXT = {
@@ -16,6 +18,7 @@ const ERROR_TEXT = {
   invalid: () => gettext("The message could not be sent. Check it and send again."),
   conflict: () => gettext("The chat has ended, so the message could not be sent."),
   forbidden: () => gettext("You cannot write in this chat."),
+  rate_limited: () => gettext("Too many messages at once. Wait a moment and try again."),
   not_found: () => gettext("The chat could not be found."),
   unit_closed: () =>
     gettext("The unit has just closed for today. See the opening hours, or call 112 if it is urgent."),
@@ -138,6 +141,11 @@ export class Thread {
   fail(frame) {
     const item = this.outbox.find((entry) => entry.client_id === frame.client_id);
     if (!item) return;
+    if (frame.code === "rate_limited") {
+      // Not refused, only too fast: it stays in the outbox and goes again shortly.
+      setTimeout(() => this.flush(), (frame.retry_after || 1) * 1000);
+      return;
+    }
     this.settle(frame.client_id);
     this.onFailed(item.body, errorText(frame.code));
   }

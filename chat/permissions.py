@@ -1,0 +1,92 @@
+"""Who may do what: the one permission mechanism, used by services, views and consumers.
+
+Every permission is a `rules` predicate over (user, object). Services call `require()`
+before they act; the role x action table in docs/security.md is this file in words.
+Superusers get no bypass here: social-services secrecy applies to administrators too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import rules
+
+from accounts.models import Unit, User
+from chat.errors import NotAllowed, NotFound
+
+T = TypeVar("T")
+
+
+@rules.predicate
+def is_console_user(user: User) -> bool:
+    return bool(user.is_authenticated and user.works_in_console)
+
+
+@rules.predicate
+def is_supervisor(user: User) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.is_supervisor)
+
+
+@rules.predicate
+def is_assigned(user: User, conversation: Any) -> bool:
+    return conversation is not None and conversation.worker_id == user.pk
+
+
+@rules.predicate
+def is_in_conversation_unit(user: User, conversation: Any) -> bool:
+    return conversation is not None and user.units.filter(pk=conversation.unit_id).exists()
+
+
+@rules.predicate
+def is_unit_member(user: User, unit: Unit | None) -> bool:
+    return unit is not None and user.units.filter(pk=unit.pk).exists()
+
+
+@rules.predicate
+def is_self(user: User, worker: User | None) -> bool:
+    return worker is not None and worker.pk == user.pk
+
+
+@rules.predicate
+def shares_a_unit(user: User, worker: User | None) -> bool:
+    return worker is not None and user.units.filter(pk__in=worker.units.values("pk")).exists()
+
+
+PERMISSIONS = {
+    # The console and the dashboard as a whole.
+    "chat.use_console": is_console_user,
+    "chat.view_dashboard": is_supervisor,
+    # A conversation: staff of its unit read it (unit secrecy); its worker writes and ends it.
+    "chat.read_conversation": is_console_user & (is_assigned | is_in_conversation_unit),
+    "chat.accept_conversation": is_console_user & is_in_conversation_unit,
+    "chat.write_conversation": is_console_user & is_assigned,
+    "chat.end_conversation": is_console_user & is_assigned,
+    # The queue: supervisors of the conversation's unit, and of the unit it moves to.
+    "chat.manage_waiting": is_supervisor & is_in_conversation_unit,
+    "chat.receive_moved": is_supervisor & is_unit_member,
+    # Presence: a worker's own status; a supervisor's for staff of their units.
+    "accounts.set_presence": is_console_user & (is_self | (is_supervisor & shares_a_unit)),
+    "accounts.set_capacity": is_supervisor & shares_a_unit & ~is_self,
+    # The read-access log of the supervisor's units.
+    "chat.review_access_log": is_supervisor,
+}
+
+for _name, _predicate in PERMISSIONS.items():
+    rules.add_perm(_name, _predicate)
+
+
+def can(user: Any, permission: str, obj: object = None) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return rules.has_perm(permission, user, obj)
+
+
+def require(user: Any, permission: str, obj: T | None = None, *, hide: bool = False) -> T:
+    """Raise unless `user` has `permission` on `obj`, and return `obj`. `hide=True` answers
+    NotFound, so a refused reader learns nothing about whether the object exists. Every
+    object permission refuses None, so what comes back is never None."""
+    if not can(user, permission, obj):
+        if hide:
+            raise NotFound("not found")
+        raise NotAllowed(f"not allowed: {permission}")
+    return obj  # type: ignore[return-value]

@@ -1,0 +1,27 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+
+
+class AccessLogFilter(forms.Form):
+    """Filters of the read-access review; every field is optional."""
+
+    actor = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        label=_("Staff member"),
+        empty_label=_("Everyone"),
+    )
+    conversation = forms.IntegerField(required=False, min_value=1, label=_("Conversation"))
+    since = forms.DateField(
+        required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, staff=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if staff is not None:
+            self.fields["actor"].queryset = staff
