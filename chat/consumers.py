@@ -30,6 +30,7 @@ from chat.services.conversations import (
     conversation_accept,
     conversation_end,
     conversation_move,
+    conversation_rejoin,
     conversation_set_priority,
     conversation_start,
     conversation_touch_client,
@@ -85,9 +86,11 @@ def client_identify(token: object) -> int:
 def client_sync(token: str, after: object) -> list[Frame]:
     """The missed messages, then the waiting client's place in the queue."""
     conversation = selectors.conversation_get_for_client(token=token)
+    if conversation_rejoin(conversation=conversation):
+        conversation.refresh_from_db()
     conversation_touch_client(conversation=conversation)
     messages = selectors.message_list_after(conversation=conversation, after=_seq(after))
-    frames = [realtime.sync_event(conversation, messages)]
+    frames = [realtime.for_client(realtime.sync_event(conversation, messages))]
     position = selectors.queue_position_for(conversation=conversation)
     if position is not None:
         frames.append(realtime.position_event(position))
@@ -328,10 +331,17 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(payload)
 
     async def dispatch(self, message: Frame) -> None:
-        if message.get("type") in self.relayed:
-            await self.send_json(message)
+        event_type = message.get("type", "")
+        if event_type in self.relayed:
+            await self.send_json(self.visible(message))
             return
-        await super().dispatch(message)
+        if event_type.startswith("websocket.") or hasattr(self, event_type.replace(".", "_")):
+            await super().dispatch(message)
+        # Any other group event is not for this kind of socket (a shared group carries it).
+
+    def visible(self, event: Frame) -> Frame:
+        """What of a relayed event this socket may see; everything, unless overridden."""
+        return event
 
     async def on_ping(self, frame: Frame) -> None:
         await self.send_json({"type": "pong"})
@@ -352,6 +362,9 @@ class ClientConsumer(JsonFrameConsumer):
 
     frame_types = frozenset({"start", "resume", "message", "end", "ping"})
     relayed = frozenset({"conversation.message", "queue.position"})
+
+    def visible(self, event: Frame) -> Frame:
+        return realtime.for_client(event)
 
     async def connect(self) -> None:
         self.conversation_id: int | None = None

@@ -80,6 +80,7 @@ class Message(models.Model):
         ABANDONED = "abandoned", _("The client left the queue.")
         MOVED = "moved", _("The conversation was moved to another unit.")
         QUICK_EXIT = "quick_exit", _("The client left quickly with the quick exit.")
+        REJOINED = "rejoined", _("The client is back in the queue.")
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"

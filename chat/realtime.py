@@ -82,6 +82,24 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
     }
 
 
+STAFF_ONLY_MESSAGE_FIELDS = ("author",)
+
+
+def for_client(event: Event) -> Event:
+    """The event as a client may see it: no staff member's name (staff choose later
+    whether the client sees their first name)."""
+    if event.get("type") == "conversation.message":
+        message = {k: v for k, v in event["message"].items() if k not in STAFF_ONLY_MESSAGE_FIELDS}
+        return {**event, "message": message}
+    if event.get("type") == "conversation.sync":
+        messages = [
+            {k: v for k, v in m.items() if k not in STAFF_ONLY_MESSAGE_FIELDS}
+            for m in event["messages"]
+        ]
+        return {**event, "messages": messages}
+    return event
+
+
 def sync_event(conversation: Conversation, messages: Iterable[Message]) -> Event:
     return {
         "type": "conversation.sync",

@@ -266,6 +266,8 @@ CHAT_HEARTBEAT_SECONDS = env_int("CHAT_HEARTBEAT_SECONDS", 15, minimum=1)
 # left the queue (a reload within it keeps the place).
 PRESENCE_GRACE_SECONDS = env_int("PRESENCE_GRACE_SECONDS", 60, minimum=1)
 QUEUE_GRACE_SECONDS = env_int("QUEUE_GRACE_SECONDS", 60, minimum=1)
+# A client given up for silence who comes back this soon gets the same place in the queue.
+QUEUE_REJOIN_SECONDS = env_int("QUEUE_REJOIN_SECONDS", 15 * 60, minimum=0)
 # Wait estimates need this many finished conversations in the last ESTIMATE_DAYS days.
 ESTIMATE_MIN_SAMPLES = env_int("ESTIMATE_MIN_SAMPLES", 5, minimum=1)
 ESTIMATE_DAYS = env_int("ESTIMATE_DAYS", 14, minimum=1)
@@ -278,8 +280,14 @@ RATE_MESSAGES_PER_MINUTE = env_int("RATE_MESSAGES_PER_MINUTE", 60, minimum=1)
 RATE_QUEUE_ENTRIES_PER_HOUR = env_int("RATE_QUEUE_ENTRIES_PER_HOUR", 10, minimum=1)
 # Where quick exit sends the client: a neutral page that says nothing about this service.
 QUICK_EXIT_URL = os.environ.get("QUICK_EXIT_URL", "https://www.google.com/")
-# Largest websocket frame daphne accepts (bytes); see Procfile and Makefile.
+# Largest websocket frame daphne accepts (bytes); pass the same to daphne's
+# --websocket-max-message-size (Procfile, Makefile). A message of the longest allowed body
+# must fit even when every character is JSON-escaped (6 bytes).
 WEBSOCKET_MAX_MESSAGE_BYTES = env_int("WEBSOCKET_MAX_MESSAGE_BYTES", 65536, minimum=1024)
+if WEBSOCKET_MAX_MESSAGE_BYTES < CHAT_MESSAGE_MAX_LENGTH * 6 + 1024:
+    raise ImproperlyConfigured(
+        "WEBSOCKET_MAX_MESSAGE_BYTES must be at least CHAT_MESSAGE_MAX_LENGTH * 6 + 1024"
+    )
 
 LOGGING = {
     "version": 1,

@@ -158,7 +158,33 @@ def conversation_abandon_if_silent(*, conversation_id: int) -> bool:
             or (locked.client_seen_at is not None and locked.client_seen_at >= cutoff)
         ):
             return False
-        _close(locked, ended_by=Conversation.EndedBy.CLIENT, actor=None)
+        _close(locked, ended_by=Conversation.EndedBy.SYSTEM, actor=None)
+    return True
+
+
+def conversation_rejoin(*, conversation: Conversation) -> bool:
+    """A client whose place was given up for silence (a phone that froze the tab, a lost
+    network) and who comes back within QUEUE_REJOIN_SECONDS gets the same place back: the
+    original waiting time counts. Returns whether it rejoined."""
+    window = timedelta(seconds=settings.QUEUE_REJOIN_SECONDS)
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if not (
+            locked.state == Conversation.State.ABANDONED
+            and locked.ended_by == Conversation.EndedBy.SYSTEM
+            and locked.ended_at is not None
+            and locked.ended_at >= timezone.now() - window
+            and selectors.unit_is_open(unit=locked.unit)
+        ):
+            return False
+        locked.state = Conversation.State.QUEUED
+        locked.ended_by = ""
+        locked.ended_at = None
+        locked.client_seen_at = timezone.now()
+        locked.save(update_fields=["state", "ended_by", "ended_at", "client_seen_at"])
+        message_append(locked, sender=Message.Sender.SYSTEM, event=Message.Event.REJOINED)
+        queue_announce(unit_id=locked.unit_id)
+        queue_dispatch_on_commit(unit_ids=[locked.unit_id])
     return True
 
 

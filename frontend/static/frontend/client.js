@@ -127,6 +127,7 @@ const socket = new Socket("/ws/client/", {
     "queue.position": showPosition,
     pong: (frame) => {
       if (frame.last_seq > thread.lastSeq) thread.onGap(thread.lastSeq);
+      thread.flushStale();
     },
     ack: (frame) => thread.ack(frame),
     error: (frame) => {

@@ -55,6 +55,7 @@ const socket = new Socket("/ws/console/", {
         const entry = conversations.get(Number(id));
         if (entry && lastSeq > entry.thread.lastSeq) entry.thread.onGap(entry.thread.lastSeq);
       }
+      for (const entry of conversations.values()) entry.thread.flushStale();
     },
     "queue.updated": (frame) => {
       waitingByUnit.set(frame.unit, frame.waiting);
@@ -83,7 +84,7 @@ const socket = new Socket("/ws/console/", {
       if (entry && frame.client_id && frame.in_reply_to === "message") entry.thread.fail(frame);
       else if (frame.code === "nothing_waiting") showNotice(gettext("Nobody is waiting right now."));
       else if (frame.code === "at_capacity") showNotice(errorText(frame.code));
-      else if (frame.in_reply_to === "accept")
+      else if (frame.in_reply_to === "accept" && frame.code === "conflict")
         showNotice(gettext("Someone else has already taken that conversation."));
       else showNotice(errorText(frame.code));
     },

@@ -58,12 +58,13 @@ export class Socket {
     });
   }
 
-  // Backoff with full jitter: 0.5 s, 1 s, 2 s ... up to 30 s, each times a random 0.5-1.
+  // Exponential backoff with full jitter: a random wait up to 0.5 s, 1 s, 2 s ... 30 s, so
+  // clients cut off together by a restart do not all come back at the same moment.
   scheduleReconnect() {
     if (this.stopped) return;
     this.onStatus("reconnecting");
     const ceiling = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.attempt);
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    const delay = 100 + Math.random() * ceiling;
     this.attempt += 1;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect(), delay);

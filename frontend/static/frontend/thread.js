@@ -4,9 +4,19 @@
 
 const { gettext } = window;
 
+// System events, worded for who reads them.
+const CLIENT_EVENT_TEXT = {
+  accepted: () => gettext("A social worker has joined the chat."),
+  ended: () => gettext("The chat has ended."),
+  abandoned: () => gettext("You have left the queue."),
+  moved: () => gettext("You have been moved to another unit's queue. Your place is kept."),
+  rejoined: () => gettext("You are back in the queue, in the same place."),
+};
+
 const EVENT_TEXT = {
   accepted: () => gettext("A social worker has joined the chat."),
   ended: () => gettext("The chat has ended."),
+  rejoined: () => gettext("The client is back in the queue."),
   abandoned: () => gettext("The client left the queue."),
   moved: () => gettext("The conversation was moved to another unit."),
   quick_exit: () =>
@@ -150,8 +160,24 @@ export class Thread {
     this.onFailed(item.body, errorText(frame.code));
   }
 
+  // Resend what has waited long for its ack (a frame dropped on the way, or by a limit);
+  // the server stores a client_id once, so a resend never doubles a message.
+  flushStale(olderThanMs = 5000) {
+    const now = Date.now();
+    for (const item of this.outbox) {
+      if (now - (item.sent_at || 0) > olderThanMs) {
+        item.sent_at = now;
+        this.send(this.frameFor(item));
+      }
+    }
+  }
+
   post(body) {
-    const item = { client_id: crypto.randomUUID ? crypto.randomUUID() : uuidFallback(), body };
+    const item = {
+      client_id: crypto.randomUUID ? crypto.randomUUID() : uuidFallback(),
+      body,
+      sent_at: Date.now(),
+    };
     this.outbox.push(item);
     this.saveOutbox();
     this.renderPending(item);
@@ -190,7 +216,8 @@ export class Thread {
     time.textContent = timeFormat.format(new Date(message.created_at));
     const body = li.querySelector(".body");
     if (message.sender === "system") {
-      body.textContent = (EVENT_TEXT[message.event] || (() => message.event))();
+      const texts = this.viewer === "client" ? CLIENT_EVENT_TEXT : EVENT_TEXT;
+      body.textContent = (texts[message.event] || (() => ""))();
     } else {
       fillBody(body, message.parts, message.body);
     }
