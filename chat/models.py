@@ -48,6 +48,10 @@ class Conversation(models.Model):
     # Last sign of life from the client's socket; a waiting client silent for the grace
     # period has left the queue.
     client_seen_at = models.DateTimeField(null=True, blank=True)
+    # Kept beyond the retention period (a legal hold); the purge passes it over.
+    legal_hold = models.BooleanField(default=False)
+    # When the retention purge removed its messages; the row stays for statistics.
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -141,3 +145,16 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.conversation_id or self.case_id}"
+
+
+class PurgeReport(models.Model):
+    """What one retention purge removed, and what a legal hold kept."""
+
+    ran_at = models.DateTimeField(auto_now_add=True)
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-ran_at"]
+
+    def __str__(self) -> str:
+        return f"purge {self.ran_at:%Y-%m-%d %H:%M}"

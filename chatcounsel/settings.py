@@ -278,6 +278,15 @@ RATE_FRAME_BURST = env_int("RATE_FRAME_BURST", 20, minimum=1)
 RATE_SOCKETS_PER_MINUTE = env_int("RATE_SOCKETS_PER_MINUTE", 60, minimum=1)
 RATE_MESSAGES_PER_MINUTE = env_int("RATE_MESSAGES_PER_MINUTE", 60, minimum=1)
 RATE_QUEUE_ENTRIES_PER_HOUR = env_int("RATE_QUEUE_ENTRIES_PER_HOUR", 10, minimum=1)
+# Retention in days per kind of data, from the municipality's retention decision. The
+# purge (scheduler process) removes what is older; a legal hold keeps it.
+RETENTION_DAYS = {
+    "anonymous_conversations": env_int("RETENTION_ANONYMOUS_CONVERSATIONS_DAYS", 90, minimum=1),
+    "identified_cases": env_int("RETENTION_IDENTIFIED_CASES_DAYS", 730, minimum=1),
+    "offline_questions": env_int("RETENTION_OFFLINE_QUESTIONS_DAYS", 180, minimum=1),
+    "survey_answers": env_int("RETENTION_SURVEY_ANSWERS_DAYS", 365, minimum=1),
+    "access_log": env_int("RETENTION_ACCESS_LOG_DAYS", 1095, minimum=1),
+}
 # Where quick exit sends the client: a neutral page that says nothing about this service.
 QUICK_EXIT_URL = os.environ.get("QUICK_EXIT_URL", "https://www.google.com/")
 # Largest websocket frame daphne accepts (bytes); pass the same to daphne's
