@@ -135,6 +135,8 @@ function setFigure(el, text) {
   } else if (el.textContent !== text) {
     el.textContent = text;
   }
+  // Words ("less than a minute") get a smaller size than numbers, so they fit the tile.
+  el.classList.toggle("figure__words", text !== null && text.length > 9);
 }
 
 // --- frames -----------------------------------------------------------------------------
@@ -322,8 +324,6 @@ function createSection(unitId) {
   const title = section.querySelector(".unit__title");
   title.id = `unit-${unitId}-title`;
   section.setAttribute("aria-labelledby", title.id);
-  section.querySelector(".staff-title").id = `unit-${unitId}-staff-title`;
-  section.querySelector(".queue-title").id = `unit-${unitId}-queue-title`;
   return section;
 }
 
