@@ -19,6 +19,16 @@ class Unit(models.Model):
         _("default capacity"), default=3, validators=CAPACITY_VALIDATORS
     )
     is_active = models.BooleanField(_("open for chats"), default=True)
+    unanswered_minutes = models.PositiveSmallIntegerField(
+        _("flag unanswered after (minutes)"),
+        default=5,
+        help_text=_("A conversation whose worker has not written for this long is flagged."),
+    )
+    return_unanswered = models.BooleanField(
+        _("return unanswered conversations to the queue"),
+        default=False,
+        help_text=_("Put a flagged conversation back at the front of the queue."),
+    )
     auto_assign = models.BooleanField(
         _("auto-assign"),
         default=False,

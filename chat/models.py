@@ -52,6 +52,15 @@ class Conversation(models.Model):
     legal_hold = models.BooleanField(default=False)
     # When the retention purge removed its messages; the row stays for statistics.
     purged_at = models.DateTimeField(null=True, blank=True)
+    # Handed over from another unit's worker: waits ahead of normal-priority clients.
+    transferred = models.BooleanField(default=False)
+    # Staff of the conversation's unit read messages with seq above this; raised when a
+    # conversation comes from another unit without its history (secrecy between units).
+    unit_visible_from_seq = models.PositiveIntegerField(default=0)
+    # For "when nobody answers": the last word from each side.
+    last_client_message_at = models.DateTimeField(null=True, blank=True)
+    last_staff_message_at = models.DateTimeField(null=True, blank=True)
+    unanswered_flagged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -60,7 +69,7 @@ class Conversation(models.Model):
                 name="conversation_active_has_worker",
             ),
         ]
-        indexes = [models.Index(fields=["unit", "state", "-priority", "queued_at"])]
+        indexes = [models.Index(fields=["unit", "state", "-priority", "-transferred", "queued_at"])]
 
     def __str__(self) -> str:
         return f"conversation {self.pk} ({self.state})"
@@ -76,6 +85,7 @@ class Message(models.Model):
     class Sender(models.TextChoices):
         CLIENT = "client", _("client")
         WORKER = "worker", _("social worker")
+        INTERPRETER = "interpreter", _("interpreter")
         SYSTEM = "system", _("system")
 
     class Event(models.TextChoices):
@@ -85,12 +95,18 @@ class Message(models.Model):
         MOVED = "moved", _("The conversation was moved to another unit.")
         QUICK_EXIT = "quick_exit", _("The client left quickly with the quick exit.")
         REJOINED = "rejoined", _("The client is back in the queue.")
+        HANDOVER_STARTED = "handover_started", _("You are being connected to a colleague.")
+        HANDOVER_CANCELLED = "handover_cancelled", _("The handover did not go ahead.")
+        HANDOVER_JOINED = "handover_joined", _("A colleague has taken over the chat.")
+        PARTICIPANT_JOINED = "participant_joined", _("Someone has joined the chat.")
+        PARTICIPANT_LEFT = "participant_left", _("Someone has left the chat.")
+        RETURNED = "returned", _("The conversation went back to the queue.")
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
     )
     seq = models.PositiveIntegerField()
-    sender = models.CharField(max_length=10, choices=Sender.choices)
+    sender = models.CharField(max_length=12, choices=Sender.choices)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -158,3 +174,170 @@ class PurgeReport(models.Model):
 
     def __str__(self) -> str:
         return f"purge {self.ran_at:%Y-%m-%d %H:%M}"
+
+
+class Participant(models.Model):
+    """Someone invited into a live conversation besides its worker: a colleague or an
+    interpreter (a user, or an external interpreter who came by a single-use link).
+    They read messages with seq above `visible_from_seq`: only what was written from
+    their joining on."""
+
+    class Role(models.TextChoices):
+        COLLEAGUE = "colleague", _("colleague")
+        INTERPRETER = "interpreter", _("interpreter")
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="participants"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="participations",
+    )
+    role = models.CharField(max_length=12, choices=Role.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    visible_from_seq = models.PositiveIntegerField()
+    # External interpreters: the single-use invitation, then the tab's own resume token.
+    invitation_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    invitation_used_at = models.DateTimeField(null=True, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    joined_at = models.DateTimeField(null=True, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "user"],
+                condition=models.Q(left_at__isnull=True, user__isnull=False),
+                name="participant_once_while_present",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} in {self.conversation_id}"
+
+    @property
+    def is_present(self) -> bool:
+        return self.joined_at is not None and self.left_at is None
+
+
+class Handover(models.Model):
+    """A transfer to a named worker or to a unit's queue, with a note the receiver sees
+    first. The rows of a conversation are its handover trail."""
+
+    class State(models.TextChoices):
+        OFFERED = "offered", _("offered")
+        ACCEPTED = "accepted", _("accepted")
+        DECLINED = "declined", _("declined")
+        EXPIRED = "expired", _("not answered in time")
+        QUEUED = "queued", _("sent to the unit's queue")
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="handovers"
+    )
+    from_worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    from_unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
+    to_worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="handovers_received",
+    )
+    to_unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField()
+    # Between units the sender chooses whether the history goes along or only the note.
+    share_history = models.BooleanField()
+    at_seq = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices)
+    decline_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=models.Q(state="offered"),
+                name="handover_one_open_offer",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="offered") | models.Q(to_worker__isnull=False),
+                name="handover_offer_names_a_worker",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"handover of {self.conversation_id} ({self.state})"
+
+
+class PrivateNote(models.Model):
+    """A note in the thread for the staff in the conversation only. It is not a Message, so
+    it never enters the client's seq, socket, resume or transcript."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="private_notes"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    # Shown after the message with this seq.
+    after_seq = models.PositiveIntegerField()
+    client_id = models.UUIDField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["conversation", "after_seq", "created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"], name="private_note_client_id_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"note in {self.conversation_id}"
+
+
+class CannedReply(models.Model):
+    """A snippet for the composer: the unit's (managed by its supervisors) or a worker's own."""
+
+    class Language(models.TextChoices):
+        SWEDISH = "sv", _("Swedish")
+        ENGLISH = "en", _("English")
+
+    unit = models.ForeignKey(
+        Unit, on_delete=models.CASCADE, null=True, blank=True, related_name="canned_replies"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="canned_replies",
+    )
+    language = models.CharField(max_length=2, choices=Language.choices, default="sv")
+    title = models.CharField(_("title"), max_length=80)
+    body = models.TextField(_("text"))
+
+    class Meta:
+        ordering = ["title", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(unit__isnull=False, owner__isnull=True)
+                    | models.Q(unit__isnull=True, owner__isnull=False)
+                ),
+                name="canned_reply_unit_or_personal",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title

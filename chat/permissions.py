@@ -43,6 +43,41 @@ def is_unit_member(user: User, unit: Unit | None) -> bool:
 
 
 @rules.predicate
+def is_interpreter(user: User) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.role == User.Role.INTERPRETER)
+
+
+@rules.predicate
+def is_present_participant(user: User, conversation: Any) -> bool:
+    return (
+        conversation is not None
+        and conversation.participants.filter(
+            user=user, joined_at__isnull=False, left_at__isnull=True
+        ).exists()
+    )
+
+
+@rules.predicate
+def is_present_colleague(user: User, conversation: Any) -> bool:
+    return (
+        conversation is not None
+        and conversation.participants.filter(
+            user=user, role="colleague", joined_at__isnull=False, left_at__isnull=True
+        ).exists()
+    )
+
+
+@rules.predicate
+def supervises_conversation(user: User, conversation: Any) -> bool:
+    return bool(user.is_supervisor) and is_in_conversation_unit(user, conversation)
+
+
+@rules.predicate
+def is_offered_to(user: User, handover: Any) -> bool:
+    return handover is not None and handover.to_worker_id == user.pk
+
+
+@rules.predicate
 def is_self(user: User, worker: User | None) -> bool:
     return worker is not None and worker.pk == user.pk
 
@@ -56,11 +91,23 @@ PERMISSIONS = {
     # The console and the dashboard as a whole.
     "chat.use_console": is_console_user,
     "chat.view_dashboard": is_supervisor,
-    # A conversation: staff of its unit read it (unit secrecy); its worker writes and ends it.
-    "chat.read_conversation": is_console_user & (is_assigned | is_in_conversation_unit),
+    # A conversation: staff of its unit read it (unit secrecy), and so do those invited into
+    # it (from their joining on); its worker and the invited write; its worker ends it.
+    "chat.read_conversation": (
+        is_console_user & (is_assigned | is_in_conversation_unit | is_present_participant)
+    )
+    | (is_interpreter & is_present_participant),
     "chat.accept_conversation": is_console_user & is_in_conversation_unit,
-    "chat.write_conversation": is_console_user & is_assigned,
+    "chat.write_conversation": (is_console_user & (is_assigned | is_present_colleague))
+    | (is_interpreter & is_present_participant),
     "chat.end_conversation": is_console_user & is_assigned,
+    # Private notes: staff in the conversation and the unit's supervisors; never interpreters.
+    "chat.private_notes": is_console_user
+    & (is_assigned | is_present_colleague | supervises_conversation),
+    # Handover and invitations are the worker's; an offer is answered by whom it names.
+    "chat.hand_over": is_console_user & is_assigned,
+    "chat.answer_handover": is_console_user & is_offered_to,
+    "chat.invite": is_console_user & is_assigned,
     # The queue: supervisors of the conversation's unit, and of the unit it moves to.
     "chat.manage_waiting": is_supervisor & is_in_conversation_unit,
     "chat.receive_moved": is_supervisor & is_unit_member,
@@ -69,6 +116,8 @@ PERMISSIONS = {
     "accounts.set_capacity": is_supervisor & shares_a_unit & ~is_self,
     # The read-access log of the supervisor's units.
     "chat.review_access_log": is_supervisor,
+    # Canned replies: the unit's are managed by its supervisors.
+    "chat.manage_unit_replies": is_supervisor & is_unit_member,
 }
 
 for _name, _predicate in PERMISSIONS.items():

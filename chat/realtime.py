@@ -19,7 +19,7 @@ from chat.text import message_parts
 
 if TYPE_CHECKING:
     from accounts.models import Presence, Unit
-    from chat.models import Conversation, Message
+    from chat.models import Conversation, Handover, Message, Participant, PrivateNote
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,17 @@ Event = dict[str, Any]
 def conversation_group(conversation_id: int) -> str:
     """Everyone in a conversation: its client and the staff taking part."""
     return f"conversation.{conversation_id}"
+
+
+def conversation_staff_group(conversation_id: int) -> str:
+    """Staff in a conversation: private notes, handover notices. Never a client or an
+    interpreter."""
+    return f"conversation.{conversation_id}.staff"
+
+
+def participant_group(participant_id: int) -> str:
+    """The sockets of one invited participant's seat (an external interpreter's tab)."""
+    return f"participant.{participant_id}"
 
 
 def unit_staff_group(unit_id: int) -> str:
@@ -100,15 +111,107 @@ def for_client(event: Event) -> Event:
     return event
 
 
-def sync_event(conversation: Conversation, messages: Iterable[Message]) -> Event:
+def sync_event(
+    conversation: Conversation, messages: Iterable[Message], *, from_seq: int = 0
+) -> Event:
+    """Messages after what the reader has; `from_seq` is where the reader's view starts
+    (someone who joined later, or a conversation that came without its history)."""
     return {
         "type": "conversation.sync",
         "conversation": conversation.pk,
         "state": conversation.state,
         "unit": conversation.unit_id,
         "last_seq": conversation.last_seq,
+        "from_seq": from_seq,
         "messages": [message_payload(m) for m in messages],
     }
+
+
+def note_payload(note: PrivateNote) -> dict[str, Any]:
+    return {
+        "id": note.pk,
+        "after_seq": note.after_seq,
+        "author": note.author.short_name,
+        "body": note.body,
+        "parts": message_parts(note.body),
+        "client_id": str(note.client_id),
+        "created_at": note.created_at.isoformat(),
+    }
+
+
+def note_event(note: PrivateNote) -> Event:
+    return {
+        "type": "conversation.note",
+        "conversation": note.conversation_id,
+        "note": note_payload(note),
+    }
+
+
+def handover_payload(handover: Handover) -> dict[str, Any]:
+    return {
+        "id": handover.pk,
+        "conversation": handover.conversation_id,
+        "state": handover.state,
+        "from": handover.from_worker.get_full_name() or handover.from_worker.username,
+        "from_unit": handover.from_unit.name,
+        "to": (handover.to_worker.get_full_name() or handover.to_worker.username)
+        if handover.to_worker
+        else "",
+        "to_unit": handover.to_unit.name,
+        "note": handover.note,
+        "share_history": handover.share_history,
+        "decline_reason": handover.decline_reason,
+        "created_at": handover.created_at.isoformat(),
+        "expires_at": handover.expires_at.isoformat() if handover.expires_at else None,
+    }
+
+
+def handover_event(handover: Handover) -> Event:
+    """An offer to its receiver, or an answer to its sender."""
+    return {"type": "handover.updated", "handover": handover_payload(handover)}
+
+
+def participant_payload(participant: Participant) -> dict[str, Any]:
+    user = participant.user
+    return {
+        "id": participant.pk,
+        "role": participant.role,
+        "name": (user.get_full_name() or user.username) if user else "",
+    }
+
+
+def staff_context_event(
+    conversation: Conversation,
+    *,
+    notes: Iterable[PrivateNote],
+    trail: Iterable[Handover],
+    participants: Iterable[Participant],
+) -> Event:
+    """What staff see beside the messages: the handover trail (notes first), private notes
+    and who else is in the conversation."""
+    return {
+        "type": "conversation.context",
+        "conversation": conversation.pk,
+        "handovers": [handover_payload(h) for h in trail],
+        "notes": [note_payload(n) for n in notes],
+        "participants": [participant_payload(p) for p in participants],
+    }
+
+
+def left_event(conversation_id: int, *, reason: str) -> Event:
+    """This reader is no longer in the conversation (handed over, removed)."""
+    return {"type": "conversation.left", "conversation": conversation_id, "reason": reason}
+
+
+def presence_in_conversation_event(
+    conversation_id: int, *, kind: str, who: str, seq: int = 0
+) -> Event:
+    """Typing and seen, never stored: `kind` is typing or seen."""
+    return {"type": f"conversation.{kind}", "conversation": conversation_id, "who": who, "seq": seq}
+
+
+def unanswered_event(conversation: Conversation) -> Event:
+    return {"type": "conversation.unanswered", "conversation": conversation.pk}
 
 
 def queue_event(unit: Unit, waiting: Iterable[Conversation]) -> Event:

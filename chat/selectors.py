@@ -18,7 +18,15 @@ from django.utils import timezone
 
 from accounts.models import ClosedDay, OpeningHours, Presence, Unit, User
 from chat.errors import InvalidInput, NotFound
-from chat.models import AccessLog, Conversation, Message
+from chat.models import (
+    AccessLog,
+    CannedReply,
+    Conversation,
+    Handover,
+    Message,
+    Participant,
+    PrivateNote,
+)
 from chat.permissions import can, require
 
 SYNC_LIMIT = 1000  # messages in one sync frame; the browser asks again for the rest
@@ -37,10 +45,11 @@ def unit_list_open() -> QuerySet[Unit]:
 
 
 def conversation_list_waiting(*, unit_ids: list[int] | QuerySet) -> QuerySet[Conversation]:
-    """Waiting conversations in queue order: priority first, then who has waited longest."""
+    """Waiting conversations in queue order: urgent first, then those handed over from
+    another worker, then who has waited longest."""
     return Conversation.objects.filter(
         unit_id__in=unit_ids, state=Conversation.State.QUEUED
-    ).order_by("-priority", "queued_at", "pk")
+    ).order_by("-priority", "-transferred", "queued_at", "pk")
 
 
 def conversation_list_active_for(*, worker: User) -> QuerySet[Conversation]:
@@ -128,6 +137,7 @@ class StaffLoad:
     active: int
     capacity: int
     idle_since: datetime | None
+    status: str = "away"  # Presence.Status: what the worker chose
 
 
 def presence_shown(*, presence: Presence | None, active: int, at: datetime | None = None) -> str:
@@ -165,6 +175,7 @@ def unit_staff_load(*, unit: Unit, at: datetime | None = None) -> list[StaffLoad
             StaffLoad(
                 user=user,
                 shown=presence_shown(presence=presence, active=user.active, at=at),
+                status=presence.status if presence else Presence.Status.AWAY,
                 active=user.active,
                 capacity=presence.capacity if presence else unit.default_capacity,
                 idle_since=presence.idle_since if presence else None,
@@ -277,7 +288,8 @@ def unit_stats(*, unit: Unit, at: datetime | None = None) -> dict[str, Any]:
         "hours_today": unit_hours_text(unit=unit, day=local.date()),
         "auto_assign": unit.auto_assign,
         "waiting_count": len(waiting),
-        "longest_wait_seconds": int((now - waiting[0].queued_at).total_seconds())
+        # The longest waiter, not the first in line: urgent clients go ahead.
+        "longest_wait_seconds": int((now - min(c.queued_at for c in waiting)).total_seconds())
         if waiting
         else None,
         "average_wait_today_seconds": int(sum(accepted_today) / len(accepted_today))
@@ -287,11 +299,20 @@ def unit_stats(*, unit: Unit, at: datetime | None = None) -> dict[str, Any]:
         "active_count": Conversation.objects.filter(
             unit=unit, state=Conversation.State.ACTIVE
         ).count(),
+        "unanswered": list(
+            Conversation.objects.filter(
+                unit=unit,
+                state=Conversation.State.ACTIVE,
+                unanswered_flagged_at__isnull=False,
+            ).values_list("pk", flat=True)
+        ),
         "workers": [
             {
                 "id": s.user.pk,
                 "name": s.user.get_full_name() or s.user.username,
                 "presence": s.shown,
+                "status": s.status,
+                "role": s.user.role,
                 "active": s.active,
                 "capacity": s.capacity,
             }
@@ -348,4 +369,163 @@ def staff_list_supervised(*, supervisor: User) -> QuerySet[User]:
         User.objects.filter(units__in=unit_list_supervised(user=supervisor))
         .distinct()
         .order_by("first_name", "username")
+    )
+
+
+# --- what a reader of a conversation may see ---------------------------------------------
+def visible_from_seq(*, user: User, conversation: Conversation) -> int:
+    """Staff of the conversation's unit and its worker see messages above the unit's
+    mark (raised when it came from another unit without its history); someone invited
+    in sees what was written from their joining on. Callers have checked
+    chat.read_conversation."""
+    if conversation.worker_id == user.pk or user.units.filter(pk=conversation.unit_id).exists():
+        return conversation.unit_visible_from_seq
+    participant = (
+        Participant.objects.filter(
+            conversation=conversation, user=user, joined_at__isnull=False, left_at__isnull=True
+        )
+        .order_by("-joined_at")
+        .first()
+    )
+    return participant.visible_from_seq if participant else conversation.last_seq
+
+
+def private_note_list(*, conversation: Conversation) -> list[PrivateNote]:
+    return list(PrivateNote.objects.filter(conversation=conversation).select_related("author"))
+
+
+def handover_trail(*, user: User, conversation: Conversation) -> list[Handover]:
+    """The conversation's handovers that the reader may see: those of their unit, those
+    they sent or received. A note written for another unit stays with that unit."""
+    unit_ids = list(user.units.values_list("pk", flat=True))
+    return list(
+        Handover.objects.filter(conversation=conversation)
+        .filter(
+            Q(to_worker=user)
+            | Q(from_worker=user)
+            | Q(to_unit_id__in=unit_ids)
+            | Q(from_unit_id__in=unit_ids)
+        )
+        .select_related("from_worker", "to_worker", "to_unit", "from_unit")
+    )
+
+
+def participant_list(*, conversation: Conversation) -> list[Participant]:
+    return list(
+        Participant.objects.filter(
+            conversation=conversation, joined_at__isnull=False, left_at__isnull=True
+        ).select_related("user")
+    )
+
+
+def participant_get_by_token(*, token: object) -> Participant:
+    """An external interpreter's seat, by the resume token their tab holds."""
+    if not isinstance(token, str) or not token:
+        raise NotFound("no such invitation")
+    participant = (
+        Participant.objects.select_related("conversation", "conversation__unit")
+        .filter(token_hash=token_hash(token), left_at__isnull=True)
+        .first()
+    )
+    if participant is None:
+        raise NotFound("no such invitation")
+    return participant
+
+
+def handover_get_for(*, user: User, handover_id: object) -> Handover:
+    if isinstance(handover_id, bool) or not isinstance(handover_id, int):
+        raise NotFound("no such handover")
+    handover = (
+        Handover.objects.select_related("conversation", "to_unit", "from_worker")
+        .filter(pk=handover_id)
+        .first()
+    )
+    return require(user, "chat.answer_handover", handover, hide=True)
+
+
+def colleague_list(*, user: User) -> QuerySet[User]:
+    """Whom a worker can hand over to or invite: active console staff, any unit."""
+    return (
+        User.objects.filter(is_active=True, role__in=[User.Role.WORKER, User.Role.SUPERVISOR])
+        .exclude(pk=user.pk)
+        .prefetch_related("units")
+        .order_by("first_name", "username")
+    )
+
+
+def interpreter_list() -> QuerySet[User]:
+    return User.objects.filter(is_active=True, role=User.Role.INTERPRETER).order_by(
+        "first_name", "username"
+    )
+
+
+def canned_reply_list(*, user: User) -> QuerySet[CannedReply]:
+    """The worker's own snippets and those of their units."""
+    return CannedReply.objects.filter(Q(owner=user) | Q(unit__in=user.units.all())).order_by(
+        "title", "pk"
+    )
+
+
+def conversation_list_unanswered(*, at: datetime | None = None) -> QuerySet[Conversation]:
+    """Active conversations whose worker has not written for the unit's set time since
+    accepting or since the client's last message, and not yet flagged for it."""
+    now = at or timezone.now()
+    rows = Conversation.objects.filter(
+        state=Conversation.State.ACTIVE, unanswered_flagged_at__isnull=True
+    ).select_related("unit")
+    due = []
+    for conversation in rows:
+        since = max(filter(None, [conversation.accepted_at, conversation.last_client_message_at]))
+        answered = (
+            conversation.last_staff_message_at is not None
+            and conversation.last_staff_message_at >= since
+        )
+        limit = timedelta(minutes=conversation.unit.unanswered_minutes)
+        if not answered and now - since >= limit:
+            due.append(conversation.pk)
+    return Conversation.objects.filter(pk__in=due)
+
+
+def participant_get_for_removal(
+    *, conversation: Conversation, participant_id: object
+) -> Participant:
+    if isinstance(participant_id, bool) or not isinstance(participant_id, int):
+        raise InvalidInput("`participant` must be an id")
+    seat = Participant.objects.filter(pk=participant_id, conversation=conversation).first()
+    if seat is None:
+        raise NotFound("no such participant")
+    return seat
+
+
+def participant_present_for(*, user: User) -> Participant:
+    """A signed-in interpreter's current seat: the latest conversation they are in."""
+    if not getattr(user, "is_authenticated", False):
+        raise NotFound("no conversation")
+    seat = (
+        Participant.objects.select_related("conversation")
+        .filter(user=user, joined_at__isnull=False, left_at__isnull=True)
+        .order_by("-joined_at")
+        .first()
+    )
+    if seat is None:
+        raise NotFound("no conversation")
+    return seat
+
+
+def conversation_list_open_for(*, user: User) -> QuerySet[Conversation]:
+    """Active conversations the staff member works in: their own and those they were
+    invited into."""
+    return (
+        Conversation.objects.filter(state=Conversation.State.ACTIVE)
+        .filter(Q(worker=user) | Q(participants__user=user, participants__left_at__isnull=True))
+        .distinct()
+        .order_by("accepted_at", "pk")
+    )
+
+
+def handover_list_offered_to(*, user: User) -> list[Handover]:
+    return list(
+        Handover.objects.filter(to_worker=user, state=Handover.State.OFFERED).select_related(
+            "from_worker", "to_worker", "to_unit", "from_unit"
+        )
     )

@@ -6,4 +6,5 @@ websocket_urlpatterns = [
     path("ws/client/", consumers.ClientConsumer.as_asgi()),
     path("ws/console/", consumers.ConsoleConsumer.as_asgi()),
     path("ws/dashboard/", consumers.DashboardConsumer.as_asgi()),
+    path("ws/interpreter/", consumers.InterpreterConsumer.as_asgi()),
 ]

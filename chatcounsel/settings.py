@@ -287,6 +287,8 @@ RETENTION_DAYS = {
     "survey_answers": env_int("RETENTION_SURVEY_ANSWERS_DAYS", 365, minimum=1),
     "access_log": env_int("RETENTION_ACCESS_LOG_DAYS", 1095, minimum=1),
 }
+# A handover offer to a named colleague not answered this soon goes back to its sender.
+HANDOVER_OFFER_SECONDS = env_int("HANDOVER_OFFER_SECONDS", 120, minimum=10)
 # Where quick exit sends the client: a neutral page that says nothing about this service.
 QUICK_EXIT_URL = os.environ.get("QUICK_EXIT_URL", "https://www.google.com/")
 # Largest websocket frame daphne accepts (bytes); pass the same to daphne's

@@ -26,12 +26,14 @@ def access_log_record(
 
 def conversation_read_messages(
     *, actor: User, conversation_id: object, after: int, request_id: uuid.UUID
-) -> tuple[Conversation, list[Message]]:
+) -> tuple[Conversation, list[Message], int]:
     """A staff member reads a conversation's messages after `after`: allowed by
-    chat.read_conversation (else NotFound), and written to the access log when any
-    message was shown."""
+    chat.read_conversation (else NotFound), never before where the reader's view starts,
+    and written to the access log when any message was shown. Returns the conversation,
+    the messages and where the reader's view starts."""
     conversation = selectors.conversation_get_for_staff(user=actor, conversation_id=conversation_id)
-    messages = selectors.message_list_after(conversation=conversation, after=after)
+    from_seq = selectors.visible_from_seq(user=actor, conversation=conversation)
+    messages = selectors.message_list_after(conversation=conversation, after=max(after, from_seq))
     if messages:
         access_log_record(
             actor=actor,
@@ -39,4 +41,4 @@ def conversation_read_messages(
             action=AccessLog.Action.READ_MESSAGES,
             request_id=request_id,
         )
-    return conversation, messages
+    return conversation, messages, from_seq

@@ -43,9 +43,12 @@ def presence_lock(*, worker: User) -> Presence:
     return Presence.objects.select_for_update().get(user=worker)
 
 
-def conversation_assign(*, conversation: Conversation, worker: User) -> None:
+def conversation_assign(
+    *, conversation: Conversation, worker: User, announce_accepted: bool = True
+) -> None:
     """Make the waiting `conversation` the worker's. The caller holds the conversation's row
-    lock in a transaction; raises Conflict(at_capacity) when the worker is full."""
+    lock in a transaction; raises Conflict(at_capacity) when the worker is full.
+    `announce_accepted=False` when the caller writes its own event (a handover)."""
     presence = presence_lock(worker=worker)
     active = Conversation.objects.filter(worker=worker, state=Conversation.State.ACTIVE).count()
     if active >= presence.capacity:
@@ -57,9 +60,13 @@ def conversation_assign(*, conversation: Conversation, worker: User) -> None:
     conversation.save(update_fields=["state", "worker", "accepted_at"])
     presence.idle_since = now
     presence.save(update_fields=["idle_since"])
-    message_append(
-        conversation, sender=Message.Sender.SYSTEM, author=worker, event=Message.Event.ACCEPTED
-    )
+    if announce_accepted:
+        message_append(
+            conversation,
+            sender=Message.Sender.SYSTEM,
+            author=worker,
+            event=Message.Event.ACCEPTED,
+        )
     realtime.publish_on_commit(
         realtime.worker_group(worker.pk), realtime.assigned_event(conversation)
     )
@@ -110,12 +117,53 @@ def queue_sweep() -> int:
     """Mark waiting clients silent for the grace period as having left, and refresh every
     unit's numbers (presence turns offline by time alone). Returns how many left."""
     from chat.services.conversations import conversation_abandon_if_silent
+    from chat.services.handover import handover_expire_due
 
     cutoff = timezone.now() - timedelta(seconds=settings.QUEUE_GRACE_SECONDS)
     silent = Conversation.objects.filter(
         state=Conversation.State.QUEUED, client_seen_at__lt=cutoff
     ).values_list("pk", flat=True)
     left = sum(conversation_abandon_if_silent(conversation_id=pk) for pk in list(silent))
+    handover_expire_due()
+    conversation_flag_unanswered()
     for unit_id in Unit.objects.values_list("pk", flat=True):
         queue_announce(unit_id=unit_id)
     return left
+
+
+def conversation_flag_unanswered() -> int:
+    """Flag conversations whose worker has not written in the unit's set time, on the
+    worker's console and the supervisors' dashboard; where the unit says so, put them back
+    at the front of the queue. Returns how many were flagged."""
+    flagged = 0
+    for conversation in selectors.conversation_list_unanswered():
+        with transaction.atomic():
+            locked = (
+                Conversation.objects.select_for_update()
+                .select_related("unit")
+                .filter(pk=conversation.pk, state=Conversation.State.ACTIVE)
+                .first()
+            )
+            if locked is None:
+                continue
+            locked.unanswered_flagged_at = timezone.now()
+            worker_id = locked.worker_id
+            if locked.unit.return_unanswered:
+                locked.state = Conversation.State.QUEUED
+                locked.worker = None
+                locked.transferred = True
+                locked.save()
+                message_append(locked, sender=Message.Sender.SYSTEM, event=Message.Event.RETURNED)
+                realtime.publish_on_commit(
+                    realtime.worker_group(worker_id),
+                    realtime.left_event(locked.pk, reason="returned"),
+                )
+                queue_dispatch_on_commit(unit_ids=[locked.unit_id])
+            else:
+                locked.save(update_fields=["unanswered_flagged_at"])
+                realtime.publish_on_commit(
+                    realtime.worker_group(worker_id), realtime.unanswered_event(locked)
+                )
+            queue_announce(unit_id=locked.unit_id)
+        flagged += 1
+    return flagged

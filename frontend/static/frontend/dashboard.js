@@ -167,7 +167,12 @@ function applySnapshot(list) {
 function applyUnit(stats) {
   const isNew = !units.has(stats.id);
   upsert(stats, Date.now());
-  for (const [key, entry] of pending) if (entry.unit === stats.id) settle(key, true);
+  let settled = false;
+  for (const [key, entry] of pending) {
+    if (entry.unit !== stats.id) continue;
+    settle(key, true);
+    settled = true;
+  }
   if (isNew) {
     // A unit the snapshot did not have: every other unit gains a place to move clients to.
     unitOrder.push(stats.id);
@@ -175,6 +180,11 @@ function applyUnit(stats) {
     placeInOrder(overviewEl, unitOrder.map((id) => units.get(id).overviewItem));
     $("no-units").hidden = true;
     overviewEl.closest("nav").hidden = unitOrder.length < 2;
+    renderAll();
+    return;
+  }
+  if (settled) {
+    // A worker serves several units: their controls wait in every one of them.
     renderAll();
     return;
   }

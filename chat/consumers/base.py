@@ -1,0 +1,174 @@
+"""What every websocket endpoint shares: frame parsing, error frames, relaying group
+events, flood limits, and the staff session checks. See docs/realtime.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from accounts import services as account_services
+from accounts.models import User
+from chat import ratelimit, realtime
+from chat.errors import ChatError, InvalidInput
+from chat.permissions import can
+
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_MANY = 4429
+
+Frame = dict[str, Any]
+
+
+def seq_value(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput("`after` must be a whole number >= 0")
+    return value
+
+
+def ack_frame(message: Any, conversation_id: int) -> Frame:
+    return {
+        "type": "ack",
+        "conversation": conversation_id,
+        "client_id": str(message.client_id),
+        "seq": message.seq,
+    }
+
+
+@database_sync_to_async
+def staff_session_ok(user: User, session: Any) -> bool:
+    return account_services.staff_session_ok(user=user, session=session)
+
+
+class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
+    """Parses frames, answers every bad one with an `error` frame, and relays group events.
+
+    A frame of type `t` goes to the method `on_t` if `t` is in `frame_types`; group events
+    whose type is in `relayed` go to the browser unchanged. A bad frame never closes the
+    socket.
+    """
+
+    frame_types: frozenset[str] = frozenset()
+    relayed: frozenset[str] = frozenset()
+
+    async def websocket_connect(self, message: Frame) -> None:
+        self.bucket = ratelimit.frame_bucket()
+        self.limited_until = 0.0
+        await super().websocket_connect(message)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        wait = self.bucket.take()
+        if wait:
+            # Drop the frame; say so at most once a second, so the flood costs only its sender.
+            now = time.monotonic()
+            if now >= self.limited_until:
+                self.limited_until = now + 1
+                await self.send_error(
+                    ChatError("too many frames", code="rate_limited", retry_after=math.ceil(wait))
+                )
+            return
+        if text_data is None:
+            await self.send_error(InvalidInput("frames are JSON text"), code="bad_frame")
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self.send_error(InvalidInput("a frame is one JSON object"), code="bad_frame")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self.send_error(InvalidInput("a frame needs a string `type`"), code="bad_frame")
+            return
+        if frame["type"] not in self.frame_types:
+            await self.send_error(
+                InvalidInput(f"unknown type {frame['type'][:40]!r}"), code="unknown_type"
+            )
+            return
+        try:
+            await getattr(self, "on_" + frame["type"])(frame)
+        except ChatError as error:
+            await self.send_error(error, frame=frame)
+
+    async def send_error(
+        self, error: ChatError, *, code: str | None = None, frame: Frame | None = None
+    ) -> None:
+        payload: Frame = {"type": "error", "code": code or error.code, "message": error.message}
+        if frame is not None:
+            payload["in_reply_to"] = frame["type"]
+            if isinstance(frame.get("client_id"), str):
+                payload["client_id"] = frame["client_id"][:64]
+            for key in ("conversation", "worker", "handover", "participant"):
+                if isinstance(frame.get(key), int) and not isinstance(frame.get(key), bool):
+                    payload[key] = frame[key]
+        payload.update({k: v for k, v in error.details.items() if k in {"limit", "retry_after"}})
+        await self.send_json(payload)
+
+    async def dispatch(self, message: Frame) -> None:
+        event_type = message.get("type", "")
+        if event_type in self.relayed:
+            await self.send_json(self.visible(message))
+            return
+        if event_type.startswith("websocket.") or hasattr(self, event_type.replace(".", "_")):
+            await super().dispatch(message)
+        # Any other group event is not for this kind of socket (a shared group carries it).
+
+    def visible(self, event: Frame) -> Frame:
+        """What of a relayed event this socket may see; everything, unless overridden."""
+        return event
+
+    async def on_ping(self, frame: Frame) -> None:
+        await self.send_json({"type": "pong"})
+
+    def later(self, seconds: float, check: Callable[[], Awaitable[None]]) -> None:
+        """Run `check` once after `seconds`, even though this socket is gone by then."""
+        loop = asyncio.get_running_loop()
+        loop.call_later(seconds, lambda: loop.create_task(check()))
+
+    async def join(self, group: str) -> None:
+        if group not in self.groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups.append(group)
+
+
+class StaffConsumer(JsonFrameConsumer):
+    """A signed-in staff socket: allowed by `permission`, with a live (and, when it is on,
+    two-factor) session that every heartbeat checks and keeps alive."""
+
+    permission = ""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        if not can(user, self.permission):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if not await staff_session_ok(user, self.scope.get("session")):
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        self.user = user
+        await self.join(realtime.worker_group(user.pk))
+        await self.staff_connected()
+
+    async def staff_connected(self) -> None:
+        """Join groups and send the first state; the user is known and allowed."""
+
+    async def on_ping(self, frame: Frame) -> None:
+        if not await staff_session_ok(self.user, self.scope.get("session")):
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        await self.send_json(await self.pong())
+
+    async def pong(self) -> Frame:
+        return {"type": "pong"}
+
+    async def session_revoked(self, event: Frame) -> None:
+        """Logged out everywhere: this socket ends too."""
+        await self.close(code=CLOSE_NOT_AUTHENTICATED)

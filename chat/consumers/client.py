@@ -1,0 +1,199 @@
+"""The anonymous client's socket. It reaches exactly one conversation, by the resume
+token its tab holds, and never sees a staff member's name or a private note."""
+
+from __future__ import annotations
+
+import time
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from chat import ratelimit, realtime, selectors
+from chat.consumers.base import (
+    CLOSE_TOO_MANY,
+    Frame,
+    JsonFrameConsumer,
+    ack_frame,
+    seq_value,
+)
+from chat.errors import ChatError, InvalidInput
+from chat.services.conversations import (
+    conversation_abandon_if_silent,
+    conversation_end,
+    conversation_rejoin,
+    conversation_start,
+    conversation_touch_client,
+)
+from chat.services.messages import message_post
+
+TYPING_EVERY_SECONDS = 2.0
+
+
+# --- one crossing into sync code per client action -------------------------------------
+@database_sync_to_async
+def client_start(frame: Frame) -> int:
+    conversation, _created = conversation_start(
+        unit_id=frame.get("unit"),
+        token=frame.get("token"),
+        body=frame.get("body"),
+        client_id=frame.get("client_id"),
+    )
+    return conversation.pk
+
+
+@database_sync_to_async
+def client_identify(token: object) -> int:
+    return selectors.conversation_get_for_client(token=token).pk  # type: ignore[arg-type]
+
+
+@database_sync_to_async
+def client_sync(token: str, after: object) -> list[Frame]:
+    """The missed messages, then the waiting client's place in the queue."""
+    conversation = selectors.conversation_get_for_client(token=token)
+    if conversation_rejoin(conversation=conversation):
+        conversation.refresh_from_db()
+    conversation_touch_client(conversation=conversation)
+    messages = selectors.message_list_after(conversation=conversation, after=seq_value(after))
+    frames = [realtime.for_client(realtime.sync_event(conversation, messages))]
+    position = selectors.queue_position_for(conversation=conversation)
+    if position is not None:
+        frames.append(realtime.position_event(position))
+    return frames
+
+
+@database_sync_to_async
+def client_ping(token: str) -> Frame:
+    """The heartbeat keeps a waiting client's place; `last_seq` lets the browser notice a
+    dropped last broadcast."""
+    conversation = selectors.conversation_get_for_client(token=token)
+    conversation_touch_client(conversation=conversation)
+    return {"type": "pong", "last_seq": conversation.last_seq}
+
+
+@database_sync_to_async
+def client_left(token: str) -> int:
+    conversation = selectors.conversation_get_for_client(token=token)
+    conversation_touch_client(conversation=conversation)
+    return conversation.pk
+
+
+@database_sync_to_async
+def client_check_abandoned(conversation_id: int) -> None:
+    conversation_abandon_if_silent(conversation_id=conversation_id)
+
+
+@database_sync_to_async
+def client_post(token: str, frame: Frame) -> Frame:
+    conversation = selectors.conversation_get_for_client(token=token)
+    message, _created = message_post(
+        conversation=conversation,
+        author=None,
+        body=frame.get("body"),
+        client_id=frame.get("client_id"),
+    )
+    return ack_frame(message, conversation.pk)
+
+
+@database_sync_to_async
+def client_end(token: str) -> None:
+    conversation_end(conversation=selectors.conversation_get_for_client(token=token), actor=None)
+
+
+class ClientConsumer(JsonFrameConsumer):
+    """The anonymous client's socket: it reaches exactly one conversation, by its token."""
+
+    frame_types = frozenset({"start", "resume", "message", "end", "typing", "seen", "ping"})
+    relayed = frozenset(
+        {"conversation.message", "queue.position", "conversation.typing", "conversation.seen"}
+    )
+
+    def visible(self, event: Frame) -> Frame:
+        return realtime.for_client(event)
+
+    async def connect(self) -> None:
+        self.conversation_id: int | None = None
+        self.token: str = ""
+        self.last_typing = 0.0
+        self.address = ratelimit.address_key(self.scope)
+        await self.accept()
+        if await ratelimit.over_limit(
+            "sockets", self.address, limit=settings.RATE_SOCKETS_PER_MINUTE, window=60
+        ):
+            await self.close(code=CLOSE_TOO_MANY)
+
+    async def limit(self, kind: str, *, limit: int, window: int) -> None:
+        retry_after = await ratelimit.over_limit(kind, self.address, limit=limit, window=window)
+        if retry_after:
+            raise ChatError(f"too many {kind}", code="rate_limited", retry_after=retry_after)
+
+    async def disconnect(self, code: int) -> None:
+        if self.conversation_id is None:
+            return
+        conversation_id = await client_left(self.token)
+        # Closing the page is leaving the queue, unless the client is back within the grace.
+        self.later(
+            settings.QUEUE_GRACE_SECONDS + 1, lambda: client_check_abandoned(conversation_id)
+        )
+
+    async def on_ping(self, frame: Frame) -> None:
+        if self.conversation_id is None:
+            await self.send_json({"type": "pong"})
+            return
+        await self.send_json(await client_ping(self.token))
+
+    async def on_start(self, frame: Frame) -> None:
+        if self.conversation_id is not None:
+            raise InvalidInput("this socket already has a conversation")
+        await self.limit("queue_entries", limit=settings.RATE_QUEUE_ENTRIES_PER_HOUR, window=3600)
+        conversation_id = await client_start(frame)
+        await self.follow(conversation_id, frame["token"], after=0)
+
+    async def on_resume(self, frame: Frame) -> None:
+        conversation_id = await client_identify(frame.get("token"))
+        if self.conversation_id not in (None, conversation_id):
+            raise InvalidInput("this socket belongs to another conversation")
+        await self.follow(conversation_id, frame["token"], after=frame.get("after", 0))
+
+    async def follow(self, conversation_id: int, token: str, *, after: object) -> None:
+        # Join first, then read: an event published in between arrives twice and the
+        # browser drops the seq it already has. Nothing falls into a gap.
+        await self.join(realtime.conversation_group(conversation_id))
+        self.conversation_id, self.token = conversation_id, token
+        for event in await client_sync(token, after):
+            await self.send_json(event)
+
+    async def on_message(self, frame: Frame) -> None:
+        self.require_conversation()
+        await self.limit("messages", limit=settings.RATE_MESSAGES_PER_MINUTE, window=60)
+        await self.send_json(await client_post(self.token, frame))
+
+    async def on_end(self, frame: Frame) -> None:
+        self.require_conversation()
+        await client_end(self.token)
+
+    async def on_typing(self, frame: Frame) -> None:
+        # Throttled and never stored.
+        self.require_conversation()
+        now = time.monotonic()
+        if now - self.last_typing < TYPING_EVERY_SECONDS:
+            return
+        self.last_typing = now
+        await self.channel_layer.group_send(
+            realtime.conversation_group(self.conversation_id),
+            realtime.presence_in_conversation_event(
+                self.conversation_id, kind="typing", who="client"
+            ),
+        )
+
+    async def on_seen(self, frame: Frame) -> None:
+        self.require_conversation()
+        await self.channel_layer.group_send(
+            realtime.conversation_group(self.conversation_id),
+            realtime.presence_in_conversation_event(
+                self.conversation_id, kind="seen", who="client", seq=seq_value(frame.get("seq", 0))
+            ),
+        )
+
+    def require_conversation(self) -> None:
+        if self.conversation_id is None:
+            raise InvalidInput("send `start` or `resume` first", code="no_conversation")

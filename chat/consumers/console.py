@@ -1,0 +1,352 @@
+"""The social worker's console: their units' queues, their conversations (several at
+once), handover, invitations, private notes, typing and seen."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from accounts.models import User
+from chat import realtime, selectors
+from chat.consumers.base import Frame, StaffConsumer, ack_frame, seq_value
+from chat.errors import InvalidInput
+from chat.permissions import can
+from chat.services.access import conversation_read_messages
+from chat.services.conversations import conversation_accept, conversation_end
+from chat.services.handover import conversation_hand_over, handover_accept, handover_decline
+from chat.services.messages import message_post, private_note_post
+from chat.services.participants import (
+    participant_invite,
+    participant_invite_link,
+    participant_leave,
+)
+from chat.services.presence import presence_check_offline, presence_set_status, presence_touch
+
+TYPING_EVERY_SECONDS = 2.0
+
+
+# --- one crossing into sync code per console action ------------------------------------
+@database_sync_to_async
+def console_unit_ids(user: User) -> list[int]:
+    return list(selectors.unit_list_for_staff(user=user).values_list("pk", flat=True))
+
+
+@database_sync_to_async
+def console_snapshot(user: User) -> Frame:
+    presence = presence_touch(worker=user)
+    units = selectors.unit_list_for_staff(user=user)
+    waiting = selectors.conversation_list_waiting(unit_ids=units.values("pk"))
+    mine = selectors.conversation_list_open_for(user=user)
+    offers = selectors.handover_list_offered_to(user=user)
+    return {
+        "type": "console.snapshot",
+        "units": [{"id": u.pk, "name": u.name} for u in units],
+        "waiting": [realtime.conversation_payload(c) for c in waiting],
+        "conversations": [realtime.conversation_payload(c) for c in mine],
+        "offers": [realtime.handover_payload(h) for h in offers],
+        "presence": realtime.presence_event(presence),
+    }
+
+
+@database_sync_to_async
+def console_ping(user: User) -> Frame:
+    presence_touch(worker=user)
+    mine = selectors.conversation_list_open_for(user=user)
+    return {"type": "pong", "last_seqs": {str(c.pk): c.last_seq for c in mine}}
+
+
+@database_sync_to_async
+def console_presence(user: User, frame: Frame) -> None:
+    presence_set_status(worker=user, status=frame.get("status"), actor=user)
+
+
+@database_sync_to_async
+def console_left(user: User) -> None:
+    presence_touch(worker=user)
+
+
+@database_sync_to_async
+def console_check_offline(user: User) -> None:
+    presence_check_offline(worker=user)
+
+
+@database_sync_to_async
+def console_accept(user: User, frame: Frame) -> None:
+    conversation_id = frame.get("conversation")
+    if conversation_id is not None and (
+        isinstance(conversation_id, bool) or not isinstance(conversation_id, int)
+    ):
+        raise InvalidInput("`conversation` must be a conversation id")
+    conversation_accept(worker=user, conversation_id=conversation_id)
+
+
+@database_sync_to_async
+def console_sync(user: User, frame: Frame) -> list[Frame]:
+    """Missed messages (from where this reader's view starts), then the staff context:
+    handover trail, private notes and participants."""
+    conversation, messages, from_seq = conversation_read_messages(
+        actor=user,
+        conversation_id=frame.get("conversation"),
+        after=seq_value(frame.get("after", 0)),
+        request_id=uuid.uuid4(),
+    )
+    notes = (
+        selectors.private_note_list(conversation=conversation)
+        if can(user, "chat.private_notes", conversation)
+        else []
+    )
+    return [
+        realtime.sync_event(conversation, messages, from_seq=from_seq),
+        realtime.staff_context_event(
+            conversation,
+            notes=notes,
+            trail=selectors.handover_trail(user=user, conversation=conversation),
+            participants=selectors.participant_list(conversation=conversation),
+        ),
+    ]
+
+
+def _conversation(user: User, frame: Frame):
+    return selectors.conversation_get_for_staff(
+        user=user, conversation_id=frame.get("conversation")
+    )
+
+
+@database_sync_to_async
+def console_post(user: User, frame: Frame) -> Frame:
+    conversation = _conversation(user, frame)
+    message, _created = message_post(
+        conversation=conversation,
+        author=user,
+        body=frame.get("body"),
+        client_id=frame.get("client_id"),
+    )
+    return ack_frame(message, conversation.pk)
+
+
+@database_sync_to_async
+def console_note(user: User, frame: Frame) -> Frame:
+    conversation = _conversation(user, frame)
+    note, _created = private_note_post(
+        conversation=conversation,
+        author=user,
+        body=frame.get("body"),
+        client_id=frame.get("client_id"),
+    )
+    return {
+        "type": "ack",
+        "conversation": conversation.pk,
+        "client_id": str(note.client_id),
+        "note": note.pk,
+    }
+
+
+@database_sync_to_async
+def console_end(user: User, frame: Frame) -> None:
+    conversation_end(conversation=_conversation(user, frame), actor=user)
+
+
+@database_sync_to_async
+def console_hand_over(user: User, frame: Frame) -> None:
+    conversation_hand_over(
+        conversation=_conversation(user, frame),
+        actor=user,
+        note=frame.get("note"),
+        share_history=frame.get("share_history", True) is True,
+        to_worker_id=frame.get("to_worker"),
+        to_unit_id=frame.get("to_unit"),
+    )
+
+
+@database_sync_to_async
+def console_handover_accept(user: User, frame: Frame) -> None:
+    handover = selectors.handover_get_for(user=user, handover_id=frame.get("handover"))
+    handover_accept(handover=handover, actor=user, show_name=frame.get("show_name") is True)
+
+
+@database_sync_to_async
+def console_handover_decline(user: User, frame: Frame) -> None:
+    handover = selectors.handover_get_for(user=user, handover_id=frame.get("handover"))
+    handover_decline(handover=handover, actor=user, reason=frame.get("reason"))
+
+
+@database_sync_to_async
+def console_invite(user: User, frame: Frame) -> None:
+    participant_invite(
+        conversation=_conversation(user, frame), actor=user, user_id=frame.get("user")
+    )
+
+
+@database_sync_to_async
+def console_invite_link(user: User, frame: Frame) -> Frame:
+    conversation = _conversation(user, frame)
+    invitation = participant_invite_link(conversation=conversation, actor=user)
+    # Only to this socket, once: the worker passes the link on by a safe channel.
+    return {"type": "invitation", "conversation": conversation.pk, "invitation": invitation}
+
+
+@database_sync_to_async
+def console_remove(user: User, frame: Frame) -> None:
+    conversation = _conversation(user, frame)
+    seat = selectors.participant_get_for_removal(
+        conversation=conversation, participant_id=frame.get("participant")
+    )
+    participant_leave(participant=seat, actor=user)
+
+
+@database_sync_to_async
+def console_leave(user: User, frame: Frame) -> None:
+    conversation = _conversation(user, frame)
+    for seat in selectors.participant_list(conversation=conversation):
+        if seat.user_id == user.pk:
+            participant_leave(participant=seat, actor=user)
+
+
+@database_sync_to_async
+def console_may_read(user: User, frame: Frame) -> int:
+    return _conversation(user, frame).pk
+
+
+# --- the consumer ------------------------------------------------------------------------
+class ConsoleConsumer(StaffConsumer):
+    """A worker's or supervisor's console: their units' queues and their conversations."""
+
+    permission = "chat.use_console"
+    frame_types = frozenset(
+        {
+            "accept",
+            "message",
+            "note",
+            "sync",
+            "end",
+            "presence",
+            "ping",
+            "hand_over",
+            "handover_accept",
+            "handover_decline",
+            "invite",
+            "invite_link",
+            "remove_participant",
+            "leave",
+            "typing",
+            "seen",
+        }
+    )
+    relayed = frozenset(
+        {
+            "conversation.message",
+            "conversation.note",
+            "conversation.typing",
+            "conversation.seen",
+            "conversation.unanswered",
+            "queue.updated",
+            "presence.updated",
+            "handover.updated",
+        }
+    )
+
+    async def staff_connected(self) -> None:
+        self.last_typing = 0.0
+        # Join before reading, as in ClientConsumer.follow: a later queue event only repeats.
+        for unit_id in await console_unit_ids(self.user):
+            await self.join(realtime.unit_staff_group(unit_id))
+        snapshot = await console_snapshot(self.user)
+        for conversation in snapshot["conversations"]:
+            await self.follow(conversation["id"])
+        await self.send_json(snapshot)
+
+    async def follow(self, conversation_id: int) -> None:
+        await self.join(realtime.conversation_group(conversation_id))
+        await self.join(realtime.conversation_staff_group(conversation_id))
+
+    async def disconnect(self, code: int) -> None:
+        user = getattr(self, "user", None)
+        if user is None:
+            return
+        await console_left(user)
+        # Offline only once no console of the worker's has spoken for the grace period.
+        self.later(settings.PRESENCE_GRACE_SECONDS + 1, lambda: console_check_offline(user))
+
+    async def pong(self) -> Frame:
+        return await console_ping(self.user)
+
+    async def on_presence(self, frame: Frame) -> None:
+        await console_presence(self.user, frame)
+
+    async def on_accept(self, frame: Frame) -> None:
+        await console_accept(self.user, frame)
+
+    async def on_message(self, frame: Frame) -> None:
+        await self.send_json(await console_post(self.user, frame))
+
+    async def on_note(self, frame: Frame) -> None:
+        await self.send_json(await console_note(self.user, frame))
+
+    async def on_sync(self, frame: Frame) -> None:
+        for event in await console_sync(self.user, frame):
+            await self.send_json(event)
+
+    async def on_end(self, frame: Frame) -> None:
+        await console_end(self.user, frame)
+
+    async def on_hand_over(self, frame: Frame) -> None:
+        await console_hand_over(self.user, frame)
+
+    async def on_handover_accept(self, frame: Frame) -> None:
+        await console_handover_accept(self.user, frame)
+
+    async def on_handover_decline(self, frame: Frame) -> None:
+        await console_handover_decline(self.user, frame)
+
+    async def on_invite(self, frame: Frame) -> None:
+        await console_invite(self.user, frame)
+
+    async def on_invite_link(self, frame: Frame) -> None:
+        await self.send_json(await console_invite_link(self.user, frame))
+
+    async def on_remove_participant(self, frame: Frame) -> None:
+        await console_remove(self.user, frame)
+
+    async def on_leave(self, frame: Frame) -> None:
+        await console_leave(self.user, frame)
+
+    async def on_typing(self, frame: Frame) -> None:
+        # Throttled and never stored; only to a conversation this worker may read.
+        now = time.monotonic()
+        if now - self.last_typing < TYPING_EVERY_SECONDS:
+            return
+        self.last_typing = now
+        conversation_id = await console_may_read(self.user, frame)
+        await self.channel_layer.group_send(
+            realtime.conversation_group(conversation_id),
+            realtime.presence_in_conversation_event(conversation_id, kind="typing", who="worker"),
+        )
+
+    async def on_seen(self, frame: Frame) -> None:
+        conversation_id = await console_may_read(self.user, frame)
+        await self.channel_layer.group_send(
+            realtime.conversation_group(conversation_id),
+            realtime.presence_in_conversation_event(
+                conversation_id, kind="seen", who="worker", seq=seq_value(frame.get("seq", 0))
+            ),
+        )
+
+    async def conversation_assigned(self, event: Frame) -> None:
+        """Every tab follows a conversation its worker was given or invited into."""
+        await self.follow(event["conversation"])
+        await self.send_json(event)
+
+    async def conversation_left(self, event: Frame) -> None:
+        """Handed over, returned or removed: stop following, and say why."""
+        conversation_id = event["conversation"]
+        for group in (
+            realtime.conversation_group(conversation_id),
+            realtime.conversation_staff_group(conversation_id),
+        ):
+            if group in self.groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
+                self.groups.remove(group)
+        await self.send_json(event)

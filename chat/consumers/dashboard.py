@@ -1,0 +1,78 @@
+"""The supervisor's dashboard: their units' queues, numbers and staffing, live."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+
+from accounts.models import User
+from chat import realtime, selectors
+from chat.consumers.base import Frame, StaffConsumer
+from chat.services.conversations import conversation_move, conversation_set_priority
+from chat.services.presence import presence_set_capacity, presence_set_status
+
+
+# --- one crossing into sync code per dashboard action ----------------------------------
+@database_sync_to_async
+def dashboard_unit_ids(user: User) -> list[int]:
+    return list(selectors.unit_list_supervised(user=user).values_list("pk", flat=True))
+
+
+@database_sync_to_async
+def dashboard_snapshot(user: User) -> Frame:
+    units = selectors.unit_list_supervised(user=user)
+    return {
+        "type": "dashboard.snapshot",
+        "units": [selectors.unit_stats(unit=unit) for unit in units],
+    }
+
+
+@database_sync_to_async
+def dashboard_set_priority(user: User, frame: Frame) -> None:
+    conversation_set_priority(
+        conversation_id=frame.get("conversation"), priority=frame.get("priority"), actor=user
+    )
+
+
+@database_sync_to_async
+def dashboard_move(user: User, frame: Frame) -> None:
+    conversation_move(
+        conversation_id=frame.get("conversation"), unit_id=frame.get("unit"), actor=user
+    )
+
+
+@database_sync_to_async
+def dashboard_set_capacity(user: User, frame: Frame) -> None:
+    worker = selectors.worker_get_for_supervisor(actor=user, worker_id=frame.get("worker"))
+    presence_set_capacity(worker=worker, capacity=frame.get("capacity"), actor=user)
+
+
+@database_sync_to_async
+def dashboard_set_presence(user: User, frame: Frame) -> None:
+    worker = selectors.worker_get_for_supervisor(actor=user, worker_id=frame.get("worker"))
+    presence_set_status(worker=worker, status=frame.get("presence"), actor=user)
+
+
+class DashboardConsumer(StaffConsumer):
+    """A supervisor's live view of their units: queues, numbers and staffing."""
+
+    frame_types = frozenset({"set_priority", "move", "set_capacity", "set_presence", "ping"})
+    relayed = frozenset({"dashboard.unit"})
+
+    permission = "chat.view_dashboard"
+
+    async def staff_connected(self) -> None:
+        for unit_id in await dashboard_unit_ids(self.user):
+            await self.join(realtime.unit_supervisors_group(unit_id))
+        await self.send_json(await dashboard_snapshot(self.user))
+
+    async def on_set_priority(self, frame: Frame) -> None:
+        await dashboard_set_priority(self.user, frame)
+
+    async def on_move(self, frame: Frame) -> None:
+        await dashboard_move(self.user, frame)
+
+    async def on_set_capacity(self, frame: Frame) -> None:
+        await dashboard_set_capacity(self.user, frame)
+
+    async def on_set_presence(self, frame: Frame) -> None:
+        await dashboard_set_presence(self.user, frame)

@@ -1,0 +1,115 @@
+"""An interpreter's socket: one conversation, by invitation. An external interpreter comes
+by a single-use link (the secret travels in the URL fragment, which no server sees) and
+then by the tab's own token; an interpreter with an account by their session. Either sees
+only what is written from their joining on, and nothing else in the system."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+
+from accounts.models import User
+from chat import realtime, selectors
+from chat.consumers.base import Frame, JsonFrameConsumer, ack_frame, seq_value
+from chat.errors import InvalidInput
+from chat.models import Participant
+from chat.services.messages import message_post
+from chat.services.participants import participant_join_by_link, participant_leave
+
+
+# --- one crossing into sync code per action ----------------------------------------------
+@database_sync_to_async
+def interpreter_join(frame: Frame) -> tuple[int, int]:
+    seat = participant_join_by_link(invitation=frame.get("invitation"), token=frame.get("token"))
+    return seat.pk, seat.conversation_id
+
+
+@database_sync_to_async
+def interpreter_seat(token: object, user: User | None) -> tuple[int, int]:
+    if token is not None:
+        seat = selectors.participant_get_by_token(token=token)
+    else:
+        seat = selectors.participant_present_for(user=user)  # type: ignore[arg-type]
+    return seat.pk, seat.conversation_id
+
+
+def _present(participant_id: int) -> Participant:
+    seat = Participant.objects.select_related("conversation", "user").get(pk=participant_id)
+    if not seat.is_present:
+        raise InvalidInput("you are no longer in this conversation", code="not_present")
+    return seat
+
+
+@database_sync_to_async
+def interpreter_sync(participant_id: int, after: object) -> Frame:
+    seat = _present(participant_id)
+    conversation = seat.conversation
+    messages = selectors.message_list_after(
+        conversation=conversation, after=max(seq_value(after), seat.visible_from_seq)
+    )
+    event = realtime.sync_event(conversation, messages, from_seq=seat.visible_from_seq)
+    return realtime.for_client(event)
+
+
+@database_sync_to_async
+def interpreter_post(participant_id: int, frame: Frame) -> Frame:
+    seat = _present(participant_id)
+    message, _created = message_post(
+        conversation=seat.conversation,
+        author=seat.user,
+        participant=None if seat.user else seat,
+        body=frame.get("body"),
+        client_id=frame.get("client_id"),
+    )
+    return ack_frame(message, seat.conversation_id)
+
+
+@database_sync_to_async
+def interpreter_leave(participant_id: int) -> None:
+    seat = _present(participant_id)
+    participant_leave(participant=seat, actor=seat.user)
+
+
+# --- the consumer ------------------------------------------------------------------------
+class InterpreterConsumer(JsonFrameConsumer):
+    frame_types = frozenset({"join", "resume", "message", "leave", "ping"})
+    relayed = frozenset({"conversation.message", "conversation.typing"})
+
+    async def connect(self) -> None:
+        self.participant_id: int | None = None
+        await self.accept()
+
+    def visible(self, event: Frame) -> Frame:
+        return realtime.for_client(event)
+
+    async def on_join(self, frame: Frame) -> None:
+        await self.follow(*await interpreter_join(frame), after=0)
+
+    async def on_resume(self, frame: Frame) -> None:
+        user = self.scope.get("user")
+        signed_in = user if user is not None and user.is_authenticated else None
+        seat, conversation_id = await interpreter_seat(frame.get("token"), signed_in)
+        await self.follow(seat, conversation_id, after=frame.get("after", 0))
+
+    async def follow(self, participant_id: int, conversation_id: int, *, after: object) -> None:
+        if self.participant_id not in (None, participant_id):
+            raise InvalidInput("this socket belongs to another conversation")
+        self.participant_id = participant_id
+        # Join first, then read: as for clients, nothing falls into a gap.
+        await self.join(realtime.participant_group(participant_id))
+        await self.join(realtime.conversation_group(conversation_id))
+        await self.send_json(await interpreter_sync(participant_id, after))
+
+    def require_seat(self) -> int:
+        if self.participant_id is None:
+            raise InvalidInput("send `join` or `resume` first", code="no_conversation")
+        return self.participant_id
+
+    async def on_message(self, frame: Frame) -> None:
+        await self.send_json(await interpreter_post(self.require_seat(), frame))
+
+    async def on_leave(self, frame: Frame) -> None:
+        await interpreter_leave(self.require_seat())
+
+    async def conversation_left(self, event: Frame) -> None:
+        await self.send_json(event)
+        await self.close()

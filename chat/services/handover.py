@@ -1,0 +1,231 @@
+"""Handover: a worker passes a live conversation to a named colleague (who accepts or
+declines) or to a unit's queue, with a note the receiver sees first. The client keeps the
+same conversation and never has to tell their story again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Unit, User
+from chat import realtime
+from chat.errors import Conflict, InvalidInput, NotFound
+from chat.models import Conversation, Handover, Message
+from chat.permissions import can, require
+from chat.services.messages import message_append
+from chat.services.queue import (
+    conversation_assign,
+    queue_announce,
+    queue_dispatch_on_commit,
+)
+
+NOTE_MAX_LENGTH = 2000
+
+
+def _clean_note(note: object) -> str:
+    if not isinstance(note, str) or not note.strip():
+        raise InvalidInput("a handover needs a note for the receiver")
+    if len(note) > NOTE_MAX_LENGTH or "\x00" in note:
+        raise InvalidInput(f"the note must be text of at most {NOTE_MAX_LENGTH} characters")
+    return note.strip()
+
+
+def _id(value: object, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"`{name}` must be an id")
+    return value
+
+
+def _notify(handover: Handover) -> None:
+    event = realtime.handover_event(handover)
+    realtime.publish_on_commit(realtime.worker_group(handover.from_worker_id), event)
+    if handover.to_worker_id:
+        realtime.publish_on_commit(realtime.worker_group(handover.to_worker_id), event)
+    realtime.publish_on_commit(realtime.conversation_staff_group(handover.conversation_id), event)
+
+
+def _move_to_unit(conversation: Conversation, handover: Handover) -> None:
+    """The conversation now belongs to the receiving unit. Without its history, that
+    unit's staff see only what is written from the handover on."""
+    if handover.to_unit_id == conversation.unit_id:
+        return
+    conversation.unit_id = handover.to_unit_id
+    if not handover.share_history:
+        conversation.unit_visible_from_seq = max(
+            conversation.unit_visible_from_seq, handover.at_seq
+        )
+
+
+def conversation_hand_over(
+    *,
+    conversation: Conversation,
+    actor: User,
+    note: object,
+    share_history: object = True,
+    to_worker_id: object = None,
+    to_unit_id: object = None,
+) -> Handover:
+    """Offer the conversation to a named colleague, or send it to a unit's queue.
+
+    To a person: an offer they accept or decline; the sender keeps the conversation until
+    then. To a unit: it waits in that unit's queue ahead of normal-priority clients. Within
+    one unit the history always goes along; between units the sender chooses.
+    """
+    clean_note = _clean_note(note)
+    worker_id, unit_id = _id(to_worker_id, "to_worker"), _id(to_unit_id, "to_unit")
+    if (worker_id is None) == (unit_id is None) and worker_id is None:
+        raise InvalidInput("hand over to a colleague or to a unit")
+    with transaction.atomic():
+        locked = require(
+            actor,
+            "chat.hand_over",
+            Conversation.objects.select_for_update().filter(pk=conversation.pk).first(),
+        )
+        if locked.state != Conversation.State.ACTIVE:
+            raise Conflict("only an active conversation can be handed over")
+        if Handover.objects.filter(conversation=locked, state=Handover.State.OFFERED).exists():
+            raise Conflict("this conversation is already being handed over", code="handover_open")
+        receiver = None
+        if worker_id is not None:
+            receiver = User.objects.filter(pk=worker_id).first()
+            if receiver is None or receiver.pk == actor.pk or not can(receiver, "chat.use_console"):
+                raise NotFound("no such colleague")
+            units = receiver.units.all()
+            to_unit = (
+                units.filter(pk=unit_id).first()
+                if unit_id is not None
+                else (units.filter(pk=locked.unit_id).first() or units.first())
+            )
+        else:
+            to_unit = Unit.objects.filter(pk=unit_id, is_active=True).first()
+        if to_unit is None:
+            raise NotFound("no such unit")
+        same_unit = to_unit.pk == locked.unit_id
+        handover = Handover.objects.create(
+            conversation=locked,
+            from_worker=actor,
+            from_unit_id=locked.unit_id,
+            to_worker=receiver,
+            to_unit=to_unit,
+            note=clean_note,
+            share_history=True if same_unit else bool(share_history),
+            at_seq=locked.last_seq,
+            state=Handover.State.OFFERED if receiver else Handover.State.QUEUED,
+            expires_at=(
+                timezone.now() + timedelta(seconds=settings.HANDOVER_OFFER_SECONDS)
+                if receiver
+                else None
+            ),
+        )
+        message_append(locked, sender=Message.Sender.SYSTEM, event=Message.Event.HANDOVER_STARTED)
+        if receiver is None:
+            # To the unit's queue: the sender lets go now; the receiving unit takes it.
+            _move_to_unit(locked, handover)
+            locked.state = Conversation.State.QUEUED
+            locked.worker = None
+            locked.transferred = True
+            locked.queued_at = timezone.now()
+            locked.save()
+            realtime.publish_on_commit(
+                realtime.worker_group(actor.pk),
+                realtime.left_event(locked.pk, reason="handed_over"),
+            )
+            queue_announce(unit_id=handover.from_unit_id)
+            queue_announce(unit_id=to_unit.pk)
+            queue_dispatch_on_commit(unit_ids=[to_unit.pk])
+        _notify(handover)
+    return handover
+
+
+def handover_accept(*, handover: Handover, actor: User, show_name: bool = False) -> Conversation:
+    """The named colleague takes the conversation. The client is told a colleague joined
+    (with the receiver's first name only if they choose); the sender lets go."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=handover.conversation_id)
+        locked = Handover.objects.select_for_update().get(pk=handover.pk)
+        require(actor, "chat.answer_handover", locked)
+        if locked.state != Handover.State.OFFERED or conversation.state != "active":
+            raise Conflict("the offer is no longer open", code="handover_closed")
+        if locked.expires_at and locked.expires_at < timezone.now():
+            raise Conflict("the offer has expired", code="handover_closed")
+        sender_id = conversation.worker_id
+        # Free the sender's place first, then take the receiver's (capacity holds).
+        conversation.state = Conversation.State.QUEUED
+        conversation.worker = None
+        _move_to_unit(conversation, locked)
+        conversation.save()
+        conversation_assign(conversation=conversation, worker=actor, announce_accepted=False)
+        locked.state = Handover.State.ACCEPTED
+        locked.answered_at = timezone.now()
+        locked.save(update_fields=["state", "answered_at"])
+        message_append(
+            conversation,
+            sender=Message.Sender.SYSTEM,
+            author=actor,
+            event=Message.Event.HANDOVER_JOINED,
+            body=actor.first_name if show_name and actor.first_name else "",
+        )
+        if sender_id:
+            realtime.publish_on_commit(
+                realtime.worker_group(sender_id),
+                realtime.left_event(conversation.pk, reason="handed_over"),
+            )
+            queue_dispatch_on_commit(
+                unit_ids=list(User.objects.get(pk=sender_id).units.values_list("pk", flat=True))
+            )
+        _notify(locked)
+    return conversation
+
+
+def _cancel(handover: Handover, *, state: str, reason: str = "") -> None:
+    handover.state = state
+    handover.decline_reason = reason
+    handover.answered_at = timezone.now()
+    handover.save(update_fields=["state", "decline_reason", "answered_at"])
+    conversation = handover.conversation
+    if conversation.is_open:
+        message_append(
+            conversation, sender=Message.Sender.SYSTEM, event=Message.Event.HANDOVER_CANCELLED
+        )
+    _notify(handover)
+
+
+def handover_decline(*, handover: Handover, actor: User, reason: object) -> Handover:
+    """The named colleague says no, with a reason the sender is shown."""
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > NOTE_MAX_LENGTH:
+        raise InvalidInput("say why you decline")
+    with transaction.atomic():
+        Conversation.objects.select_for_update().get(pk=handover.conversation_id)
+        locked = (
+            Handover.objects.select_for_update().select_related("conversation").get(pk=handover.pk)
+        )
+        require(actor, "chat.answer_handover", locked)
+        if locked.state != Handover.State.OFFERED:
+            raise Conflict("the offer is no longer open", code="handover_closed")
+        _cancel(locked, state=Handover.State.DECLINED, reason=reason.strip())
+    return locked
+
+
+def handover_expire_due() -> int:
+    """Offers nobody answered in time go back to their sender. Returns how many."""
+    expired = 0
+    due = Handover.objects.filter(
+        state=Handover.State.OFFERED, expires_at__lt=timezone.now()
+    ).values_list("pk", flat=True)
+    for pk in list(due):
+        with transaction.atomic():
+            locked = (
+                Handover.objects.select_for_update()
+                .select_related("conversation")
+                .filter(pk=pk, state=Handover.State.OFFERED)
+                .first()
+            )
+            if locked is not None:
+                _cancel(locked, state=Handover.State.EXPIRED)
+                expired += 1
+    return expired
