@@ -25,3 +25,22 @@ class AccessLogFilter(forms.Form):
         super().__init__(*args, **kwargs)
         if staff is not None:
             self.fields["actor"].queryset = staff
+
+
+class CannedReplyForm(forms.Form):
+    """A snippet: the unit's (for its supervisors) or the worker's own."""
+
+    scope = forms.ChoiceField(label=_("For"))
+    language = forms.ChoiceField(
+        label=_("Language"), choices=[("sv", _("Swedish")), ("en", _("English"))]
+    )
+    title = forms.CharField(label=_("Title"), max_length=80)
+    body = forms.CharField(
+        label=_("Text"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000
+    )
+
+    def __init__(self, *args, units=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scope"].choices = [("mine", _("Only me"))] + [
+            (str(unit.pk), unit.name) for unit in units
+        ]

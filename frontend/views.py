@@ -5,14 +5,17 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
 from accounts.decorators import staff_page
+from accounts.models import Unit
 from chat import selectors
+from chat.permissions import can
 from chat.services.conversations import conversation_quick_exit
-from frontend.forms import AccessLogFilter
+from chat.services.replies import canned_reply_delete, canned_reply_save
+from frontend.forms import AccessLogFilter, CannedReplyForm
 
 
 def _socket_settings() -> dict[str, int]:
@@ -47,15 +50,91 @@ def client_page(request: HttpRequest) -> HttpResponse:
 @staff_page("chat.use_console")
 def console_page(request: HttpRequest) -> HttpResponse:
     """The social worker's console."""
-    units = selectors.unit_list_for_staff(user=request.user)  # type: ignore[arg-type]
+    user = request.user
+    units = selectors.unit_list_for_staff(user=user)  # type: ignore[arg-type]
+    colleagues = selectors.colleague_list(user=user)  # type: ignore[arg-type]
     return render(
         request,
         "frontend/console.html",
         {
-            "unit_names": {unit.pk: unit.name for unit in units},
+            "unit_names": {unit.pk: unit.name for unit in Unit.objects.all()},
+            "my_units": [unit.pk for unit in units],
+            "colleagues": [
+                {
+                    "id": c.pk,
+                    "name": c.get_full_name() or c.username,
+                    "units": [u.pk for u in c.units.all()],
+                }
+                for c in colleagues
+            ],
+            "interpreters": [
+                {"id": i.pk, "name": i.get_full_name() or i.username}
+                for i in selectors.interpreter_list()
+            ],
+            "canned_replies": [
+                {
+                    "title": r.title,
+                    "body": r.body,
+                    "language": r.language,
+                    "unit": r.unit_id,
+                }
+                for r in selectors.canned_reply_list(user=user)  # type: ignore[arg-type]
+            ],
             "socket_settings": _socket_settings(),
         },
     )
+
+
+@never_cache
+@staff_page("chat.use_console")
+def canned_replies_page(request: HttpRequest) -> HttpResponse:
+    """A worker's own snippets, and for supervisors those of their units."""
+    user = request.user
+    managed = [
+        unit
+        for unit in selectors.unit_list_for_staff(user=user)  # type: ignore[arg-type]
+        if can(user, "chat.manage_unit_replies", unit)
+    ]
+    form = CannedReplyForm(request.POST or None, units=managed)
+    if request.method == "POST" and "delete" in request.POST:
+        reply = selectors.canned_reply_list(user=user).filter(pk=request.POST["delete"]).first()  # type: ignore[arg-type]
+        if reply is not None:
+            canned_reply_delete(actor=user, reply=reply)  # type: ignore[arg-type]
+        return redirect("canned-replies")
+    if request.method == "POST" and form.is_valid():
+        scope = form.cleaned_data["scope"]
+        unit = next((u for u in managed if str(u.pk) == scope), None)
+        canned_reply_save(
+            actor=user,  # type: ignore[arg-type]
+            unit=unit,
+            title=form.cleaned_data["title"],
+            body=form.cleaned_data["body"],
+            language=form.cleaned_data["language"],
+        )
+        return redirect("canned-replies")
+    replies = selectors.canned_reply_list(user=user).select_related("unit")  # type: ignore[arg-type]
+    return render(
+        request,
+        "frontend/canned_replies.html",
+        {
+            "form": form,
+            "replies": [
+                {
+                    "reply": r,
+                    "editable": r.owner_id == user.pk
+                    or (r.unit is not None and can(user, "chat.manage_unit_replies", r.unit)),
+                }
+                for r in replies
+            ],
+        },
+    )
+
+
+@never_cache
+def interpreter_page(request: HttpRequest) -> HttpResponse:
+    """An interpreter's limited view of one conversation. An external interpreter's link
+    carries its secret after #, which the browser never sends here."""
+    return render(request, "frontend/interpreter.html", {"socket_settings": _socket_settings()})
 
 
 @never_cache
