@@ -5,6 +5,68 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Unit
 
 
+class ClientRecord(models.Model):
+    """Who a case belongs to: anonymous (reached only through its case code) or identified
+    by an identity provider (e-ID), keyed on the provider's issuer and subject."""
+
+    issuer = models.CharField(max_length=200, blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "subject"],
+                condition=~models.Q(subject=""),
+                name="client_record_identity_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(issuer="", subject="")
+                | (~models.Q(issuer="") & ~models.Q(subject="")),
+                name="client_record_issuer_with_subject",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "identified client" if self.subject else "anonymous client"
+
+    @property
+    def is_identified(self) -> bool:
+        return bool(self.subject)
+
+
+class Case(models.Model):
+    """One client's matter with one unit (ärende). It outlives single chats and holds
+    conversations, follow-up questions and notes."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        CLOSED = "closed", _("closed")
+
+    client = models.ForeignKey(ClientRecord, on_delete=models.PROTECT, related_name="cases")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="cases")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="owned_cases",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # The client's way back: only a hash of the code they were shown once.
+    code_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    code_created_at = models.DateTimeField(null=True, blank=True)
+    legal_hold = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"case {self.pk}"
+
+
 class Conversation(models.Model):
     """One live chat meeting (samtal). A transfer keeps the same conversation."""
 
@@ -27,6 +89,9 @@ class Conversation(models.Model):
         SYSTEM = "system", _("system")
 
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="conversations")
+    case = models.ForeignKey(
+        "Case", on_delete=models.PROTECT, null=True, blank=True, related_name="conversations"
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     # sha256 of the resume token that only the client's browser tab holds.
@@ -341,3 +406,79 @@ class CannedReply(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class FollowUp(models.Model):
+    """A follow-up question on a case (uppföljningsfråga): asked by a worker at or after the
+    end of a meeting for the client to answer later, or asked by the client (also a
+    question left outside opening hours) for the unit to answer."""
+
+    class Kind(models.TextChoices):
+        TO_CLIENT = "to_client", _("question to the client")
+        FROM_CLIENT = "from_client", _("question from the client")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="followups")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    body = models.TextField()
+    # Quick-answer choices the client can pick (questions to the client only).
+    choices = models.JSONField(default=list, blank=True)
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    answer = models.TextField(blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    # The client has seen the answer to their question (shown as new until then).
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on case {self.case_id}"
+
+    @property
+    def is_answered(self) -> bool:
+        return self.answered_at is not None
+
+
+class SurveyAnswer(models.Model):
+    """The client's optional answers after a meeting. Shown to supervisors in aggregate only."""
+
+    class Helped(models.TextChoices):
+        YES = "yes", _("yes")
+        PARTLY = "partly", _("partly")
+        NO = "no", _("no")
+
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.CASCADE, related_name="survey"
+    )
+    helped = models.CharField(max_length=6, choices=Helped.choices, blank=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(rating__isnull=True) | models.Q(rating__gte=1, rating__lte=5),
+                name="survey_rating_1_to_5",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"survey for {self.conversation_id}"

@@ -73,6 +73,16 @@ def supervises_conversation(user: User, conversation: Any) -> bool:
 
 
 @rules.predicate
+def is_case_owner(user: User, case: Any) -> bool:
+    return case is not None and case.owner_id == user.pk
+
+
+@rules.predicate
+def is_in_case_unit(user: User, case: Any) -> bool:
+    return case is not None and user.units.filter(pk=case.unit_id).exists()
+
+
+@rules.predicate
 def is_offered_to(user: User, handover: Any) -> bool:
     return handover is not None and handover.to_worker_id == user.pk
 
@@ -116,6 +126,8 @@ PERMISSIONS = {
     "accounts.set_capacity": is_supervisor & shares_a_unit & ~is_self,
     # The read-access log of the supervisor's units.
     "chat.review_access_log": is_supervisor,
+    # A case: its owner and the staff of its unit (unit secrecy), never an interpreter.
+    "chat.manage_case": is_console_user & (is_case_owner | is_in_case_unit),
     # Canned replies: the unit's are managed by its supervisors.
     "chat.manage_unit_replies": is_supervisor & is_unit_member,
 }

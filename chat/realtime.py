@@ -19,7 +19,14 @@ from chat.text import message_parts
 
 if TYPE_CHECKING:
     from accounts.models import Presence, Unit
-    from chat.models import Conversation, Handover, Message, Participant, PrivateNote
+    from chat.models import (
+        Conversation,
+        FollowUp,
+        Handover,
+        Message,
+        Participant,
+        PrivateNote,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +215,25 @@ def presence_in_conversation_event(
 ) -> Event:
     """Typing and seen, never stored: `kind` is typing or seen."""
     return {"type": f"conversation.{kind}", "conversation": conversation_id, "who": who, "seq": seq}
+
+
+def followup_payload(followup: FollowUp) -> dict[str, Any]:
+    return {
+        "id": followup.pk,
+        "case": followup.case_id,
+        "kind": followup.kind,
+        "body": followup.body,
+        "choices": followup.choices,
+        "answer": followup.answer,
+        "answered": followup.answered_at is not None,
+        "created_at": followup.created_at.isoformat(),
+        "answered_at": followup.answered_at.isoformat() if followup.answered_at else None,
+    }
+
+
+def followup_event(followup: FollowUp) -> Event:
+    """A follow-up question asked or answered: to the consoles of the case's unit."""
+    return {"type": "followup.updated", "followup": followup_payload(followup)}
 
 
 def unanswered_event(conversation: Conversation) -> Event:

@@ -21,7 +21,9 @@ from chat.errors import InvalidInput, NotFound
 from chat.models import (
     AccessLog,
     CannedReply,
+    Case,
     Conversation,
+    FollowUp,
     Handover,
     Message,
     Participant,
@@ -497,6 +499,51 @@ def participant_get_for_removal(
     return seat
 
 
+def case_get_returning(*, case_id: object) -> Case | None:
+    """The case a returning client opened with its code (kept in their session)."""
+    if isinstance(case_id, bool) or not isinstance(case_id, int):
+        return None
+    return Case.objects.select_related("unit").filter(pk=case_id).first()
+
+
+def case_get_for_staff(*, user: User, case_id: object) -> Case:
+    if isinstance(case_id, bool) or not isinstance(case_id, int):
+        raise NotFound("no such case")
+    case = Case.objects.select_related("unit", "owner").filter(pk=case_id).first()
+    return require(user, "chat.manage_case", case, hide=True)
+
+
+def followup_list_for_client(*, case: Case) -> list[FollowUp]:
+    return list(FollowUp.objects.filter(case=case).order_by("created_at", "pk"))
+
+
+def followup_inbox(*, user: User) -> QuerySet[FollowUp]:
+    """The follow-up inbox of the worker's units: clients' questions (unanswered first)
+    and answers to questions put to clients, newest first."""
+    return (
+        FollowUp.objects.filter(case__unit__in=user.units.all())
+        .filter(Q(kind=FollowUp.Kind.FROM_CLIENT) | Q(answered_at__isnull=False))
+        .select_related("case", "case__unit", "asked_by", "answered_by")
+        .order_by("answered_at", "-created_at")
+    )
+
+
+def case_timeline(*, case: Case, include_notes: bool) -> list[dict[str, Any]]:
+    """Everything that happened on a case, oldest first: conversations, handovers,
+    follow-ups and (for staff who may) private notes."""
+    entries: list[dict[str, Any]] = []
+    for c in case.conversations.order_by("created_at"):
+        entries.append({"at": c.created_at, "kind": "conversation", "item": c})
+        for h in c.handovers.select_related("from_worker", "to_worker", "to_unit"):
+            entries.append({"at": h.created_at, "kind": "handover", "item": h})
+        if include_notes:
+            for n in c.private_notes.select_related("author"):
+                entries.append({"at": n.created_at, "kind": "note", "item": n})
+    for f in case.followups.select_related("asked_by", "answered_by"):
+        entries.append({"at": f.created_at, "kind": "followup", "item": f})
+    return sorted(entries, key=lambda e: e["at"])
+
+
 def participant_present_for(*, user: User) -> Participant:
     """A signed-in interpreter's current seat: the latest conversation they are in."""
     if not getattr(user, "is_authenticated", False):
@@ -529,3 +576,11 @@ def handover_list_offered_to(*, user: User) -> list[Handover]:
             "from_worker", "to_worker", "to_unit", "from_unit"
         )
     )
+
+
+def followup_get_for_staff(*, user: User, followup_id: object) -> FollowUp:
+    if isinstance(followup_id, bool) or not isinstance(followup_id, int):
+        raise NotFound("no such question")
+    followup = FollowUp.objects.select_related("case").filter(pk=followup_id).first()
+    require(user, "chat.manage_case", followup.case if followup else None, hide=True)
+    return followup  # type: ignore[return-value]  # require() refused None

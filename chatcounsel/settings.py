@@ -289,6 +289,13 @@ RETENTION_DAYS = {
 }
 # A handover offer to a named colleague not answered this soon goes back to its sender.
 HANDOVER_OFFER_SECONDS = env_int("HANDOVER_OFFER_SECONDS", 120, minimum=10)
+# Case codes: a keyed hash (CASE_CODE_PEPPER, else SECRET_KEY); this many tries per
+# address and per code within the lockout period, then nothing opens until it has passed.
+CASE_CODE_PEPPER = os.environ.get("CASE_CODE_PEPPER", "")
+CASE_CODE_TRIES = env_int("CASE_CODE_TRIES", 5, minimum=1)
+CASE_CODE_LOCKOUT_SECONDS = env_int("CASE_CODE_LOCKOUT_SECONDS", 15 * 60, minimum=60)
+# A client's question unanswered this many days is flagged in the follow-up inbox.
+FOLLOWUP_REMINDER_DAYS = env_int("FOLLOWUP_REMINDER_DAYS", 2, minimum=1)
 # Where quick exit sends the client: a neutral page that says nothing about this service.
 QUICK_EXIT_URL = os.environ.get("QUICK_EXIT_URL", "https://www.google.com/")
 # Largest websocket frame daphne accepts (bytes); pass the same to daphne's

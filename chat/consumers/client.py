@@ -17,6 +17,11 @@ from chat.consumers.base import (
     seq_value,
 )
 from chat.errors import ChatError, InvalidInput
+from chat.services.cases import (
+    case_issue_code_for_client,
+    conversation_leave_question,
+    survey_submit,
+)
 from chat.services.conversations import (
     conversation_abandon_if_silent,
     conversation_end,
@@ -31,14 +36,38 @@ TYPING_EVERY_SECONDS = 2.0
 
 # --- one crossing into sync code per client action -------------------------------------
 @database_sync_to_async
-def client_start(frame: Frame) -> int:
+def client_start(frame: Frame, case_id: object) -> int:
     conversation, _created = conversation_start(
         unit_id=frame.get("unit"),
         token=frame.get("token"),
         body=frame.get("body"),
         client_id=frame.get("client_id"),
+        case=selectors.case_get_returning(case_id=case_id),
     )
     return conversation.pk
+
+
+@database_sync_to_async
+def client_leave_question(frame: Frame, case_id: object) -> tuple[int, str]:
+    """A question left outside opening hours, and the case code to come back with."""
+    conversation, _created = conversation_leave_question(
+        unit_id=frame.get("unit"),
+        token=frame.get("token"),
+        body=frame.get("body"),
+        client_id=frame.get("client_id"),
+        case=selectors.case_get_returning(case_id=case_id),
+    )
+    return conversation.pk, case_issue_code_for_client(token=frame.get("token"))
+
+
+@database_sync_to_async
+def client_case_code(token: str) -> str:
+    return case_issue_code_for_client(token=token)
+
+
+@database_sync_to_async
+def client_survey(token: str, frame: Frame) -> None:
+    survey_submit(token=token, answers=frame)
 
 
 @database_sync_to_async
@@ -102,7 +131,20 @@ def client_end(token: str) -> None:
 class ClientConsumer(JsonFrameConsumer):
     """The anonymous client's socket: it reaches exactly one conversation, by its token."""
 
-    frame_types = frozenset({"start", "resume", "message", "end", "typing", "seen", "ping"})
+    frame_types = frozenset(
+        {
+            "start",
+            "resume",
+            "message",
+            "end",
+            "typing",
+            "seen",
+            "ping",
+            "leave_question",
+            "case_code",
+            "survey",
+        }
+    )
     relayed = frozenset(
         {"conversation.message", "queue.position", "conversation.typing", "conversation.seen"}
     )
@@ -145,8 +187,30 @@ class ClientConsumer(JsonFrameConsumer):
         if self.conversation_id is not None:
             raise InvalidInput("this socket already has a conversation")
         await self.limit("queue_entries", limit=settings.RATE_QUEUE_ENTRIES_PER_HOUR, window=3600)
-        conversation_id = await client_start(frame)
+        conversation_id = await client_start(frame, self.returning_case())
         await self.follow(conversation_id, frame["token"], after=0)
+
+    def returning_case(self) -> object:
+        """A client who came back with their case code has it in their session."""
+        session = self.scope.get("session")
+        return session.get("case_id") if session is not None else None
+
+    async def on_leave_question(self, frame: Frame) -> None:
+        if self.conversation_id is not None:
+            raise InvalidInput("this socket already has a conversation")
+        await self.limit("queue_entries", limit=settings.RATE_QUEUE_ENTRIES_PER_HOUR, window=3600)
+        conversation_id, code = await client_leave_question(frame, self.returning_case())
+        await self.follow(conversation_id, frame["token"], after=0)
+        await self.send_json({"type": "case.code", "code": code})
+
+    async def on_case_code(self, frame: Frame) -> None:
+        self.require_conversation()
+        await self.send_json({"type": "case.code", "code": await client_case_code(self.token)})
+
+    async def on_survey(self, frame: Frame) -> None:
+        self.require_conversation()
+        await client_survey(self.token, frame)
+        await self.send_json({"type": "survey.saved"})
 
     async def on_resume(self, frame: Frame) -> None:
         conversation_id = await client_identify(frame.get("token"))

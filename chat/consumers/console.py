@@ -15,6 +15,7 @@ from chat.consumers.base import Frame, StaffConsumer, ack_frame, seq_value
 from chat.errors import InvalidInput
 from chat.permissions import can
 from chat.services.access import conversation_read_messages
+from chat.services.cases import followup_ask, followup_worker_answer
 from chat.services.conversations import conversation_accept, conversation_end
 from chat.services.handover import conversation_hand_over, handover_accept, handover_decline
 from chat.services.messages import message_post, private_note_post
@@ -146,7 +147,21 @@ def console_note(user: User, frame: Frame) -> Frame:
 
 @database_sync_to_async
 def console_end(user: User, frame: Frame) -> None:
-    conversation_end(conversation=_conversation(user, frame), actor=user)
+    conversation_end(
+        conversation=_conversation(user, frame), actor=user, followups=frame.get("followups")
+    )
+
+
+@database_sync_to_async
+def console_ask_followup(user: User, frame: Frame) -> None:
+    case = selectors.case_get_for_staff(user=user, case_id=frame.get("case"))
+    followup_ask(case=case, actor=user, body=frame.get("body"), choices=frame.get("choices"))
+
+
+@database_sync_to_async
+def console_answer_question(user: User, frame: Frame) -> None:
+    followup = selectors.followup_get_for_staff(user=user, followup_id=frame.get("followup"))
+    followup_worker_answer(followup=followup, actor=user, answer=frame.get("answer"))
 
 
 @database_sync_to_async
@@ -233,6 +248,8 @@ class ConsoleConsumer(StaffConsumer):
             "leave",
             "typing",
             "seen",
+            "ask_followup",
+            "answer_question",
         }
     )
     relayed = frozenset(
@@ -245,6 +262,7 @@ class ConsoleConsumer(StaffConsumer):
             "queue.updated",
             "presence.updated",
             "handover.updated",
+            "followup.updated",
         }
     )
 
@@ -291,6 +309,12 @@ class ConsoleConsumer(StaffConsumer):
 
     async def on_end(self, frame: Frame) -> None:
         await console_end(self.user, frame)
+
+    async def on_ask_followup(self, frame: Frame) -> None:
+        await console_ask_followup(self.user, frame)
+
+    async def on_answer_question(self, frame: Frame) -> None:
+        await console_answer_question(self.user, frame)
 
     async def on_hand_over(self, frame: Frame) -> None:
         await console_hand_over(self.user, frame)

@@ -10,8 +10,9 @@ from django.utils import timezone
 from accounts.models import Presence, Unit, User
 from chat import selectors
 from chat.errors import Conflict, InvalidInput, NotFound, NothingWaiting
-from chat.models import Conversation, Message
+from chat.models import Case, Conversation, Message
 from chat.permissions import require
+from chat.services.cases import case_open_for_new_conversation, followup_ask
 from chat.services.messages import (
     message_append,
     message_clean_body,
@@ -24,13 +25,19 @@ TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def conversation_start(
-    *, unit_id: object, token: object, body: object, client_id: object
+    *,
+    unit_id: object,
+    token: object,
+    body: object,
+    client_id: object,
+    case: Case | None = None,
 ) -> tuple[Conversation, bool]:
     """Open a conversation in the unit's queue with the client's first message.
 
     The browser makes the resume token before it asks, so a repeat (lost answer, reload)
     finds the same conversation instead of queueing the client twice. Only the token's hash
-    is stored. A closed unit takes no new conversations. Returns `(conversation, created)`.
+    is stored. A closed unit takes no new conversations. The conversation belongs to the
+    returning client's `case`, or to a new case. Returns `(conversation, created)`.
     """
     if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
         raise InvalidInput("token must be 43 base64url characters")
@@ -51,7 +58,11 @@ def conversation_start(
         with transaction.atomic():
             now = timezone.now()
             conversation = Conversation.objects.create(
-                unit=unit, token_hash=token_hash, queued_at=now, client_seen_at=now
+                unit=unit,
+                case=case_open_for_new_conversation(unit=unit, case=case),
+                token_hash=token_hash,
+                queued_at=now,
+                client_seen_at=now,
             )
             message_append(
                 conversation,
@@ -93,9 +104,15 @@ def conversation_accept(*, worker: User, conversation_id: int | None = None) -> 
     return conversation
 
 
-def conversation_end(*, conversation: Conversation, actor: User | None) -> Conversation:
+def conversation_end(
+    *, conversation: Conversation, actor: User | None, followups: object = None
+) -> Conversation:
     """End the conversation for everyone. `actor=None` is its client: a client who ends
-    while still waiting has left the queue (abandoned). Ending twice is harmless."""
+    while still waiting has left the queue (abandoned). Ending twice is harmless. A worker
+    may add follow-up questions for the client to answer when they come back."""
+    questions = followups if isinstance(followups, list) else []
+    if followups not in (None, []) and (not isinstance(followups, list) or actor is None):
+        raise InvalidInput("follow-up questions are a list, from the worker")
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if not locked.is_open:
@@ -104,6 +121,17 @@ def conversation_end(*, conversation: Conversation, actor: User | None) -> Conve
             require(actor, "chat.end_conversation", locked)
         ended_by = Conversation.EndedBy.CLIENT if actor is None else Conversation.EndedBy.WORKER
         _close(locked, ended_by=ended_by, actor=actor)
+        if actor is not None and locked.case is not None:
+            for question in questions:
+                if not isinstance(question, dict):
+                    raise InvalidInput("a follow-up question is an object with a body")
+                followup_ask(
+                    case=locked.case,
+                    actor=actor,
+                    body=question.get("body"),
+                    choices=question.get("choices"),
+                    conversation=locked,
+                )
     return locked
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Presence, Unit, User
 from chat import realtime, selectors
 from chat.errors import Conflict
-from chat.models import Conversation, Message
+from chat.models import Case, Conversation, Message
 from chat.services.messages import message_append
 
 DISPATCH_ROUNDS = 100  # most conversations one dispatch hands out; the next trigger goes on
@@ -58,6 +58,9 @@ def conversation_assign(
     conversation.worker = worker
     conversation.accepted_at = now
     conversation.save(update_fields=["state", "worker", "accepted_at"])
+    if conversation.case_id:
+        # The first worker to take a case's conversation owns the case.
+        Case.objects.filter(pk=conversation.case_id, owner__isnull=True).update(owner=worker)
     presence.idle_since = now
     presence.save(update_fields=["idle_since"])
     if announce_accepted:

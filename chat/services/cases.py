@@ -1,0 +1,294 @@
+"""Cases and follow-up: a client's matter across meetings, the case code that brings an
+anonymous client back, follow-up questions both ways, questions left outside opening
+hours, and the post-chat survey."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Unit, User
+from chat import realtime, selectors
+from chat.errors import ChatError, Conflict, InvalidInput, NotFound
+from chat.models import Case, ClientRecord, Conversation, FollowUp, Message, SurveyAnswer
+from chat.permissions import require
+from chat.services.messages import message_append, message_clean_body, message_clean_client_id
+
+# No 0/O, 1/I/L: nothing to mistake when reading a code off paper or a screen.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_GROUPS, CODE_GROUP_LENGTH = 3, 4
+# 12 characters of 31: 12 * log2(31) = 59.4 bits. With the limits below (a few tries an
+# hour per address, a lockout per code) guessing any one case is out of reach.
+CODE_ENTROPY_BITS = CODE_GROUPS * CODE_GROUP_LENGTH * math.log2(len(CODE_ALPHABET))
+QUESTION_MAX_LENGTH = 2000
+CHOICES_MAX = 6
+
+
+# --- case codes ------------------------------------------------------------------------------
+def case_code_normalise(code: object) -> str:
+    if not isinstance(code, str):
+        return ""
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def case_code_hash(code: str) -> str:
+    """Keyed, so a copy of the database alone is no help in guessing codes offline."""
+    key = (settings.CASE_CODE_PEPPER or settings.SECRET_KEY).encode()
+    return hmac.new(key, case_code_normalise(code).encode(), hashlib.sha256).hexdigest()
+
+
+def _new_code() -> str:
+    groups = [
+        "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUP_LENGTH))
+        for _ in range(CODE_GROUPS)
+    ]
+    return "-".join(groups)
+
+
+def case_issue_code(*, case: Case) -> str:
+    """A new code for the case, returned once and stored only as a hash; an older code
+    stops working. Never sent by e-mail or SMS: the client reads it off the screen."""
+    for _attempt in range(5):
+        code = _new_code()
+        digest = case_code_hash(code)
+        if not Case.objects.filter(code_hash=digest).exists():
+            Case.objects.filter(pk=case.pk).update(code_hash=digest, code_created_at=timezone.now())
+            return code
+    raise Conflict("could not make a unique code")  # pragma: no cover - 59 bits
+
+
+def _limited(key: str, *, limit: int, window: int) -> bool:
+    cache.add(key, 0, timeout=window)
+    try:
+        return cache.incr(key) > limit
+    except ValueError:
+        cache.set(key, 1, timeout=window)
+        return False
+
+
+def case_open_by_code(*, code: object, address: str) -> Case:
+    """The case a code opens. Every refusal looks the same, whether the code was wrong,
+    the address has tried too often, or the code is locked after repeated tries."""
+    window = settings.CASE_CODE_LOCKOUT_SECONDS
+    normalised = case_code_normalise(code)
+    refused = ChatError("we could not open a case with that code", code="code_refused")
+    locked_key = f"casecode:lock:{address}"
+    if cache.get(locked_key):
+        raise refused
+    if _limited(f"casecode:tries:{address}", limit=settings.CASE_CODE_TRIES, window=window):
+        cache.set(locked_key, 1, timeout=window)
+        raise refused
+    digest = case_code_hash(normalised) if normalised else ""
+    if digest and _limited(
+        f"casecode:code:{digest}", limit=settings.CASE_CODE_TRIES, window=window
+    ):
+        raise refused
+    case = Case.objects.filter(code_hash=digest).first() if digest else None
+    if case is None:
+        raise refused
+    return case
+
+
+# --- cases --------------------------------------------------------------------------------
+def case_open_for_new_conversation(*, unit: Unit, case: Case | None = None) -> Case:
+    """The case a new conversation belongs to: the client's returning case, or a new one
+    for a new anonymous client."""
+    if case is not None:
+        if case.unit_id != unit.pk:
+            raise InvalidInput("a returning client's chat belongs to their case's unit")
+        if case.status == Case.Status.CLOSED:
+            case.status = Case.Status.OPEN
+            case.closed_at = None
+            case.save(update_fields=["status", "closed_at"])
+        return case
+    return Case.objects.create(client=ClientRecord.objects.create(), unit=unit)
+
+
+def case_issue_code_for_client(*, token: object) -> str:
+    conversation = selectors.conversation_get_for_client(token=token)  # type: ignore[arg-type]
+    if conversation.case is None:
+        raise NotFound("no case")
+    return case_issue_code(case=conversation.case)
+
+
+def case_close(*, case: Case, actor: User) -> None:
+    require(actor, "chat.manage_case", case)
+    Case.objects.filter(pk=case.pk).update(status=Case.Status.CLOSED, closed_at=timezone.now())
+
+
+# --- follow-up ------------------------------------------------------------------------------
+def _clean_question(body: object) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise InvalidInput("a question needs text")
+    if len(body) > QUESTION_MAX_LENGTH or "\x00" in body:
+        raise InvalidInput(f"at most {QUESTION_MAX_LENGTH} characters")
+    return body.strip()
+
+
+def _clean_choices(choices: object) -> list[str]:
+    if choices in (None, ""):
+        return []
+    if not isinstance(choices, list) or len(choices) > CHOICES_MAX:
+        raise InvalidInput(f"at most {CHOICES_MAX} quick answers")
+    clean = [c.strip() for c in choices if isinstance(c, str) and c.strip()]
+    if len(clean) != len(choices) or any(len(c) > 100 for c in clean):
+        raise InvalidInput("quick answers are short texts")
+    return clean
+
+
+def _announce(followup: FollowUp) -> None:
+    realtime.publish_on_commit(
+        realtime.unit_staff_group(followup.case.unit_id), realtime.followup_event(followup)
+    )
+
+
+def followup_ask(
+    *,
+    case: Case,
+    actor: User,
+    body: object,
+    choices: object = None,
+    conversation: Conversation | None = None,
+) -> FollowUp:
+    """A worker asks the client a follow-up question on the case."""
+    require(actor, "chat.manage_case", case)
+    followup = FollowUp.objects.create(
+        case=case,
+        conversation=conversation,
+        kind=FollowUp.Kind.TO_CLIENT,
+        body=_clean_question(body),
+        choices=_clean_choices(choices),
+        asked_by=actor,
+    )
+    _announce(followup)
+    return followup
+
+
+def followup_client_answer(*, case: Case, followup_id: object, answer: object) -> FollowUp:
+    """The returning client answers a question put to them: a quick answer or own words."""
+    text = _clean_question(answer)
+    with transaction.atomic():
+        followup = (
+            FollowUp.objects.select_for_update()
+            .filter(pk=followup_id, case=case, kind=FollowUp.Kind.TO_CLIENT)
+            .first()
+            if isinstance(followup_id, int)
+            else None
+        )
+        if followup is None:
+            raise NotFound("no such question")
+        if followup.is_answered:
+            raise Conflict("already answered")
+        followup.answer = text
+        followup.answered_at = timezone.now()
+        followup.save(update_fields=["answer", "answered_at"])
+        _announce(followup)
+    return followup
+
+
+def followup_client_ask(
+    *, case: Case, body: object, conversation: Conversation | None = None
+) -> FollowUp:
+    """The client asks the unit a question on their case."""
+    followup = FollowUp.objects.create(
+        case=case,
+        conversation=conversation,
+        kind=FollowUp.Kind.FROM_CLIENT,
+        body=_clean_question(body),
+    )
+    _announce(followup)
+    return followup
+
+
+def followup_worker_answer(*, followup: FollowUp, actor: User, answer: object) -> FollowUp:
+    """A worker answers a client's question; the client sees it when they come back."""
+    text = _clean_question(answer)
+    with transaction.atomic():
+        locked = FollowUp.objects.select_for_update().select_related("case").get(pk=followup.pk)
+        require(actor, "chat.manage_case", locked.case)
+        if locked.kind != FollowUp.Kind.FROM_CLIENT:
+            raise InvalidInput("only a client's question is answered here")
+        if locked.is_answered:
+            raise Conflict("already answered")
+        locked.answer = text
+        locked.answered_by = actor
+        locked.answered_at = timezone.now()
+        locked.save(update_fields=["answer", "answered_by", "answered_at"])
+        _announce(locked)
+    return locked
+
+
+def followup_mark_read(*, case: Case) -> None:
+    """The returning client has seen the answers to their questions."""
+    FollowUp.objects.filter(
+        case=case, kind=FollowUp.Kind.FROM_CLIENT, answered_at__isnull=False, read_at__isnull=True
+    ).update(read_at=timezone.now())
+
+
+# --- outside opening hours -------------------------------------------------------------------
+def conversation_leave_question(
+    *, unit_id: object, token: object, body: object, client_id: object, case: Case | None = None
+) -> tuple[Conversation, bool]:
+    """When the unit is closed or nobody is available, the client leaves a question. It is
+    stored as an `offline` conversation on a case and lands in the unit's follow-up inbox.
+    A repeat with the same token finds the same conversation."""
+    from chat.services.conversations import TOKEN_PATTERN
+
+    if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
+        raise InvalidInput("token must be 43 base64url characters")
+    clean_body = message_clean_body(body)
+    clean_client_id = message_clean_client_id(client_id)
+    existing = Conversation.objects.filter(token_hash=selectors.token_hash(token)).first()
+    if existing is not None:
+        return existing, False
+    if isinstance(unit_id, bool) or not isinstance(unit_id, int):
+        raise InvalidInput("unit must be a unit id")
+    unit = Unit.objects.filter(pk=unit_id, is_active=True).first()
+    if unit is None:
+        raise NotFound("no such unit")
+    with transaction.atomic():
+        now = timezone.now()
+        conversation = Conversation.objects.create(
+            unit=unit,
+            case=case_open_for_new_conversation(unit=unit, case=case),
+            token_hash=selectors.token_hash(token),
+            state=Conversation.State.OFFLINE,
+            queued_at=now,
+            ended_at=now,
+            ended_by=Conversation.EndedBy.CLIENT,
+        )
+        message_append(
+            conversation, sender=Message.Sender.CLIENT, body=clean_body, client_id=clean_client_id
+        )
+        followup_client_ask(case=conversation.case, body=clean_body, conversation=conversation)  # type: ignore[arg-type]
+    return conversation, True
+
+
+# --- the post-chat survey ---------------------------------------------------------------------
+def survey_submit(*, token: object, answers: dict[str, Any]) -> SurveyAnswer:
+    """The client's optional answers after a meeting, once per conversation."""
+    conversation = selectors.conversation_get_for_client(token=token)  # type: ignore[arg-type]
+    if conversation.is_open:
+        raise Conflict("the survey comes after the meeting")
+    helped = answers.get("helped") or ""
+    rating = answers.get("rating")
+    comment = answers.get("comment") or ""
+    if helped not in ("", *SurveyAnswer.Helped.values):
+        raise InvalidInput("helped is yes, partly or no")
+    if rating is not None and (isinstance(rating, bool) or rating not in range(1, 6)):
+        raise InvalidInput("the rating is 1 to 5")
+    if not isinstance(comment, str) or len(comment) > QUESTION_MAX_LENGTH or "\x00" in comment:
+        raise InvalidInput("the comment is text")
+    survey, _created = SurveyAnswer.objects.update_or_create(
+        conversation=conversation,
+        defaults={"helped": helped, "rating": rating, "comment": comment.strip()},
+    )
+    return survey
