@@ -93,6 +93,7 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
     return {
         "id": conversation.pk,
         "unit": conversation.unit_id,
+        "case": conversation.case_id,
         "state": conversation.state,
         "priority": conversation.priority,
         "queued_at": conversation.queued_at.isoformat(),

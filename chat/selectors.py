@@ -30,6 +30,7 @@ from chat.models import (
     PrivateNote,
 )
 from chat.permissions import can, require
+from chat.transcripts import Transcript
 
 SYNC_LIMIT = 1000  # messages in one sync frame; the browser asks again for the rest
 
@@ -78,6 +79,15 @@ def conversation_get_for_staff(*, user: User, conversation_id: object) -> Conver
         Conversation.objects.select_related("unit", "worker").filter(pk=conversation_id).first()
     )
     return require(user, "chat.read_conversation", conversation, hide=True)
+
+
+def message_list_all_after(*, conversation: Conversation, after: int) -> list[Message]:
+    """Every message with `seq > after`, in order (transcripts)."""
+    return list(
+        Message.objects.filter(conversation=conversation, seq__gt=after)
+        .select_related("author")
+        .order_by("seq")
+    )
 
 
 def message_list_after(*, conversation: Conversation, after: int) -> list[Message]:
@@ -584,3 +594,13 @@ def followup_get_for_staff(*, user: User, followup_id: object) -> FollowUp:
     followup = FollowUp.objects.select_related("case").filter(pk=followup_id).first()
     require(user, "chat.manage_case", followup.case if followup else None, hide=True)
     return followup  # type: ignore[return-value]  # require() refused None
+
+
+def transcript_for_client(*, token: object) -> Transcript:
+    """The client's own transcript: what they and the unit wrote, no notes, no names."""
+    conversation = conversation_get_for_client(token=token)  # type: ignore[arg-type]
+    return Transcript(
+        conversation=conversation,
+        messages=message_list_all_after(conversation=conversation, after=0),
+        for_client=True,
+    )

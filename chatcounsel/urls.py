@@ -6,7 +6,7 @@ from django.views.i18n import JavaScriptCatalog
 from django_otp.admin import OTPAdminSite
 
 from accounts import views as account_views
-from frontend import views
+from frontend import case_views, views
 
 if settings.STAFF_TWO_FACTOR:
     # The admin asks for the second factor too (django-otp's documented switch).
@@ -18,6 +18,21 @@ urlpatterns = [
     path("console/", views.console_page, name="console"),
     path("console/replies/", views.canned_replies_page, name="canned-replies"),
     path("interpret/", views.interpreter_page, name="interpreter"),
+    path("return/", case_views.return_page, name="return"),
+    path("return/case/", case_views.return_case_page, name="return-case"),
+    path("transcript/", case_views.client_transcript, name="client-transcript"),
+    path("console/inbox/", case_views.inbox_page, name="inbox"),
+    path("console/cases/<int:case_id>/", case_views.case_page, name="case"),
+    path(
+        "console/conversations/<int:conversation_id>/transcript/",
+        case_views.transcript_page,
+        name="transcript",
+    ),
+    path(
+        "console/conversations/<int:conversation_id>/transcript.txt",
+        case_views.transcript_download,
+        name="transcript-download",
+    ),
     path("dashboard/", views.dashboard_page, name="dashboard"),
     path("dashboard/access-log/", views.access_log_page, name="access-log"),
     path("dashboard/access-log.csv", views.access_log_csv, name="access-log-csv"),

@@ -4,7 +4,9 @@ import uuid
 
 from accounts.models import User
 from chat import selectors
-from chat.models import AccessLog, Conversation, Message
+from chat.models import AccessLog, Case, Conversation, Message
+from chat.permissions import can
+from chat.transcripts import Transcript
 
 
 def access_log_record(
@@ -42,3 +44,48 @@ def conversation_read_messages(
             request_id=request_id,
         )
     return conversation, messages, from_seq
+
+
+def conversation_transcript(
+    *, actor: User, conversation_id: object, include_notes: bool, request_id: uuid.UUID
+) -> Transcript:
+    """A journal-ready transcript for staff: what the reader may see of the messages,
+    the handover trail, participants, and private notes only if asked and allowed.
+    Written to the access log."""
+    conversation = selectors.conversation_get_for_staff(user=actor, conversation_id=conversation_id)
+    from_seq = selectors.visible_from_seq(user=actor, conversation=conversation)
+    messages = selectors.message_list_all_after(conversation=conversation, after=from_seq)
+    notes = (
+        selectors.private_note_list(conversation=conversation)
+        if include_notes and can(actor, "chat.private_notes", conversation)
+        else []
+    )
+    access_log_record(
+        actor=actor,
+        conversation=conversation,
+        action=AccessLog.Action.READ_TRANSCRIPT,
+        request_id=request_id,
+    )
+    return Transcript(
+        conversation=conversation,
+        messages=messages,
+        handovers=selectors.handover_trail(user=actor, conversation=conversation),
+        participants=list(conversation.participants.select_related("user")),
+        notes=notes,
+    )
+
+
+def case_read(*, actor: User, case_id: object, request_id: uuid.UUID) -> Case:
+    """A staff member opens a case page: allowed by chat.manage_case, and logged."""
+    case = selectors.case_get_for_staff(user=actor, case_id=case_id)
+    AccessLog.objects.create(
+        actor=actor,
+        actor_name=actor.get_full_name() or actor.username,
+        unit_id=case.unit_id,
+        unit_name=case.unit.name,
+        case_id=case.pk,
+        action=AccessLog.Action.READ_CASE,
+        took_part=case.owner_id == actor.pk,
+        request_id=request_id,
+    )
+    return case

@@ -1,0 +1,132 @@
+"""Journal-ready transcripts: what a conversation held, as plain text for the
+municipality's case system. Text is text: nothing here is HTML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from chat.models import Conversation, Handover, Message, Participant, PrivateNote
+
+
+@dataclass
+class Transcript:
+    conversation: Conversation
+    messages: list[Message]
+    handovers: list[Handover] = field(default_factory=list)
+    participants: list[Participant] = field(default_factory=list)
+    notes: list[PrivateNote] = field(default_factory=list)
+    for_client: bool = False
+
+
+EVENT_TEXT = {
+    Message.Event.ACCEPTED: lambda: _("A social worker joined the chat."),
+    Message.Event.ENDED: lambda: _("The chat ended."),
+    Message.Event.ABANDONED: lambda: _("The client left the queue."),
+    Message.Event.MOVED: lambda: _("The conversation was moved to another unit."),
+    Message.Event.QUICK_EXIT: lambda: _("The client left with the quick exit."),
+    Message.Event.REJOINED: lambda: _("The client came back to the queue."),
+    Message.Event.HANDOVER_STARTED: lambda: _("A handover started."),
+    Message.Event.HANDOVER_CANCELLED: lambda: _("The handover did not go ahead."),
+    Message.Event.HANDOVER_JOINED: lambda: _("Another social worker took over the chat."),
+    Message.Event.PARTICIPANT_JOINED: lambda: _("Someone joined the chat."),
+    Message.Event.PARTICIPANT_LEFT: lambda: _("Someone left the chat."),
+    Message.Event.RETURNED: lambda: _("The conversation went back to the queue."),
+}
+
+
+def _when(value: Any) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def sender_label(message: Message, *, for_client: bool) -> str:
+    if message.sender == Message.Sender.CLIENT:
+        return _("You") if for_client else _("Client")
+    if message.sender == Message.Sender.INTERPRETER:
+        return _("Interpreter")
+    if message.sender == Message.Sender.WORKER:
+        if for_client or message.author is None:
+            return _("Social worker")
+        return message.author.get_full_name() or message.author.username
+    return ""
+
+
+def message_text(message: Message, *, for_client: bool) -> str:
+    if message.sender == Message.Sender.SYSTEM:
+        return str(EVENT_TEXT.get(message.event, lambda: message.event)())
+    return message.body
+
+
+def entries(transcript: Transcript) -> list[dict[str, Any]]:
+    """Messages and (when included) private notes in thread order, ready to show."""
+    rows: list[dict[str, Any]] = []
+    notes = sorted(transcript.notes, key=lambda n: (n.after_seq, n.created_at))
+    position = 0
+    for message in transcript.messages:
+        while position < len(notes) and notes[position].after_seq < message.seq:
+            rows.append(_note_row(notes[position]))
+            position += 1
+        rows.append(
+            {
+                "at": message.created_at,
+                "who": sender_label(message, for_client=transcript.for_client),
+                "text": message_text(message, for_client=transcript.for_client),
+                "system": message.sender == Message.Sender.SYSTEM,
+                "note": False,
+            }
+        )
+    rows.extend(_note_row(n) for n in notes[position:])
+    return rows
+
+
+def _note_row(note: PrivateNote) -> dict[str, Any]:
+    return {
+        "at": note.created_at,
+        "who": _("Private note, %(author)s")
+        % {"author": note.author.get_full_name() or note.author.username},
+        "text": note.body,
+        "system": False,
+        "note": True,
+    }
+
+
+def transcript_text(transcript: Transcript) -> str:
+    c = transcript.conversation
+    lines = [
+        _("Chat transcript"),
+        "",
+        f"{_('Unit')}: {c.unit.name}",
+        f"{_('Conversation')}: {c.pk}"
+        + (f"   {_('Case')}: {c.case_id}" if c.case_id and not transcript.for_client else ""),
+        f"{_('Started')}: {_when(c.created_at)}",
+        f"{_('Ended')}: {_when(c.ended_at)}",
+    ]
+    if not transcript.for_client:
+        if c.worker is not None:
+            lines.append(f"{_('Social worker')}: {c.worker.get_full_name() or c.worker.username}")
+        for p in transcript.participants:
+            name = (p.user.get_full_name() or p.user.username) if p.user else _("external")
+            lines.append(f"{p.get_role_display().capitalize()}: {name}")
+        for h in transcript.handovers:
+            target = (
+                (h.to_worker.get_full_name() or h.to_worker.username)
+                if h.to_worker
+                else h.to_unit.name
+            )
+            lines.append(
+                f"{_('Handover')} {_when(h.created_at)}: "
+                f"{h.from_worker.get_full_name() or h.from_worker.username} -> {target}"
+                f" ({h.get_state_display()}): {h.note}"
+            )
+    lines += ["", "-" * 60, ""]
+    for row in entries(transcript):
+        prefix = f"[{timezone.localtime(row['at']):%H:%M}]"
+        if row["system"]:
+            lines.append(f"{prefix} -- {row['text']}")
+        else:
+            lines.append(f"{prefix} {row['who']}:")
+            lines.extend("    " + line for line in row["text"].splitlines() or [""])
+    return "\n".join(lines) + "\n"

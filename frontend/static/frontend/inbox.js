@@ -1,0 +1,47 @@
+// The follow-up inbox, live: the console socket relays followup.updated for the worker's
+// units; a new or changed item is rebuilt from the page's template with textContent.
+
+import { Socket, readSettings } from "./socket.js";
+
+const { gettext, interpolate } = window;
+const settings = readSettings("socket-settings");
+const list = document.getElementById("inbox");
+const template = document.getElementById("inbox-template");
+const connection = document.getElementById("connection");
+
+function kindText(f) {
+  if (f.kind === "from_client") {
+    return f.answered
+      ? gettext("Client's question, answered")
+      : gettext("Client's question, waiting for an answer");
+  }
+  return gettext("The client answered");
+}
+
+function show(f) {
+  if (f.kind === "to_client" && !f.answered) return; // only answers come to the inbox
+  const item = template.content.firstElementChild.cloneNode(true);
+  item.dataset.followup = f.id;
+  item.classList.add("inbox__item--new");
+  item.querySelector(".kind").textContent = kindText(f);
+  item.querySelector(".inbox__body").textContent = f.body;
+  item.querySelector(".inbox__answer").textContent = f.answer || "";
+  const link = item.querySelector(".case-link");
+  link.href = `/console/cases/${Number(f.case)}/`;
+  link.textContent = interpolate(gettext("Open case %s"), [f.case]);
+  const existing = list.querySelector(`[data-followup="${Number(f.id)}"]`);
+  if (existing) existing.replaceWith(item);
+  else list.prepend(item);
+  document.getElementById("inbox-empty")?.remove();
+}
+
+const socket = new Socket("/ws/console/", {
+  heartbeatSeconds: settings.heartbeatSeconds,
+  onOpen: () => {},
+  onStatus: (status) => {
+    connection.hidden = status === "open";
+    connection.textContent = status === "open" ? "" : gettext("Reconnecting…");
+  },
+  handlers: { "followup.updated": (frame) => show(frame.followup) },
+});
+socket.connect();
