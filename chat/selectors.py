@@ -28,6 +28,7 @@ from chat.models import (
     Message,
     Participant,
     PrivateNote,
+    SurveyAnswer,
 )
 from chat.permissions import can, require
 from chat.transcripts import Transcript
@@ -604,3 +605,31 @@ def transcript_for_client(*, token: object) -> Transcript:
         messages=message_list_all_after(conversation=conversation, after=0),
         for_client=True,
     )
+
+
+def survey_summary(*, supervisor: User, since: date | None = None) -> list[dict[str, Any]]:
+    """Survey answers per unit of the supervisor, as counts and an average only: no single
+    answer, comment or conversation is ever shown."""
+    rows = []
+    for unit in unit_list_supervised(user=supervisor):
+        answers = SurveyAnswer.objects.filter(conversation__unit=unit)
+        if since is not None:
+            answers = answers.filter(created_at__date__gte=since)
+        counts = {
+            choice: answers.filter(helped=choice).count() for choice in SurveyAnswer.Helped.values
+        }
+        rated = answers.filter(rating__isnull=False)
+        total_rating = sum(rated.values_list("rating", flat=True))
+        rows.append(
+            {
+                "unit": unit,
+                "answers": answers.count(),
+                "helped": counts,
+                "ratings": rated.count(),
+                "average_rating": round(total_rating / rated.count(), 1)
+                if rated.exists()
+                else None,
+                "comments": answers.exclude(comment="").count(),
+            }
+        )
+    return rows

@@ -35,6 +35,7 @@ urlpatterns = [
     ),
     path("dashboard/", views.dashboard_page, name="dashboard"),
     path("dashboard/access-log/", views.access_log_page, name="access-log"),
+    path("dashboard/surveys/", views.survey_page, name="surveys"),
     path("dashboard/access-log.csv", views.access_log_csv, name="access-log-csv"),
     path(
         "accounts/login/",

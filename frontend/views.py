@@ -224,5 +224,16 @@ def quick_exit(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@never_cache
+@staff_page("chat.view_dashboard")
+def survey_page(request: HttpRequest) -> HttpResponse:
+    """What clients said after their meetings, per unit, in aggregate only."""
+    return render(
+        request,
+        "frontend/surveys.html",
+        {"rows": selectors.survey_summary(supervisor=request.user)},  # type: ignore[arg-type]
+    )
+
+
 def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")

@@ -1,26 +1,77 @@
 // One conversation's messages in the browser: gapless by seq, no duplicates, and an outbox
 // of messages not yet acknowledged that survives a reload (sessionStorage) and is resent
 // after every reconnect. User text only ever goes into the page as textContent.
+//
+// Every item in the log carries `data-order`: a message its seq, a private note its
+// after_seq + 0.5, the "earlier messages not shown" marker from_seq + 0.9. Items still being
+// sent carry none and stay at the bottom.
 
-const { gettext } = window;
+const { gettext, interpolate } = window;
 
-// System events, worded for who reads them.
-const CLIENT_EVENT_TEXT = {
-  accepted: () => gettext("A social worker has joined the chat."),
-  ended: () => gettext("The chat has ended."),
-  abandoned: () => gettext("You have left the queue."),
-  moved: () => gettext("You have been moved to another unit's queue. Your place is kept."),
-  rejoined: () => gettext("You are back in the queue, in the same place."),
-};
+// Who joined or left, as the server writes it in the event's body.
+function joinedText(body, viewer) {
+  if (body === "interpreter") return gettext("An interpreter has joined the chat.");
+  return viewer === "staff"
+    ? gettext("A colleague has joined the chat.")
+    : gettext("Another social worker has joined the chat.");
+}
 
+function leftText(body, viewer) {
+  if (body === "interpreter") return gettext("The interpreter has left the chat.");
+  return viewer === "staff"
+    ? gettext("The colleague has left the chat.")
+    : gettext("The other social worker has left the chat.");
+}
+
+// System events, worded for who reads them: the client, staff, or an interpreter.
 const EVENT_TEXT = {
-  accepted: () => gettext("A social worker has joined the chat."),
-  ended: () => gettext("The chat has ended."),
-  rejoined: () => gettext("The client is back in the queue."),
-  abandoned: () => gettext("The client left the queue."),
-  moved: () => gettext("The conversation was moved to another unit."),
-  quick_exit: () =>
-    gettext("The client left quickly with the quick exit. Someone may be near them: do not try to contact them."),
+  client: {
+    accepted: () => gettext("A social worker has joined the chat."),
+    ended: () => gettext("The chat has ended."),
+    abandoned: () => gettext("You have left the queue."),
+    moved: () => gettext("You have been moved to another unit's queue. Your place is kept."),
+    rejoined: () => gettext("You are back in the queue, in the same place."),
+    handover_started: () =>
+      gettext("You are being connected to a colleague. Your messages are kept."),
+    handover_cancelled: () => gettext("You are still talking with the same social worker."),
+    handover_joined: (m) =>
+      m.body
+        ? interpolate(gettext("%s, a social worker, has taken over the chat."), [m.body])
+        : gettext("Another social worker has taken over the chat."),
+    participant_joined: (m) => joinedText(m.body, "client"),
+    participant_left: (m) => leftText(m.body, "client"),
+    returned: () => gettext("You are back in the queue, first in line."),
+  },
+  staff: {
+    accepted: () => gettext("A social worker has joined the chat."),
+    ended: () => gettext("The chat has ended."),
+    rejoined: () => gettext("The client is back in the queue."),
+    abandoned: () => gettext("The client left the queue."),
+    moved: () => gettext("The conversation was moved to another unit."),
+    quick_exit: () =>
+      gettext("The client left quickly with the quick exit. Someone may be near them: do not try to contact them."),
+    handover_started: () => gettext("Handover started."),
+    handover_cancelled: () => gettext("The handover did not go ahead."),
+    handover_joined: (m) =>
+      m.author
+        ? interpolate(gettext("%s has taken over the chat."), [m.author])
+        : gettext("A colleague has taken over the chat."),
+    participant_joined: (m) => joinedText(m.body, "staff"),
+    participant_left: (m) => leftText(m.body, "staff"),
+    returned: () => gettext("Nobody answered in time, so the conversation went back to the queue."),
+  },
+  interpreter: {
+    accepted: () => gettext("A social worker has joined the chat."),
+    ended: () => gettext("The chat has ended."),
+    moved: () => gettext("The conversation was moved to another unit."),
+    quick_exit: () => gettext("The client has left the chat."),
+    handover_started: () => gettext("The client is being connected to another social worker."),
+    handover_cancelled: () => gettext("The handover did not go ahead."),
+    handover_joined: () => gettext("Another social worker has taken over the chat."),
+    participant_joined: (m) => joinedText(m.body, "interpreter"),
+    participant_left: (m) => leftText(m.body, "interpreter"),
+    returned: () => gettext("The conversation went back to the queue."),
+  },
 };
 
 const ERROR_TEXT = {
@@ -33,19 +84,20 @@ const ERROR_TEXT = {
   unit_closed: () =>
     gettext("The unit has just closed for today. See the opening hours, or call 112 if it is urgent."),
   at_capacity: () => gettext("You already have as many conversations as your capacity allows."),
+  not_present: () => gettext("You are no longer in this conversation."),
 };
 
 export function errorText(code) {
   return (ERROR_TEXT[code] || (() => gettext("Something went wrong. Please try again.")))();
 }
 
-const timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || "sv", {
+export const timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || "sv", {
   hour: "2-digit",
   minute: "2-digit",
 });
 
 // Builds a message body from the server's parts: text, and links the server vetted.
-function fillBody(el, parts, fallback) {
+export function fillBody(el, parts, fallback) {
   el.replaceChildren();
   for (const part of parts && parts.length ? parts : [{ text: fallback }]) {
     if (part.href && /^https?:\/\//i.test(part.href)) {
@@ -61,9 +113,48 @@ function fillBody(el, parts, fallback) {
   }
 }
 
+export function newId() {
+  return crypto.randomUUID ? crypto.randomUUID() : uuidFallback();
+}
+
+function orderOf(el) {
+  return el.dataset.order === undefined ? Infinity : Number(el.dataset.order);
+}
+
+// Insert `el` into `log` after every item that comes before it (by data-order).
+export function placeInLog(log, el) {
+  const order = orderOf(el);
+  let before = null;
+  for (let child = log.lastElementChild; child; child = child.previousElementSibling) {
+    if (orderOf(child) <= order) break;
+    before = child;
+  }
+  log.insertBefore(el, before);
+}
+
+// Keeps a log pinned to its newest item while the reader is at the bottom; a reader who
+// scrolled up to read is left where they are.
+function scrollerOf(log) {
+  const style = getComputedStyle(log);
+  return style.overflowY === "auto" || style.overflowY === "scroll"
+    ? log
+    : document.scrollingElement;
+}
+
+export function keepAtBottom(log, change, { force = false } = {}) {
+  const scroller = scrollerOf(log);
+  const atBottom =
+    force || scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  const result = change();
+  if (atBottom) scroller.scrollTop = scroller.scrollHeight;
+  return result;
+}
+
 export class Thread {
-  // viewer: "client" or "worker"; send(frame) returns false when the socket is down.
-  constructor({ log, template, viewer, storageKey, send, onGap, onStateChange, onFailed }) {
+  // viewer: "client", "worker" or "interpreter"; send(frame) returns false when the socket
+  // is down. `me`: for a worker, their name as the server writes it in `author`, so a
+  // colleague's messages are not shown as one's own.
+  constructor({ log, template, viewer, storageKey, send, onGap, onStateChange, onFailed, me }) {
     this.log = log;
     this.template = template;
     this.viewer = viewer;
@@ -72,9 +163,13 @@ export class Thread {
     this.onGap = onGap;
     this.onStateChange = onStateChange || (() => {});
     this.onFailed = onFailed || (() => {});
+    this.me = me || "";
     this.lastSeq = 0;
+    this.fromSeq = 0;
     this.state = null;
     this.conversation = null;
+    this.closed = false;
+    this.seen = null;
     this.outbox = this.loadOutbox();
     this.ackTimer = null;
     for (const item of this.outbox) this.renderPending(item);
@@ -101,12 +196,36 @@ export class Thread {
   }
 
   // A full or partial history from the server, after (re)connecting or asking for a gap.
+  // `from_seq`: where this reader's view starts (joined later, or history not sent along).
   applySync(frame) {
     this.conversation = frame.conversation;
-    for (const message of frame.messages) this.accept(message);
+    if (frame.from_seq > this.lastSeq) {
+      this.lastSeq = frame.from_seq;
+      this.fromSeq = frame.from_seq;
+      this.showFromMarker();
+    }
+    keepAtBottom(this.log, () => {
+      for (const message of frame.messages) this.accept(message);
+    });
+    this.renderSeen();
     this.setState(frame.state);
     if (frame.last_seq > this.lastSeq) this.onGap(this.lastSeq);
     this.flush();
+  }
+
+  showFromMarker() {
+    if (this.viewer === "client") return;
+    let marker = this.log.querySelector(".log-marker");
+    if (!marker) {
+      marker = document.createElement("li");
+      marker.className = "log-marker";
+      this.log.prepend(marker);
+    }
+    marker.dataset.order = this.fromSeq + 0.9;
+    marker.textContent =
+      this.viewer === "interpreter"
+        ? gettext("You see what is written from when you joined.")
+        : gettext("Earlier messages are not shown to you.");
   }
 
   // A live message. Returns false when it showed a gap (a resync is asked for instead).
@@ -117,7 +236,8 @@ export class Thread {
       this.onGap(this.lastSeq);
       return false;
     }
-    this.accept(message);
+    keepAtBottom(this.log, () => this.accept(message));
+    this.renderSeen();
     this.setState(frame.state);
     return true;
   }
@@ -127,7 +247,7 @@ export class Thread {
     this.lastSeq = message.seq;
     if (message.client_id) this.settle(message.client_id);
     // Messages still being sent stay at the bottom, below everything stored.
-    this.log.insertBefore(this.render(message), this.log.querySelector(".message--pending"));
+    placeInLog(this.log, this.render(message));
   }
 
   ack(frame) {
@@ -143,7 +263,9 @@ export class Thread {
     const before = this.outbox.length;
     this.outbox = this.outbox.filter((item) => item.client_id !== clientId);
     if (this.outbox.length !== before) this.saveOutbox();
-    const pending = this.log.querySelector(`[data-client-id="${CSS.escape(clientId)}"]`);
+    const pending = this.log.querySelector(
+      `.message--pending[data-client-id="${CSS.escape(clientId)}"]`,
+    );
     if (pending) pending.remove();
   }
 
@@ -163,6 +285,7 @@ export class Thread {
   // Resend what has waited long for its ack (a frame dropped on the way, or by a limit);
   // the server stores a client_id once, so a resend never doubles a message.
   flushStale(olderThanMs = 5000) {
+    if (this.closed) return;
     const now = Date.now();
     for (const item of this.outbox) {
       if (now - (item.sent_at || 0) > olderThanMs) {
@@ -173,14 +296,11 @@ export class Thread {
   }
 
   post(body) {
-    const item = {
-      client_id: crypto.randomUUID ? crypto.randomUUID() : uuidFallback(),
-      body,
-      sent_at: Date.now(),
-    };
+    if (this.closed) return;
+    const item = { client_id: newId(), body, sent_at: Date.now() };
     this.outbox.push(item);
     this.saveOutbox();
-    this.renderPending(item);
+    keepAtBottom(this.log, () => this.renderPending(item), { force: true });
     this.send(this.frameFor(item));
   }
 
@@ -191,33 +311,61 @@ export class Thread {
   }
 
   flush() {
+    if (this.closed) return;
     for (const item of this.outbox) this.send(this.frameFor(item));
+  }
+
+  // This reader can no longer write here (handed over, removed, left): what was still
+  // being sent stays on screen, marked as not sent, and is never sent again.
+  close() {
+    this.closed = true;
+    for (const li of this.log.querySelectorAll(".message--pending")) {
+      li.querySelector("time").textContent = gettext("Not sent");
+    }
+    this.outbox = [];
+    this.saveOutbox();
+  }
+
+  isMine(message) {
+    if (message.sender !== this.viewer) return false;
+    if (this.viewer === "worker" && this.me) return message.author === this.me;
+    return true;
   }
 
   whoLabel(message) {
     if (message.sender === "system") return "";
-    const mine = message.sender === this.viewer;
-    if (mine) return gettext("You");
+    if (this.isMine(message)) return gettext("You");
     if (message.sender === "client") return gettext("Client");
+    if (message.sender === "interpreter") {
+      return message.author && this.viewer === "worker"
+        ? interpolate(gettext("%s (interpreter)"), [message.author])
+        : gettext("Interpreter");
+    }
     return message.author && this.viewer === "worker"
       ? message.author
       : gettext("Social worker");
   }
 
+  eventText(message) {
+    const texts = EVENT_TEXT[this.viewer === "worker" ? "staff" : this.viewer] || EVENT_TEXT.staff;
+    return (texts[message.event] || (() => ""))(message);
+  }
+
   render(message) {
     const li = this.template.content.firstElementChild.cloneNode(true);
     li.dataset.seq = message.seq;
+    li.dataset.order = message.seq;
     li.dataset.sender = message.sender;
+    if (message.event) li.dataset.event = message.event;
     li.classList.add(`message--${message.sender}`);
-    if (message.sender === this.viewer) li.classList.add("message--mine");
+    if (this.isMine(message)) li.classList.add("message--mine");
     li.querySelector(".who").textContent = this.whoLabel(message);
     const time = li.querySelector("time");
     time.dateTime = message.created_at;
     time.textContent = timeFormat.format(new Date(message.created_at));
     const body = li.querySelector(".body");
     if (message.sender === "system") {
-      const texts = this.viewer === "client" ? CLIENT_EVENT_TEXT : EVENT_TEXT;
-      body.textContent = (texts[message.event] || (() => ""))();
+      body.textContent = this.eventText(message);
     } else {
       fillBody(body, message.parts, message.body);
     }
@@ -234,13 +382,196 @@ export class Thread {
     this.log.append(li);
   }
 
+  // The other side has seen everything up to `seq`: "Seen" under the last message from
+  // `sender` ("client" on the client's page, "worker" on the console) if that covers it.
+  showSeen(seq, sender) {
+    if (!this.seen || seq >= this.seen.seq) this.seen = { seq, sender };
+    this.renderSeen();
+  }
+
+  renderSeen() {
+    const old = this.log.querySelector(".seen-mark");
+    if (!this.seen) return;
+    const own = this.log.querySelectorAll(`li.message[data-sender="${this.seen.sender}"]`);
+    const last = own[own.length - 1];
+    if (!last || Number(last.dataset.seq) > this.seen.seq) {
+      if (old) old.remove();
+      return;
+    }
+    if (old && old.parentElement === last) return;
+    if (old) old.remove();
+    const mark = document.createElement("p");
+    mark.className = "message__meta seen-mark";
+    mark.textContent = gettext("Seen");
+    last.append(mark);
+  }
+
+  // The newest message from someone matching `senders`, or null.
+  newest(senders) {
+    const items = this.log.querySelectorAll("li.message[data-seq]");
+    for (let i = items.length - 1; i >= 0; i -= 1) {
+      if (senders.includes(items[i].dataset.sender)) return items[i];
+    }
+    return null;
+  }
+
   clear() {
     this.outbox = [];
     this.saveOutbox();
     this.log.replaceChildren();
     this.lastSeq = 0;
+    this.fromSeq = 0;
     this.state = null;
     this.conversation = null;
+    this.seen = null;
+  }
+}
+
+// Private notes of one conversation, for staff only: placed after the message they follow,
+// deduplicated by id, with their own outbox (sessionStorage) like messages have.
+export class NoteBook {
+  constructor({ log, template, storageKey, send, conversation, onFailed }) {
+    this.log = log;
+    this.template = template;
+    this.storageKey = storageKey;
+    this.send = send;
+    this.conversation = conversation;
+    this.onFailed = onFailed || (() => {});
+    this.fromSeq = 0;
+    this.ids = new Set();
+    this.closed = false;
+    this.outbox = this.loadOutbox();
+    for (const item of this.outbox) this.renderPending(item);
+  }
+
+  loadOutbox() {
+    try {
+      return JSON.parse(sessionStorage.getItem(this.storageKey)) || [];
+    } catch {
+      return [];
+    }
+  }
+
+  saveOutbox() {
+    if (this.outbox.length) sessionStorage.setItem(this.storageKey, JSON.stringify(this.outbox));
+    else sessionStorage.removeItem(this.storageKey);
+  }
+
+  // The notes from `conversation.context`; then what is still unsaved goes again.
+  load(notes, fromSeq) {
+    this.fromSeq = fromSeq || 0;
+    keepAtBottom(this.log, () => {
+      for (const note of notes) this.add(note);
+    });
+    this.flush();
+  }
+
+  receive(note) {
+    keepAtBottom(this.log, () => this.add(note));
+  }
+
+  add(note) {
+    this.settle(note.client_id);
+    if (this.ids.has(note.id)) return;
+    // Written before this reader's view starts: it belongs with the messages not shown.
+    if (this.fromSeq > 0 && note.after_seq <= this.fromSeq) return;
+    this.ids.add(note.id);
+    placeInLog(this.log, this.render(note));
+  }
+
+  render(note) {
+    const li = this.template.content.firstElementChild.cloneNode(true);
+    li.dataset.noteId = note.id;
+    li.dataset.order = note.after_seq + 0.5;
+    li.querySelector(".note__author").textContent = note.author;
+    const time = li.querySelector("time");
+    time.dateTime = note.created_at;
+    time.textContent = timeFormat.format(new Date(note.created_at));
+    fillBody(li.querySelector(".note__body"), note.parts, note.body);
+    return li;
+  }
+
+  renderPending(item) {
+    const li = this.template.content.firstElementChild.cloneNode(true);
+    li.dataset.clientId = item.client_id;
+    li.classList.add("note--pending");
+    li.querySelector(".note__author").textContent = gettext("You");
+    li.querySelector("time").textContent = gettext("Saving…");
+    li.querySelector(".note__body").textContent = item.body;
+    this.log.append(li);
+  }
+
+  post(body) {
+    if (this.closed) return;
+    const item = { client_id: newId(), body, sent_at: Date.now() };
+    this.outbox.push(item);
+    this.saveOutbox();
+    keepAtBottom(this.log, () => this.renderPending(item), { force: true });
+    this.send(this.frameFor(item));
+  }
+
+  frameFor(item) {
+    return { type: "note", conversation: this.conversation, body: item.body, client_id: item.client_id };
+  }
+
+  ack(frame) {
+    // The broadcast (`conversation.note`) brings the note itself; until then it stays
+    // pending, so it is never shown twice or lost.
+    const item = this.outbox.find((entry) => entry.client_id === frame.client_id);
+    if (item) item.acked = true;
+  }
+
+  settle(clientId) {
+    if (!clientId) return;
+    const before = this.outbox.length;
+    this.outbox = this.outbox.filter((item) => item.client_id !== clientId);
+    if (this.outbox.length !== before) this.saveOutbox();
+    const pending = this.log.querySelector(`.note--pending[data-client-id="${CSS.escape(clientId)}"]`);
+    if (pending) pending.remove();
+  }
+
+  fail(frame) {
+    const item = this.outbox.find((entry) => entry.client_id === frame.client_id);
+    if (!item) return;
+    if (frame.code === "rate_limited") {
+      setTimeout(() => this.flush(), (frame.retry_after || 1) * 1000);
+      return;
+    }
+    this.settle(frame.client_id);
+    this.onFailed(item.body, errorText(frame.code));
+  }
+
+  flush() {
+    if (this.closed) return;
+    for (const item of this.outbox) {
+      item.sent_at = Date.now();
+      this.send(this.frameFor(item));
+    }
+  }
+
+  // Resend what has not come back; an acknowledged note whose broadcast was lost is
+  // fetched with the next sync instead (`needsSync`).
+  flushStale(olderThanMs = 5000) {
+    if (this.closed) return false;
+    const now = Date.now();
+    let needsSync = false;
+    for (const item of this.outbox) {
+      if (now - (item.sent_at || 0) > olderThanMs) {
+        item.sent_at = now;
+        if (item.acked) needsSync = true;
+        else this.send(this.frameFor(item));
+      }
+    }
+    return needsSync;
+  }
+
+  close() {
+    this.closed = true;
+    for (const li of this.log.querySelectorAll(".note--pending time")) {
+      li.textContent = gettext("Not saved");
+    }
+    this.outbox = [];
+    this.saveOutbox();
   }
 }
 
