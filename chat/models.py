@@ -176,6 +176,8 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     body = models.TextField(blank=True)
+    # The body split into text and link parts (chat/text.py), made once when stored.
+    parts = models.JSONField(default=list, blank=True)
     event = models.CharField(max_length=20, choices=Event.choices, blank=True)
     client_id = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

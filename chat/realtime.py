@@ -73,7 +73,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "sender": message.sender,
         "event": message.event,
         "body": message.body,
-        "parts": message_parts(message.body),
+        "parts": message.parts,
         "author": author.short_name if author is not None else "",
         "client_id": str(message.client_id) if message.client_id else "",
         "created_at": message.created_at.isoformat(),

@@ -12,7 +12,13 @@ import re
 
 from bleach.linkifier import build_url_re
 
-_URL_RE = build_url_re(protocols=["http", "https"])
+_BLEACH_URL_RE = build_url_re(protocols=["http", "https"])
+# bleach's pattern starts with `\(*`, which makes a search over a run of "(" quadratic (a
+# 4000-character "((((" took a quarter of a second). Parentheses are _trim's job anyway.
+_LEADING_PARENS = "\\(*  # Match any opening parentheses.\n"
+if not _BLEACH_URL_RE.pattern.startswith(_LEADING_PARENS):
+    raise ImportError("bleach's URL pattern changed; review chat/text.py")
+_URL_RE = re.compile(_BLEACH_URL_RE.pattern[len(_LEADING_PARENS) :], _BLEACH_URL_RE.flags)
 # A host right after another scheme ("ftp://x.se", "javascript://x.se") is not a web link.
 _OTHER_SCHEME_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/*$")
 SAFE_SCHEMES = ("http://", "https://")

@@ -26,9 +26,12 @@ CLOSE_TOO_MANY = 4429
 Frame = dict[str, Any]
 
 
+SEQ_MAX = 2**31 - 1  # the largest seq the database column holds
+
+
 def seq_value(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInput("`after` must be a whole number >= 0")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEQ_MAX:
+        raise InvalidInput(f"`after` must be a whole number from 0 to {SEQ_MAX}")
     return value
 
 

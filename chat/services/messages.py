@@ -11,6 +11,7 @@ from chat import realtime
 from chat.errors import Conflict, InvalidInput, NotAllowed, TooLong
 from chat.models import Conversation, Message, Participant, PrivateNote
 from chat.permissions import require
+from chat.text import message_parts
 
 
 def message_clean_body(body: object) -> str:
@@ -64,6 +65,7 @@ def message_append(
         sender=sender,
         author=author,
         body=body,
+        parts=message_parts(body) if sender != Message.Sender.SYSTEM else [],
         event=event,
         client_id=client_id,
     )
