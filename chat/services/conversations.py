@@ -233,7 +233,11 @@ def _supervised_waiting(*, actor: User, conversation_id: object) -> Conversation
 
 def conversation_set_priority(*, conversation_id: object, priority: object, actor: User) -> None:
     """A supervisor marks a waiting conversation urgent (first in the queue) or normal."""
-    if priority not in Conversation.Priority.values or isinstance(priority, bool):
+    if (
+        not isinstance(priority, int)
+        or isinstance(priority, bool)
+        or (priority not in Conversation.Priority.values)
+    ):
         raise InvalidInput("priority must be 0 (normal) or 1 (urgent)")
     with transaction.atomic():
         conversation = _supervised_waiting(actor=actor, conversation_id=conversation_id)
