@@ -166,6 +166,11 @@ def presence_shown(*, presence: Presence | None, active: int, at: datetime | Non
     return Presence.Shown.AVAILABLE
 
 
+def default_capacity_for(*, worker: User) -> int:
+    """A new worker's capacity: the smallest default among their units."""
+    return min((unit.default_capacity for unit in worker.units.all()), default=3)
+
+
 def unit_staff_load(*, unit: Unit, at: datetime | None = None) -> list[StaffLoad]:
     """Every worker and supervisor of the unit with what others see of them."""
     users = (
@@ -190,7 +195,7 @@ def unit_staff_load(*, unit: Unit, at: datetime | None = None) -> list[StaffLoad
                 shown=presence_shown(presence=presence, active=user.active, at=at),
                 status=presence.status if presence else Presence.Status.AWAY,
                 active=user.active,
-                capacity=presence.capacity if presence else unit.default_capacity,
+                capacity=presence.capacity if presence else default_capacity_for(worker=user),
                 idle_since=presence.idle_since if presence else None,
             )
         )

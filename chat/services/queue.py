@@ -38,8 +38,9 @@ def queue_announce(*, unit_id: int) -> None:
 def presence_lock(*, worker: User) -> Presence:
     """The worker's presence row, created on first use, locked until the transaction ends.
     Every assignment to a worker takes this lock, so capacity is never exceeded."""
-    default_capacity = min((unit.default_capacity for unit in worker.units.all()), default=3)
-    Presence.objects.get_or_create(user=worker, defaults={"capacity": default_capacity})
+    Presence.objects.get_or_create(
+        user=worker, defaults={"capacity": selectors.default_capacity_for(worker=worker)}
+    )
     return Presence.objects.select_for_update().get(user=worker)
 
 

@@ -19,6 +19,10 @@ const composerBody = $("composer-body");
 const endButton = $("end-button");
 const endedBox = $("ended");
 const formError = $("start-error");
+const typingLine = $("typing");
+
+const TYPING_SEND_MS = 2000;
+const TYPING_SHOW_MS = 5000;
 
 function loadSession() {
   try {
@@ -73,6 +77,7 @@ function showState(state) {
   endedBox.hidden = open;
   if (state !== "queued") $("queue-info").hidden = true;
   document.body.dataset.state = state;
+  if (!open) hideTyping();
 }
 
 // Where the client stands, and only an estimate the server can stand behind.
@@ -122,8 +127,20 @@ const socket = new Socket("/ws/client/", {
         $("log").querySelectorAll(".message--pending[data-start]").forEach((el) => el.remove());
       }
       thread.applySync(frame);
+      maybeSendSeen();
     },
-    "conversation.message": (frame) => thread.receive(frame),
+    "conversation.message": (frame) => {
+      if (thread.receive(frame) && frame.message.sender !== "client") {
+        hideTyping();
+        maybeSendSeen();
+      }
+    },
+    "conversation.typing": (frame) => {
+      if (frame.who === "worker") showTyping();
+    },
+    "conversation.seen": (frame) => {
+      if (frame.who === "worker") thread.showSeen(frame.seq, "client");
+    },
     "queue.position": showPosition,
     pong: (frame) => {
       if (frame.last_seq > thread.lastSeq) thread.onGap(thread.lastSeq);
@@ -143,7 +160,7 @@ const socket = new Socket("/ws/client/", {
         saveSession((session = null));
         socket.stop();
         showStart(null, "");
-      } else {
+      } else if (frame.in_reply_to !== "typing" && frame.in_reply_to !== "seen") {
         showNotice(errorText(frame.code));
       }
     },
@@ -213,6 +230,58 @@ composer.addEventListener("submit", (event) => {
   composerBody.focus();
 });
 
+// "The social worker is writing…", for a few seconds after each sign.
+let typingTimer = null;
+let lastTypingSent = 0;
+let seenSentFor = 0;
+
+function showTyping() {
+  if (thread.state !== "active") return;
+  if (!typingLine.textContent) typingLine.textContent = gettext("The social worker is writing…");
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(hideTyping, TYPING_SHOW_MS);
+}
+
+function hideTyping() {
+  clearTimeout(typingTimer);
+  typingLine.textContent = "";
+}
+
+composerBody.addEventListener("input", () => {
+  if (thread.state !== "active" || !composerBody.value.trim()) return;
+  const now = Date.now();
+  if (now - lastTypingSent < TYPING_SEND_MS) return;
+  lastTypingSent = now;
+  socket.send({ type: "typing" });
+});
+
+// The social worker sees "Seen" once the newest answer has been on this screen.
+function maybeSendSeen() {
+  if (!session || thread.state !== "active") return;
+  if (!document.hasFocus() || document.visibilityState !== "visible") return;
+  const newest = thread.newest(["worker", "interpreter"]);
+  if (!newest) return;
+  const seq = Number(newest.dataset.seq);
+  const box = newest.getBoundingClientRect();
+  if (seq <= seenSentFor || box.bottom <= 0 || box.top >= innerHeight) return;
+  if (socket.send({ type: "seen", seq: thread.lastSeq })) seenSentFor = seq;
+}
+
+window.addEventListener("focus", maybeSendSeen);
+document.addEventListener("visibilitychange", maybeSendSeen);
+let seenFrame = null;
+window.addEventListener(
+  "scroll",
+  () => {
+    if (seenFrame) return;
+    seenFrame = requestAnimationFrame(() => {
+      seenFrame = null;
+      maybeSendSeen();
+    });
+  },
+  { passive: true },
+);
+
 // Enter sends, Shift+Enter makes a new line.
 composerBody.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -227,6 +296,7 @@ endButton.addEventListener("click", () => {
 
 $("new-chat").addEventListener("click", () => {
   socket.stop();
+  seenSentFor = 0;
   saveSession((session = null));
   showStart(null, "");
 });

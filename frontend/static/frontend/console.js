@@ -1,12 +1,18 @@
 // The social worker's console: the waiting queues of the worker's units, live, and the
 // worker's own conversations, several at once, each with its own thread and outbox.
+// Around them: handover (sending and answering offers), invitations, private notes, canned
+// replies, typing and seen, and sound and title alerts.
 
 import { Socket, readSettings } from "./socket.js";
-import { Thread, errorText } from "./thread.js";
+import { NoteBook, Thread, errorText, timeFormat } from "./thread.js";
 
 const { gettext, interpolate, ngettext } = window;
 const settings = readSettings("socket-settings");
 const unitNames = readSettings("unit-names");
+const myUnits = readSettings("my-units");
+const colleagues = readSettings("colleagues");
+const interpreters = readSettings("interpreters");
+const cannedReplies = readSettings("canned-replies");
 
 const $ = (id) => document.getElementById(id);
 const waitingList = $("waiting");
@@ -16,11 +22,23 @@ const panels = $("conversation-panels");
 const noConversation = $("no-conversation");
 const connection = $("connection");
 const notice = $("notice");
+const announcer = $("announcer");
+
+// Who is signed in, as the server writes names: full name in handovers and participants,
+// short name as a message's author.
+const me = { name: $("whoami").dataset.name, shortName: $("whoami").dataset.shortName };
+const pageLanguage = (document.documentElement.lang || "sv").slice(0, 2);
 
 const waitingByUnit = new Map(); // unit id -> list of waiting conversations
-const conversations = new Map(); // conversation id -> { thread, panel, tab }
+const conversations = new Map(); // conversation id -> entry (see openConversation)
+const offers = new Map(); // handover id -> { handover, li }
 let selected = null;
 let acceptedHere = false; // focus a conversation this tab accepted
+let acceptedOffer = null; // the conversation of a handover this tab accepted
+
+const TYPING_SEND_MS = 2000;
+const TYPING_SHOW_MS = 5000;
+const REQUEST_TIMEOUT_MS = 10000;
 
 const CONNECTION_TEXT = {
   connecting: () => gettext("Connecting…"),
@@ -30,6 +48,126 @@ const CONNECTION_TEXT = {
   open: () => "",
 };
 
+// Why a conversation is no longer this worker's.
+const GONE_TEXT = {
+  handed_over: () => gettext("You have handed this conversation over. It is no longer yours."),
+  returned: () =>
+    gettext("Nobody answered in time, so the conversation went back to the queue. It is no longer yours."),
+  removed: () => gettext("You were removed from this conversation."),
+  left: () => gettext("You have left this conversation."),
+};
+
+const HANDOVER_ERROR_TEXT = {
+  invalid: () => gettext("Choose who receives the conversation and write a note for them."),
+  not_found: () => gettext("That colleague or unit could not be found. Choose again."),
+  conflict: () => gettext("The conversation is no longer active, so it cannot be handed over."),
+  handover_open: () => gettext("This conversation is already being handed over. Wait for the answer."),
+  forbidden: () => gettext("Only the conversation's social worker can hand it over."),
+};
+
+const INVITE_ERROR_TEXT = {
+  already_present: () => gettext("They are already in the conversation."),
+  not_found: () => gettext("That person could not be found. Choose again."),
+  conflict: () => gettext("The conversation is no longer active."),
+  forbidden: () => gettext("Only the conversation's social worker can invite."),
+  invalid: () => gettext("Choose a person to invite."),
+};
+
+const OFFER_ERROR_TEXT = {
+  handover_closed: () => gettext("The offer is no longer open."),
+  conflict: () => gettext("The offer is no longer open."),
+  not_found: () => gettext("The offer could not be found. It may have been withdrawn."),
+  invalid: () => gettext("Say why you decline."),
+  at_capacity: () =>
+    gettext("You already have as many conversations as your capacity allows. End one, or decline."),
+  forbidden: () => gettext("This offer is not for you."),
+};
+
+function textFor(table, code) {
+  return (table[code] || (() => errorText(code)))();
+}
+
+// --- alerts: a soft chime and a count in the title ------------------------------------
+const ALERTS_KEY = "cc.console.alerts";
+const alertsToggle = $("alerts-toggle");
+const baseTitle = document.title;
+const newWaiting = new Set(); // waiting ids that arrived while this window was elsewhere
+const knownWaiting = new Set();
+let audio = null;
+let lastChime = 0;
+
+try {
+  alertsToggle.checked = localStorage.getItem(ALERTS_KEY) !== "off";
+} catch {
+  alertsToggle.checked = true;
+}
+alertsToggle.addEventListener("change", () => {
+  try {
+    localStorage.setItem(ALERTS_KEY, alertsToggle.checked ? "on" : "off");
+  } catch {
+    // storage may be off; the choice holds for this page
+  }
+  updateTitle();
+});
+
+// Browsers let a page make sound only after the user has done something on it.
+function unlockAudio() {
+  try {
+    if (!audio) audio = new AudioContext();
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+  } catch {
+    audio = null;
+  }
+}
+document.addEventListener("pointerdown", unlockAudio);
+document.addEventListener("keydown", unlockAudio);
+
+function chime() {
+  if (!alertsToggle.checked || !audio || audio.state !== "running") return;
+  if (Date.now() - lastChime < 1500) return;
+  lastChime = Date.now();
+  const start = audio.currentTime;
+  for (const [frequency, at] of [
+    [659.25, 0],
+    [880, 0.16],
+  ]) {
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.type = "sine";
+    tone.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, start + at);
+    gain.gain.exponentialRampToValueAtTime(0.1, start + at + 0.03);
+    gain.gain.exponentialRampToValueAtTime(0.0001, start + at + 0.5);
+    tone.connect(gain).connect(audio.destination);
+    tone.start(start + at);
+    tone.stop(start + at + 0.55);
+  }
+}
+
+function updateTitle() {
+  let count = newWaiting.size + offers.size;
+  for (const entry of conversations.values()) if (entry.unread || entry.unanswered) count += 1;
+  document.title = alertsToggle.checked && count ? `(${count}) ${baseTitle}` : baseTitle;
+}
+
+function announce(text) {
+  announcer.textContent = "";
+  // A fresh text node, a moment later, so the same words are read out again.
+  setTimeout(() => {
+    announcer.textContent = text;
+  }, 50);
+}
+
+window.addEventListener("focus", () => {
+  newWaiting.clear();
+  const entry = conversations.get(selected);
+  if (entry) clearUnread(entry);
+  updateTitle();
+  maybeSendSeen(entry);
+});
+document.addEventListener("visibilitychange", () => maybeSendSeen(conversations.get(selected)));
+
+// --- the socket ------------------------------------------------------------------------
 const socket = new Socket("/ws/console/", {
   heartbeatSeconds: settings.heartbeatSeconds,
   onStatus: (status) => {
@@ -41,12 +179,23 @@ const socket = new Socket("/ws/console/", {
     "console.snapshot": (frame) => {
       waitingByUnit.clear();
       for (const unit of frame.units) waitingByUnit.set(unit.id, []);
-      for (const c of frame.waiting) waitingByUnit.get(c.unit)?.push(c);
+      for (const c of frame.waiting) {
+        waitingByUnit.get(c.unit)?.push(c);
+        knownWaiting.add(c.id);
+      }
       renderWaiting();
+      const current = new Set(frame.conversations.map((c) => c.id));
       for (const c of frame.conversations) openConversation(c.id, c.unit);
+      // Taken from this worker while the console was not connected.
+      for (const entry of conversations.values()) {
+        if (!current.has(entry.id) && !entry.gone && entry.thread.state === "active") {
+          markGone(entry, "");
+        }
+      }
       showPresence(frame.presence);
-      for (const [id, entry] of conversations) {
-        socket.send({ type: "sync", conversation: id, after: entry.thread.lastSeq });
+      replaceOffers(frame.offers || []);
+      for (const entry of conversations.values()) {
+        if (!entry.gone) requestSync(entry);
       }
     },
     "presence.updated": showPresence,
@@ -55,42 +204,122 @@ const socket = new Socket("/ws/console/", {
         const entry = conversations.get(Number(id));
         if (entry && lastSeq > entry.thread.lastSeq) entry.thread.onGap(entry.thread.lastSeq);
       }
-      for (const entry of conversations.values()) entry.thread.flushStale();
+      for (const entry of conversations.values()) {
+        entry.thread.flushStale();
+        if (entry.notes.flushStale()) requestSync(entry);
+      }
     },
     "queue.updated": (frame) => {
       waitingByUnit.set(frame.unit, frame.waiting);
+      noticeNewWaiting();
       renderWaiting();
     },
     "conversation.assigned": (frame) => {
+      const known = conversations.has(frame.conversation);
       const entry = openConversation(frame.conversation, frame.detail.unit);
-      socket.send({ type: "sync", conversation: frame.conversation, after: entry.thread.lastSeq });
-      if (acceptedHere) {
+      if (entry.gone) reopen(entry);
+      requestSync(entry);
+      if (acceptedOffer === frame.conversation) {
+        // A handover this tab accepted: the note comes first.
+        acceptedOffer = null;
+        entry.focusTrail = true;
+        select(frame.conversation, { focus: false });
+      } else if (acceptedHere) {
         acceptedHere = false;
         select(frame.conversation);
+      } else if (!known) {
+        markUnread(entry);
+        announce(interpolate(gettext("%s is now in your conversations."), [entry.label]));
       }
     },
     "conversation.sync": (frame) => {
       const entry = conversations.get(frame.conversation);
-      if (entry) entry.thread.applySync(frame);
+      if (!entry) return;
+      if (frame.unit && frame.unit !== entry.unit) setUnit(entry, frame.unit);
+      entry.thread.applySync(frame);
+      maybeSendSeen(entry);
+    },
+    "conversation.context": (frame) => {
+      const entry = conversations.get(frame.conversation);
+      if (entry) renderContext(entry, frame);
     },
     "conversation.message": (frame) => {
       const entry = conversations.get(frame.conversation);
       if (!entry) return;
-      if (entry.thread.receive(frame) && frame.message.sender === "client") markUnread(entry);
+      if (!entry.thread.receive(frame)) return;
+      const { message } = frame;
+      if (message.sender === "client") {
+        hideTyping(entry);
+        markUnread(entry);
+        maybeSendSeen(entry);
+      } else if (message.sender === "worker" && entry.unanswered) {
+        setUnanswered(entry, false);
+      } else if (message.sender === "system" && CONTEXT_EVENTS.has(message.event)) {
+        requestContext(entry);
+        if (
+          message.event === "participant_joined" &&
+          pending?.kind === "invite" &&
+          pending.conversation === entry.id
+        ) {
+          closeDialog(inviteDialog);
+          announce(gettext("The invitation has been sent. They are in the conversation now."));
+        }
+      }
     },
-    ack: (frame) => conversations.get(frame.conversation)?.thread.ack(frame),
-    error: (frame) => {
+    "conversation.note": (frame) => conversations.get(frame.conversation)?.notes.receive(frame.note),
+    "conversation.typing": (frame) => {
       const entry = conversations.get(frame.conversation);
-      if (entry && frame.client_id && frame.in_reply_to === "message") entry.thread.fail(frame);
-      else if (frame.code === "nothing_waiting") showNotice(gettext("Nobody is waiting right now."));
-      else if (frame.code === "at_capacity") showNotice(errorText(frame.code));
-      else if (frame.in_reply_to === "accept" && frame.code === "conflict")
-        showNotice(gettext("Someone else has already taken that conversation."));
-      else showNotice(errorText(frame.code));
+      if (entry && frame.who === "client") showTyping(entry);
     },
+    "conversation.seen": (frame) => {
+      const entry = conversations.get(frame.conversation);
+      if (entry && frame.who === "client") entry.thread.showSeen(frame.seq, "worker");
+    },
+    "conversation.unanswered": (frame) => {
+      const entry = conversations.get(frame.conversation);
+      if (entry && !entry.gone) {
+        setUnanswered(entry, true);
+        chime();
+      }
+    },
+    "conversation.left": (frame) => {
+      const entry = conversations.get(frame.conversation);
+      if (entry) markGone(entry, frame.reason);
+    },
+    "handover.updated": (frame) => handoverUpdated(frame.handover),
+    invitation: (frame) => showInvitation(frame),
+    ack: (frame) => {
+      const entry = conversations.get(frame.conversation);
+      if (!entry) return;
+      if ("note" in frame) entry.notes.ack(frame);
+      else entry.thread.ack(frame);
+    },
+    error: handleError,
   },
 });
 
+function handleError(frame) {
+  const entry = conversations.get(frame.conversation);
+  const about = frame.in_reply_to;
+  if (entry && frame.client_id && about === "message") entry.thread.fail(frame);
+  else if (entry && frame.client_id && about === "note") entry.notes.fail(frame);
+  else if (about === "sync" && entry && entry.gone) return; // no longer readable: fine
+  else if (about === "hand_over") failPending(handoverError, textFor(HANDOVER_ERROR_TEXT, frame.code));
+  else if (about === "invite" || about === "invite_link")
+    failPending(inviteError, textFor(INVITE_ERROR_TEXT, frame.code));
+  else if (about === "handover_accept" || about === "handover_decline") offerFailed(frame);
+  else if (frame.code === "nothing_waiting") showNotice(gettext("Nobody is waiting right now."));
+  else if (frame.code === "at_capacity") showNotice(errorText(frame.code));
+  else if (about === "accept" && frame.code === "conflict")
+    showNotice(gettext("Someone else has already taken that conversation."));
+  else if (about === "remove_participant" || about === "leave") {
+    showNotice(gettext("That did not work. The conversation may have changed; look again."));
+    if (entry) requestContext(entry);
+  } else if (about === "typing" || about === "seen") return; // best effort only
+  else showNotice(errorText(frame.code));
+}
+
+// --- presence and the queue ------------------------------------------------------------
 const presenceSelect = $("presence-status");
 let capacity = null;
 
@@ -103,7 +332,9 @@ function showPresence(presence) {
 
 function showLoad() {
   if (capacity === null) return;
-  const active = [...conversations.values()].filter((e) => e.thread.state === "active").length;
+  const active = [...conversations.values()].filter(
+    (e) => e.thread.state === "active" && !e.gone && e.role === "worker",
+  ).length;
   $("presence-load").textContent = interpolate(
     gettext("%(active)s of %(capacity)s conversations in progress."),
     { active, capacity },
@@ -127,6 +358,23 @@ function waitedText(isoTime) {
   const minutes = Math.max(0, Math.floor((Date.now() - new Date(isoTime)) / 60000));
   if (minutes < 1) return gettext("waited less than a minute");
   return interpolate(ngettext("waited %s minute", "waited %s minutes", minutes), [minutes]);
+}
+
+// A client who just came into one of the worker's queues: chime, and count it in the
+// title while the window is elsewhere.
+function noticeNewWaiting() {
+  const now = new Set([...waitingByUnit.values()].flat().map((c) => c.id));
+  let arrived = false;
+  for (const id of now) {
+    if (!knownWaiting.has(id)) {
+      knownWaiting.add(id);
+      arrived = true;
+      if (!document.hasFocus()) newWaiting.add(id);
+    }
+  }
+  for (const id of newWaiting) if (!now.has(id)) newWaiting.delete(id);
+  if (arrived && presenceSelect.value === "available") chime();
+  updateTitle();
 }
 
 function renderWaiting() {
@@ -164,94 +412,269 @@ function accept(conversationId) {
 
 $("accept-next").addEventListener("click", () => accept(null));
 
+// --- conversations ---------------------------------------------------------------------
+// System events after which the handover trail or the participants may have changed.
+const CONTEXT_EVENTS = new Set([
+  "participant_joined",
+  "participant_left",
+  "handover_started",
+  "handover_cancelled",
+  "handover_joined",
+]);
+
+function requestSync(entry) {
+  socket.send({ type: "sync", conversation: entry.id, after: entry.thread.lastSeq });
+}
+
+// A sync with nothing missed answers with the staff context only (trail, notes, people).
+function requestContext(entry) {
+  clearTimeout(entry.contextTimer);
+  entry.contextTimer = setTimeout(() => {
+    if (!entry.gone) requestSync(entry);
+  }, 300);
+}
+
 function openConversation(id, unitId) {
   if (conversations.has(id)) return conversations.get(id);
   const panel = $("conversation-template").content.firstElementChild.cloneNode(true);
   panel.id = `conversation-${id}`;
   panel.hidden = true;
+  const label = interpolate(gettext("Client %s"), [id]);
   const title = panel.querySelector("h2");
   title.id = `conversation-${id}-title`;
+  title.tabIndex = -1;
   panel.setAttribute("aria-labelledby", title.id);
-  title.textContent = interpolate(gettext("Client %s"), [id]);
-  panel.querySelector(".unit").textContent = unitNames[unitId] || "";
+  title.textContent = label;
   const textarea = panel.querySelector("textarea");
   textarea.id = `composer-${id}`;
   panel.querySelector("label.composer-label").htmlFor = textarea.id;
   textarea.maxLength = settings.maxLength;
+  const noteToggle = panel.querySelector(".note-toggle");
+  noteToggle.id = `note-toggle-${id}`;
+  panel.querySelector(".note-toggle-label").htmlFor = noteToggle.id;
+  const trail = panel.querySelector(".trail");
+  trail.querySelector(".trail__title").id = `trail-${id}-title`;
+  trail.setAttribute("aria-labelledby", `trail-${id}-title`);
   panels.append(panel);
 
   const tab = $("tab-template").content.firstElementChild.cloneNode(true);
   const tabButton = tab.querySelector("button");
-  tabButton.querySelector(".label").textContent = interpolate(gettext("Client %s"), [id]);
+  tabButton.querySelector(".label").textContent = label;
   tabButton.setAttribute("aria-controls", panel.id);
   tabButton.addEventListener("click", () => select(id));
   tabs.append(tab);
 
-  const thread = new Thread({
-    log: panel.querySelector(".log"),
+  const log = panel.querySelector(".log");
+  const form = panel.querySelector("form.composer");
+  const entry = {
+    id,
+    label,
+    unit: unitId,
+    panel,
+    tab,
+    tabButton,
+    form,
+    textarea,
+    noteToggle,
+    log,
+    role: "worker",
+    gone: false,
+    unread: false,
+    unanswered: false,
+    offerOpen: false,
+    participants: [],
+    seenSentFor: 0,
+    lastTypingSent: 0,
+    typingTimer: null,
+    contextTimer: null,
+    focusTrail: false,
+    shownOnce: false,
+  };
+  entry.thread = new Thread({
+    log,
     template: $("message-template"),
     viewer: "worker",
+    me: me.shortName,
     storageKey: `cc.console.outbox.${id}`,
     send: (frame) => socket.send(frame),
     onGap: (after) => socket.send({ type: "sync", conversation: id, after }),
-    onStateChange: (state) => {
-      const open = state === "active";
-      panel.querySelector("form").hidden = !open;
-      panel.querySelector(".end").hidden = !open;
-      panel.querySelector(".ended").hidden = open;
-      tab.dataset.state = state;
-      showLoad();
-      tabButton.querySelector(".state").textContent = open ? "" : gettext("ended");
-    },
+    onStateChange: () => refreshControls(entry),
     onFailed: (body, reason) => {
       if (!textarea.value) textarea.value = body;
       showNotice(reason);
     },
   });
-  thread.conversation = id;
-  const entry = { thread, panel, tab, tabButton };
+  entry.thread.conversation = id;
+  entry.notes = new NoteBook({
+    log,
+    template: $("note-template"),
+    storageKey: `cc.console.notes.${id}`,
+    send: (frame) => socket.send(frame),
+    conversation: id,
+    onFailed: (body, reason) => {
+      if (!textarea.value) {
+        textarea.value = body;
+        setNoteMode(entry, true);
+      }
+      showNotice(reason);
+    },
+  });
   conversations.set(id, entry);
+  setUnit(entry, unitId);
 
-  panel.querySelector("form").addEventListener("submit", (event) => {
+  entry.canned = new CannedPicker(entry);
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (!textarea.value.trim()) return;
-    thread.post(textarea.value);
+    const body = textarea.value;
+    if (!body.trim()) return;
+    if (body.length > settings.maxLength) {
+      showNotice(errorText("too_long"));
+      return;
+    }
+    showNotice("");
+    if (noteToggle.checked) entry.notes.post(body);
+    else entry.thread.post(body);
     textarea.value = "";
+    entry.canned.close();
   });
   textarea.addEventListener("keydown", (event) => {
+    if (entry.canned.onKeyDown(event)) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
-      panel.querySelector("form").requestSubmit();
+      form.requestSubmit();
     }
   });
+  textarea.addEventListener("input", () => {
+    entry.canned.onInput();
+    sendTyping(entry);
+  });
+  noteToggle.addEventListener("change", () => setNoteMode(entry, noteToggle.checked));
+  log.addEventListener("scroll", () => maybeSendSeenSoon(entry), { passive: true });
   panel.querySelector(".end").addEventListener("click", () => {
     socket.send({ type: "end", conversation: id });
   });
+  panel.querySelector(".hand-over").addEventListener("click", (event) =>
+    openHandover(entry, event.currentTarget),
+  );
+  panel.querySelector(".invite").addEventListener("click", (event) =>
+    openInvite(entry, event.currentTarget),
+  );
+  panel.querySelector(".leave").addEventListener("click", () => {
+    if (!socket.send({ type: "leave", conversation: id }))
+      showNotice(gettext("Not connected. Try again in a moment."));
+  });
   panel.querySelector(".close").addEventListener("click", () => closeConversation(id));
   noConversation.hidden = true;
+  refreshControls(entry);
   if (selected === null) select(id);
   return entry;
 }
 
-function select(id) {
+function setUnit(entry, unitId) {
+  entry.unit = unitId;
+  entry.panel.querySelector(".unit").textContent = unitNames[unitId] || "";
+}
+
+// Buttons and composer follow the conversation's state, whether it is still this
+// worker's, and whether they are its worker or an invited colleague.
+function refreshControls(entry) {
+  const { panel, thread } = entry;
+  const active = thread.state === "active" && !entry.gone;
+  const isWorker = entry.role === "worker";
+  entry.form.hidden = !active;
+  panel.querySelector(".hand-over").hidden = !active || !isWorker;
+  panel.querySelector(".hand-over").disabled = entry.offerOpen;
+  panel.querySelector(".invite").hidden = !active || !isWorker;
+  panel.querySelector(".end").hidden = !active || !isWorker;
+  panel.querySelector(".leave").hidden = !active || isWorker;
+  panel.querySelector(".ended").hidden = active;
+  panel.classList.toggle("conversation--gone", entry.gone);
+  for (const button of panel.querySelectorAll(".participants button")) button.hidden = !active;
+  entry.tab.dataset.state = entry.gone ? "gone" : thread.state || "";
+  let stateText = "";
+  if (entry.gone) stateText = gettext("no longer yours");
+  else if (thread.state === "ended") stateText = gettext("ended");
+  else if (thread.state && thread.state !== "active") stateText = gettext("not active");
+  else if (!isWorker) stateText = gettext("invited");
+  entry.tabButton.querySelector(".state").textContent = stateText;
+  if (!active) hideTyping(entry);
+  showLoad();
+}
+
+function select(id, { focus = true } = {}) {
   selected = id;
   for (const [otherId, entry] of conversations) {
     const isSelected = otherId === id;
     entry.panel.hidden = !isSelected;
     entry.tabButton.setAttribute("aria-current", isSelected ? "true" : "false");
-    if (isSelected) {
-      entry.tab.classList.remove("unread");
-      entry.tabButton.querySelector(".unread-mark").hidden = true;
-    }
   }
   const entry = conversations.get(id);
-  if (entry && !entry.panel.querySelector("form").hidden) entry.panel.querySelector("textarea").focus();
+  if (!entry) return;
+  clearUnread(entry);
+  if (!entry.shownOnce) {
+    entry.shownOnce = true;
+    entry.log.scrollTop = entry.log.scrollHeight;
+  }
+  if (entry.focusTrail && !entry.panel.querySelector(".trail").hidden) {
+    entry.focusTrail = false;
+    entry.panel.querySelector(".trail").focus();
+  } else if (focus && !entry.form.hidden) {
+    entry.textarea.focus();
+  } else if (focus) {
+    entry.panel.querySelector("h2").focus();
+  }
+  maybeSendSeen(entry);
 }
 
 function markUnread(entry) {
-  if (entry.thread.conversation === selected && document.hasFocus()) return;
+  if (entry.id === selected && document.hasFocus()) return;
+  entry.unread = true;
   entry.tab.classList.add("unread");
   entry.tabButton.querySelector(".unread-mark").hidden = false;
+  chime();
+  updateTitle();
+}
+
+function clearUnread(entry) {
+  entry.unread = false;
+  entry.tab.classList.remove("unread");
+  entry.tabButton.querySelector(".unread-mark").hidden = true;
+  updateTitle();
+}
+
+function setUnanswered(entry, flagged) {
+  entry.unanswered = flagged;
+  entry.panel.querySelector(".unanswered").hidden = !flagged;
+  entry.tabButton.querySelector(".unanswered-mark").hidden = !flagged;
+  entry.tab.classList.toggle("tab--unanswered", flagged);
+  updateTitle();
+}
+
+// No longer this worker's: the history stays readable until they close it.
+function markGone(entry, reason) {
+  if (entry.gone) return;
+  entry.gone = true;
+  entry.offerOpen = false;
+  entry.thread.close();
+  entry.notes.close();
+  entry.canned.close();
+  setUnanswered(entry, false);
+  entry.panel.querySelector(".gone").textContent = (
+    GONE_TEXT[reason] || (() => gettext("This conversation is no longer yours."))
+  )();
+  for (const dialog of [handoverDialog, inviteDialog]) {
+    if (dialog.open && dialogEntry === entry) closeDialog(dialog);
+  }
+  refreshControls(entry);
+}
+
+// Given back (a handover that came back, an invitation again): writable once more.
+function reopen(entry) {
+  entry.gone = false;
+  entry.thread.closed = false;
+  entry.notes.closed = false;
+  entry.panel.querySelector(".gone").textContent = "";
+  refreshControls(entry);
 }
 
 function closeConversation(id) {
@@ -261,12 +684,801 @@ function closeConversation(id) {
   entry.tab.remove();
   conversations.delete(id);
   sessionStorage.removeItem(`cc.console.outbox.${id}`);
+  sessionStorage.removeItem(`cc.console.notes.${id}`);
+  updateTitle();
   if (selected === id) {
     selected = null;
     const next = conversations.keys().next();
     if (!next.done) select(next.value);
   }
   noConversation.hidden = conversations.size > 0;
+  if (selected === null) $("mine-title").focus();
 }
+$("mine-title").tabIndex = -1;
+
+// --- the staff context: handover trail and participants ---------------------------------
+function renderContext(entry, frame) {
+  entry.participants = frame.participants;
+  const mine = frame.participants.find((p) => p.role === "colleague" && p.name === me.name);
+  entry.role = mine ? "colleague" : "worker";
+  renderTrail(entry, frame.handovers);
+  renderParticipants(entry);
+  entry.notes.load(frame.notes, entry.thread.fromSeq);
+  entry.offerOpen = frame.handovers.some((h) => h.state === "offered" && h.from === me.name);
+  refreshControls(entry);
+  if (entry.focusTrail && entry.id === selected && !entry.panel.querySelector(".trail").hidden) {
+    entry.focusTrail = false;
+    entry.panel.querySelector(".trail").focus();
+  }
+}
+
+function element(tag, className, text) {
+  const el = document.createElement(tag);
+  if (className) el.className = className;
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+function handoverSummary(h) {
+  const parts = [];
+  parts.push(
+    h.to
+      ? interpolate(gettext("to %(to)s (%(to_unit)s)"), h, true)
+      : interpolate(gettext("to the queue of %(to_unit)s"), h, true),
+  );
+  parts.push(timeFormat.format(new Date(h.created_at)));
+  if (h.from_unit !== h.to_unit) {
+    parts.push(h.share_history ? gettext("history included") : gettext("only the note"));
+  }
+  return parts.join(" · ");
+}
+
+const HANDOVER_STATE_TEXT = {
+  offered: () => gettext("Waiting for an answer."),
+  declined: (h) => interpolate(gettext("Declined: %s"), [h.decline_reason]),
+  expired: () => gettext("Nobody answered in time."),
+};
+
+function trailItem(h, latest) {
+  const item = element("div", latest ? "trail__item trail__item--latest" : "trail__item");
+  item.append(
+    element("p", "trail__from", interpolate(gettext("Handover from %(from)s (%(from_unit)s):"), h, true)),
+  );
+  const note = element("p", "trail__note", h.note);
+  note.dir = "auto";
+  item.append(note);
+  item.append(element("p", "trail__meta", handoverSummary(h)));
+  const state = HANDOVER_STATE_TEXT[h.state];
+  if (state) item.append(element("p", "trail__state", state(h)));
+  return item;
+}
+
+function renderTrail(entry, handovers) {
+  const trail = entry.panel.querySelector(".trail");
+  const sorted = [...handovers].sort(
+    (a, b) => new Date(b.created_at) - new Date(a.created_at) || b.id - a.id,
+  );
+  trail.hidden = sorted.length === 0;
+  if (!sorted.length) return;
+  trail.querySelector(".trail__latest").replaceChildren(trailItem(sorted[0], true));
+  const earlier = sorted.slice(1);
+  const details = trail.querySelector(".trail__earlier");
+  details.hidden = earlier.length === 0;
+  details.querySelector("summary").textContent = interpolate(
+    ngettext("%s earlier handover", "%s earlier handovers", earlier.length),
+    [earlier.length],
+  );
+  details.querySelector(".trail__list").replaceChildren(
+    ...earlier.map((h) => {
+      const li = document.createElement("li");
+      li.append(trailItem(h, false));
+      return li;
+    }),
+  );
+}
+
+function participantName(p) {
+  const role = p.role === "interpreter" ? gettext("Interpreter") : gettext("Colleague");
+  const name = p.name || gettext("joined by link");
+  return interpolate(gettext("%(role)s: %(name)s"), { role, name }, true);
+}
+
+function renderParticipants(entry) {
+  const box = entry.panel.querySelector(".participants");
+  const items = entry.participants.map((p) => {
+    const li = element("li", "participant");
+    const isMe = p.role === "colleague" && p.name === me.name;
+    li.append(
+      element("span", "participant__name", isMe ? interpolate(gettext("%s (you)"), [participantName(p)]) : participantName(p)),
+    );
+    if (entry.role === "worker" && !isMe) {
+      const remove = element("button", "link-button", gettext("Remove"));
+      remove.type = "button";
+      remove.setAttribute("aria-label", interpolate(gettext("Remove %s"), [participantName(p)]));
+      remove.addEventListener("click", () => {
+        remove.disabled = true;
+        socket.send({ type: "remove_participant", conversation: entry.id, participant: p.id });
+      });
+      li.append(" ", remove);
+    }
+    return li;
+  });
+  box.querySelector(".participants__list").replaceChildren(...items);
+  box.hidden = items.length === 0;
+}
+
+// --- the composer: private notes, typing, seen, canned replies --------------------------
+function setNoteMode(entry, on) {
+  entry.noteToggle.checked = on;
+  entry.form.classList.toggle("composer--note", on);
+  entry.textarea.placeholder = on
+    ? gettext("Write a private note: only staff see it")
+    : gettext("Write a message, or / for a canned reply");
+  entry.form.querySelector(".composer-label").textContent = on
+    ? gettext("Private note")
+    : gettext("Message");
+  entry.form.querySelector(".send").textContent = on ? gettext("Save note") : gettext("Send");
+}
+
+// Only real writing to the client says "writing": not a private note, not a search.
+function sendTyping(entry) {
+  if (entry.noteToggle.checked || entry.gone || entry.thread.state !== "active") return;
+  const value = entry.textarea.value;
+  if (!value.trim() || value.startsWith("/")) return;
+  const now = Date.now();
+  if (now - entry.lastTypingSent < TYPING_SEND_MS) return;
+  entry.lastTypingSent = now;
+  socket.send({ type: "typing", conversation: entry.id });
+}
+
+function showTyping(entry) {
+  const line = entry.panel.querySelector(".typing");
+  if (!line.textContent) line.textContent = gettext("The client is writing…");
+  clearTimeout(entry.typingTimer);
+  entry.typingTimer = setTimeout(() => hideTyping(entry), TYPING_SHOW_MS);
+}
+
+function hideTyping(entry) {
+  clearTimeout(entry.typingTimer);
+  entry.panel.querySelector(".typing").textContent = "";
+}
+
+function inView(el, container) {
+  const r = el.getBoundingClientRect();
+  const c = container.getBoundingClientRect();
+  return r.height > 0 && r.bottom > c.top && r.top < c.bottom && r.top < innerHeight && r.bottom > 0;
+}
+
+// The client sees "Seen" once the worker has had the newest client message in view.
+function maybeSendSeen(entry) {
+  if (!entry || entry.gone || entry.id !== selected || entry.panel.hidden) return;
+  if (entry.thread.state !== "active") return;
+  if (!document.hasFocus() || document.visibilityState !== "visible") return;
+  const newest = entry.thread.newest(["client"]);
+  if (!newest) return;
+  const seq = Number(newest.dataset.seq);
+  if (seq <= entry.seenSentFor || !inView(newest, entry.log)) return;
+  if (socket.send({ type: "seen", conversation: entry.id, seq: entry.thread.lastSeq })) {
+    entry.seenSentFor = seq;
+  }
+}
+
+function maybeSendSeenSoon(entry) {
+  if (entry.seenFrame) return;
+  entry.seenFrame = requestAnimationFrame(() => {
+    entry.seenFrame = null;
+    maybeSendSeen(entry);
+  });
+}
+
+// "/" at the start of a composer opens the canned replies: a list under the box that the
+// keyboard drives while the box keeps focus (the combobox pattern; a textarea may not take
+// role=combobox or aria-expanded, so the list is tied to it by aria-controls and
+// aria-activedescendant, and a status line says what is on offer).
+const MAX_CANNED = 8;
+
+class CannedPicker {
+  constructor(entry) {
+    this.entry = entry;
+    this.textarea = entry.textarea;
+    this.box = entry.panel.querySelector(".canned");
+    this.list = this.box.querySelector(".canned__list");
+    this.empty = this.box.querySelector(".canned__empty");
+    this.status = entry.panel.querySelector(".canned__status");
+    this.list.id = `canned-${entry.id}`;
+    this.matches = [];
+    this.active = -1;
+    this.open = false;
+    this.textarea.addEventListener("blur", () => setTimeout(() => this.close(), 150));
+  }
+
+  onInput() {
+    const value = this.textarea.value;
+    if (value.startsWith("/") && !value.includes("\n")) this.show(value.slice(1));
+    else this.close();
+  }
+
+  show(query) {
+    const terms = query.toLowerCase().split(/\s+/).filter(Boolean);
+    const scored = [];
+    for (const reply of cannedReplies) {
+      const title = reply.title.toLowerCase();
+      const haystack = `${title} ${reply.body.toLowerCase()}`;
+      if (!terms.every((t) => haystack.includes(t))) continue;
+      const inTitle = terms.every((t) => title.includes(t));
+      scored.push({ reply, rank: (reply.language === pageLanguage ? 0 : 2) + (inTitle ? 0 : 1) });
+    }
+    scored.sort((a, b) => a.rank - b.rank || a.reply.title.localeCompare(b.reply.title));
+    this.matches = scored.slice(0, MAX_CANNED).map((s) => s.reply);
+    this.list.replaceChildren(
+      ...this.matches.map((reply, i) => {
+        const li = element("li", "canned__option");
+        li.id = `canned-${this.entry.id}-${i}`;
+        li.setAttribute("role", "option");
+        li.setAttribute("aria-selected", "false");
+        li.append(element("span", "canned__title", reply.title));
+        const preview = element("span", "canned__preview", reply.body);
+        preview.dir = "auto";
+        li.append(preview);
+        li.addEventListener("mousedown", (event) => event.preventDefault());
+        li.addEventListener("click", () => this.insert(i));
+        return li;
+      }),
+    );
+    this.list.hidden = this.matches.length === 0;
+    this.empty.hidden = this.matches.length > 0;
+    if (!this.matches.length) {
+      this.empty.textContent = cannedReplies.length
+        ? gettext("No canned reply matches. Press Escape to go back to writing.")
+        : gettext("You have no canned replies yet. Add them under Canned replies at the top.");
+    }
+    this.box.hidden = false;
+    this.open = true;
+    if (this.matches.length) this.textarea.setAttribute("aria-controls", this.list.id);
+    else this.textarea.removeAttribute("aria-controls");
+    this.setActive(this.matches.length ? 0 : -1);
+    this.status.textContent = this.matches.length
+      ? interpolate(
+          ngettext(
+            "%s canned reply. Up and down to choose, Enter to put it in the box, Escape to close.",
+            "%s canned replies. Up and down to choose, Enter to put it in the box, Escape to close.",
+            this.matches.length,
+          ),
+          [this.matches.length],
+        )
+      : this.empty.textContent;
+  }
+
+  setActive(index) {
+    this.active = index;
+    this.list.querySelectorAll("[role=option]").forEach((li, i) => {
+      li.setAttribute("aria-selected", i === index ? "true" : "false");
+      li.classList.toggle("canned__option--active", i === index);
+      if (i === index) li.scrollIntoView({ block: "nearest" });
+    });
+    if (index >= 0) this.textarea.setAttribute("aria-activedescendant", `canned-${this.entry.id}-${index}`);
+    else this.textarea.removeAttribute("aria-activedescendant");
+  }
+
+  // Returns true when the key was the list's.
+  onKeyDown(event) {
+    if (!this.open || event.isComposing) return false;
+    const count = this.matches.length;
+    if (event.key === "ArrowDown" && count) {
+      this.setActive((this.active + 1) % count);
+    } else if (event.key === "ArrowUp" && count) {
+      this.setActive((this.active - 1 + count) % count);
+    } else if (event.key === "Enter" && !event.shiftKey) {
+      // Never send "/search" to the client by accident.
+      if (this.active >= 0) this.insert(this.active);
+    } else if (event.key === "Escape") {
+      this.close();
+    } else if (event.key === "Tab") {
+      this.close();
+      return true;
+    } else {
+      return false;
+    }
+    event.preventDefault();
+    return true;
+  }
+
+  insert(index) {
+    const reply = this.matches[index];
+    if (!reply) return;
+    this.textarea.value = reply.body;
+    this.close();
+    this.textarea.focus();
+    this.textarea.setSelectionRange(reply.body.length, reply.body.length);
+    this.status.textContent = interpolate(gettext("“%s” is in the box. Change it as you need, then send."), [
+      reply.title,
+    ]);
+  }
+
+  close() {
+    if (!this.open) return;
+    this.open = false;
+    this.box.hidden = true;
+    this.matches = [];
+    this.active = -1;
+    this.list.replaceChildren();
+    this.textarea.removeAttribute("aria-activedescendant");
+    this.textarea.removeAttribute("aria-controls");
+  }
+}
+
+// --- dialogs: one request at a time, answered by an event or an error --------------------
+const handoverDialog = $("handover-dialog");
+const handoverForm = $("handover-form");
+const handoverError = $("handover-error");
+const inviteDialog = $("invite-dialog");
+const inviteError = $("invite-error");
+let dialogEntry = null;
+let dialogOpener = null;
+let pending = null; // { kind, conversation, button, timer }
+
+function openDialog(dialog, entry, opener) {
+  dialogEntry = entry;
+  dialogOpener = opener;
+  dialog.showModal();
+}
+
+function closeDialog(dialog) {
+  if (dialog.open) dialog.close();
+}
+
+for (const dialog of [handoverDialog, inviteDialog]) {
+  dialog.addEventListener("close", () => {
+    if (pending && pending.dialog === dialog) finishPending();
+    if (dialog === inviteDialog) clearInvitation();
+    // Back to where the worker was, or to the conversation if that button is gone.
+    if (dialogOpener && dialogOpener.isConnected && !dialogOpener.hidden) dialogOpener.focus();
+    else if (dialogEntry && dialogEntry.panel.isConnected) dialogEntry.panel.querySelector("h2").focus();
+    dialogEntry = null;
+    dialogOpener = null;
+  });
+  for (const button of dialog.querySelectorAll("[data-close]")) {
+    button.addEventListener("click", () => dialog.close());
+  }
+}
+
+function startPending(kind, dialog, button, errorEl) {
+  finishPending();
+  button.disabled = true;
+  errorEl.textContent = "";
+  pending = {
+    kind,
+    dialog,
+    button,
+    conversation: dialogEntry?.id,
+    timer: setTimeout(() => {
+      failPending(
+        errorEl,
+        gettext("No answer yet. Check the connection and the conversation, then try again."),
+      );
+    }, REQUEST_TIMEOUT_MS),
+  };
+}
+
+function finishPending() {
+  if (!pending) return;
+  clearTimeout(pending.timer);
+  pending.button.disabled = false;
+  pending = null;
+}
+
+function failPending(errorEl, text) {
+  finishPending();
+  if (errorEl.closest("dialog").open) errorEl.textContent = text;
+  else showNotice(text);
+}
+
+function entryLabel(entry) {
+  return `${entry.label} · ${unitNames[entry.unit] || ""}`;
+}
+
+// --- handover: sending ------------------------------------------------------------------
+const workerSelect = $("handover-worker");
+const unitSelect = $("handover-unit");
+const noteField = $("handover-note");
+
+function sortedUnitIds(first) {
+  const ids = Object.keys(unitNames).map(Number);
+  const rank = (id) => (id === first ? 0 : myUnits.includes(id) ? 1 : 2);
+  return ids.sort((a, b) => rank(a) - rank(b) || unitNames[a].localeCompare(unitNames[b]));
+}
+
+function option(value, text) {
+  const o = document.createElement("option");
+  o.value = value;
+  o.textContent = text;
+  return o;
+}
+
+function fillHandoverChoices(entry) {
+  const groups = [];
+  for (const unitId of sortedUnitIds(entry.unit)) {
+    const people = colleagues.filter((c) => c.units.includes(unitId));
+    if (!people.length) continue;
+    const group = document.createElement("optgroup");
+    group.label = unitNames[unitId];
+    group.append(...people.map((c) => option(`${c.id}:${unitId}`, c.name)));
+    groups.push(group);
+  }
+  workerSelect.replaceChildren(option("", gettext("Choose a colleague")), ...groups);
+  unitSelect.replaceChildren(
+    option("", gettext("Choose a unit")),
+    ...sortedUnitIds(entry.unit).map((id) =>
+      option(
+        String(id),
+        id === entry.unit ? interpolate(gettext("%s (this conversation's unit)"), [unitNames[id]]) : unitNames[id],
+      ),
+    ),
+  );
+}
+
+function handoverTarget() {
+  const kind = handoverForm.elements.target.value;
+  if (kind === "worker") {
+    const [worker, unit] = workerSelect.value.split(":").map(Number);
+    return worker ? { kind, worker, unit } : { kind };
+  }
+  const unit = Number(unitSelect.value);
+  return unit ? { kind, unit } : { kind };
+}
+
+function refreshHandoverForm() {
+  const target = handoverTarget();
+  $("handover-worker-field").hidden = target.kind !== "worker";
+  $("handover-unit-field").hidden = target.kind !== "unit";
+  const otherUnit = Boolean(target.unit) && dialogEntry && target.unit !== dialogEntry.unit;
+  $("handover-history").hidden = !otherUnit;
+  $("handover-same-unit").hidden = !(target.unit && !otherUnit);
+  handoverForm.querySelector("button[type=submit]").textContent =
+    target.kind === "unit" ? gettext("Send to the queue") : gettext("Ask them to take over");
+}
+
+for (const el of [workerSelect, unitSelect, ...handoverForm.elements.target]) {
+  el.addEventListener("change", () => {
+    el.removeAttribute("aria-invalid");
+    refreshHandoverForm();
+  });
+}
+noteField.addEventListener("input", () => noteField.removeAttribute("aria-invalid"));
+
+function openHandover(entry, opener) {
+  if (entry.gone) return;
+  fillHandoverChoices(entry);
+  handoverForm.reset();
+  for (const el of [workerSelect, unitSelect, noteField]) el.removeAttribute("aria-invalid");
+  handoverError.textContent = "";
+  $("handover-which").textContent = entryLabel(entry);
+  openDialog(handoverDialog, entry, opener);
+  refreshHandoverForm();
+  workerSelect.focus();
+}
+
+handoverForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const entry = dialogEntry;
+  if (!entry || pending) return;
+  const target = handoverTarget();
+  const note = noteField.value.trim();
+  const picker = target.kind === "worker" ? workerSelect : unitSelect;
+  if (!target.unit) {
+    picker.setAttribute("aria-invalid", "true");
+    handoverError.textContent =
+      target.kind === "worker" ? gettext("Choose a colleague.") : gettext("Choose a unit.");
+    picker.focus();
+    return;
+  }
+  if (!note) {
+    noteField.setAttribute("aria-invalid", "true");
+    handoverError.textContent = gettext("Write a note for the receiver.");
+    noteField.focus();
+    return;
+  }
+  const frame = {
+    type: "hand_over",
+    conversation: entry.id,
+    note,
+    share_history: target.unit === entry.unit || handoverForm.elements.history.value === "all",
+    to_unit: target.unit,
+  };
+  if (target.kind === "worker") frame.to_worker = target.worker;
+  const submit = handoverForm.querySelector("button[type=submit]");
+  startPending("hand_over", handoverDialog, submit, handoverError);
+  if (!socket.send(frame)) failPending(handoverError, gettext("Not connected. Try again in a moment."));
+});
+
+// Handover news, for whoever it concerns: its sender, its receiver, others in the
+// conversation (the event carries names, not ids, so names decide).
+function handoverUpdated(h) {
+  const sentByMe = h.from === me.name;
+  if (h.to === me.name && !sentByMe) updateOffer(h);
+  const entry = conversations.get(h.conversation);
+  if (!entry) return;
+  if (sentByMe) {
+    entry.offerOpen = h.state === "offered";
+    showHandoverStatus(entry, h);
+    refreshControls(entry);
+    if (pending?.kind === "hand_over" && pending.conversation === h.conversation) {
+      closeDialog(handoverDialog);
+    }
+  }
+  requestContext(entry);
+}
+
+function showHandoverStatus(entry, h) {
+  const line = entry.panel.querySelector(".handover-status");
+  line.classList.toggle("handover-status--back", h.state === "declined" || h.state === "expired");
+  const until = h.expires_at ? timeFormat.format(new Date(h.expires_at)) : "";
+  const text = {
+    offered: () =>
+      interpolate(gettext("Offered to %(to)s. Waiting for an answer until %(until)s. Keep talking with the client meanwhile."), { to: h.to, until }, true),
+    accepted: () => interpolate(gettext("%s has taken over."), [h.to]),
+    declined: () =>
+      interpolate(gettext("%(to)s declined: %(reason)s The conversation is still yours."), { to: h.to, reason: h.decline_reason }, true),
+    expired: () => gettext("Nobody answered the handover in time. The conversation is still yours."),
+    queued: () => interpolate(gettext("Sent to the queue of %s."), [h.to_unit]),
+  }[h.state];
+  line.textContent = text ? text() : "";
+  if (h.state === "declined" || h.state === "expired") {
+    chime();
+    if (entry.id !== selected) markUnread(entry);
+  }
+}
+
+// --- handover: answering an offer -------------------------------------------------------
+const offerList = $("offer-list");
+
+function replaceOffers(list) {
+  for (const { li } of offers.values()) li.remove();
+  offers.clear();
+  for (const h of list) updateOffer(h, { quiet: true });
+  renderOffersBox();
+}
+
+function renderOffersBox() {
+  $("offers").hidden = offers.size === 0;
+  updateTitle();
+}
+
+function updateOffer(h, { quiet = false } = {}) {
+  const known = offers.get(h.id);
+  if (h.state !== "offered") {
+    if (known) removeOffer(h.id, { moveFocus: h.state !== "accepted" });
+    if (h.state === "expired" && known) {
+      showNotice(interpolate(gettext("The handover from %s ran out before it was answered."), [h.from]));
+    } else if (h.state === "declined" && known) {
+      announce(interpolate(gettext("You declined. %s has been told."), [h.from]));
+    }
+    return;
+  }
+  if (known) return;
+  const li = renderOffer(h);
+  offerList.append(li);
+  offers.set(h.id, { handover: h, li });
+  renderOffersBox();
+  tickOffers();
+  if (!quiet) {
+    chime();
+    announce(interpolate(gettext("New handover offer from %s."), [h.from]));
+  }
+}
+
+function renderOffer(h) {
+  const li = $("offer-template").content.firstElementChild.cloneNode(true);
+  li.dataset.handover = h.id;
+  li.querySelector(".offer__from").textContent = interpolate(
+    gettext("From %(from)s (%(from_unit)s)"),
+    h,
+    true,
+  );
+  const toParts = [interpolate(gettext("For you in %s"), [h.to_unit])];
+  if (h.from_unit !== h.to_unit) {
+    toParts.push(h.share_history ? gettext("history included") : gettext("only the note"));
+  }
+  li.querySelector(".offer__to").textContent = toParts.join(" · ");
+  const note = li.querySelector(".offer__note");
+  note.textContent = h.note;
+  const showName = li.querySelector(".show-name");
+  showName.id = `offer-${h.id}-show-name`;
+  const acceptButton = li.querySelector(".accept");
+  acceptButton.setAttribute(
+    "aria-label",
+    interpolate(gettext("Accept the handover from %s"), [h.from]),
+  );
+  const declineButton = li.querySelector(".decline");
+  const declineForm = li.querySelector(".offer__decline");
+  const reason = declineForm.querySelector("textarea");
+  reason.id = `offer-${h.id}-reason`;
+  const reasonLabel = declineForm.querySelector(".decline-label");
+  reasonLabel.htmlFor = reason.id;
+  reasonLabel.textContent = interpolate(gettext("Why do you decline? %s will see this."), [h.from]);
+  const error = li.querySelector(".offer__error");
+
+  acceptButton.addEventListener("click", () => {
+    error.textContent = "";
+    if (!socket.send({ type: "handover_accept", handover: h.id, show_name: showName.checked })) {
+      error.textContent = gettext("Not connected. Try again in a moment.");
+      return;
+    }
+    acceptedOffer = h.conversation;
+    setOfferBusy(li, true);
+  });
+  declineButton.addEventListener("click", () => {
+    declineForm.hidden = false;
+    li.querySelector(".offer__answer").hidden = true;
+    reason.focus();
+  });
+  declineForm.querySelector(".cancel").addEventListener("click", () => {
+    declineForm.hidden = true;
+    li.querySelector(".offer__answer").hidden = false;
+    declineButton.focus();
+  });
+  declineForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    if (!reason.value.trim()) {
+      reason.setAttribute("aria-invalid", "true");
+      error.textContent = gettext("Say why you decline.");
+      reason.focus();
+      return;
+    }
+    reason.removeAttribute("aria-invalid");
+    if (!socket.send({ type: "handover_decline", handover: h.id, reason: reason.value.trim() })) {
+      error.textContent = gettext("Not connected. Try again in a moment.");
+      return;
+    }
+    setOfferBusy(li, true);
+  });
+  return li;
+}
+
+function setOfferBusy(li, busy) {
+  for (const button of li.querySelectorAll("button")) button.disabled = busy;
+}
+
+function removeOffer(id, { moveFocus = true } = {}) {
+  const offer = offers.get(id);
+  if (!offer) return;
+  const hadFocus = offer.li.contains(document.activeElement) || document.activeElement === document.body;
+  offer.li.remove();
+  offers.delete(id);
+  renderOffersBox();
+  if (moveFocus && hadFocus) {
+    const next = offerList.querySelector(".accept");
+    if (next) next.focus();
+    else $("mine-title").focus();
+  }
+}
+
+function offerFailed(frame) {
+  const offer = offers.get(frame.handover);
+  const text = textFor(OFFER_ERROR_TEXT, frame.code);
+  if (frame.in_reply_to === "handover_accept") acceptedOffer = null;
+  if (!offer) {
+    showNotice(text);
+    return;
+  }
+  setOfferBusy(offer.li, false);
+  offer.li.querySelector(".offer__error").textContent = text;
+}
+
+function timeLeftText(seconds) {
+  if (seconds <= 0) return gettext("The time to answer is up.");
+  if (seconds > 60) {
+    const minutes = Math.ceil(seconds / 60);
+    return interpolate(ngettext("About %s minute left to answer.", "About %s minutes left to answer.", minutes), [minutes]);
+  }
+  return interpolate(ngettext("%s second left to answer.", "%s seconds left to answer.", seconds), [seconds]);
+}
+
+function tickOffers() {
+  for (const { handover, li } of offers.values()) {
+    if (!handover.expires_at) continue;
+    const seconds = Math.ceil((new Date(handover.expires_at) - Date.now()) / 1000);
+    const time = li.querySelector(".offer__time");
+    time.textContent = timeLeftText(seconds);
+    li.classList.toggle("offer--urgent", seconds <= 30);
+    if (seconds <= 0) li.querySelector(".accept").disabled = true;
+  }
+}
+setInterval(tickOffers, 1000);
+
+// --- invitations ------------------------------------------------------------------------
+const inviteForm = $("invite-form");
+const inviteUser = $("invite-user");
+const inviteLinkBox = $("invite-link-box");
+const inviteLink = $("invite-link");
+const interpreterPath = inviteDialog.dataset.interpreterPath || "/interpret/";
+
+function openInvite(entry, opener) {
+  if (entry.gone) return;
+  const present = new Set(entry.participants.map((p) => p.name));
+  const group = (label, people) => {
+    const g = document.createElement("optgroup");
+    g.label = label;
+    g.append(
+      ...people
+        .filter((p) => !present.has(p.name))
+        .map((p) => {
+          const units = (p.units || []).map((id) => unitNames[id]).filter(Boolean).join(", ");
+          return option(String(p.id), units ? `${p.name} (${units})` : p.name);
+        }),
+    );
+    return g;
+  };
+  const groups = [group(gettext("Interpreters"), interpreters), group(gettext("Colleagues"), colleagues)];
+  inviteUser.replaceChildren(
+    option("", gettext("Choose a person")),
+    ...groups.filter((g) => g.children.length),
+  );
+  inviteUser.removeAttribute("aria-invalid");
+  inviteError.textContent = "";
+  clearInvitation();
+  $("invite-which").textContent = entryLabel(entry);
+  openDialog(inviteDialog, entry, opener);
+  inviteUser.focus();
+}
+
+inviteUser.addEventListener("change", () => inviteUser.removeAttribute("aria-invalid"));
+
+inviteForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const entry = dialogEntry;
+  if (!entry || pending) return;
+  const user = Number(inviteUser.value);
+  if (!user) {
+    inviteUser.setAttribute("aria-invalid", "true");
+    inviteError.textContent = gettext("Choose a person to invite.");
+    inviteUser.focus();
+    return;
+  }
+  startPending("invite", inviteDialog, inviteForm.querySelector("button[type=submit]"), inviteError);
+  if (!socket.send({ type: "invite", conversation: entry.id, user }))
+    failPending(inviteError, gettext("Not connected. Try again in a moment."));
+});
+
+$("invite-link-button").addEventListener("click", (event) => {
+  const entry = dialogEntry;
+  if (!entry || pending) return;
+  startPending("invite_link", inviteDialog, event.currentTarget, inviteError);
+  if (!socket.send({ type: "invite_link", conversation: entry.id }))
+    failPending(inviteError, gettext("Not connected. Try again in a moment."));
+});
+
+// The secret is shown once, here, and never kept anywhere else.
+function showInvitation(frame) {
+  const entry = conversations.get(frame.conversation);
+  if (pending?.kind === "invite_link") finishPending();
+  if (!inviteDialog.open && entry) openDialog(inviteDialog, entry, entry.panel.querySelector(".invite"));
+  inviteLink.value = `${location.origin}${interpreterPath}#${frame.invitation}`;
+  inviteLinkBox.hidden = false;
+  $("invite-link-button").hidden = true;
+  $("invite-copy-status").textContent = "";
+  inviteLink.focus();
+  inviteLink.select();
+}
+
+function clearInvitation() {
+  inviteLink.value = "";
+  inviteLinkBox.hidden = true;
+  $("invite-link-button").hidden = false;
+  $("invite-copy-status").textContent = "";
+}
+
+$("invite-copy").addEventListener("click", async () => {
+  const status = $("invite-copy-status");
+  try {
+    await navigator.clipboard.writeText(inviteLink.value);
+    status.textContent = gettext("Copied. Paste it into a safe message to the interpreter.");
+  } catch {
+    inviteLink.focus();
+    inviteLink.select();
+    status.textContent = gettext("Copying did not work here. The link is selected: copy it with Ctrl+C.");
+  }
+});
 
 socket.connect();
