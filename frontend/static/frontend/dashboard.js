@@ -368,6 +368,10 @@ function renderUnit(entry) {
   setFigure(figure("average"), average === null || average === undefined ? null : durationText(average));
   setFigure(figure("abandoned"), String(stats.abandoned_today));
   setFigure(figure("active"), String(stats.active_count));
+  // Conversations whose worker has not written in the unit's set time.
+  const unanswered = (stats.unanswered || []).length;
+  setFigure(figure("unanswered"), String(unanswered));
+  figure("unanswered").closest(".figure").classList.toggle("figure--raised", unanswered > 0);
 
   const rows = section.querySelector(".workers tbody");
   reconcile(
