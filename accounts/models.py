@@ -162,7 +162,8 @@ class Presence(models.Model):
     user = models.OneToOneField(
         User, on_delete=models.CASCADE, primary_key=True, related_name="presence"
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.AWAY)
+    # A worker who opens the console is there to answer; "away" is a choice they make.
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.AVAILABLE)
     capacity = models.PositiveSmallIntegerField(
         _("capacity"), default=3, validators=CAPACITY_VALIDATORS
     )

@@ -311,6 +311,11 @@ class Handover(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     from_unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
+    # The case the conversation was on when it was handed over: its timeline keeps the
+    # record of where the client went, even after the conversation moved to another case.
+    from_case = models.ForeignKey(
+        "Case", on_delete=models.PROTECT, null=True, blank=True, related_name="handovers_out"
+    )
     to_worker = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

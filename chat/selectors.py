@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -34,6 +35,10 @@ from chat.permissions import can, require
 from chat.transcripts import Transcript
 
 SYNC_LIMIT = 1000  # messages in one sync frame; the browser asks again for the rest
+
+
+# A browser-made token: 32 random bytes, base64url without padding (crypto.getRandomValues).
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def token_hash(token: str) -> str:
@@ -408,8 +413,13 @@ def visible_from_seq(*, user: User, conversation: Conversation) -> int:
     return participant.visible_from_seq if participant else conversation.last_seq
 
 
-def private_note_list(*, conversation: Conversation) -> list[PrivateNote]:
-    return list(PrivateNote.objects.filter(conversation=conversation).select_related("author"))
+def private_note_list(*, conversation: Conversation, from_seq: int = 0) -> list[PrivateNote]:
+    """Private notes placed after message `from_seq`: like messages, a reader who came
+    later, or to whom only the handover note was sent, sees none from before."""
+    notes = PrivateNote.objects.filter(conversation=conversation)
+    if from_seq:
+        notes = notes.filter(after_seq__gt=from_seq)
+    return list(notes.select_related("author"))
 
 
 def handover_trail(*, user: User, conversation: Conversation) -> list[Handover]:
@@ -484,23 +494,27 @@ def canned_reply_list(*, user: User) -> QuerySet[CannedReply]:
     )
 
 
-def conversation_list_unanswered(*, at: datetime | None = None) -> QuerySet[Conversation]:
-    """Active conversations whose worker has not written for the unit's set time since
-    accepting or since the client's last message, and not yet flagged for it."""
+def conversation_is_unanswered(*, conversation: Conversation, at: datetime | None = None) -> bool:
+    """Its worker has not written for the unit's set time since accepting or since the
+    client's last message."""
     now = at or timezone.now()
+    if conversation.state != Conversation.State.ACTIVE or conversation.accepted_at is None:
+        return False
+    since = max(filter(None, [conversation.accepted_at, conversation.last_client_message_at]))
+    answered = (
+        conversation.last_staff_message_at is not None
+        and conversation.last_staff_message_at >= since
+    )
+    limit = timedelta(minutes=conversation.unit.unanswered_minutes)
+    return not answered and now - since >= limit
+
+
+def conversation_list_unanswered(*, at: datetime | None = None) -> QuerySet[Conversation]:
+    """Active conversations not yet flagged whose worker has not answered in time."""
     rows = Conversation.objects.filter(
         state=Conversation.State.ACTIVE, unanswered_flagged_at__isnull=True
     ).select_related("unit")
-    due = []
-    for conversation in rows:
-        since = max(filter(None, [conversation.accepted_at, conversation.last_client_message_at]))
-        answered = (
-            conversation.last_staff_message_at is not None
-            and conversation.last_staff_message_at >= since
-        )
-        limit = timedelta(minutes=conversation.unit.unanswered_minutes)
-        if not answered and now - since >= limit:
-            due.append(conversation.pk)
+    due = [c.pk for c in rows if conversation_is_unanswered(conversation=c, at=at)]
     return Conversation.objects.filter(pk__in=due)
 
 
@@ -533,28 +547,45 @@ def followup_list_for_client(*, case: Case) -> list[FollowUp]:
     return list(FollowUp.objects.filter(case=case).order_by("created_at", "pk"))
 
 
-def followup_inbox(*, user: User) -> QuerySet[FollowUp]:
-    """The follow-up inbox of the worker's units: clients' questions (unanswered first)
-    and answers to questions put to clients, newest first."""
-    return (
-        FollowUp.objects.filter(case__unit__in=user.units.all())
-        .filter(Q(kind=FollowUp.Kind.FROM_CLIENT) | Q(answered_at__isnull=False))
-        .select_related("case", "case__unit", "asked_by", "answered_by")
-        .order_by("answered_at", "-created_at")
+def followup_inbox(*, user: User, limit: int = 200) -> list[FollowUp]:
+    """The follow-up inbox of the worker's units: clients' questions still waiting for an
+    answer, longest waiting first; then answers (clients' to the unit's questions, and
+    the unit's to clients'), newest first."""
+    rows = FollowUp.objects.filter(case__unit__in=user.units.all()).select_related(
+        "case", "case__unit", "asked_by", "answered_by"
     )
+    waiting = rows.filter(kind=FollowUp.Kind.FROM_CLIENT, answered_at__isnull=True).order_by(
+        "created_at", "pk"
+    )
+    answered = rows.filter(answered_at__isnull=False).order_by("-answered_at", "-pk")
+    first = list(waiting[:limit])
+    return first + list(answered[: max(0, limit - len(first))])
 
 
-def case_timeline(*, case: Case, include_notes: bool) -> list[dict[str, Any]]:
-    """Everything that happened on a case, oldest first: conversations, handovers,
-    follow-ups and (for staff who may) private notes."""
+def case_timeline(*, user: User, case: Case) -> list[dict[str, Any]]:
+    """Everything on a case the reader may see, oldest first: conversations, the handovers
+    of their unit or their own, follow-ups, and private notes of conversations whose notes
+    they may read."""
     entries: list[dict[str, Any]] = []
+    shown: set[int] = set()
     for c in case.conversations.order_by("created_at"):
         entries.append({"at": c.created_at, "kind": "conversation", "item": c})
-        for h in c.handovers.select_related("from_worker", "to_worker", "to_unit"):
+        for h in handover_trail(user=user, conversation=c):
             entries.append({"at": h.created_at, "kind": "handover", "item": h})
-        if include_notes:
-            for n in c.private_notes.select_related("author"):
+            shown.add(h.pk)
+        if can(user, "chat.private_notes", c):
+            for n in private_note_list(
+                conversation=c, from_seq=visible_from_seq(user=user, conversation=c)
+            ):
                 entries.append({"at": n.created_at, "kind": "note", "item": n})
+    # Handovers that took a conversation of this case to another unit's case: the record
+    # of where the client went stays, while what happened there does not.
+    unit_ids = set(user.units.values_list("pk", flat=True))
+    for h in case.handovers_out.exclude(pk__in=shown).select_related(
+        "from_worker", "to_worker", "to_unit"
+    ):
+        if h.from_unit_id in unit_ids or h.from_worker_id == user.pk:
+            entries.append({"at": h.created_at, "kind": "handover", "item": h})
     for f in case.followups.select_related("asked_by", "answered_by"):
         entries.append({"at": f.created_at, "kind": "followup", "item": f})
     return sorted(entries, key=lambda e: e["at"])
@@ -612,9 +643,14 @@ def transcript_for_client(*, token: object) -> Transcript:
     )
 
 
+SURVEY_MIN_ANSWERS = 5
+
+
 def survey_summary(*, supervisor: User, since: date | None = None) -> list[dict[str, Any]]:
     """Survey answers per unit of the supervisor, as counts and an average only: no single
-    answer, comment or conversation is ever shown."""
+    answer, comment or conversation is ever shown, and a unit with fewer than
+    SURVEY_MIN_ANSWERS answers shows only that there are too few (one answer would be
+    that client's)."""
     rows = []
     for unit in unit_list_supervised(user=supervisor):
         answers = SurveyAnswer.objects.filter(conversation__unit=unit)
@@ -635,6 +671,7 @@ def survey_summary(*, supervisor: User, since: date | None = None) -> list[dict[
                 if rated.exists()
                 else None,
                 "comments": answers.exclude(comment="").count(),
+                "too_few": answers.count() < SURVEY_MIN_ANSWERS,
             }
         )
     return rows

@@ -16,7 +16,6 @@ from accounts.decorators import staff_page
 from chat import selectors
 from chat.errors import ChatError
 from chat.models import FollowUp
-from chat.permissions import can
 from chat.ratelimit import address_key
 from chat.services.access import case_read, conversation_transcript
 from chat.services.cases import (
@@ -152,15 +151,12 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
             return redirect("case", case_id=case.pk)
         except ChatError:
             error = _("That could not be saved. Check the text and try again.")
-    can_see_notes = any(
-        can(user, "chat.private_notes", c) for c in case.conversations.all()
-    ) or can(user, "chat.view_dashboard")
     return render(
         request,
         "frontend/case.html",
         {
             "case": case,
-            "timeline": selectors.case_timeline(case=case, include_notes=can_see_notes),
+            "timeline": selectors.case_timeline(user=user, case=case),  # type: ignore[arg-type]
             "error": error,
         },
         status=400 if error else 200,

@@ -4,6 +4,7 @@ import csv
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -12,6 +13,7 @@ from django.views.decorators.csrf import csrf_protect
 from accounts.decorators import staff_page
 from accounts.models import Unit
 from chat import selectors
+from chat.errors import ChatError
 from chat.permissions import can
 from chat.services.conversations import conversation_quick_exit
 from chat.services.replies import canned_reply_delete, canned_reply_save
@@ -27,19 +29,54 @@ def _socket_settings() -> dict[str, int]:
 
 @never_cache
 def client_page(request: HttpRequest) -> HttpResponse:
-    """The anonymous client's chat page: choose a unit, write, wait, talk."""
+    """The anonymous client's chat page: choose a unit, write, wait, talk; or leave a
+    question when the unit is closed. A client who came back with their case code
+    (`/return/`) continues that case, with that unit only."""
+
+    def hours_text(week: list[tuple[str, str]]) -> str:
+        # Days in a row with the same hours as one range ("Monday–Friday 08:00–16:30"),
+        # easier to read than seven lines. The week starts today, and its last day is the
+        # day before today: a range that runs over that seam is joined back together.
+        runs: list[list[str]] = []  # [first day, last day, hours]
+        for day, hours in week:
+            if runs and runs[-1][2] == hours:
+                runs[-1][1] = day
+            else:
+                runs.append([day, day, hours])
+        if len(runs) > 1 and runs[0][2] == runs[-1][2]:
+            runs[0][0] = runs.pop()[0]
+        return "; ".join(
+            f"{first}–{last} {hours}" if first != last else f"{first} {hours}"
+            for first, last, hours in runs
+            if hours
+        )
+
+    units = []
+    for unit in selectors.unit_list_open():
+        week = selectors.unit_week_hours(unit=unit)
+        units.append(
+            {
+                "unit": unit,
+                "is_open": selectors.unit_is_open(unit=unit),
+                "week": week,
+                "hours": hours_text(week),
+            }
+        )
     return render(
         request,
         "frontend/client.html",
         {
-            "units": [
-                {
-                    "unit": unit,
-                    "is_open": selectors.unit_is_open(unit=unit),
-                    "week": selectors.unit_week_hours(unit=unit),
+            "units": units,
+            # For client.js: names and hours for "your question has been left for ...".
+            "unit_info": {
+                str(entry["unit"].pk): {
+                    "name": entry["unit"].name,
+                    "open": entry["is_open"],
+                    "hours": entry["hours"],
                 }
-                for unit in selectors.unit_list_open()
-            ],
+                for entry in units
+            },
+            "returning_case": selectors.case_get_returning(case_id=request.session.get("case_id")),
             "socket_settings": _socket_settings(),
             "quick_exit_url": settings.QUICK_EXIT_URL,
         },
@@ -97,9 +134,17 @@ def canned_replies_page(request: HttpRequest) -> HttpResponse:
     ]
     form = CannedReplyForm(request.POST or None, units=managed)
     if request.method == "POST" and "delete" in request.POST:
-        reply = selectors.canned_reply_list(user=user).filter(pk=request.POST["delete"]).first()  # type: ignore[arg-type]
+        reply_id = request.POST["delete"]
+        reply = (
+            selectors.canned_reply_list(user=user).filter(pk=int(reply_id)).first()  # type: ignore[arg-type]
+            if reply_id.isdigit()
+            else None
+        )
         if reply is not None:
-            canned_reply_delete(actor=user, reply=reply)  # type: ignore[arg-type]
+            try:
+                canned_reply_delete(actor=user, reply=reply)  # type: ignore[arg-type]
+            except ChatError:
+                raise PermissionDenied from None
         return redirect("canned-replies")
     if request.method == "POST" and form.is_valid():
         scope = form.cleaned_data["scope"]

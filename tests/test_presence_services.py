@@ -115,7 +115,7 @@ def test_it_announces_a_worker_coming_back_from_offline(
     assert presence.last_seen is not None
     worker_events = [e for g, e in published if g == realtime.worker_group(anna.pk)]
     assert worker_events == [
-        {"type": "presence.updated", "status": "away", "capacity": ekonomi.default_capacity}
+        {"type": "presence.updated", "status": "available", "capacity": ekonomi.default_capacity}
     ]
     for unit in (ekonomi, vald):
         assert types_to(published, realtime.unit_staff_group(unit.pk)) == ["queue.updated"]
@@ -150,13 +150,14 @@ def test_it_announces_again_after_the_console_went_stale(
     assert "presence.updated" in types_to(published, realtime.worker_group(anna.pk))
 
 
-def test_it_starts_a_new_worker_away_with_the_smallest_capacity_of_their_units(ekonomi, anna):
+def test_it_starts_a_new_worker_available_with_the_smallest_capacity_of_their_units(ekonomi, anna):
     small = make_unit("Familjerätt", "familjeratt", default_capacity=2)
     anna.units.add(small)
 
     presence = presence_touch(worker=anna)
 
-    assert (presence.status, presence.capacity) == (Presence.Status.AWAY, 2)
+    # Opening the console is being there to answer; "away" is the worker's own choice.
+    assert (presence.status, presence.capacity) == (Presence.Status.AVAILABLE, 2)
 
 
 def test_it_announces_to_the_units_when_a_closed_console_stays_silent(

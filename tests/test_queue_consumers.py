@@ -168,7 +168,11 @@ async def test_it_keeps_a_console_online_with_its_ping(ws, staff_ws, anna):
     await next_frame(console, "pong")
 
     assert (await presence_of(anna)).last_seen >= first_seen
-    assert snapshot["presence"] == {"type": "presence.updated", "status": "away", "capacity": 3}
+    assert snapshot["presence"] == {
+        "type": "presence.updated",
+        "status": "available",
+        "capacity": 3,
+    }
 
 
 # --- presence from the console ----------------------------------------------------------------
@@ -177,7 +181,7 @@ async def test_it_confirms_a_presence_change_to_the_console(ws, staff_ws, anna):
 
     await console.send_json_to({"type": "presence", "status": "available"})
 
-    # (The console first hears its own coming online: status "away", as every console starts.)
+    # (The console first hears its own coming online: status "available".)
     updated = await next_frame(console, "presence.updated", status="available")
     assert updated == {"type": "presence.updated", "status": "available", "capacity": 3}
     assert (await presence_of(anna)).status == Presence.Status.AVAILABLE
@@ -205,6 +209,13 @@ async def test_it_refuses_a_presence_a_worker_cannot_choose(ws, staff_ws, anna):
     await next_frame(console, "pong")  # still open
 
 
+def set_away(worker) -> None:
+    """A worker who chose "away" before the client came (a console starts available)."""
+    from accounts.models import Presence
+
+    Presence.objects.update_or_create(user=worker, defaults={"status": Presence.Status.AWAY})
+
+
 @pytest.mark.redis
 async def test_it_hands_a_waiting_client_to_a_worker_who_becomes_available(
     redis_layer, ws, staff_ws, ekonomi, anna
@@ -212,6 +223,7 @@ async def test_it_hands_a_waiting_client_to_a_worker_who_becomes_available(
     await database_sync_to_async(ekonomi.__class__.objects.filter(pk=ekonomi.pk).update)(
         auto_assign=True
     )
+    await database_sync_to_async(set_away)(anna)
     client = await ws.client()
     sync, _ = await client_start(client, ekonomi)
     console, snapshot = await staff_ws.console(anna)

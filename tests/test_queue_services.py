@@ -255,7 +255,8 @@ def test_it_never_assigns_above_capacity_and_fills_a_place_that_frees(
 def test_it_gives_nothing_to_a_worker_who_is_away(auto_ekonomi, anna, bengt, commit):
     go_available(anna, commit)
     with commit():
-        presence_touch(worker=bengt)  # online, but still "away" as every console starts
+        presence_touch(worker=bengt)
+        presence_set_status(worker=bengt, status="away", actor=bengt)  # online, but away
 
     conversations = [start(auto_ekonomi, commit) for _ in range(3)]
 

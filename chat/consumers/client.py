@@ -171,7 +171,10 @@ class ClientConsumer(JsonFrameConsumer):
     async def disconnect(self, code: int) -> None:
         if self.conversation_id is None:
             return
-        conversation_id = await client_left(self.token)
+        try:
+            conversation_id = await client_left(self.token)
+        except ChatError:
+            return  # purged or otherwise gone: nothing to keep a place for
         # Closing the page is leaving the queue, unless the client is back within the grace.
         self.later(
             settings.QUEUE_GRACE_SECONDS + 1, lambda: client_check_abandoned(conversation_id)

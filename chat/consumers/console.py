@@ -17,7 +17,12 @@ from chat.permissions import can
 from chat.services.access import conversation_read_messages
 from chat.services.cases import followup_ask, followup_worker_answer
 from chat.services.conversations import conversation_accept, conversation_end
-from chat.services.handover import conversation_hand_over, handover_accept, handover_decline
+from chat.services.handover import (
+    conversation_hand_over,
+    handover_accept,
+    handover_decline,
+    handover_expire_due,
+)
 from chat.services.messages import message_post, private_note_post
 from chat.services.participants import (
     participant_invite,
@@ -25,6 +30,7 @@ from chat.services.participants import (
     participant_leave,
 )
 from chat.services.presence import presence_check_offline, presence_set_status, presence_touch
+from chat.services.queue import conversation_flag_unanswered
 
 TYPING_EVERY_SECONDS = 2.0
 
@@ -55,6 +61,10 @@ def console_snapshot(user: User) -> Frame:
 @database_sync_to_async
 def console_ping(user: User) -> Frame:
     presence_touch(worker=user)
+    # The timed rules run on every heartbeat too, so they hold without the scheduler (the
+    # embedded default's in-memory layer reaches only this process). Both are idempotent.
+    handover_expire_due()
+    conversation_flag_unanswered()
     mine = selectors.conversation_list_open_for(user=user)
     return {"type": "pong", "last_seqs": {str(c.pk): c.last_seq for c in mine}}
 
@@ -95,7 +105,7 @@ def console_sync(user: User, frame: Frame) -> list[Frame]:
         request_id=uuid.uuid4(),
     )
     notes = (
-        selectors.private_note_list(conversation=conversation)
+        selectors.private_note_list(conversation=conversation, from_seq=from_seq)
         if can(user, "chat.private_notes", conversation)
         else []
     )

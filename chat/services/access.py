@@ -56,7 +56,7 @@ def conversation_transcript(
     from_seq = selectors.visible_from_seq(user=actor, conversation=conversation)
     messages = selectors.message_list_all_after(conversation=conversation, after=from_seq)
     notes = (
-        selectors.private_note_list(conversation=conversation)
+        selectors.private_note_list(conversation=conversation, from_seq=from_seq)
         if include_notes and can(actor, "chat.private_notes", conversation)
         else []
     )

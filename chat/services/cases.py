@@ -65,34 +65,33 @@ def case_issue_code(*, case: Case) -> str:
     raise Conflict("could not make a unique code")  # pragma: no cover - 59 bits
 
 
-def _limited(key: str, *, limit: int, window: int) -> bool:
+def _count_failure(key: str, *, window: int) -> int:
     cache.add(key, 0, timeout=window)
     try:
-        return cache.incr(key) > limit
+        return cache.incr(key)
     except ValueError:
         cache.set(key, 1, timeout=window)
-        return False
+        return 1
 
 
 def case_open_by_code(*, code: object, address: str) -> Case:
-    """The case a code opens. Every refusal looks the same, whether the code was wrong,
-    the address has tried too often, or the code is locked after repeated tries."""
+    """The case a code opens. Wrong codes are counted per address and per code; after
+    CASE_CODE_TRIES of them nothing opens from that address, or with that code, until the
+    lockout has passed. Every refusal looks the same, so a guesser learns nothing; a client
+    who opens their case again and again is never locked out by it."""
     window = settings.CASE_CODE_LOCKOUT_SECONDS
+    tries = settings.CASE_CODE_TRIES
     normalised = case_code_normalise(code)
-    refused = ChatError("we could not open a case with that code", code="code_refused")
-    locked_key = f"casecode:lock:{address}"
-    if cache.get(locked_key):
-        raise refused
-    if _limited(f"casecode:tries:{address}", limit=settings.CASE_CODE_TRIES, window=window):
-        cache.set(locked_key, 1, timeout=window)
-        raise refused
     digest = case_code_hash(normalised) if normalised else ""
-    if digest and _limited(
-        f"casecode:code:{digest}", limit=settings.CASE_CODE_TRIES, window=window
-    ):
+    refused = ChatError("we could not open a case with that code", code="code_refused")
+    address_key, code_key = f"casecode:tries:{address}", f"casecode:code:{digest}"
+    if (cache.get(address_key) or 0) >= tries or (digest and (cache.get(code_key) or 0) >= tries):
         raise refused
     case = Case.objects.filter(code_hash=digest).first() if digest else None
     if case is None:
+        _count_failure(address_key, window=window)
+        if digest:
+            _count_failure(code_key, window=window)
         raise refused
     return case
 
@@ -110,6 +109,20 @@ def case_open_for_new_conversation(*, unit: Unit, case: Case | None = None) -> C
             case.save(update_fields=["status", "closed_at"])
         return case
     return Case.objects.create(client=ClientRecord.objects.create(), unit=unit)
+
+
+def case_for_transfer(*, case: Case | None, unit: Unit) -> Case | None:
+    """A conversation that moves to another unit continues on the same client's case with
+    that unit (a case is one client's matter with one unit), so the receiving unit's
+    follow-ups, notes and secrecy stay its own."""
+    if case is None or case.unit_id == unit.pk:
+        return case
+    existing = (
+        Case.objects.filter(client_id=case.client_id, unit=unit, status=Case.Status.OPEN)
+        .order_by("-created_at")
+        .first()
+    )
+    return existing or Case.objects.create(client_id=case.client_id, unit=unit)
 
 
 def case_issue_code_for_client(*, token: object) -> str:
@@ -240,9 +253,7 @@ def conversation_leave_question(
     """When the unit is closed or nobody is available, the client leaves a question. It is
     stored as an `offline` conversation on a case and lands in the unit's follow-up inbox.
     A repeat with the same token finds the same conversation."""
-    from chat.services.conversations import TOKEN_PATTERN
-
-    if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
+    if not isinstance(token, str) or not selectors.TOKEN_PATTERN.fullmatch(token):
         raise InvalidInput("token must be 43 base64url characters")
     clean_body = message_clean_body(body)
     clean_client_id = message_clean_client_id(client_id)
@@ -276,8 +287,8 @@ def conversation_leave_question(
 def survey_submit(*, token: object, answers: dict[str, Any]) -> SurveyAnswer:
     """The client's optional answers after a meeting, once per conversation."""
     conversation = selectors.conversation_get_for_client(token=token)  # type: ignore[arg-type]
-    if conversation.is_open:
-        raise Conflict("the survey comes after the meeting")
+    if conversation.state != Conversation.State.ENDED or conversation.accepted_at is None:
+        raise Conflict("the survey comes after a meeting")
     helped = answers.get("helped") or ""
     rating = answers.get("rating")
     comment = answers.get("comment") or ""

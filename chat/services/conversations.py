@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,16 +11,16 @@ from chat import selectors
 from chat.errors import Conflict, InvalidInput, NotFound, NothingWaiting
 from chat.models import Case, Conversation, Message
 from chat.permissions import require
-from chat.services.cases import case_open_for_new_conversation, followup_ask
+from chat.services.cases import case_for_transfer, case_open_for_new_conversation, followup_ask
 from chat.services.messages import (
     message_append,
     message_clean_body,
     message_clean_client_id,
 )
+from chat.services.participants import participants_leave_all
 from chat.services.queue import conversation_assign, queue_announce, queue_dispatch_on_commit
 
-# 32 random bytes, base64url without padding, made by the browser's crypto.getRandomValues.
-TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+TOKEN_PATTERN = selectors.TOKEN_PATTERN
 
 
 def conversation_start(
@@ -115,12 +114,12 @@ def conversation_end(
         raise InvalidInput("follow-up questions are a list, from the worker")
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        if not locked.is_open:
-            return locked
         if actor is not None:
             require(actor, "chat.end_conversation", locked)
-        ended_by = Conversation.EndedBy.CLIENT if actor is None else Conversation.EndedBy.WORKER
-        _close(locked, ended_by=ended_by, actor=actor)
+        if locked.is_open:
+            ended_by = Conversation.EndedBy.CLIENT if actor is None else Conversation.EndedBy.WORKER
+            _close(locked, ended_by=ended_by, actor=actor)
+        # Questions still count when the client ended a moment before the worker did.
         if actor is not None and locked.case is not None:
             for question in questions:
                 if not isinstance(question, dict):
@@ -165,6 +164,8 @@ def _close(
     conversation.ended_at = timezone.now()
     conversation.save(update_fields=["state", "ended_by", "ended_at"])
     event = event or (Message.Event.ABANDONED if was_queued else Message.Event.ENDED)
+    # Invited colleagues and interpreters see nothing more once the meeting is over.
+    conversation.participants.filter(left_at__isnull=True).update(left_at=conversation.ended_at)
     message_append(conversation, sender=Message.Sender.SYSTEM, author=actor, event=event)
     queue_announce(unit_id=conversation.unit_id)
     if conversation.worker is not None:
@@ -260,7 +261,9 @@ def conversation_move(*, conversation_id: object, unit_id: object, actor: User) 
             return
         old_unit_id = conversation.unit_id
         conversation.unit = target
-        conversation.save(update_fields=["unit"])
+        conversation.case = case_for_transfer(case=conversation.case, unit=target)
+        conversation.save(update_fields=["unit", "case"])
+        participants_leave_all(conversation=conversation, reason="removed")
         message_append(
             conversation, sender=Message.Sender.SYSTEM, author=actor, event=Message.Event.MOVED
         )

@@ -11,11 +11,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Unit, User
-from chat import realtime
+from chat import realtime, selectors
 from chat.errors import Conflict, InvalidInput, NotFound
 from chat.models import Conversation, Handover, Message
 from chat.permissions import can, require
+from chat.services.cases import case_for_transfer
 from chat.services.messages import message_append
+from chat.services.participants import participants_leave_all
 from chat.services.queue import (
     conversation_assign,
     queue_announce,
@@ -55,6 +57,9 @@ def _move_to_unit(conversation: Conversation, handover: Handover) -> None:
     if handover.to_unit_id == conversation.unit_id:
         return
     conversation.unit_id = handover.to_unit_id
+    conversation.case = case_for_transfer(case=conversation.case, unit=handover.to_unit)
+    # Whoever the sending unit invited leaves with it: secrecy between units.
+    participants_leave_all(conversation=conversation, reason="handed_over")
     if not handover.share_history:
         conversation.unit_visible_from_seq = max(
             conversation.unit_visible_from_seq, handover.at_seq
@@ -66,7 +71,7 @@ def conversation_hand_over(
     conversation: Conversation,
     actor: User,
     note: object,
-    share_history: object = True,
+    share_history: object = False,
     to_worker_id: object = None,
     to_unit_id: object = None,
 ) -> Handover:
@@ -74,7 +79,8 @@ def conversation_hand_over(
 
     To a person: an offer they accept or decline; the sender keeps the conversation until
     then. To a unit: it waits in that unit's queue ahead of normal-priority clients. Within
-    one unit the history always goes along; between units the sender chooses.
+    one unit the history always goes along; between units the sender chooses, and only the
+    note goes unless they choose otherwise (secrecy between units).
     """
     clean_note = _clean_note(note)
     worker_id, unit_id = _id(to_worker_id, "to_worker"), _id(to_unit_id, "to_unit")
@@ -105,11 +111,14 @@ def conversation_hand_over(
             to_unit = Unit.objects.filter(pk=unit_id, is_active=True).first()
         if to_unit is None:
             raise NotFound("no such unit")
+        if receiver is None and not selectors.unit_is_open(unit=to_unit):
+            raise Conflict("that unit is closed now", code="unit_closed")
         same_unit = to_unit.pk == locked.unit_id
         handover = Handover.objects.create(
             conversation=locked,
             from_worker=actor,
             from_unit_id=locked.unit_id,
+            from_case_id=locked.case_id,
             to_worker=receiver,
             to_unit=to_unit,
             note=clean_note,

@@ -13,7 +13,6 @@ from chat import realtime, selectors
 from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from chat.models import Conversation, Message, Participant
 from chat.permissions import can, require
-from chat.services.conversations import TOKEN_PATTERN
 from chat.services.messages import message_append
 
 
@@ -92,7 +91,7 @@ def participant_join_by_link(*, invitation: object, token: object) -> Participan
     """An external interpreter opens the link. The invitation works once; the browser's
     own token (made like a client's) lets the same tab come back. A repeat with the same
     pair answers the same seat."""
-    if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
+    if not isinstance(token, str) or not selectors.TOKEN_PATTERN.fullmatch(token):
         raise InvalidInput("token must be 43 base64url characters")
     if not isinstance(invitation, str) or not invitation:
         raise NotFound("no such invitation")
@@ -142,6 +141,20 @@ def participant_leave(*, participant: Participant, actor: User | None) -> None:
                 body=seat.role,
             )
         event = realtime.left_event(conversation.pk, reason="removed" if not is_self else "left")
+        realtime.publish_on_commit(realtime.participant_group(seat.pk), event)
+        if seat.user_id:
+            realtime.publish_on_commit(realtime.worker_group(seat.user_id), event)
+
+
+def participants_leave_all(*, conversation: Conversation, reason: str) -> None:
+    """Everyone invited into the conversation leaves it (it moved to another unit). The
+    caller holds the conversation's row lock."""
+    seats = list(conversation.participants.filter(left_at__isnull=True))
+    if not seats:
+        return
+    Participant.objects.filter(pk__in=[seat.pk for seat in seats]).update(left_at=timezone.now())
+    event = realtime.left_event(conversation.pk, reason=reason)
+    for seat in seats:
         realtime.publish_on_commit(realtime.participant_group(seat.pk), event)
         if seat.user_id:
             realtime.publish_on_commit(realtime.worker_group(seat.user_id), event)

@@ -58,7 +58,8 @@ def conversation_assign(
     conversation.state = Conversation.State.ACTIVE
     conversation.worker = worker
     conversation.accepted_at = now
-    conversation.save(update_fields=["state", "worker", "accepted_at"])
+    conversation.unanswered_flagged_at = None  # a fresh start for whoever takes it
+    conversation.save(update_fields=["state", "worker", "accepted_at", "unanswered_flagged_at"])
     if conversation.case_id:
         # The first worker to take a case's conversation owns the case.
         Case.objects.filter(pk=conversation.case_id, owner__isnull=True).update(owner=worker)
@@ -142,13 +143,14 @@ def conversation_flag_unanswered() -> int:
     flagged = 0
     for conversation in selectors.conversation_list_unanswered():
         with transaction.atomic():
+            # Decide again on the locked row: the worker may have answered meanwhile.
             locked = (
-                Conversation.objects.select_for_update()
+                Conversation.objects.select_for_update(of=("self",))
                 .select_related("unit")
-                .filter(pk=conversation.pk, state=Conversation.State.ACTIVE)
+                .filter(pk=conversation.pk, unanswered_flagged_at__isnull=True)
                 .first()
             )
-            if locked is None:
+            if locked is None or not selectors.conversation_is_unanswered(conversation=locked):
                 continue
             locked.unanswered_flagged_at = timezone.now()
             worker_id = locked.worker_id
@@ -156,6 +158,7 @@ def conversation_flag_unanswered() -> int:
                 locked.state = Conversation.State.QUEUED
                 locked.worker = None
                 locked.transferred = True
+                locked.unanswered_flagged_at = None
                 locked.save()
                 message_append(locked, sender=Message.Sender.SYSTEM, event=Message.Event.RETURNED)
                 realtime.publish_on_commit(

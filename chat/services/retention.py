@@ -4,9 +4,18 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from chat.models import AccessLog, Conversation, Message, PurgeReport
+from chat.models import (
+    AccessLog,
+    Conversation,
+    FollowUp,
+    Message,
+    PrivateNote,
+    PurgeReport,
+    SurveyAnswer,
+)
 
 CLOSED_STATES = (
     Conversation.State.ENDED,
@@ -22,20 +31,48 @@ def _cutoff(kind: str, now: datetime) -> datetime:
 def retention_purge(*, now: datetime | None = None) -> PurgeReport:
     """Remove what the retention decision says is due and write a report.
 
-    Conversations closed before the cutoff lose their messages and their resume token;
-    the row stays (unit, times, state) for statistics. Conversations on legal hold are
-    kept and counted. Access-log rows older than their cutoff are deleted: the only
-    delete the append-only log allows, inside this transaction alone.
+    Conversations closed before their cutoff (anonymous clients' or identified clients'
+    cases) lose their messages, private notes and resume token; the row stays (unit,
+    times, state) for statistics. Questions left outside opening hours, other follow-ups,
+    and survey answers go after their own cutoffs. A legal hold on the conversation or its
+    case keeps everything and is counted. Access-log rows older than their cutoff are
+    deleted: the only delete the append-only log allows, inside this transaction alone.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        due = Conversation.objects.filter(
-            state__in=CLOSED_STATES,
-            ended_at__lt=_cutoff("anonymous_conversations", now),
-            purged_at__isnull=True,
+        closed = Conversation.objects.filter(state__in=CLOSED_STATES, purged_at__isnull=True)
+        due = closed.filter(
+            Q(case__client__subject="", ended_at__lt=_cutoff("anonymous_conversations", now))
+            | Q(case__isnull=True, ended_at__lt=_cutoff("anonymous_conversations", now))
+            | (~Q(case__client__subject="") & Q(ended_at__lt=_cutoff("identified_cases", now)))
         )
-        held = due.filter(legal_hold=True).count()
-        ids = list(due.filter(legal_hold=False).values_list("pk", flat=True))
+        on_hold = Q(legal_hold=True) | Q(case__legal_hold=True)
+        held = due.filter(on_hold).count()
+        ids = list(due.exclude(on_hold).values_list("pk", flat=True))
+        PrivateNote.objects.filter(conversation_id__in=ids).delete()
+        followups_held = Q(case__legal_hold=True)
+        offline_questions, _by_model = (
+            FollowUp.objects.filter(
+                conversation__state=Conversation.State.OFFLINE,
+                created_at__lt=_cutoff("offline_questions", now),
+            )
+            .exclude(followups_held)
+            .delete()
+        )
+        followups, _by_model = (
+            FollowUp.objects.filter(
+                Q(case__client__subject="", created_at__lt=_cutoff("anonymous_conversations", now))
+                | (
+                    ~Q(case__client__subject="")
+                    & Q(created_at__lt=_cutoff("identified_cases", now))
+                )
+            )
+            .exclude(followups_held)
+            .delete()
+        )
+        surveys, _by_model = SurveyAnswer.objects.filter(
+            created_at__lt=_cutoff("survey_answers", now)
+        ).delete()
         messages, _by_model = Message.objects.filter(conversation_id__in=ids).delete()
         for pk in ids:
             Conversation.objects.filter(pk=pk).update(
@@ -52,6 +89,9 @@ def retention_purge(*, now: datetime | None = None) -> PurgeReport:
                 "conversations_purged": len(ids),
                 "messages_deleted": messages,
                 "conversations_on_legal_hold": held,
+                "offline_questions_deleted": offline_questions,
+                "followups_deleted": followups,
+                "survey_answers_deleted": surveys,
                 "access_log_rows_deleted": access_rows,
             }
         )

@@ -1,0 +1,188 @@
+"""Browser tests: Debian's Chromium (Playwright) against a real daphne subprocess.
+
+Every test here is `e2e` (run last, see tests/conftest.py) and
+`django_db(transaction=True)`: the server is another process and only sees committed rows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.browser.netcut import NetCut
+from tests.browser.server import PROJECT_ROOT, LiveServer
+
+BROWSER_DIR = Path(__file__).resolve().parent
+# One PNG per tested step. E2E_SCREENS_DIR moves them: any pytest run in the project wipes
+# test-results/ when it starts (pytest-playwright's autouse `delete_output_dir`).
+SCREENS_DIR = Path(os.environ.get("E2E_SCREENS_DIR") or PROJECT_ROOT / "test-results" / "screens")
+# Not under pytest's basetemp: parallel pytest runs on this machine rotate those away.
+SERVER_LOGS_DIR = Path(
+    os.environ.get("E2E_SERVER_LOG_DIR") or PROJECT_ROOT / "test-results" / "daphne"
+)
+PASSWORD = "anna-test-password-1"
+MOBILE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+# Playwright's expect() retries until this; each flow keeps its own bounded waits on top.
+expect.set_options(timeout=10_000)
+
+
+def _is_browser_test(item: pytest.Item) -> bool:
+    return BROWSER_DIR in Path(str(item.path)).resolve().parents
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark everything in tests/browser before the root conftest sorts `e2e` last."""
+    for item in items:
+        if _is_browser_test(item):
+            if item.get_closest_marker("e2e") is None:
+                item.add_marker(pytest.mark.e2e)
+            if item.get_closest_marker("django_db") is None:
+                item.add_marker(pytest.mark.django_db(transaction=True))
+
+
+# --- the server ----------------------------------------------------------------------------
+def _test_db_name() -> str:
+    from django.db import connection
+
+    return str(connection.settings_dict["NAME"])
+
+
+@pytest.fixture(autouse=True)
+def _live_server_helper() -> Iterator[None]:
+    """Shadows pytest-django's helper of the same name, which would treat our `live_server`
+    as its own WSGI server (it enables that server's settings overrides). Ours needs none:
+    the marker above already gives every test here `transactional_db`."""
+    yield
+
+
+@pytest.fixture(scope="session")
+def live_server(django_db_setup) -> Iterator[LiveServer]:
+    """One daphne for the session, on the test database."""
+    server = LiveServer(db_name=_test_db_name(), log_dir=SERVER_LOGS_DIR).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def restartable_server(django_db_setup) -> Iterator[LiveServer]:
+    """A daphne of this test's own, which the test may stop and restart."""
+    server = LiveServer(db_name=_test_db_name(), log_dir=SERVER_LOGS_DIR).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def netcut(live_server) -> Iterator[NetCut]:
+    """A TCP proxy in front of the session's server that can cut the network."""
+    proxy = NetCut(live_server.port).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+# --- personas --------------------------------------------------------------------------------
+@dataclass
+class Personas:
+    unit: object
+    anna: object
+    password: str = PASSWORD
+
+
+@pytest.fixture
+def personas(playwright) -> Personas:
+    """Unit "Ekonomiskt bistånd" and its worker anna, committed for the server to see.
+
+    Asks for `playwright` so that DJANGO_ALLOW_ASYNC_UNSAFE is already set (recipe G3).
+    """
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import Unit, User
+
+    unit = Unit.objects.create(name="Ekonomiskt bistånd", slug="ekonomi")
+    anna = User.objects.create_user(
+        username="anna",
+        password=PASSWORD,
+        first_name="Anna",
+        last_name="Andersson",
+        role=User.Role.WORKER,
+    )
+    anna.units.set([unit])
+    # Staff sign in with two factors: anna has an enrolled authenticator app.
+    TOTPDevice.objects.create(user=anna, name="authenticator", confirmed=True)
+    return Personas(unit=unit, anna=anna)
+
+
+# --- contexts --------------------------------------------------------------------------------
+@pytest.fixture
+def client_context(new_context) -> BrowserContext:
+    """A phone-sized context for the client, in Swedish like most clients."""
+    return new_context(viewport=MOBILE, is_mobile=True, has_touch=True, locale="sv-SE")
+
+
+@pytest.fixture
+def worker_context(new_context) -> BrowserContext:
+    return new_context(viewport=DESKTOP, locale="sv-SE")
+
+
+def current_totp(username: str) -> str:
+    """The code the user's authenticator app shows now."""
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    return str(code).zfill(device.digits)
+
+
+def login(page: Page, base_url: str, username: str, password: str) -> None:
+    """Sign in through the login form (and the second step, when it is on) and land on
+    the console."""
+    page.goto(f"{base_url}/console/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(password)
+    page.locator("#id_password").press("Enter")
+    expect(page).to_have_url(re.compile(r"/console/$|/accounts/two-factor/"))
+    if "/accounts/two-factor/" in page.url:
+        page.locator("#id_code").fill(current_totp(username))
+        page.locator("#id_code").press("Enter")
+    expect(page).to_have_url(re.compile(r"/console/$"))
+
+
+# --- screenshots -----------------------------------------------------------------------------
+class Screens:
+    """One full-page PNG per step, in test-results/screens/, named by test and step."""
+
+    def __init__(self, test_name: str) -> None:
+        self.prefix = re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name).strip("-")
+        self.count = 0
+        self.paths: list[Path] = []
+
+    def __call__(self, page: Page, step: str) -> Path:
+        self.count += 1
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", step).strip("-")
+        path = SCREENS_DIR / f"{self.prefix}--{self.count:02d}-{name}.png"
+        # Playwright makes the folder: any pytest run here may have wiped test-results/
+        # meanwhile (pytest-playwright's autouse `delete_output_dir`).
+        page.screenshot(path=str(path), full_page=True)
+        self.paths.append(path)
+        return path
+
+
+@pytest.fixture
+def shot(request) -> Screens:
+    return Screens(request.node.name)
