@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 
@@ -52,18 +53,26 @@ def address_key(scope: dict[str, Any]) -> str:
     return digest.hexdigest()[:32]
 
 
+def _count(cache_key: str, *, timeout: int) -> int:
+    """One more in the window. The sync `incr` is atomic in Redis and in the local cache;
+    Django's async `aincr` is a read and a write, which undercounts under concurrency and
+    resets the key's expiry."""
+    cache.add(cache_key, 0, timeout=timeout)
+    try:
+        return cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=timeout)
+        return 1
+
+
 async def over_limit(kind: str, key: str, *, limit: int, window: int) -> int:
     """Count one event of `kind` for `key` in the current window of `window` seconds.
-    Returns 0 within the limit, else the seconds until the window ends."""
+    Returns 0 within the limit, else the seconds until the window ends. Runs off the
+    database thread, so a flood of checks does not hold up anyone's messages."""
     now = time.time()
     window_start = int(now // window) * window
     cache_key = f"rate:{kind}:{key}:{window_start}"
-    await cache.aadd(cache_key, 0, timeout=window + 5)
-    try:
-        count = await cache.aincr(cache_key)
-    except ValueError:  # expired between add and incr
-        await cache.aset(cache_key, 1, timeout=window + 5)
-        count = 1
+    count = await sync_to_async(_count, thread_sensitive=False)(cache_key, timeout=window + 5)
     if count <= limit:
         return 0
     return max(1, math.ceil(window_start + window - now))
