@@ -118,8 +118,10 @@ def test_client_and_worker_chat_from_queue_to_end(
     assert client.evaluate("document.querySelectorAll('#log img').length") == 0
     shot(worker, "console-xss-as-text")
 
-    # The worker ends the chat; both see it has ended.
+    # The worker ends the chat (the dialog offers follow-up questions; none this time);
+    # both see it has ended.
     panel.locator("button.end").click()
+    worker.locator("#end-dialog button[type=submit]").click()
     expect(client.locator("body")).to_have_attribute("data-state", "ended")
     expect(client.locator("#new-chat")).to_be_visible()
     expect(client.locator("#composer")).to_be_hidden()

@@ -1,10 +1,11 @@
 // The social worker's console: the waiting queues of the worker's units, live, and the
 // worker's own conversations, several at once, each with its own thread and outbox.
 // Around them: handover (sending and answering offers), invitations, private notes, canned
-// replies, typing and seen, and sound and title alerts.
+// replies, typing and seen, ending with follow-up questions for the client, links to the
+// case and the transcript, a count of new client questions, and sound and title alerts.
 
 import { Socket, readSettings } from "./socket.js";
-import { NoteBook, Thread, errorText, timeFormat } from "./thread.js";
+import { NoteBook, Thread, errorText, followBottom, timeFormat } from "./thread.js";
 
 const { gettext, interpolate, ngettext } = window;
 const settings = readSettings("socket-settings");
@@ -23,6 +24,10 @@ const noConversation = $("no-conversation");
 const connection = $("connection");
 const notice = $("notice");
 const announcer = $("announcer");
+const ID_PLACEHOLDER = "987654321";
+const casePath = (id) => panels.dataset.casePath.replace(ID_PLACEHOLDER, String(Number(id)));
+const transcriptPath = (id) =>
+  panels.dataset.transcriptPath.replace(ID_PLACEHOLDER, String(Number(id)));
 
 // Who is signed in, as the server writes names: full name in handovers and participants,
 // short name as a message's author.
@@ -71,6 +76,14 @@ const INVITE_ERROR_TEXT = {
   conflict: () => gettext("The conversation is no longer active."),
   forbidden: () => gettext("Only the conversation's social worker can invite."),
   invalid: () => gettext("Choose a person to invite."),
+};
+
+const END_ERROR_TEXT = {
+  invalid: () =>
+    gettext("The questions could not be saved. Each needs text, and at most 6 short quick answers."),
+  too_long: () => gettext("A question is too long. Shorten it and try again."),
+  forbidden: () => gettext("Only the conversation's social worker can end it."),
+  not_found: () => gettext("The conversation could not be found. It may no longer be yours."),
 };
 
 const OFFER_ERROR_TEXT = {
@@ -185,7 +198,7 @@ const socket = new Socket("/ws/console/", {
       }
       renderWaiting();
       const current = new Set(frame.conversations.map((c) => c.id));
-      for (const c of frame.conversations) openConversation(c.id, c.unit);
+      for (const c of frame.conversations) openConversation(c.id, c.unit, c.case);
       // Taken from this worker while the console was not connected.
       for (const entry of conversations.values()) {
         if (!current.has(entry.id) && !entry.gone && entry.thread.state === "active") {
@@ -216,7 +229,7 @@ const socket = new Socket("/ws/console/", {
     },
     "conversation.assigned": (frame) => {
       const known = conversations.has(frame.conversation);
-      const entry = openConversation(frame.conversation, frame.detail.unit);
+      const entry = openConversation(frame.conversation, frame.detail.unit, frame.detail.case);
       if (entry.gone) reopen(entry);
       requestSync(entry);
       if (acceptedOffer === frame.conversation) {
@@ -254,6 +267,8 @@ const socket = new Socket("/ws/console/", {
         maybeSendSeen(entry);
       } else if (message.sender === "worker" && entry.unanswered) {
         setUnanswered(entry, false);
+      } else if (message.sender === "system" && message.event === "ended") {
+        endFinished(entry);
       } else if (message.sender === "system" && CONTEXT_EVENTS.has(message.event)) {
         requestContext(entry);
         if (
@@ -287,6 +302,7 @@ const socket = new Socket("/ws/console/", {
       if (entry) markGone(entry, frame.reason);
     },
     "handover.updated": (frame) => handoverUpdated(frame.handover),
+    "followup.updated": (frame) => followupUpdated(frame.followup),
     invitation: (frame) => showInvitation(frame),
     ack: (frame) => {
       const entry = conversations.get(frame.conversation);
@@ -305,6 +321,7 @@ function handleError(frame) {
   else if (entry && frame.client_id && about === "note") entry.notes.fail(frame);
   else if (about === "sync" && entry && entry.gone) return; // no longer readable: fine
   else if (about === "hand_over") failPending(handoverError, textFor(HANDOVER_ERROR_TEXT, frame.code));
+  else if (about === "end") failPending(endError, textFor(END_ERROR_TEXT, frame.code));
   else if (about === "invite" || about === "invite_link")
     failPending(inviteError, textFor(INVITE_ERROR_TEXT, frame.code));
   else if (about === "handover_accept" || about === "handover_decline") offerFailed(frame);
@@ -434,8 +451,12 @@ function requestContext(entry) {
   }, 300);
 }
 
-function openConversation(id, unitId) {
-  if (conversations.has(id)) return conversations.get(id);
+function openConversation(id, unitId, caseId) {
+  if (conversations.has(id)) {
+    const known = conversations.get(id);
+    if (caseId) setCase(known, caseId);
+    return known;
+  }
   const panel = $("conversation-template").content.firstElementChild.cloneNode(true);
   panel.id = `conversation-${id}`;
   panel.hidden = true;
@@ -465,11 +486,13 @@ function openConversation(id, unitId) {
   tabs.append(tab);
 
   const log = panel.querySelector(".log");
+  followBottom(log);
   const form = panel.querySelector("form.composer");
   const entry = {
     id,
     label,
     unit: unitId,
+    case: null,
     panel,
     tab,
     tabButton,
@@ -483,12 +506,13 @@ function openConversation(id, unitId) {
     unanswered: false,
     offerOpen: false,
     participants: [],
+    handovers: [],
     seenSentFor: 0,
     lastTypingSent: 0,
     typingTimer: null,
     contextTimer: null,
     focusTrail: false,
-    shownOnce: false,
+    focusComposer: false,
   };
   entry.thread = new Thread({
     log,
@@ -511,6 +535,7 @@ function openConversation(id, unitId) {
     storageKey: `cc.console.notes.${id}`,
     send: (frame) => socket.send(frame),
     conversation: id,
+    me: me.shortName,
     onFailed: (body, reason) => {
       if (!textarea.value) {
         textarea.value = body;
@@ -521,6 +546,8 @@ function openConversation(id, unitId) {
   });
   conversations.set(id, entry);
   setUnit(entry, unitId);
+  setCase(entry, caseId);
+  setUpMore(entry);
 
   entry.canned = new CannedPicker(entry);
   form.addEventListener("submit", (event) => {
@@ -550,9 +577,9 @@ function openConversation(id, unitId) {
   });
   noteToggle.addEventListener("change", () => setNoteMode(entry, noteToggle.checked));
   log.addEventListener("scroll", () => maybeSendSeenSoon(entry), { passive: true });
-  panel.querySelector(".end").addEventListener("click", () => {
-    socket.send({ type: "end", conversation: id });
-  });
+  panel.querySelector(".end").addEventListener("click", (event) =>
+    openEnd(entry, event.currentTarget),
+  );
   panel.querySelector(".hand-over").addEventListener("click", (event) =>
     openHandover(entry, event.currentTarget),
   );
@@ -575,6 +602,56 @@ function setUnit(entry, unitId) {
   entry.panel.querySelector(".unit").textContent = unitNames[unitId] || "";
 }
 
+// The "More" menu: the case and the printable transcript, in a new tab so the console
+// (and the client) stay where they are.
+function setCase(entry, caseId) {
+  entry.case = caseId || null;
+  const link = entry.panel.querySelector(".case-link");
+  if (entry.case) {
+    link.href = casePath(entry.case);
+    link.querySelector(".case-link__text").textContent = interpolate(gettext("Case %s"), [
+      entry.case,
+    ]);
+  } else {
+    link.removeAttribute("href");
+  }
+  refreshMore(entry);
+}
+
+function refreshMore(entry) {
+  // A case belongs to its unit; an invited colleague from elsewhere may not open it.
+  entry.panel.querySelector(".case-item").hidden = !entry.case || entry.role !== "worker";
+}
+
+function setUpMore(entry) {
+  const more = entry.panel.querySelector(".more");
+  const summary = more.querySelector("summary");
+  const transcript = transcriptPath(entry.id);
+  more.querySelector(".transcript-link").href = transcript;
+  more.querySelector(".transcript-notes-link").href = `${transcript}?notes=1`;
+  more.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && more.open) {
+      event.preventDefault();
+      more.open = false;
+      summary.focus();
+    }
+  });
+  more.addEventListener("focusout", (event) => {
+    if (event.relatedTarget && !more.contains(event.relatedTarget)) more.open = false;
+  });
+  for (const link of more.querySelectorAll("a")) {
+    link.addEventListener("click", () => {
+      more.open = false;
+    });
+  }
+}
+
+document.addEventListener("click", (event) => {
+  for (const more of document.querySelectorAll("details.more[open]")) {
+    if (!more.contains(event.target)) more.open = false;
+  }
+});
+
 // Buttons and composer follow the conversation's state, whether it is still this
 // worker's, and whether they are its worker or an invited colleague.
 function refreshControls(entry) {
@@ -587,6 +664,8 @@ function refreshControls(entry) {
   panel.querySelector(".invite").hidden = !active || !isWorker;
   panel.querySelector(".end").hidden = !active || !isWorker;
   panel.querySelector(".leave").hidden = !active || isWorker;
+  refreshMore(entry);
+  if (endDialog.open && dialogEntry === entry) refreshEndForm();
   panel.querySelector(".ended").hidden = active;
   panel.classList.toggle("conversation--gone", entry.gone);
   for (const button of panel.querySelectorAll(".participants button")) button.hidden = !active;
@@ -598,6 +677,13 @@ function refreshControls(entry) {
   else if (!isWorker) stateText = gettext("invited");
   entry.tabButton.querySelector(".state").textContent = stateText;
   if (!active) hideTyping(entry);
+  if (entry.focusComposer && thread.state !== null) {
+    entry.focusComposer = false;
+    // Not while the worker has meanwhile started writing somewhere else.
+    const writing = document.activeElement?.matches("textarea, input[type=text], select");
+    const elsewhere = writing && !entry.panel.contains(document.activeElement);
+    if (active && entry.id === selected && !elsewhere) entry.textarea.focus();
+  }
   showLoad();
 }
 
@@ -611,15 +697,14 @@ function select(id, { focus = true } = {}) {
   const entry = conversations.get(id);
   if (!entry) return;
   clearUnread(entry);
-  if (!entry.shownOnce) {
-    entry.shownOnce = true;
-    entry.log.scrollTop = entry.log.scrollHeight;
-  }
   if (entry.focusTrail && !entry.panel.querySelector(".trail").hidden) {
     entry.focusTrail = false;
     entry.panel.querySelector(".trail").focus();
   } else if (focus && !entry.form.hidden) {
     entry.textarea.focus();
+  } else if (focus && entry.thread.state === null && !entry.gone) {
+    // Not synced yet: the composer shows, and takes the cursor, once the state is known.
+    entry.focusComposer = true;
   } else if (focus) {
     entry.panel.querySelector("h2").focus();
   }
@@ -662,7 +747,7 @@ function markGone(entry, reason) {
   entry.panel.querySelector(".gone").textContent = (
     GONE_TEXT[reason] || (() => gettext("This conversation is no longer yours."))
   )();
-  for (const dialog of [handoverDialog, inviteDialog]) {
+  for (const dialog of [handoverDialog, inviteDialog, endDialog]) {
     if (dialog.open && dialogEntry === entry) closeDialog(dialog);
   }
   refreshControls(entry);
@@ -699,6 +784,7 @@ $("mine-title").tabIndex = -1;
 // --- the staff context: handover trail and participants ---------------------------------
 function renderContext(entry, frame) {
   entry.participants = frame.participants;
+  entry.handovers = frame.handovers;
   const mine = frame.participants.find((p) => p.role === "colleague" && p.name === me.name);
   entry.role = mine ? "colleague" : "worker";
   renderTrail(entry, frame.handovers);
@@ -742,7 +828,11 @@ const HANDOVER_STATE_TEXT = {
 function trailItem(h, latest) {
   const item = element("div", latest ? "trail__item trail__item--latest" : "trail__item");
   item.append(
-    element("p", "trail__from", interpolate(gettext("Handover from %(from)s (%(from_unit)s):"), h, true)),
+    element(
+      "p",
+      "trail__from",
+      interpolate(gettext("Handover from %(from)s (%(from_unit)s):"), h, true),
+    ),
   );
   const note = element("p", "trail__note", h.note);
   note.dir = "auto";
@@ -753,15 +843,21 @@ function trailItem(h, latest) {
   return item;
 }
 
+// The note of the handover that brought the conversation here comes first; the rest of
+// the trail (earlier handovers, offers that did not go ahead) is one click away. A worker's
+// own outgoing handovers are not "read first" for them: the status line tells them.
 function renderTrail(entry, handovers) {
   const trail = entry.panel.querySelector(".trail");
   const sorted = [...handovers].sort(
     (a, b) => new Date(b.created_at) - new Date(a.created_at) || b.id - a.id,
   );
-  trail.hidden = sorted.length === 0;
-  if (!sorted.length) return;
-  trail.querySelector(".trail__latest").replaceChildren(trailItem(sorted[0], true));
-  const earlier = sorted.slice(1);
+  const latest = sorted.find(
+    (h) => h.from !== me.name && (h.state === "accepted" || h.state === "queued"),
+  );
+  trail.hidden = !latest;
+  if (!latest) return;
+  trail.querySelector(".trail__latest").replaceChildren(trailItem(latest, true));
+  const earlier = sorted.filter((h) => h !== latest);
   const details = trail.querySelector(".trail__earlier");
   details.hidden = earlier.length === 0;
   details.querySelector("summary").textContent = interpolate(
@@ -785,13 +881,11 @@ function participantName(p) {
 
 function renderParticipants(entry) {
   const box = entry.panel.querySelector(".participants");
-  const items = entry.participants.map((p) => {
+  const others = entry.participants.filter((p) => !(p.role === "colleague" && p.name === me.name));
+  const items = others.map((p) => {
     const li = element("li", "participant");
-    const isMe = p.role === "colleague" && p.name === me.name;
-    li.append(
-      element("span", "participant__name", isMe ? interpolate(gettext("%s (you)"), [participantName(p)]) : participantName(p)),
-    );
-    if (entry.role === "worker" && !isMe) {
+    li.append(element("span", "participant__name", participantName(p)));
+    if (entry.role === "worker") {
       const remove = element("button", "link-button", gettext("Remove"));
       remove.type = "button";
       remove.setAttribute("aria-label", interpolate(gettext("Remove %s"), [participantName(p)]));
@@ -956,8 +1050,11 @@ class CannedPicker {
       li.classList.toggle("canned__option--active", i === index);
       if (i === index) li.scrollIntoView({ block: "nearest" });
     });
-    if (index >= 0) this.textarea.setAttribute("aria-activedescendant", `canned-${this.entry.id}-${index}`);
-    else this.textarea.removeAttribute("aria-activedescendant");
+    if (index >= 0) {
+      this.textarea.setAttribute("aria-activedescendant", `canned-${this.entry.id}-${index}`);
+    } else {
+      this.textarea.removeAttribute("aria-activedescendant");
+    }
   }
 
   // Returns true when the key was the list's.
@@ -990,9 +1087,10 @@ class CannedPicker {
     this.close();
     this.textarea.focus();
     this.textarea.setSelectionRange(reply.body.length, reply.body.length);
-    this.status.textContent = interpolate(gettext("“%s” is in the box. Change it as you need, then send."), [
-      reply.title,
-    ]);
+    this.status.textContent = interpolate(
+      gettext("“%s” is in the box. Change it as you need, then send."),
+      [reply.title],
+    );
   }
 
   close() {
@@ -1013,6 +1111,8 @@ const handoverForm = $("handover-form");
 const handoverError = $("handover-error");
 const inviteDialog = $("invite-dialog");
 const inviteError = $("invite-error");
+const endDialog = $("end-dialog");
+const endError = $("end-error");
 let dialogEntry = null;
 let dialogOpener = null;
 let pending = null; // { kind, conversation, button, timer }
@@ -1027,7 +1127,7 @@ function closeDialog(dialog) {
   if (dialog.open) dialog.close();
 }
 
-for (const dialog of [handoverDialog, inviteDialog]) {
+for (const dialog of [handoverDialog, inviteDialog, endDialog]) {
   dialog.addEventListener("close", () => {
     if (pending && pending.dialog === dialog) finishPending();
     if (dialog === inviteDialog) clearInvitation();
@@ -1111,7 +1211,9 @@ function fillHandoverChoices(entry) {
     ...sortedUnitIds(entry.unit).map((id) =>
       option(
         String(id),
-        id === entry.unit ? interpolate(gettext("%s (this conversation's unit)"), [unitNames[id]]) : unitNames[id],
+        id === entry.unit
+          ? interpolate(gettext("%s (this conversation's unit)"), [unitNames[id]])
+          : unitNames[id],
       ),
     ),
   );
@@ -1198,6 +1300,10 @@ function handoverUpdated(h) {
   if (h.to === me.name && !sentByMe) updateOffer(h);
   const entry = conversations.get(h.conversation);
   if (!entry) return;
+  // Show the news in the trail at once; the context that follows confirms it.
+  const others = entry.handovers.filter((known) => known.id !== h.id);
+  entry.handovers = [...others, h];
+  renderTrail(entry, entry.handovers);
   if (sentByMe) {
     entry.offerOpen = h.state === "offered";
     showHandoverStatus(entry, h);
@@ -1215,10 +1321,20 @@ function showHandoverStatus(entry, h) {
   const until = h.expires_at ? timeFormat.format(new Date(h.expires_at)) : "";
   const text = {
     offered: () =>
-      interpolate(gettext("Offered to %(to)s. Waiting for an answer until %(until)s. Keep talking with the client meanwhile."), { to: h.to, until }, true),
+      interpolate(
+        gettext(
+          "Offered to %(to)s. Waiting for an answer until %(until)s. Keep talking with the client meanwhile.",
+        ),
+        { to: h.to, until },
+        true,
+      ),
     accepted: () => interpolate(gettext("%s has taken over."), [h.to]),
     declined: () =>
-      interpolate(gettext("%(to)s declined: %(reason)s The conversation is still yours."), { to: h.to, reason: h.decline_reason }, true),
+      interpolate(
+        gettext("%(to)s declined: “%(reason)s”. The conversation is still yours."),
+        { to: h.to, reason: h.decline_reason },
+        true,
+      ),
     expired: () => gettext("Nobody answered the handover in time. The conversation is still yours."),
     queued: () => interpolate(gettext("Sent to the queue of %s."), [h.to_unit]),
   }[h.state];
@@ -1337,13 +1453,17 @@ function renderOffer(h) {
 }
 
 function setOfferBusy(li, busy) {
+  li.classList.toggle("offer--busy", busy);
   for (const button of li.querySelectorAll("button")) button.disabled = busy;
 }
 
 function removeOffer(id, { moveFocus = true } = {}) {
   const offer = offers.get(id);
   if (!offer) return;
-  const hadFocus = offer.li.contains(document.activeElement) || document.activeElement === document.body;
+  // A disabled button drops focus to the body: that was the worker answering this card.
+  const hadFocus =
+    offer.li.contains(document.activeElement) ||
+    (offer.li.classList.contains("offer--busy") && document.activeElement === document.body);
   offer.li.remove();
   offers.delete(id);
   renderOffersBox();
@@ -1370,9 +1490,15 @@ function timeLeftText(seconds) {
   if (seconds <= 0) return gettext("The time to answer is up.");
   if (seconds > 60) {
     const minutes = Math.ceil(seconds / 60);
-    return interpolate(ngettext("About %s minute left to answer.", "About %s minutes left to answer.", minutes), [minutes]);
+    return interpolate(
+      ngettext("About %s minute left to answer.", "About %s minutes left to answer.", minutes),
+      [minutes],
+    );
   }
-  return interpolate(ngettext("%s second left to answer.", "%s seconds left to answer.", seconds), [seconds]);
+  return interpolate(
+    ngettext("%s second left to answer.", "%s seconds left to answer.", seconds),
+    [seconds],
+  );
 }
 
 function tickOffers() {
@@ -1386,6 +1512,229 @@ function tickOffers() {
   }
 }
 setInterval(tickOffers, 1000);
+
+// --- ending, with follow-up questions for the client ------------------------------------
+// The questions go with the `end` frame and are stored on the conversation's case; the
+// client answers them when they come back with their case code.
+const endForm = $("end-form");
+const endRows = $("end-rows");
+const endAdd = $("end-add");
+const endSubmit = endForm.querySelector("button[type=submit]");
+const QUESTION_MAX = 2000;
+const CHOICES_MAX = 6;
+const CHOICE_MAX_LENGTH = 100;
+let endDraftFor = null; // the conversation whose unsent questions the dialog still holds
+let endRowSeq = 0;
+
+function endRowList() {
+  return [...endRows.querySelectorAll(":scope > .end-row")];
+}
+
+function renumberEndRows() {
+  endRowList().forEach((row, i) => {
+    const number = i + 1;
+    row.querySelector(".end-row__legend").textContent = interpolate(gettext("Question %s"), [
+      number,
+    ]);
+    row.querySelector(".remove").textContent = interpolate(gettext("Remove question %s"), [
+      number,
+    ]);
+  });
+}
+
+function addEndRow() {
+  const row = $("end-row-template").content.firstElementChild.cloneNode(true);
+  const n = (endRowSeq += 1);
+  const question = row.querySelector(".question");
+  const choices = row.querySelector(".choices");
+  question.id = `end-question-${n}`;
+  question.maxLength = QUESTION_MAX;
+  row.querySelector(".question-label").htmlFor = question.id;
+  choices.id = `end-choices-${n}`;
+  row.querySelector(".choices-label").htmlFor = choices.id;
+  const hint = row.querySelector(".choices-hint");
+  hint.id = `end-choices-${n}-hint`;
+  choices.setAttribute("aria-describedby", hint.id);
+  for (const field of [question, choices]) {
+    field.addEventListener("input", () => field.removeAttribute("aria-invalid"));
+  }
+  row.querySelector(".remove").addEventListener("click", () => removeEndRow(row));
+  endRows.append(row);
+  renumberEndRows();
+  return row;
+}
+
+function removeEndRow(row) {
+  const rows = endRowList();
+  const index = rows.indexOf(row);
+  row.remove();
+  renumberEndRows();
+  endError.textContent = "";
+  // The cursor goes to the question that took its place, or the one before, or "Add".
+  const next = endRowList()[Math.min(index, rows.length - 2)];
+  if (next) next.querySelector(".question").focus();
+  else endAdd.focus();
+  announce(gettext("The question was removed."));
+}
+
+endAdd.addEventListener("click", () => {
+  endError.textContent = "";
+  addEndRow().querySelector(".question").focus();
+});
+
+function refreshEndForm() {
+  const entry = dialogEntry;
+  if (!entry) return;
+  const active = entry.thread.state === "active" && !entry.gone;
+  $("end-already").hidden = active;
+  // Without a case there is nowhere to keep questions, and no code to come back with.
+  $("end-followups").hidden = !entry.case;
+  $("end-code").hidden = !entry.case || !active;
+  endSubmit.textContent = active ? gettext("End the chat") : gettext("Save the questions");
+}
+
+// The questions as the server takes them, or the field to fix and why.
+function collectFollowups() {
+  const followups = [];
+  for (const row of endRowList()) {
+    const question = row.querySelector(".question");
+    const choicesField = row.querySelector(".choices");
+    const body = question.value.trim();
+    const choices = choicesField.value
+      .split("\n")
+      .map((line) => line.trim())
+      .filter(Boolean);
+    if (!body && !choices.length) continue; // an empty row is simply left out
+    if (!body) return { field: question, text: gettext("Write the question, or remove it.") };
+    if (choices.length > CHOICES_MAX) {
+      return {
+        field: choicesField,
+        text: interpolate(gettext("At most %s quick answers for one question."), [CHOICES_MAX]),
+      };
+    }
+    if (choices.some((c) => c.length > CHOICE_MAX_LENGTH)) {
+      return {
+        field: choicesField,
+        text: interpolate(gettext("Keep each quick answer under %s characters."), [
+          CHOICE_MAX_LENGTH,
+        ]),
+      };
+    }
+    followups.push({ body, choices });
+  }
+  return { followups };
+}
+
+function openEnd(entry, opener) {
+  if (entry.gone) return;
+  if (endDraftFor !== entry.id) {
+    endRows.replaceChildren();
+    endDraftFor = entry.id;
+  }
+  endError.textContent = "";
+  $("end-which").textContent = entryLabel(entry);
+  openDialog(endDialog, entry, opener);
+  refreshEndForm();
+  // A draft kept from before: back to its first question; else "Add a question" first,
+  // so Enter alone never ends a chat by accident.
+  if (!entry.case) endSubmit.focus();
+  else (endRows.querySelector(".question") || endAdd).focus();
+}
+
+endForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const entry = dialogEntry;
+  if (!entry || pending) return;
+  for (const field of endForm.querySelectorAll("[aria-invalid]")) {
+    field.removeAttribute("aria-invalid");
+  }
+  const result = entry.case ? collectFollowups() : { followups: [] };
+  if (result.field) {
+    result.field.setAttribute("aria-invalid", "true");
+    endError.textContent = result.text;
+    result.field.focus();
+    return;
+  }
+  const { followups } = result;
+  const active = entry.thread.state === "active";
+  if (!active && !followups.length) {
+    closeDialog(endDialog);
+    return;
+  }
+  startPending("end", endDialog, endSubmit, endError);
+  pending.followups = followups.length;
+  if (!socket.send({ type: "end", conversation: entry.id, followups })) {
+    failPending(endError, gettext("Not connected. Try again in a moment."));
+  }
+});
+
+// The chat's "ended" event, or (when the client had ended it already) the first question
+// stored on the case: the request went through.
+function endFinished(entry) {
+  if (pending?.kind !== "end" || pending.conversation !== entry.id) return;
+  const count = pending.followups;
+  endDraftFor = null;
+  endRows.replaceChildren();
+  closeDialog(endDialog);
+  if (!count) return; // the log says the chat has ended
+  // On the panel's status line, so it is both seen and read out.
+  const line = entry.panel.querySelector(".handover-status");
+  line.classList.remove("handover-status--back");
+  line.textContent = interpolate(
+    ngettext(
+      "%s follow-up question was saved on the case for the client.",
+      "%s follow-up questions were saved on the case for the client.",
+      count,
+    ),
+    [count],
+  );
+}
+
+// --- clients' new questions: a count on the follow-up inbox link -------------------------
+// Only what arrives while this console is open; the inbox itself has the full list.
+const inboxNew = $("inbox-new");
+const newQuestions = new Set(); // follow-up ids of clients' questions not yet answered
+const inboxLinks = [
+  ...document.querySelectorAll(`a[href="${CSS.escape(inboxNew.dataset.inboxPath)}"]`),
+];
+if (inboxLinks.length) inboxLinks[0].append(inboxNew);
+
+function renderInboxNew() {
+  const count = newQuestions.size;
+  inboxNew.hidden = count === 0;
+  inboxNew.querySelector(".inbox-new__count").textContent = String(count);
+  inboxNew.querySelector(".inbox-new__text").textContent = count
+    ? ` ${interpolate(
+        ngettext("%s new question from a client", "%s new questions from clients", count),
+        [count],
+      )}`
+    : "";
+}
+
+function followupUpdated(f) {
+  if (f.kind === "from_client") {
+    const known = newQuestions.has(f.id);
+    if (f.answered) newQuestions.delete(f.id);
+    else newQuestions.add(f.id);
+    if (!f.answered && !known) {
+      announce(gettext("A client has asked a new question. It is in the follow-up inbox."));
+    }
+    renderInboxNew();
+  } else if (f.kind === "to_client" && !f.answered) {
+    for (const entry of conversations.values()) {
+      if (entry.case === f.case) endFinished(entry);
+    }
+  }
+}
+
+for (const link of inboxLinks) {
+  for (const type of ["click", "auxclick"]) {
+    link.addEventListener(type, () => {
+      newQuestions.clear();
+      renderInboxNew();
+    });
+  }
+}
 
 // --- invitations ------------------------------------------------------------------------
 const inviteForm = $("invite-form");
@@ -1410,7 +1759,10 @@ function openInvite(entry, opener) {
     );
     return g;
   };
-  const groups = [group(gettext("Interpreters"), interpreters), group(gettext("Colleagues"), colleagues)];
+  const groups = [
+    group(gettext("Interpreters"), interpreters),
+    group(gettext("Colleagues"), colleagues),
+  ];
   inviteUser.replaceChildren(
     option("", gettext("Choose a person")),
     ...groups.filter((g) => g.children.length),

@@ -31,8 +31,10 @@ const EVENT_TEXT = {
     abandoned: () => gettext("You have left the queue."),
     moved: () => gettext("You have been moved to another unit's queue. Your place is kept."),
     rejoined: () => gettext("You are back in the queue, in the same place."),
+    // Neutral on purpose: when only the note goes along to another unit, the new social
+    // worker does not see the earlier messages, so nothing is promised about them.
     handover_started: () =>
-      gettext("You are being connected to a colleague. Your messages are kept."),
+      gettext("You are being connected to a colleague. Please wait a moment."),
     handover_cancelled: () => gettext("You are still talking with the same social worker."),
     handover_joined: (m) =>
       m.body
@@ -91,9 +93,12 @@ export function errorText(code) {
   return (ERROR_TEXT[code] || (() => gettext("Something went wrong. Please try again.")))();
 }
 
+// 24-hour time in every language ("18:21", never "06:21 PM"): Swedish offices read the
+// clock that way, whichever language the page is in.
 export const timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || "sv", {
   hour: "2-digit",
   minute: "2-digit",
+  hourCycle: "h23",
 });
 
 // Builds a message body from the server's parts: text, and links the server vetted.
@@ -141,13 +146,49 @@ function scrollerOf(log) {
     : document.scrollingElement;
 }
 
+// For logs with their own scrollbar (see followBottom): whether the reader is at the
+// bottom, decided by the reader's own scrolling, not by a layout change they did not make.
+const pins = new WeakMap();
+
+function nearBottom(scroller) {
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+}
+
+function toBottom(scroller, pin) {
+  scroller.scrollTop = scroller.scrollHeight;
+  if (pin) {
+    pin.stuck = true;
+    pin.expected = scroller.scrollTop;
+  }
+}
+
 export function keepAtBottom(log, change, { force = false } = {}) {
-  const scroller = scrollerOf(log);
-  const atBottom =
-    force || scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  const pin = pins.get(log);
+  const scroller = pin ? log : scrollerOf(log);
+  const atBottom = force || (pin ? pin.stuck : nearBottom(scroller));
   const result = change();
-  if (atBottom) scroller.scrollTop = scroller.scrollHeight;
+  if (atBottom) toBottom(scroller, pin);
   return result;
+}
+
+// A log with its own scrollbar stays at its newest item when its box changes size (a
+// handover note appearing above it, the window resized), unless the reader scrolled up.
+export function followBottom(log) {
+  const pin = { stuck: true, expected: 0 };
+  pins.set(log, pin);
+  log.addEventListener(
+    "scroll",
+    () => {
+      if (log.scrollTop === pin.expected) return; // our own scrolling
+      pin.stuck = nearBottom(log);
+    },
+    { passive: true },
+  );
+  if (window.ResizeObserver) {
+    new ResizeObserver(() => {
+      if (pin.stuck) toBottom(log, pin);
+    }).observe(log);
+  }
 }
 
 export class Thread {
@@ -213,8 +254,10 @@ export class Thread {
     this.flush();
   }
 
+  // Staff who see the conversation from a later point on are told so (an interpreter's
+  // page says it once, above the log).
   showFromMarker() {
-    if (this.viewer === "client") return;
+    if (this.viewer !== "worker") return;
     let marker = this.log.querySelector(".log-marker");
     if (!marker) {
       marker = document.createElement("li");
@@ -222,10 +265,7 @@ export class Thread {
       this.log.prepend(marker);
     }
     marker.dataset.order = this.fromSeq + 0.9;
-    marker.textContent =
-      this.viewer === "interpreter"
-        ? gettext("You see what is written from when you joined.")
-        : gettext("Earlier messages are not shown to you.");
+    marker.textContent = gettext("Earlier messages are not shown to you.");
   }
 
   // A live message. Returns false when it showed a gap (a resync is asked for instead).
@@ -430,8 +470,9 @@ export class Thread {
 // Private notes of one conversation, for staff only: placed after the message they follow,
 // deduplicated by id, with their own outbox (sessionStorage) like messages have.
 export class NoteBook {
-  constructor({ log, template, storageKey, send, conversation, onFailed }) {
+  constructor({ log, template, storageKey, send, conversation, onFailed, me }) {
     this.log = log;
+    this.me = me || "";
     this.template = template;
     this.storageKey = storageKey;
     this.send = send;
@@ -483,7 +524,8 @@ export class NoteBook {
     const li = this.template.content.firstElementChild.cloneNode(true);
     li.dataset.noteId = note.id;
     li.dataset.order = note.after_seq + 0.5;
-    li.querySelector(".note__author").textContent = note.author;
+    li.querySelector(".note__author").textContent =
+      this.me && note.author === this.me ? gettext("You") : note.author;
     const time = li.querySelector("time");
     time.dateTime = note.created_at;
     time.textContent = timeFormat.format(new Date(note.created_at));
@@ -511,7 +553,12 @@ export class NoteBook {
   }
 
   frameFor(item) {
-    return { type: "note", conversation: this.conversation, body: item.body, client_id: item.client_id };
+    return {
+      type: "note",
+      conversation: this.conversation,
+      body: item.body,
+      client_id: item.client_id,
+    };
   }
 
   ack(frame) {
