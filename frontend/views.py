@@ -51,31 +51,21 @@ def client_page(request: HttpRequest) -> HttpResponse:
             if hours
         )
 
-    units = []
+    units: list[dict[str, Any]] = []
+    # For client.js: names and hours for "your question has been left for ...".
+    unit_info: dict[str, dict[str, Any]] = {}
     for unit in selectors.unit_list_open():
         week = selectors.unit_week_hours(unit=unit)
-        units.append(
-            {
-                "unit": unit,
-                "is_open": selectors.unit_is_open(unit=unit),
-                "week": week,
-                "hours": hours_text(week),
-            }
-        )
+        is_open = selectors.unit_is_open(unit=unit)
+        hours = hours_text(week)
+        units.append({"unit": unit, "is_open": is_open, "week": week, "hours": hours})
+        unit_info[str(unit.pk)] = {"name": unit.name, "open": is_open, "hours": hours}
     return render(
         request,
         "frontend/client.html",
         {
             "units": units,
-            # For client.js: names and hours for "your question has been left for ...".
-            "unit_info": {
-                str(entry["unit"].pk): {
-                    "name": entry["unit"].name,
-                    "open": entry["is_open"],
-                    "hours": entry["hours"],
-                }
-                for entry in units
-            },
+            "unit_info": unit_info,
             "returning_case": selectors.case_get_returning(case_id=request.session.get("case_id")),
             "socket_settings": _socket_settings(),
             "quick_exit_url": settings.QUICK_EXIT_URL,

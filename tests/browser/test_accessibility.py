@@ -30,11 +30,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 LOCALES = {"sv": "sv-SE", "en": "en-GB"}
 NEUTRAL_URL = "https://www.google.com/"
 AXE_DEFAULT = {"resultTypes": ["violations"]}
-# On the client page quick exit sits before the skip link and outside every landmark, which
-# axe's `region` rule flags (see test_client_page_content_is_all_in_landmarks, xfail). The
-# client-page tests below check every other rule, so nothing else can slip in meanwhile.
-# Once the app is fixed: drop the xfail there and this exclusion here.
-AXE_WITHOUT_REGION = {**AXE_DEFAULT, "rules": {"region": {"enabled": False}}}
 AXE_REGION_ONLY = {**AXE_DEFAULT, "runOnly": {"type": "rule", "values": ["region"]}}
 
 _axe = Axe()
@@ -81,12 +76,12 @@ def test_axe_client_start_page(live_server, personas, new_context, lang, shot):
     page.goto(f"{live_server.url}/")
     expect(page.locator("#start")).to_be_visible()
     shot(page, f"client-start-{lang}")
-    assert_no_axe_violations(page, lang, AXE_WITHOUT_REGION)
+    assert_no_axe_violations(page, lang, AXE_DEFAULT)
     # The form's own error message, shown when nothing is chosen.
     page.locator("#start-form button[type=submit]").click()
     expect(page.locator("#start-error")).to_be_visible()
     shot(page, f"client-start-error-{lang}")
-    assert_no_axe_violations(page, lang, AXE_WITHOUT_REGION)
+    assert_no_axe_violations(page, lang, AXE_DEFAULT)
 
 
 def test_axe_client_waiting(live_server, personas, new_context, lang, shot):
@@ -94,25 +89,16 @@ def test_axe_client_waiting(live_server, personas, new_context, lang, shot):
     start_chat(page, live_server.url, "Jag vill prata om min situation.")
     expect(page.locator("#chat-status")).not_to_have_text("")
     shot(page, f"client-waiting-{lang}")
-    assert_no_axe_violations(page, lang, AXE_WITHOUT_REGION)
+    assert_no_axe_violations(page, lang, AXE_DEFAULT)
 
 
 def test_axe_client_in_conversation(live_server, personas, new_context, lang, shot):
     client, worker = _client_in_conversation(live_server, personas, new_context, lang)
     _talk(client, worker)
     shot(client, f"client-active-{lang}")
-    assert_no_axe_violations(client, lang, AXE_WITHOUT_REGION)
+    assert_no_axe_violations(client, lang, AXE_DEFAULT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "app bug: on the client page #quick-exit and the skip link are outside every "
-        "landmark (axe `region`, moderate) - put quick exit inside a landmark such as the "
-        "header or a labelled <nav>, keeping it the first focusable element"
-    ),
-)
 def test_client_page_content_is_all_in_landmarks(live_server, personas, new_context, lang):
     page = new_context(viewport=MOBILE, is_mobile=True, locale=LOCALES[lang]).new_page()
     page.goto(f"{live_server.url}/")
@@ -298,19 +284,7 @@ def test_quick_exit_button_leaves_no_way_back_and_tells_the_worker(
     assert last.event == Message.Event.QUICK_EXIT
 
 
-OVERLAP_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "app bug: on a 390 px phone in Swedish the fixed quick-exit button ('Lämna snabbt', "
-        "wider than 'Quick exit') lies over the right part of the header's 'English' "
-        "button; a tap there meant to switch language quick-exits and ends the chat "
-        "(.client-page .site-header__inner reserves only 9rem on the right)"
-    ),
-)
-
-
-@pytest.mark.parametrize("locale", [pytest.param("sv-SE", marks=OVERLAP_BUG), "en-GB"])
+@pytest.mark.parametrize("locale", ["sv-SE", "en-GB"])
 def test_quick_exit_covers_nothing_in_the_header_on_a_phone(
     live_server, personas, new_context, locale
 ):

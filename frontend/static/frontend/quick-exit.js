@@ -32,6 +32,7 @@ function leave(event) {
 if (button) {
   button.addEventListener("click", leave);
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") leave(event);
+    // Escape while composing text with an input method only cancels the composition.
+    if (event.key === "Escape" && !event.isComposing) leave(event);
   });
 }
