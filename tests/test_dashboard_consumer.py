@@ -81,7 +81,10 @@ async def test_it_closes_the_dashboard_of_partner_staff_with_4403(staff_ws, pell
     assert await dashboard.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
 
 
-async def test_it_closes_a_dashboard_whose_session_skipped_the_second_factor(staff_ws, sara):
+async def test_it_closes_a_dashboard_whose_session_skipped_the_second_factor(
+    staff_ws, sara, settings
+):
+    settings.STAFF_TWO_FACTOR = True
     dashboard = await staff_ws.open("/ws/dashboard/", sara, second_factor=False)
 
     assert (await dashboard.connect(timeout=3))[0] is True

@@ -227,12 +227,6 @@ def test_the_client_transcript_is_the_clients_own_conversation_only(ekonomi, ann
     assert "Någon annans hemlighet." in transcript_text(transcript_for_client(token=other_token))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="locale/sv/LC_MESSAGES/django.po lacks the strings of chat/transcripts.py "
-    '("Chat transcript", "Started", "Ended", "Case", "You", "Social worker", '
-    "the event texts...): a Swedish client or social worker gets a half-English transcript",
-)
 def test_the_transcript_speaks_swedish(handed_over, bengt):
     conversation, token = handed_over
     english = {
