@@ -25,4 +25,4 @@ class UnitAdmin(admin.ModelAdmin):
 class UserAdmin(BaseUserAdmin):
     list_display = ["username", "first_name", "last_name", "role", "is_active"]
     list_filter = ["role", "units", "is_active"]
-    fieldsets = (*BaseUserAdmin.fieldsets, ("chatcounsel", {"fields": ["role", "units"]}))
+    fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("chatcounsel", {"fields": ["role", "units"]}))

@@ -25,7 +25,7 @@ def staff_page(permission: str) -> Callable[[View], View]:
                 return redirect_to_login(request.get_full_path())
             if not can(user, permission):
                 raise PermissionDenied
-            if services.two_factor_required(user) and not user.is_verified():  # type: ignore[union-attr]
+            if services.two_factor_required(user) and not user.is_verified():  # type: ignore[union-attr,attr-defined]  # django-otp adds it
                 target = (
                     "two-factor-verify"
                     if services.has_confirmed_device(user=user)  # type: ignore[arg-type]

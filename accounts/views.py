@@ -2,6 +2,7 @@
 
 import base64
 from io import BytesIO
+from urllib.parse import urlencode
 
 import django_otp
 import qrcode
@@ -9,14 +10,27 @@ import qrcode.image.svg
 from django import forms
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import services
+
+
+class StaffLoginForm(AuthenticationForm):
+    """Django's login form sets the username's max_length after its validators are built,
+    so an overlong name reached authenticate() (and the lockout table). Check it first."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        field = self.fields["username"]
+        field.validators.append(MaxLengthValidator(field.max_length or 150))  # type: ignore[attr-defined]
 
 
 class CodeForm(forms.Form):
@@ -47,7 +61,11 @@ def _qr_data_uri(text: str) -> str:
 @never_cache
 @login_required
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
-    """Enrol an authenticator app: scan, type a code, get backup codes once."""
+    """Enrol an authenticator app: scan, type a code, get backup codes once. Someone who
+    already has one must pass the second factor first: a password alone never replaces
+    the owner's authenticator."""
+    if services.has_confirmed_device(user=request.user) and not request.user.is_verified():  # type: ignore[arg-type,union-attr]
+        return redirect(f"{reverse('two-factor-verify')}?{urlencode({'next': _next(request)})}")
     device = services.totp_device_for_enrolment(user=request.user)  # type: ignore[arg-type]
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

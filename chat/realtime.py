@@ -287,6 +287,13 @@ def publish(group: str, event: Event) -> None:
         log.exception("publishing %s to %s failed", event.get("type"), group)
 
 
+async def relay(group: str, event: Event) -> None:
+    """Send from async code an event that is never stored (typing, seen)."""
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(group, event)
+
+
 def publish_on_commit(group: str, event: Event) -> None:
     """Send once the current transaction commits (at once when there is none)."""
     transaction.on_commit(lambda: publish(group, event))

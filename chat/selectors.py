@@ -221,7 +221,9 @@ def handling_minutes(*, unit: Unit, at: datetime | None = None) -> list[float]:
         .order_by("-ended_at")
         .values_list("accepted_at", "ended_at")[:100]
     )
-    return sorted((ended - accepted).total_seconds() / 60 for accepted, ended in rows)
+    return sorted(
+        (ended - accepted).total_seconds() / 60 for accepted, ended in rows if accepted and ended
+    )
 
 
 def queue_estimate(
@@ -302,6 +304,7 @@ def unit_stats(*, unit: Unit, at: datetime | None = None) -> dict[str, Any]:
         for queued, accepted in today.filter(accepted_at__isnull=False).values_list(
             "queued_at", "accepted_at"
         )
+        if accepted is not None
     ]
     staff = unit_staff_load(unit=unit, at=now)
     return {
@@ -660,7 +663,7 @@ def survey_summary(*, supervisor: User, since: date | None = None) -> list[dict[
             choice: answers.filter(helped=choice).count() for choice in SurveyAnswer.Helped.values
         }
         rated = answers.filter(rating__isnull=False)
-        total_rating = sum(rated.values_list("rating", flat=True))
+        total_rating = sum(r or 0 for r in rated.values_list("rating", flat=True))
         rows.append(
             {
                 "unit": unit,

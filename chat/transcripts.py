@@ -56,7 +56,8 @@ def sender_label(message: Message, *, for_client: bool) -> str:
 
 def message_text(message: Message, *, for_client: bool) -> str:
     if message.sender == Message.Sender.SYSTEM:
-        return str(EVENT_TEXT.get(message.event, lambda: message.event)())
+        text = EVENT_TEXT.get(Message.Event(message.event)) if message.event else None
+        return str(text()) if text else message.event
     return message.body
 
 

@@ -39,7 +39,9 @@ urlpatterns = [
     path("dashboard/access-log.csv", views.access_log_csv, name="access-log-csv"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(template_name="frontend/login.html"),
+        auth_views.LoginView.as_view(
+            template_name="frontend/login.html", authentication_form=account_views.StaffLoginForm
+        ),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

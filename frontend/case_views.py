@@ -17,7 +17,7 @@ from chat import selectors
 from chat.errors import ChatError
 from chat.models import FollowUp
 from chat.ratelimit import address_key
-from chat.services.access import case_read, conversation_transcript
+from chat.services.access import case_read, conversation_transcript, followup_inbox_read
 from chat.services.cases import (
     case_close,
     case_open_by_code,
@@ -144,8 +144,10 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
                     followup_id=int(followup_id) if followup_id.isdigit() else None,
                 )
                 followup_worker_answer(
-                    followup=followup, actor=user, answer=request.POST.get("answer")
-                )  # type: ignore[arg-type]
+                    followup=followup,
+                    actor=user,  # type: ignore[arg-type]
+                    answer=request.POST.get("answer"),
+                )
             elif action == "close":
                 case_close(case=case, actor=user)  # type: ignore[arg-type]
             return redirect("case", case_id=case.pk)
@@ -168,7 +170,7 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
 def inbox_page(request: HttpRequest) -> HttpResponse:
     """The follow-up inbox of the worker's units, kept live by the console socket."""
     reminder = timezone.now() - timedelta(days=settings.FOLLOWUP_REMINDER_DAYS)
-    items = list(selectors.followup_inbox(user=request.user)[:200])  # type: ignore[arg-type]
+    items = followup_inbox_read(actor=request.user, request_id=request.id)  # type: ignore[arg-type,attr-defined]
     return render(
         request,
         "frontend/inbox.html",

@@ -24,7 +24,7 @@ class AccessLogFilter(forms.Form):
     def __init__(self, *args, staff=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if staff is not None:
-            self.fields["actor"].queryset = staff
+            self.fields["actor"].queryset = staff  # type: ignore[attr-defined]
 
 
 class CannedReplyForm(forms.Form):
@@ -41,6 +41,5 @@ class CannedReplyForm(forms.Form):
 
     def __init__(self, *args, units=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["scope"].choices = [("mine", _("Only me"))] + [
-            (str(unit.pk), unit.name) for unit in units
-        ]
+        scope: forms.ChoiceField = self.fields["scope"]  # type: ignore[assignment]
+        scope.choices = [("mine", _("Only me"))] + [(str(unit.pk), unit.name) for unit in units]

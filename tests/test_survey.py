@@ -151,7 +151,13 @@ def test_the_supervisor_sees_counts_for_their_units_only(answered, sara):
     assert row["comments"] == 2
     assert row["too_few"] is True  # three answers: fewer than it takes to show them
     assert set(row) == {
-        "unit", "answers", "helped", "ratings", "average_rating", "comments", "too_few",
+        "unit",
+        "answers",
+        "helped",
+        "ratings",
+        "average_rating",
+        "comments",
+        "too_few",
     }
 
 

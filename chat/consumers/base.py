@@ -7,7 +7,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -42,6 +42,11 @@ def ack_frame(message: Any, conversation_id: int) -> Frame:
         "client_id": str(message.client_id),
         "seq": message.seq,
     }
+
+
+@database_sync_to_async
+def current_user(user_id: int) -> User | None:
+    return User.objects.filter(pk=user_id, is_active=True).first()
 
 
 @database_sync_to_async
@@ -81,11 +86,15 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             frame = json.loads(text_data)
-        except ValueError:
+            # A lone surrogate ("\ud83d" from a broken emoji) cannot be stored or hashed.
+            json.dumps(frame, ensure_ascii=False).encode("utf-8")
+        except (ValueError, RecursionError, UnicodeEncodeError):
             await self.send_error(InvalidInput("a frame is one JSON object"), code="bad_frame")
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self.send_error(InvalidInput("a frame needs a string `type`"), code="bad_frame")
+            return
+        if not await self.may_act():
             return
         if frame["type"] not in self.frame_types:
             await self.send_error(
@@ -127,7 +136,11 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     async def on_ping(self, frame: Frame) -> None:
         await self.send_json({"type": "pong"})
 
-    def later(self, seconds: float, check: Callable[[], Awaitable[None]]) -> None:
+    async def may_act(self) -> bool:
+        """Whether this socket may still act; staff sockets check the account each frame."""
+        return True
+
+    def later(self, seconds: float, check: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run `check` once after `seconds`, even though this socket is gone by then."""
         loop = asyncio.get_running_loop()
         loop.call_later(seconds, lambda: loop.create_task(check()))
@@ -162,6 +175,19 @@ class StaffConsumer(JsonFrameConsumer):
 
     async def staff_connected(self) -> None:
         """Join groups and send the first state; the user is known and allowed."""
+
+    async def may_act(self) -> bool:
+        # Every frame acts with the account as it is now: a worker deactivated or given
+        # another role while their console is open can do nothing more with it.
+        user = getattr(self, "user", None)
+        if user is None:
+            return False
+        fresh = await current_user(user.pk)
+        if fresh is None or not can(fresh, self.permission):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return False
+        self.user = fresh
+        return True
 
     async def on_ping(self, frame: Frame) -> None:
         if not await staff_session_ok(self.user, self.scope.get("session")):

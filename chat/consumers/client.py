@@ -240,27 +240,26 @@ class ClientConsumer(JsonFrameConsumer):
 
     async def on_typing(self, frame: Frame) -> None:
         # Throttled and never stored.
-        self.require_conversation()
+        conversation_id = self.require_conversation()
         now = time.monotonic()
         if now - self.last_typing < TYPING_EVERY_SECONDS:
             return
         self.last_typing = now
-        await self.channel_layer.group_send(
-            realtime.conversation_group(self.conversation_id),
-            realtime.presence_in_conversation_event(
-                self.conversation_id, kind="typing", who="client"
-            ),
+        await realtime.relay(
+            realtime.conversation_group(conversation_id),
+            realtime.presence_in_conversation_event(conversation_id, kind="typing", who="client"),
         )
 
     async def on_seen(self, frame: Frame) -> None:
-        self.require_conversation()
-        await self.channel_layer.group_send(
-            realtime.conversation_group(self.conversation_id),
+        conversation_id = self.require_conversation()
+        await realtime.relay(
+            realtime.conversation_group(conversation_id),
             realtime.presence_in_conversation_event(
-                self.conversation_id, kind="seen", who="client", seq=seq_value(frame.get("seq", 0))
+                conversation_id, kind="seen", who="client", seq=seq_value(frame.get("seq", 0))
             ),
         )
 
-    def require_conversation(self) -> None:
+    def require_conversation(self) -> int:
         if self.conversation_id is None:
             raise InvalidInput("send `start` or `resume` first", code="no_conversation")
+        return self.conversation_id

@@ -354,14 +354,14 @@ class ConsoleConsumer(StaffConsumer):
             return
         self.last_typing = now
         conversation_id = await console_may_read(self.user, frame)
-        await self.channel_layer.group_send(
+        await realtime.relay(
             realtime.conversation_group(conversation_id),
             realtime.presence_in_conversation_event(conversation_id, kind="typing", who="worker"),
         )
 
     async def on_seen(self, frame: Frame) -> None:
         conversation_id = await console_may_read(self.user, frame)
-        await self.channel_layer.group_send(
+        await realtime.relay(
             realtime.conversation_group(conversation_id),
             realtime.presence_in_conversation_event(
                 conversation_id, kind="seen", who="worker", seq=seq_value(frame.get("seq", 0))

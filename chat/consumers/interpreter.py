@@ -9,7 +9,14 @@ from channels.db import database_sync_to_async
 
 from accounts.models import User
 from chat import realtime, selectors
-from chat.consumers.base import Frame, JsonFrameConsumer, ack_frame, seq_value
+from chat.consumers.base import (
+    CLOSE_NOT_AUTHENTICATED,
+    Frame,
+    JsonFrameConsumer,
+    ack_frame,
+    seq_value,
+    staff_session_ok,
+)
 from chat.errors import InvalidInput
 from chat.models import Participant
 from chat.services.messages import message_post
@@ -87,6 +94,13 @@ class InterpreterConsumer(JsonFrameConsumer):
     async def on_resume(self, frame: Frame) -> None:
         user = self.scope.get("user")
         signed_in = user if user is not None and user.is_authenticated else None
+        if frame.get("token") is None and signed_in is not None:
+            # An interpreter with an account signs in like staff: a live session that
+            # passed the second factor, ended by "log out everywhere".
+            if not await staff_session_ok(signed_in, self.scope.get("session")):
+                await self.close(code=CLOSE_NOT_AUTHENTICATED)
+                return
+            await self.join(realtime.worker_group(signed_in.pk))
         seat, conversation_id = await interpreter_seat(frame.get("token"), signed_in)
         await self.follow(seat, conversation_id, after=frame.get("after", 0))
 
@@ -109,6 +123,9 @@ class InterpreterConsumer(JsonFrameConsumer):
 
     async def on_leave(self, frame: Frame) -> None:
         await interpreter_leave(self.require_seat())
+
+    async def session_revoked(self, event: Frame) -> None:
+        await self.close(code=CLOSE_NOT_AUTHENTICATED)
 
     async def conversation_left(self, event: Frame) -> None:
         await self.send_json(event)

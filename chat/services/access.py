@@ -75,6 +75,27 @@ def conversation_transcript(
     )
 
 
+def followup_inbox_read(*, actor: User, request_id: uuid.UUID) -> list:
+    """The follow-up inbox shows clients' texts from many cases: one access-log row per
+    case shown, like opening each."""
+    items = selectors.followup_inbox(user=actor)
+    cases = {f.case_id: f.case for f in items}
+    AccessLog.objects.bulk_create(
+        AccessLog(
+            actor=actor,
+            actor_name=actor.get_full_name() or actor.username,
+            unit_id=case.unit_id,
+            unit_name=case.unit.name,
+            case_id=case.pk,
+            action=AccessLog.Action.READ_CASE,
+            took_part=case.owner_id == actor.pk,
+            request_id=request_id,
+        )
+        for case in cases.values()
+    )
+    return items
+
+
 def case_read(*, actor: User, case_id: object, request_id: uuid.UUID) -> Case:
     """A staff member opens a case page: allowed by chat.manage_case, and logged."""
     case = selectors.case_get_for_staff(user=actor, case_id=case_id)

@@ -102,13 +102,12 @@ def conversation_hand_over(
             if receiver is None or receiver.pk == actor.pk or not can(receiver, "chat.use_console"):
                 raise NotFound("no such colleague")
             units = receiver.units.all()
-            to_unit = (
-                units.filter(pk=unit_id).first()
-                if unit_id is not None
-                else (units.filter(pk=locked.unit_id).first() or units.first())
-            )
+            if unit_id is not None:
+                to_unit = units.filter(pk=unit_id).first()
+            else:
+                to_unit = units.filter(pk=locked.unit_id).first() or units.first()
         else:
-            to_unit = Unit.objects.filter(pk=unit_id, is_active=True).first()
+            to_unit = Unit.objects.filter(pk=unit_id or 0, is_active=True).first()
         if to_unit is None:
             raise NotFound("no such unit")
         if receiver is None and not selectors.unit_is_open(unit=to_unit):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -115,7 +116,7 @@ def queue_dispatch(*, unit_id: int) -> int:
 
 def queue_dispatch_on_commit(*, unit_ids: list[int]) -> None:
     for unit_id in unit_ids:
-        transaction.on_commit(lambda unit_id=unit_id: queue_dispatch(unit_id=unit_id))
+        transaction.on_commit(partial(queue_dispatch, unit_id=unit_id))
 
 
 def queue_sweep() -> int:
@@ -154,6 +155,7 @@ def conversation_flag_unanswered() -> int:
                 continue
             locked.unanswered_flagged_at = timezone.now()
             worker_id = locked.worker_id
+            assert worker_id is not None  # noqa: S101 - active conversations have a worker (DB constraint)
             if locked.unit.return_unanswered:
                 locked.state = Conversation.State.QUEUED
                 locked.worker = None

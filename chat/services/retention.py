@@ -11,6 +11,7 @@ from chat.models import (
     AccessLog,
     Conversation,
     FollowUp,
+    Handover,
     Message,
     PrivateNote,
     PurgeReport,
@@ -50,6 +51,8 @@ def retention_purge(*, now: datetime | None = None) -> PurgeReport:
         held = due.filter(on_hold).count()
         ids = list(due.exclude(on_hold).values_list("pk", flat=True))
         PrivateNote.objects.filter(conversation_id__in=ids).delete()
+        # Handover notes and reasons are staff text about the client too.
+        Handover.objects.filter(conversation_id__in=ids).update(note="", decline_reason="")
         followups_held = Q(case__legal_hold=True)
         offline_questions, _by_model = (
             FollowUp.objects.filter(
