@@ -56,6 +56,33 @@ def _test_db_name() -> str:
     return str(connection.settings_dict["NAME"])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flush_survives_the_live_servers_last_writes() -> Iterator[None]:
+    """After a browser test its pages close, and the server process records that (presence,
+    a client's last sign of life) while pytest-django truncates every table. On PostgreSQL
+    the two can deadlock; the truncation is then simply tried again."""
+    import time
+
+    from django.db import OperationalError
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):  # type: ignore[no-untyped-def]
+        for attempt in range(5):
+            try:
+                return original(self, sql_list)
+            except OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        return None
+
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    yield
+    BaseDatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+
+
 @pytest.fixture(autouse=True)
 def _live_server_helper() -> Iterator[None]:
     """Shadows pytest-django's helper of the same name, which would treat our `live_server`
