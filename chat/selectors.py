@@ -155,7 +155,7 @@ class StaffLoad:
     active: int
     capacity: int
     idle_since: datetime | None
-    status: str = "away"  # Presence.Status: what the worker chose
+    status: str = "available"  # Presence.Status: what the worker chose (or will start as)
 
 
 def presence_shown(*, presence: Presence | None, active: int, at: datetime | None = None) -> str:
@@ -198,7 +198,7 @@ def unit_staff_load(*, unit: Unit, at: datetime | None = None) -> list[StaffLoad
             StaffLoad(
                 user=user,
                 shown=presence_shown(presence=presence, active=user.active, at=at),
-                status=presence.status if presence else Presence.Status.AWAY,
+                status=presence.status if presence else Presence.Status.AVAILABLE,
                 active=user.active,
                 capacity=presence.capacity if presence else default_capacity_for(worker=user),
                 idle_since=presence.idle_since if presence else None,
