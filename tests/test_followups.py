@@ -8,7 +8,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.conf import settings as django_settings
 from django.utils import timezone
 
 from chat import realtime
@@ -31,7 +30,6 @@ from tests.security_personas import http_client
 pytest_plugins = ["tests.case_personas"]
 pytestmark = pytest.mark.django_db
 
-ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 TWO_QUESTIONS = [
     {"body": "Har du fått hyran betald den här månaden?", "choices": ["Ja", "Nej", "Delvis"]},
@@ -374,13 +372,6 @@ def test_the_inbox_of_a_worker_of_two_units_lists_both_once(
     )
 
 
-@pytest.mark.xfail(
-    ON_POSTGRES,
-    strict=True,
-    reason="selectors.followup_inbox orders by answered_at ascending: SQLite sorts NULL "
-    "first, PostgreSQL last, so on PostgreSQL every unanswered question of the client comes "
-    "after all answered items (and beyond the inbox page's 200 rows on a busy unit)",
-)
 def test_the_inbox_puts_unanswered_questions_first(meeting, anna, client_question, question):
     followup_client_answer(case=question.case, followup_id=question.pk, answer="Ja")
     conversation, _token = meeting

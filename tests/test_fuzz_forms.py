@@ -8,7 +8,6 @@ import uuid
 from urllib.parse import quote_from_bytes
 
 import pytest
-from django.db import DataError
 from django.test import Client
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
