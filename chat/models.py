@@ -103,7 +103,7 @@ class Conversation(models.Model):
         blank=True,
         related_name="assigned_conversations",
     )
-    # Highest seq handed out; bumped under the row lock by message_post.
+    # Highest seq handed out; bumped under the row lock by message_append.
     last_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(help_text="When it entered its current queue.")
@@ -201,7 +201,9 @@ class Message(models.Model):
 class AccessLog(models.Model):
     """Append-only record of every staff read of a client's messages or case.
 
-    Ids are plain numbers, not foreign keys, so the record outlives what it speaks of.
+    Conversation, case and unit are plain numbers, not foreign keys, so the record outlives
+    what it speaks of; the actor is a protected key (staff accounts are deactivated, never
+    deleted).
     The application only inserts; on PostgreSQL a trigger refuses UPDATE and DELETE except
     inside the retention purge (see chat/migrations and chat/services/retention.py).
     """

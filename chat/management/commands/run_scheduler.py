@@ -1,6 +1,7 @@
 """The scheduler process (Procfile: scheduler). Run exactly one.
 
-Every 15 seconds: the queue sweep (silent waiting clients, presence gone offline).
+Every 15 seconds: the queue sweep (silent waiting clients, presence gone offline, handover
+offers that expired, conversations whose worker has not answered).
 Every night at 03:15 Stockholm time: the retention purge.
 """
 
