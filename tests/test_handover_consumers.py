@@ -6,8 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.models import Presence
-from chat.consumers import client as client_consumer
-from chat.consumers import console as console_consumer
+from chat.consumers import base as consumers_base
 from chat.models import Handover, Message
 from tests import factories
 from tests.factories import frames_until, is_event, next_frame, send_message, settle
@@ -374,9 +373,10 @@ async def test_it_gives_the_invitation_link_only_to_the_workers_socket(ws, ekono
 # --- typing and seen -------------------------------------------------------------------------
 @pytest.fixture
 def long_typing_window(monkeypatch):
-    """A throttle window no test outlasts: "two frames in a row" never depends on speed."""
-    monkeypatch.setattr(client_consumer, "TYPING_EVERY_SECONDS", 3600.0)
-    monkeypatch.setattr(console_consumer, "TYPING_EVERY_SECONDS", 3600.0)
+    """A machine that booted five seconds ago and a clock that stands still: "two frames in
+    a row" never depends on the test's speed, and the first frame must pass however short
+    the uptime (a throttle that started at zero swallowed it on a fresh machine)."""
+    monkeypatch.setattr(consumers_base, "monotonic", lambda: 5.0)
 
 
 @pytest.mark.usefixtures("long_typing_window")

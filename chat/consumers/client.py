@@ -3,8 +3,6 @@ token its tab holds, and never sees a staff member's name or a private note."""
 
 from __future__ import annotations
 
-import time
-
 from channels.db import database_sync_to_async
 from django.conf import settings
 
@@ -30,8 +28,6 @@ from chat.services.conversations import (
     conversation_touch_client,
 )
 from chat.services.messages import message_post
-
-TYPING_EVERY_SECONDS = 2.0
 
 
 # --- one crossing into sync code per client action -------------------------------------
@@ -155,7 +151,6 @@ class ClientConsumer(JsonFrameConsumer):
     async def connect(self) -> None:
         self.conversation_id: int | None = None
         self.token: str = ""
-        self.last_typing = 0.0
         self.address = ratelimit.address_key(self.scope)
         await self.accept()
         if await ratelimit.over_limit(
@@ -241,10 +236,8 @@ class ClientConsumer(JsonFrameConsumer):
     async def on_typing(self, frame: Frame) -> None:
         # Throttled and never stored.
         conversation_id = self.require_conversation()
-        now = time.monotonic()
-        if now - self.last_typing < TYPING_EVERY_SECONDS:
+        if not self.typing.ready():
             return
-        self.last_typing = now
         await realtime.relay(
             realtime.conversation_group(conversation_id),
             realtime.presence_in_conversation_event(conversation_id, kind="typing", who="client"),
