@@ -182,3 +182,19 @@ class Presence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.status})"
+
+
+class ConsoleConnection(models.Model):
+    """One open console socket of a staff member. A worker is reachable, and may be given
+    clients, only while one of these exists and their presence is fresh: signing out
+    removes the rows of that session at once, closing a console removes its own row."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="console_connections")
+    # The channel layer's name for the socket: unique, and how a closing socket finds its row.
+    channel_name = models.CharField(max_length=200, unique=True)
+    # sha256 of the session key, so signing out of one browser leaves another's consoles.
+    session_hash = models.CharField(max_length=64, db_index=True)
+    opened_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} console {self.pk}"

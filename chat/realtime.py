@@ -267,6 +267,18 @@ def dashboard_unit_event(stats: dict[str, Any]) -> Event:
     return {"type": "dashboard.unit", "unit": stats}
 
 
+def session_ended_event(*, session_hash: str) -> Event:
+    """One browser's session was signed out: its sockets close; the worker's other
+    browsers stay."""
+    return {"type": "session.ended", "session": session_hash}
+
+
+def access_changed_event() -> Event:
+    """The staff member's units, role or account changed: every socket of theirs checks
+    again what it may hear, leaves the groups it may no longer be in, or closes."""
+    return {"type": "access.changed"}
+
+
 def presence_event(presence: Presence) -> Event:
     return {
         "type": "presence.updated",

@@ -14,10 +14,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import ClosedDay, OpeningHours, Presence, Unit, User
+from accounts.models import ClosedDay, ConsoleConnection, OpeningHours, Presence, Unit, User
 from chat.errors import InvalidInput, NotFound
 from chat.models import (
     AccessLog,
@@ -158,11 +158,19 @@ class StaffLoad:
     status: str = "available"  # Presence.Status: what the worker chose (or will start as)
 
 
-def presence_shown(*, presence: Presence | None, active: int, at: datetime | None = None) -> str:
-    """What others see: offline after the grace period of silence, busy at capacity."""
+def presence_shown(
+    *, presence: Presence | None, active: int, connected: bool, at: datetime | None = None
+) -> str:
+    """What others see: offline with no console open or after the grace period of silence
+    (a console of a process that died), busy at capacity. Only `available` gets clients."""
     now = at or timezone.now()
     grace = timedelta(seconds=settings.PRESENCE_GRACE_SECONDS)
-    if presence is None or presence.last_seen is None or presence.last_seen < now - grace:
+    if (
+        not connected
+        or presence is None
+        or presence.last_seen is None
+        or presence.last_seen < now - grace
+    ):
         return Presence.Shown.OFFLINE
     if presence.status == Presence.Status.AWAY:
         return Presence.Shown.AWAY
@@ -187,7 +195,8 @@ def unit_staff_load(*, unit: Unit, at: datetime | None = None) -> list[StaffLoad
             active=Count(
                 "assigned_conversations",
                 filter=Q(assigned_conversations__state=Conversation.State.ACTIVE),
-            )
+            ),
+            connected=Exists(ConsoleConnection.objects.filter(user=OuterRef("pk"))),
         )
         .order_by("first_name", "username")
     )
@@ -197,7 +206,9 @@ def unit_staff_load(*, unit: Unit, at: datetime | None = None) -> list[StaffLoad
         loads.append(
             StaffLoad(
                 user=user,
-                shown=presence_shown(presence=presence, active=user.active, at=at),
+                shown=presence_shown(
+                    presence=presence, active=user.active, connected=user.connected, at=at
+                ),
                 status=presence.status if presence else Presence.Status.AVAILABLE,
                 active=user.active,
                 capacity=presence.capacity if presence else default_capacity_for(worker=user),

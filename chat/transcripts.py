@@ -35,6 +35,9 @@ EVENT_TEXT = {
     Message.Event.PARTICIPANT_JOINED: lambda: _("Someone joined the chat."),
     Message.Event.PARTICIPANT_LEFT: lambda: _("Someone left the chat."),
     Message.Event.RETURNED: lambda: _("The conversation went back to the queue."),
+    Message.Event.WORKER_GONE: lambda: _(
+        "The social worker was no longer connected; the conversation went back to the queue."
+    ),
 }
 
 

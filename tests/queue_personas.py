@@ -29,7 +29,7 @@ from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Presence, Unit, User
+from accounts.models import ConsoleConnection, Presence, Unit, User
 from chat.models import Conversation
 from chat.selectors import token_hash
 from tests import factories
@@ -92,9 +92,10 @@ def set_presence(
     capacity: int = 3,
     seen_ago: timedelta | None = timedelta(0),
     idle_since: datetime | None = None,
+    console: bool = True,
 ) -> Presence:
-    """Write the worker's presence row as it would stand after some console traffic;
-    `seen_ago=None` means the console never spoke."""
+    """Write the worker's presence row as it would stand after some console traffic, with
+    a console open unless `console=False`; `seen_ago=None` means no console ever spoke."""
     presence, _created = Presence.objects.update_or_create(
         user=worker,
         defaults={
@@ -104,6 +105,13 @@ def set_presence(
             "idle_since": idle_since,
         },
     )
+    if console and seen_ago is not None:
+        ConsoleConnection.objects.get_or_create(
+            channel_name=f"test.console.{worker.pk}",
+            defaults={"user": worker, "session_hash": "test"},
+        )
+    else:
+        ConsoleConnection.objects.filter(user=worker).delete()
     return presence
 
 

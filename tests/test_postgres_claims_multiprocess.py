@@ -134,12 +134,12 @@ class Console:
         self.close_code: int | None = None
 
     @classmethod
-    async def open(cls, port: int, cookie: str) -> Console:
+    async def open(cls, port: int, cookie: str, path: str = "/ws/console/") -> Console:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
             (
-                "GET /ws/console/ HTTP/1.1\r\n"
+                f"GET {path} HTTP/1.1\r\n"
                 f"Host: 127.0.0.1:{port}\r\n"
                 "Upgrade: websocket\r\n"
                 "Connection: Upgrade\r\n"

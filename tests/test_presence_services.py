@@ -8,12 +8,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import Presence
+from accounts.models import ConsoleConnection, Presence
 from chat import realtime
 from chat.errors import InvalidInput, NotAllowed
 from chat.selectors import presence_shown, unit_staff_load
 from chat.services.presence import (
     presence_check_offline,
+    presence_console_opened,
     presence_set_capacity,
     presence_set_status,
     presence_touch,
@@ -28,7 +29,11 @@ pytestmark = pytest.mark.django_db
 
 
 def shown(worker) -> str:
-    return presence_shown(presence=Presence.objects.filter(user=worker).first(), active=0)
+    return presence_shown(
+        presence=Presence.objects.filter(user=worker).first(),
+        active=0,
+        connected=ConsoleConnection.objects.filter(user=worker).exists(),
+    )
 
 
 def loads_by_name(unit) -> dict[str, tuple[str, int, int]]:
@@ -41,7 +46,16 @@ def types_to(published, group) -> list[str]:
 
 # --- what others see ------------------------------------------------------------------------
 def test_it_shows_a_worker_without_a_presence_row_offline(anna):
-    assert presence_shown(presence=None, active=0) == Presence.Shown.OFFLINE
+    assert presence_shown(presence=None, active=0, connected=True) == Presence.Shown.OFFLINE
+
+
+def test_it_shows_a_worker_with_no_console_open_offline_at_once(anna):
+    """A fresh heartbeat is not enough: the console that sent it has closed (signed out)."""
+    presence = set_presence(anna, status=Presence.Status.AVAILABLE, console=False)
+
+    assert presence.last_seen is not None
+    assert shown(anna) == Presence.Shown.OFFLINE
+    assert presence_shown(presence=presence, active=0, connected=False) == (Presence.Shown.OFFLINE)
 
 
 def test_it_shows_a_worker_whose_console_never_spoke_offline(anna):
@@ -55,12 +69,12 @@ def test_it_shows_a_worker_offline_once_the_heartbeat_is_older_than_the_grace(an
     presence = set_presence(anna, status=Presence.Status.AVAILABLE, seen_ago=timedelta(0))
     now = presence.last_seen
 
-    assert presence_shown(presence=presence, active=0, at=now + timedelta(seconds=5)) == (
-        Presence.Shown.AVAILABLE
-    )
-    assert presence_shown(presence=presence, active=0, at=now + timedelta(seconds=6)) == (
-        Presence.Shown.OFFLINE
-    )
+    assert presence_shown(
+        presence=presence, active=0, connected=True, at=now + timedelta(seconds=5)
+    ) == (Presence.Shown.AVAILABLE)
+    assert presence_shown(
+        presence=presence, active=0, connected=True, at=now + timedelta(seconds=6)
+    ) == (Presence.Shown.OFFLINE)
 
 
 def test_it_shows_a_stale_worker_offline_even_when_they_chose_available(anna, settings):
@@ -79,14 +93,14 @@ def test_it_shows_an_online_worker_who_chose_away_as_away(anna):
 def test_it_shows_a_worker_at_capacity_as_busy(anna):
     presence = set_presence(anna, capacity=2)
 
-    assert presence_shown(presence=presence, active=1) == Presence.Shown.AVAILABLE
-    assert presence_shown(presence=presence, active=2) == Presence.Shown.BUSY
+    assert presence_shown(presence=presence, active=1, connected=True) == Presence.Shown.AVAILABLE
+    assert presence_shown(presence=presence, active=2, connected=True) == Presence.Shown.BUSY
 
 
 def test_it_shows_away_before_busy(anna):
     presence = set_presence(anna, status=Presence.Status.AWAY, capacity=1)
 
-    assert presence_shown(presence=presence, active=1) == Presence.Shown.AWAY
+    assert presence_shown(presence=presence, active=1, connected=True) == Presence.Shown.AWAY
 
 
 def test_it_counts_active_conversations_in_the_staff_load(ekonomi, anna, bengt, sara, pelle):
@@ -126,7 +140,7 @@ def test_it_publishes_nothing_for_a_heartbeat_that_changes_nothing(
     anna, published, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        presence_touch(worker=anna)
+        presence_console_opened(worker=anna, channel_name="console.1", session_key="s")
     published.clear()
     first_seen = Presence.objects.get(user=anna).last_seen
 

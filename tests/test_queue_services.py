@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.models import Presence
+from accounts.models import ConsoleConnection, Presence
 from chat import realtime
 from chat.errors import Conflict, InvalidInput, NotFound, NothingWaiting
 from chat.models import Conversation, Message
@@ -25,7 +25,12 @@ from chat.services.conversations import (
     conversation_rejoin,
     conversation_set_priority,
 )
-from chat.services.presence import presence_set_capacity, presence_set_status, presence_touch
+from chat.services.presence import (
+    presence_console_opened,
+    presence_set_capacity,
+    presence_set_status,
+    presence_touch,
+)
 from chat.services.queue import queue_dispatch, queue_sweep
 from tests.factories import accept, start_conversation, system_events
 from tests.queue_personas import (
@@ -58,10 +63,14 @@ def start(unit, commit) -> Conversation:
     return conversation
 
 
+def open_console(worker) -> None:
+    presence_console_opened(worker=worker, channel_name=f"console.{worker.pk}", session_key="s")
+
+
 def go_available(worker, commit) -> None:
     """The worker opens the console and chooses "available", as in the browser."""
     with commit():
-        presence_touch(worker=worker)
+        open_console(worker)
     with commit():
         presence_set_status(worker=worker, status="available", actor=worker)
 
@@ -255,7 +264,7 @@ def test_it_never_assigns_above_capacity_and_fills_a_place_that_frees(
 def test_it_gives_nothing_to_a_worker_who_is_away(auto_ekonomi, anna, bengt, commit):
     go_available(anna, commit)
     with commit():
-        presence_touch(worker=bengt)
+        open_console(bengt)
         presence_set_status(worker=bengt, status="away", actor=bengt)  # online, but away
 
     conversations = [start(auto_ekonomi, commit) for _ in range(3)]
@@ -702,6 +711,8 @@ def busy_monday(ekonomi, vald, anna, bengt, sara):
     """Ekonomiskt bistånd at noon: two waiting, two being served, one done, one gone."""
     Presence.objects.create(user=anna, status="available", capacity=3, last_seen=AT)
     Presence.objects.create(user=bengt, status="away", capacity=2, last_seen=AT)
+    for worker in (anna, bengt):  # both have a console open
+        ConsoleConnection.objects.create(user=worker, channel_name=f"c.{worker.pk}")
     yesterday = 24 * 3600
     active, ended, abandoned = (
         Conversation.State.ACTIVE,

@@ -18,6 +18,7 @@ from accounts.models import User
 from chat import ratelimit, realtime
 from chat.errors import ChatError, InvalidInput
 from chat.permissions import can
+from chat.services.presence import session_hash
 
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -54,6 +55,31 @@ def staff_session_ok(user: User, session: Any) -> bool:
     return account_services.staff_session_ok(user=user, session=session)
 
 
+# Typing notices are relayed at most this often per socket.
+TYPING_EVERY_SECONDS = 2.0
+
+
+def monotonic() -> float:
+    """The clock the throttles read; tests replace it (a machine's uptime is no input)."""
+    return time.monotonic()
+
+
+class Throttle:
+    """Lets one event through per `every` seconds. It starts long ago, so the first event
+    always passes, however recently the machine booted."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.last = -math.inf
+
+    def ready(self) -> bool:
+        now = monotonic()
+        if now - self.last < self.every:
+            return False
+        self.last = now
+        return True
+
+
 class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     """Parses frames, answers every bad one with an `error` frame, and relays group events.
 
@@ -67,6 +93,7 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
 
     async def websocket_connect(self, message: Frame) -> None:
         self.bucket = ratelimit.frame_bucket()
+        self.typing = Throttle(TYPING_EVERY_SECONDS)
         self.limited_until = 0.0
         await super().websocket_connect(message)
 
@@ -105,6 +132,17 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             await getattr(self, "on_" + frame["type"])(frame)
         except ChatError as error:
             await self.send_error(error, frame=frame)
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        # Group events may still arrive until the server confirms the close; they are
+        # dropped, not sent into a closed socket.
+        self.closing = True
+        await super().close(code=code, reason=reason)
+
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:  # type: ignore[no-untyped-def]
+        if getattr(self, "closing", False):
+            return
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     async def send_error(
         self, error: ChatError, *, code: str | None = None, frame: Frame | None = None
@@ -174,7 +212,38 @@ class StaffConsumer(JsonFrameConsumer):
         await self.staff_connected()
 
     async def staff_connected(self) -> None:
-        """Join groups and send the first state; the user is known and allowed."""
+        """Join the groups the user may hear now, leave any other, and send the state.
+        Runs at connect and again whenever the user's access changes."""
+
+    async def keep_only(self, groups: set[str]) -> None:
+        """Be in exactly `groups` (and the user's own group): what a fresh connect would
+        join. A group the user may no longer hear is left at once."""
+        own = realtime.worker_group(self.user.pk)
+        for group in [g for g in self.groups if g != own and g not in groups]:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups.remove(group)
+        for group in sorted(groups):
+            await self.join(group)
+
+    async def access_changed(self, event: Frame) -> None:
+        """The user's units, role or account changed (chat/signals.py): check again, as at
+        connect, and close if this socket is no longer theirs to use."""
+        fresh = await current_user(self.user.pk)
+        if fresh is None or not can(fresh, self.permission):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if not await staff_session_ok(fresh, self.scope.get("session")):
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)  # a new password ends sessions
+            return
+        self.user = fresh
+        await self.staff_connected()
+
+    async def session_ended(self, event: Frame) -> None:
+        """One browser signed out: its sockets end, the user's other browsers stay."""
+        session = self.scope.get("session")
+        key = session.session_key if session is not None else None
+        if event.get("session") == session_hash(key):
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
 
     async def may_act(self) -> bool:
         # Every frame acts with the account as it is now: a worker deactivated or given

@@ -3,7 +3,6 @@ once), handover, invitations, private notes, typing and seen."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from channels.db import database_sync_to_async
@@ -29,10 +28,14 @@ from chat.services.participants import (
     participant_invite_link,
     participant_leave,
 )
-from chat.services.presence import presence_check_offline, presence_set_status, presence_touch
+from chat.services.presence import (
+    presence_check_offline,
+    presence_console_closed,
+    presence_console_opened,
+    presence_set_status,
+    presence_touch,
+)
 from chat.services.queue import conversation_flag_unanswered
-
-TYPING_EVERY_SECONDS = 2.0
 
 
 # --- one crossing into sync code per console action ------------------------------------
@@ -42,8 +45,11 @@ def console_unit_ids(user: User) -> list[int]:
 
 
 @database_sync_to_async
-def console_snapshot(user: User) -> Frame:
-    presence = presence_touch(worker=user)
+def console_snapshot(user: User, channel_name: str, session_key: str | None) -> Frame:
+    """Registers this open console (the worker can be given clients) and reads the state."""
+    presence = presence_console_opened(
+        worker=user, channel_name=channel_name, session_key=session_key
+    )
     units = selectors.unit_list_for_staff(user=user)
     waiting = selectors.conversation_list_waiting(unit_ids=units.values("pk"))
     mine = selectors.conversation_list_open_for(user=user)
@@ -75,8 +81,8 @@ def console_presence(user: User, frame: Frame) -> None:
 
 
 @database_sync_to_async
-def console_left(user: User) -> None:
-    presence_touch(worker=user)
+def console_left(user: User, channel_name: str) -> None:
+    presence_console_closed(worker=user, channel_name=channel_name)
 
 
 @database_sync_to_async
@@ -277,13 +283,19 @@ class ConsoleConsumer(StaffConsumer):
     )
 
     async def staff_connected(self) -> None:
-        self.last_typing = 0.0
         # Join before reading, as in ClientConsumer.follow: a later queue event only repeats.
-        for unit_id in await console_unit_ids(self.user):
-            await self.join(realtime.unit_staff_group(unit_id))
-        snapshot = await console_snapshot(self.user)
+        units = {realtime.unit_staff_group(pk) for pk in await console_unit_ids(self.user)}
+        for group in units:
+            await self.join(group)
+        session = self.scope.get("session")
+        snapshot = await console_snapshot(
+            self.user, self.channel_name, session.session_key if session is not None else None
+        )
+        conversations = set()
         for conversation in snapshot["conversations"]:
-            await self.follow(conversation["id"])
+            conversations.add(realtime.conversation_group(conversation["id"]))
+            conversations.add(realtime.conversation_staff_group(conversation["id"]))
+        await self.keep_only(units | conversations)
         await self.send_json(snapshot)
 
     async def follow(self, conversation_id: int) -> None:
@@ -294,7 +306,7 @@ class ConsoleConsumer(StaffConsumer):
         user = getattr(self, "user", None)
         if user is None:
             return
-        await console_left(user)
+        await console_left(user, self.channel_name)
         # Offline only once no console of the worker's has spoken for the grace period.
         self.later(settings.PRESENCE_GRACE_SECONDS + 1, lambda: console_check_offline(user))
 
@@ -349,10 +361,8 @@ class ConsoleConsumer(StaffConsumer):
 
     async def on_typing(self, frame: Frame) -> None:
         # Throttled and never stored; only to a conversation this worker may read.
-        now = time.monotonic()
-        if now - self.last_typing < TYPING_EVERY_SECONDS:
+        if not self.typing.ready():
             return
-        self.last_typing = now
         conversation_id = await console_may_read(self.user, frame)
         await realtime.relay(
             realtime.conversation_group(conversation_id),

@@ -1,13 +1,34 @@
+"""Presence: a worker's chosen status and capacity, and whether a console of theirs is
+open. Only a worker with an open console is ever given a client: signing out, or closing
+the last console for the grace period, takes them out of assignment and puts the clients
+they had back at the front of the queue."""
+
 from __future__ import annotations
 
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import CAPACITY_VALIDATORS, Presence, User
+from accounts.models import CAPACITY_VALIDATORS, ConsoleConnection, Presence, User
 from chat import realtime, selectors
 from chat.errors import InvalidInput
+from chat.models import Conversation, Message
 from chat.permissions import require
-from chat.services.queue import presence_lock, queue_announce, queue_dispatch_on_commit
+from chat.services.queue import (
+    conversation_return_to_queue,
+    presence_lock,
+    queue_announce,
+    queue_dispatch_on_commit,
+)
+
+
+def session_hash(session_key: str | None) -> str:
+    """What a console row keeps of its session: never the key itself."""
+    return hashlib.sha256((session_key or "").encode()).hexdigest()
 
 
 def _unit_ids(worker: User) -> list[int]:
@@ -27,8 +48,29 @@ def presence_touch(*, worker: User) -> Presence:
     announced; a heartbeat that changes nothing else publishes nothing."""
     with transaction.atomic():
         presence = presence_lock(worker=worker)
-        was_offline = (
-            selectors.presence_shown(presence=presence, active=0) == Presence.Shown.OFFLINE
+        was_offline = _shown(presence) == Presence.Shown.OFFLINE
+        presence.last_seen = timezone.now()
+        presence.save(update_fields=["last_seen"])
+        if was_offline:
+            _announce(worker, presence)
+    return presence
+
+
+def _shown(presence: Presence) -> str:
+    connected = ConsoleConnection.objects.filter(user_id=presence.user_id).exists()
+    return selectors.presence_shown(presence=presence, active=0, connected=connected)
+
+
+def presence_console_opened(
+    *, worker: User, channel_name: str, session_key: str | None
+) -> Presence:
+    """A console socket of the worker opened: they can be given clients again."""
+    with transaction.atomic():
+        presence = presence_lock(worker=worker)
+        was_offline = _shown(presence) == Presence.Shown.OFFLINE
+        ConsoleConnection.objects.update_or_create(
+            channel_name=channel_name,
+            defaults={"user": worker, "session_hash": session_hash(session_key)},
         )
         presence.last_seen = timezone.now()
         presence.save(update_fields=["last_seen"])
@@ -37,13 +79,79 @@ def presence_touch(*, worker: User) -> Presence:
     return presence
 
 
+def presence_console_closed(*, worker: User, channel_name: str) -> None:
+    """A console socket closed. With no console left the worker gets no new client at
+    once; the clients they have wait for the grace period (a reload, a lost network), then
+    go back to the queue: see `presence_check_offline`."""
+    with transaction.atomic():
+        presence = presence_lock(worker=worker)
+        ConsoleConnection.objects.filter(channel_name=channel_name).delete()
+        presence.last_seen = timezone.now()
+        presence.save(update_fields=["last_seen"])
+        if not ConsoleConnection.objects.filter(user=worker).exists():
+            _announce(worker, presence)
+
+
+def presence_signed_out(*, worker: User, session_key: str | None) -> None:
+    """The worker signed out of one browser: that session's consoles stop counting at once
+    (their sockets are told to close), and with no console left anywhere the worker is
+    offline now and the clients they had go back to the front of the queue."""
+    with transaction.atomic():
+        presence = presence_lock(worker=worker)
+        hashed = session_hash(session_key)
+        ConsoleConnection.objects.filter(user=worker, session_hash=hashed).delete()
+        realtime.publish_on_commit(
+            realtime.worker_group(worker.pk), realtime.session_ended_event(session_hash=hashed)
+        )
+        if ConsoleConnection.objects.filter(user=worker).exists():
+            return
+        presence.last_seen = None
+        presence.save(update_fields=["last_seen"])
+        _worker_gone(worker, presence)
+
+
 def presence_check_offline(*, worker: User) -> None:
-    """Called once the grace period after a console closed has passed: if no console has
-    spoken since, everyone sees the worker offline."""
-    presence = Presence.objects.filter(user=worker).first()
-    if selectors.presence_shown(presence=presence, active=0) == Presence.Shown.OFFLINE:
-        for unit_id in _unit_ids(worker):
-            queue_announce(unit_id=unit_id)
+    """After the grace period since a console closed: if no console of the worker has
+    spoken since, everyone sees them offline and their clients go back to the queue."""
+    cutoff = timezone.now() - timedelta(seconds=settings.PRESENCE_GRACE_SECONDS)
+    with transaction.atomic():
+        presence = presence_lock(worker=worker)
+        if presence.last_seen is not None and presence.last_seen >= cutoff:
+            return  # a console is open, or closed too recently: a later check decides
+        # Rows left by a process that died without closing its sockets are stale by now.
+        ConsoleConnection.objects.filter(user=worker).delete()
+        _worker_gone(worker, presence)
+
+
+def presence_sweep_offline() -> int:
+    """The timed safety net for `presence_check_offline` (a restarted process forgets its
+    timers): every worker with clients or console rows whose consoles have been silent
+    for the grace period. Returns how many workers were found gone."""
+    cutoff = timezone.now() - timedelta(seconds=settings.PRESENCE_GRACE_SECONDS)
+    worker_ids = (
+        Presence.objects.filter(last_seen__lt=cutoff)
+        .filter(
+            Q(user__assigned_conversations__state=Conversation.State.ACTIVE)
+            | Q(user__console_connections__isnull=False)
+        )
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    workers = list(User.objects.filter(pk__in=list(worker_ids)))
+    for worker in workers:
+        presence_check_offline(worker=worker)
+    return len(workers)
+
+
+def _worker_gone(worker: User, presence: Presence) -> None:
+    """The worker has no console: announce it and put each active conversation of theirs
+    back at the front of the queue with an honest notice to the client."""
+    active = Conversation.objects.select_for_update(of=("self",)).filter(
+        worker=worker, state=Conversation.State.ACTIVE
+    )
+    for conversation in active:
+        conversation_return_to_queue(conversation=conversation, event=Message.Event.WORKER_GONE)
+    _announce(worker, presence)
 
 
 def presence_set_status(*, worker: User, status: object, actor: User) -> Presence:

@@ -124,6 +124,7 @@ def queue_sweep() -> int:
     unit's numbers (presence turns offline by time alone). Returns how many left."""
     from chat.services.conversations import conversation_abandon_if_silent
     from chat.services.handover import handover_expire_due
+    from chat.services.presence import presence_sweep_offline
 
     cutoff = timezone.now() - timedelta(seconds=settings.QUEUE_GRACE_SECONDS)
     silent = Conversation.objects.filter(
@@ -132,6 +133,7 @@ def queue_sweep() -> int:
     left = sum(conversation_abandon_if_silent(conversation_id=pk) for pk in list(silent))
     handover_expire_due()
     conversation_flag_unanswered()
+    presence_sweep_offline()
     for unit_id in Unit.objects.values_list("pk", flat=True):
         queue_announce(unit_id=unit_id)
     return left
@@ -153,26 +155,37 @@ def conversation_flag_unanswered() -> int:
             )
             if locked is None or not selectors.conversation_is_unanswered(conversation=locked):
                 continue
-            locked.unanswered_flagged_at = timezone.now()
             worker_id = locked.worker_id
             assert worker_id is not None  # noqa: S101 - active conversations have a worker (DB constraint)
             if locked.unit.return_unanswered:
-                locked.state = Conversation.State.QUEUED
-                locked.worker = None
-                locked.transferred = True
-                locked.unanswered_flagged_at = None
-                locked.save()
-                message_append(locked, sender=Message.Sender.SYSTEM, event=Message.Event.RETURNED)
-                realtime.publish_on_commit(
-                    realtime.worker_group(worker_id),
-                    realtime.left_event(locked.pk, reason="returned"),
-                )
-                queue_dispatch_on_commit(unit_ids=[locked.unit_id])
+                conversation_return_to_queue(conversation=locked, event=Message.Event.RETURNED)
             else:
+                locked.unanswered_flagged_at = timezone.now()
                 locked.save(update_fields=["unanswered_flagged_at"])
                 realtime.publish_on_commit(
                     realtime.worker_group(worker_id), realtime.unanswered_event(locked)
                 )
-            queue_announce(unit_id=locked.unit_id)
+                queue_announce(unit_id=locked.unit_id)
         flagged += 1
     return flagged
+
+
+def conversation_return_to_queue(*, conversation: Conversation, event: str) -> None:
+    """Put an active conversation back at the front of its unit's queue (ahead of normal
+    priority, with its waiting time kept), tell the client and staff why with the system
+    message `event`, and let go of the worker. The caller holds the conversation's row lock.
+    Publishes `conversation.left` to the worker and the queue after commit."""
+    worker_id = conversation.worker_id
+    conversation.state = Conversation.State.QUEUED
+    conversation.worker = None
+    conversation.transferred = True
+    conversation.unanswered_flagged_at = None
+    conversation.save(update_fields=["state", "worker", "transferred", "unanswered_flagged_at"])
+    message_append(conversation, sender=Message.Sender.SYSTEM, event=event)
+    if worker_id is not None:
+        realtime.publish_on_commit(
+            realtime.worker_group(worker_id),
+            realtime.left_event(conversation.pk, reason=str(event)),
+        )
+    queue_announce(unit_id=conversation.unit_id)
+    queue_dispatch_on_commit(unit_ids=[conversation.unit_id])

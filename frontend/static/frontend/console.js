@@ -58,6 +58,8 @@ const GONE_TEXT = {
   handed_over: () => gettext("You have handed this conversation over. It is no longer yours."),
   returned: () =>
     gettext("Nobody answered in time, so the conversation went back to the queue. It is no longer yours."),
+  worker_gone: () =>
+    gettext("Your console was not connected, so the conversation went back to the queue. It is no longer yours."),
   removed: () => gettext("You were removed from this conversation."),
   left: () => gettext("You have left this conversation."),
 };

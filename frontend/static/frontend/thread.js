@@ -43,6 +43,10 @@ const EVENT_TEXT = {
     participant_joined: (m) => joinedText(m.body, "client"),
     participant_left: (m) => leftText(m.body, "client"),
     returned: () => gettext("You are back in the queue, first in line."),
+    worker_gone: () =>
+      gettext(
+        "Your social worker is no longer connected. You are back in the queue, first in line, and nothing you wrote is lost.",
+      ),
   },
   staff: {
     accepted: () => gettext("A social worker has joined the chat."),
@@ -61,6 +65,8 @@ const EVENT_TEXT = {
     participant_joined: (m) => joinedText(m.body, "staff"),
     participant_left: (m) => leftText(m.body, "staff"),
     returned: () => gettext("Nobody answered in time, so the conversation went back to the queue."),
+    worker_gone: () =>
+      gettext("The social worker was no longer connected, so the conversation went back to the queue."),
   },
   interpreter: {
     accepted: () => gettext("A social worker has joined the chat."),
@@ -73,6 +79,7 @@ const EVENT_TEXT = {
     participant_joined: (m) => joinedText(m.body, "interpreter"),
     participant_left: (m) => leftText(m.body, "interpreter"),
     returned: () => gettext("The conversation went back to the queue."),
+    worker_gone: () => gettext("The conversation went back to the queue."),
   },
 };
 
