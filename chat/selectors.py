@@ -620,6 +620,15 @@ def participant_present_for(*, user: User) -> Participant:
     return seat
 
 
+def participant_get(*, participant_id: int) -> Participant | None:
+    """A present seat with its user and conversation, or None once it has ended."""
+    return (
+        Participant.objects.select_related("user", "conversation")
+        .filter(pk=participant_id, left_at__isnull=True, user__isnull=False)
+        .first()
+    )
+
+
 def conversation_list_open_for(*, user: User) -> QuerySet[Conversation]:
     """Active conversations the staff member works in: their own and those they were
     invited into."""

@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 from accounts.models import User
 from chat import realtime, selectors
 from chat.consumers.base import (
+    CLOSE_FORBIDDEN,
     CLOSE_NOT_AUTHENTICATED,
     Frame,
     JsonFrameConsumer,
@@ -19,6 +20,7 @@ from chat.consumers.base import (
 )
 from chat.errors import InvalidInput
 from chat.models import Participant
+from chat.permissions import can
 from chat.services.messages import message_post
 from chat.services.participants import participant_join_by_link, participant_leave
 
@@ -68,6 +70,12 @@ def interpreter_post(participant_id: int, frame: Frame) -> Frame:
         client_id=frame.get("client_id"),
     )
     return ack_frame(message, seat.conversation_id)
+
+
+@database_sync_to_async
+def interpreter_may_stay(participant_id: int) -> bool:
+    seat = selectors.participant_get(participant_id=participant_id)
+    return seat is not None and can(seat.user, "chat.read_conversation", seat.conversation)
 
 
 @database_sync_to_async
@@ -126,6 +134,15 @@ class InterpreterConsumer(JsonFrameConsumer):
 
     async def session_revoked(self, event: Frame) -> None:
         await self.close(code=CLOSE_NOT_AUTHENTICATED)
+
+    async def session_ended(self, event: Frame) -> None:
+        await self.close(code=CLOSE_NOT_AUTHENTICATED)  # only a signed-in tab hears it
+
+    async def access_changed(self, event: Frame) -> None:
+        """The interpreter's account changed: the seat stays only while they still may
+        interpret in it (an active interpreter account, still present)."""
+        if self.participant_id is None or not await interpreter_may_stay(self.participant_id):
+            await self.close(code=CLOSE_FORBIDDEN)
 
     async def conversation_left(self, event: Frame) -> None:
         await self.send_json(event)

@@ -164,9 +164,10 @@ def _close(
     conversation.ended_at = timezone.now()
     conversation.save(update_fields=["state", "ended_by", "ended_at"])
     event = event or (Message.Event.ABANDONED if was_queued else Message.Event.ENDED)
-    # Invited colleagues and interpreters see nothing more once the meeting is over.
-    conversation.participants.filter(left_at__isnull=True).update(left_at=conversation.ended_at)
     message_append(conversation, sender=Message.Sender.SYSTEM, author=actor, event=event)
+    # Invited colleagues and interpreters see the end, then nothing more: their sockets
+    # leave the conversation (after the end message, in publishing order).
+    participants_leave_all(conversation=conversation, reason="ended")
     queue_announce(unit_id=conversation.unit_id)
     if conversation.worker is not None:
         Presence.objects.filter(user=conversation.worker).update(idle_since=timezone.now())

@@ -61,6 +61,7 @@ const GONE_TEXT = {
   worker_gone: () =>
     gettext("Your console was not connected, so the conversation went back to the queue. It is no longer yours."),
   removed: () => gettext("You were removed from this conversation."),
+  ended: () => gettext("The conversation has ended."),
   left: () => gettext("You have left this conversation."),
 };
 

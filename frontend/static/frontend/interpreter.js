@@ -142,11 +142,11 @@ const socket = new Socket("/ws/interpreter/", {
     pong: () => thread.flushStale(),
     ack: (frame) => thread.ack(frame),
     "conversation.left": (frame) => {
-      stop(
-        frame.reason === "removed"
-          ? gettext("The social worker has ended your part in this conversation. Thank you.")
-          : gettext("You have left the conversation."),
-      );
+      const text = {
+        removed: () => gettext("The social worker has ended your part in this conversation. Thank you."),
+        ended: () => gettext("The conversation has ended. Thank you."),
+      }[frame.reason];
+      stop(text ? text() : gettext("You have left the conversation."));
     },
     error: (frame) => {
       if (frame.client_id && frame.in_reply_to === "message") {
