@@ -620,6 +620,36 @@ def participant_present_for(*, user: User) -> Participant:
     return seat
 
 
+def staff_took_part(
+    *, user: User, conversation: Conversation | None = None, case: Case | None = None
+) -> bool:
+    """Did the staff member take any part in the conversation (or in any conversation or
+    follow-up of the case): assigned, wrote or ended (a message or event of theirs), handed
+    it over or took it over, or was invited? The access log marks every other read."""
+    if conversation is not None:
+        conversations = Conversation.objects.filter(pk=conversation.pk)
+    else:
+        assert case is not None  # noqa: S101 - one of the two is given
+        if case.owner_id == user.pk:
+            return True
+        conversations = Conversation.objects.filter(case_id=case.pk)
+        if FollowUp.objects.filter(
+            Q(asked_by=user) | Q(answered_by=user), case_id=case.pk
+        ).exists():
+            return True
+    return conversations.filter(
+        Q(worker=user)
+        | Exists(Message.objects.filter(conversation=OuterRef("pk"), author=user))
+        | Exists(Handover.objects.filter(conversation=OuterRef("pk"), from_worker=user))
+        | Exists(
+            Handover.objects.filter(
+                conversation=OuterRef("pk"), to_worker=user, state=Handover.State.ACCEPTED
+            )
+        )
+        | Exists(Participant.objects.filter(conversation=OuterRef("pk"), user=user))
+    ).exists()
+
+
 def participant_get(*, participant_id: int) -> Participant | None:
     """A present seat with its user and conversation, or None once it has ended."""
     return (

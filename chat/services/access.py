@@ -10,18 +10,39 @@ from chat.transcripts import Transcript
 
 
 def access_log_record(
-    *, actor: User, conversation: Conversation, action: str, request_id: uuid.UUID
+    *,
+    actor: User,
+    action: str,
+    request_id: uuid.UUID,
+    conversation: Conversation | None = None,
+    case: Case | None = None,
 ) -> AccessLog:
-    """Write one append-only row: who read what of which conversation, and whether they
-    took part in it. Callers write it in the same transaction as the read it records."""
-    return AccessLog.objects.create(
+    """Write one append-only row: who read what of which conversation or case, and whether
+    they took part in it (see `selectors.staff_took_part`). Callers write it in the same
+    transaction as the read it records."""
+    row = _row(actor, action, request_id, conversation, case)
+    row.save()
+    return row
+
+
+def _row(
+    actor: User,
+    action: str,
+    request_id: uuid.UUID,
+    conversation: Conversation | None,
+    case: Case | None,
+) -> AccessLog:
+    subject = conversation if conversation is not None else case
+    assert subject is not None  # noqa: S101 - a read is of a conversation or a case
+    return AccessLog(
         actor=actor,
         actor_name=actor.get_full_name() or actor.username,
-        unit_id=conversation.unit_id,
-        unit_name=conversation.unit.name,
-        conversation_id=conversation.pk,
+        unit_id=subject.unit_id,
+        unit_name=subject.unit.name,
+        conversation_id=conversation.pk if conversation is not None else None,
+        case_id=case.pk if case is not None else None,
         action=action,
-        took_part=conversation.worker_id == actor.pk,
+        took_part=selectors.staff_took_part(user=actor, conversation=conversation, case=case),
         request_id=request_id,
     )
 
@@ -81,17 +102,7 @@ def followup_inbox_read(*, actor: User, request_id: uuid.UUID) -> list:
     items = selectors.followup_inbox(user=actor)
     cases = {f.case_id: f.case for f in items}
     AccessLog.objects.bulk_create(
-        AccessLog(
-            actor=actor,
-            actor_name=actor.get_full_name() or actor.username,
-            unit_id=case.unit_id,
-            unit_name=case.unit.name,
-            case_id=case.pk,
-            action=AccessLog.Action.READ_CASE,
-            took_part=case.owner_id == actor.pk,
-            request_id=request_id,
-        )
-        for case in cases.values()
+        _row(actor, AccessLog.Action.READ_CASE, request_id, None, case) for case in cases.values()
     )
     return items
 
@@ -99,14 +110,7 @@ def followup_inbox_read(*, actor: User, request_id: uuid.UUID) -> list:
 def case_read(*, actor: User, case_id: object, request_id: uuid.UUID) -> Case:
     """A staff member opens a case page: allowed by chat.manage_case, and logged."""
     case = selectors.case_get_for_staff(user=actor, case_id=case_id)
-    AccessLog.objects.create(
-        actor=actor,
-        actor_name=actor.get_full_name() or actor.username,
-        unit_id=case.unit_id,
-        unit_name=case.unit.name,
-        case_id=case.pk,
-        action=AccessLog.Action.READ_CASE,
-        took_part=case.owner_id == actor.pk,
-        request_id=request_id,
+    access_log_record(
+        actor=actor, action=AccessLog.Action.READ_CASE, request_id=request_id, case=case
     )
     return case
