@@ -166,8 +166,12 @@ class Message(models.Model):
         PARTICIPANT_JOINED = "participant_joined", _("Someone has joined the chat.")
         PARTICIPANT_LEFT = "participant_left", _("Someone has left the chat.")
         RETURNED = "returned", _("The conversation went back to the queue.")
-        WORKER_GONE = "worker_gone", _(
-            "The social worker was no longer connected; the conversation went back to the queue."
+        WORKER_GONE = (
+            "worker_gone",
+            _(
+                "The social worker was no longer connected; "
+                "the conversation went back to the queue."
+            ),
         )
 
     conversation = models.ForeignKey(

@@ -232,9 +232,21 @@ def followup_payload(followup: FollowUp) -> dict[str, Any]:
     }
 
 
+FOLLOWUP_TEXT_FIELDS = ("body", "choices", "answer")
+
+
 def followup_event(followup: FollowUp) -> Event:
-    """A follow-up question asked or answered: to the consoles of the case's unit."""
-    return {"type": "followup.updated", "followup": followup_payload(followup)}
+    """A follow-up question asked or answered: to the consoles of the case's unit. It
+    carries no text: whoever shows the text asks for it with `read_followup`, and that
+    read is in the access log (docs/security.md)."""
+    payload = followup_payload(followup)
+    summary = {k: v for k, v in payload.items() if k not in FOLLOWUP_TEXT_FIELDS}
+    return {"type": "followup.updated", "followup": summary}
+
+
+def followup_read_event(followup: FollowUp) -> Event:
+    """The whole question and answer, to the one socket that asked to show it."""
+    return {"type": "followup.read", "followup": followup_payload(followup)}
 
 
 def unanswered_event(conversation: Conversation) -> Event:

@@ -223,7 +223,10 @@ async def test_the_socket_leaves_a_question_and_gets_the_conversation_then_a_cas
     assert [m["body"] for m in sync["messages"]] == [QUESTION]
     update = await factories.next_frame(console, "followup.updated")
     assert update["followup"]["kind"] == "from_client"
-    assert update["followup"]["body"] == QUESTION
+    assert "body" not in update["followup"]  # the text is a logged read away
+    await console.send_json_to({"type": "read_followup", "followup": update["followup"]["id"]})
+    read = await factories.next_frame(console, "followup.read")
+    assert read["followup"]["body"] == QUESTION
 
     @database_sync_to_async
     def opened():

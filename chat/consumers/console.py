@@ -13,7 +13,7 @@ from chat import realtime, selectors
 from chat.consumers.base import Frame, StaffConsumer, ack_frame, seq_value
 from chat.errors import InvalidInput
 from chat.permissions import can
-from chat.services.access import conversation_read_messages
+from chat.services.access import conversation_read_messages, followup_read
 from chat.services.cases import followup_ask, followup_worker_answer
 from chat.services.conversations import conversation_accept, conversation_end
 from chat.services.handover import (
@@ -175,6 +175,12 @@ def console_ask_followup(user: User, frame: Frame) -> None:
 
 
 @database_sync_to_async
+def console_read_followup(user: User, frame: Frame) -> Frame:
+    followup = followup_read(actor=user, followup_id=frame.get("followup"), request_id=uuid.uuid4())
+    return realtime.followup_read_event(followup)
+
+
+@database_sync_to_async
 def console_answer_question(user: User, frame: Frame) -> None:
     followup = selectors.followup_get_for_staff(user=user, followup_id=frame.get("followup"))
     followup_worker_answer(followup=followup, actor=user, answer=frame.get("answer"))
@@ -266,6 +272,7 @@ class ConsoleConsumer(StaffConsumer):
             "seen",
             "ask_followup",
             "answer_question",
+            "read_followup",
         }
     )
     relayed = frozenset(
@@ -334,6 +341,9 @@ class ConsoleConsumer(StaffConsumer):
 
     async def on_ask_followup(self, frame: Frame) -> None:
         await console_ask_followup(self.user, frame)
+
+    async def on_read_followup(self, frame: Frame) -> None:
+        await self.send_json(await console_read_followup(self.user, frame))
 
     async def on_answer_question(self, frame: Frame) -> None:
         await console_answer_question(self.user, frame)

@@ -4,7 +4,7 @@ import uuid
 
 from accounts.models import User
 from chat import selectors
-from chat.models import AccessLog, Case, Conversation, Message
+from chat.models import AccessLog, Case, Conversation, FollowUp, Message
 from chat.permissions import can
 from chat.transcripts import Transcript
 
@@ -114,3 +114,13 @@ def case_read(*, actor: User, case_id: object, request_id: uuid.UUID) -> Case:
         actor=actor, action=AccessLog.Action.READ_CASE, request_id=request_id, case=case
     )
     return case
+
+
+def followup_read(*, actor: User, followup_id: object, request_id: uuid.UUID) -> FollowUp:
+    """A staff member shows one follow-up's text (the live inbox): allowed like the case
+    page, and logged like opening the case."""
+    followup = selectors.followup_get_for_staff(user=actor, followup_id=followup_id)
+    access_log_record(
+        actor=actor, action=AccessLog.Action.READ_CASE, request_id=request_id, case=followup.case
+    )
+    return followup

@@ -1,5 +1,6 @@
-// The follow-up inbox, live: the console socket relays followup.updated for the worker's
-// units; a new or changed item is rebuilt from the page's template with textContent.
+// The follow-up inbox, live: the console socket relays followup.updated (ids, no text) for
+// the worker's units; the page asks for the text it shows (a logged read) and rebuilds the
+// item from the page's template with textContent.
 
 import { Socket, readSettings } from "./socket.js";
 
@@ -42,6 +43,14 @@ const socket = new Socket("/ws/console/", {
     connection.hidden = status === "open";
     connection.textContent = status === "open" ? "" : gettext("Reconnecting…");
   },
-  handlers: { "followup.updated": (frame) => show(frame.followup) },
+  handlers: {
+    // The news carries no client text; asking for it writes the read to the access log.
+    "followup.updated": (frame) => {
+      const f = frame.followup;
+      if (f.kind === "to_client" && !f.answered) return; // only answers come to the inbox
+      socket.send({ type: "read_followup", followup: f.id });
+    },
+    "followup.read": (frame) => show(frame.followup),
+  },
 });
 socket.connect();
