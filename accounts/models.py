@@ -164,6 +164,9 @@ class Presence(models.Model):
     )
     # A worker who opens the console is there to answer; "away" is a choice they make.
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.AVAILABLE)
+    # When the status in force was chosen: a choice made earlier that arrives later (a tab
+    # that was offline, a slower process) does not undo it. The last choice wins.
+    status_chosen_at = models.DateTimeField(null=True, blank=True)
     capacity = models.PositiveSmallIntegerField(
         _("capacity"), default=3, validators=CAPACITY_VALIDATORS
     )

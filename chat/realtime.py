@@ -292,10 +292,14 @@ def access_changed_event() -> Event:
 
 
 def presence_event(presence: Presence) -> Event:
+    chosen = presence.status_chosen_at
     return {
         "type": "presence.updated",
         "status": presence.status,
         "capacity": presence.capacity,
+        # Milliseconds since the epoch, like the browser's clock: a tab whose own choice
+        # is older than this knows a later choice (elsewhere) is in force.
+        "chosen_at": int(chosen.timestamp() * 1000) if chosen else None,
     }
 
 

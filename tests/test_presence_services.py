@@ -4,6 +4,7 @@ others see of a worker, heartbeats, and who may set status and capacity."""
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -129,7 +130,12 @@ def test_it_announces_a_worker_coming_back_from_offline(
     assert presence.last_seen is not None
     worker_events = [e for g, e in published if g == realtime.worker_group(anna.pk)]
     assert worker_events == [
-        {"type": "presence.updated", "status": "available", "capacity": ekonomi.default_capacity}
+        {
+            "type": "presence.updated",
+            "status": "available",
+            "capacity": ekonomi.default_capacity,
+            "chosen_at": None,  # nothing chosen yet: available is how a console starts
+        }
     ]
     for unit in (ekonomi, vald):
         assert types_to(published, realtime.unit_staff_group(unit.pk)) == ["queue.updated"]
@@ -217,7 +223,7 @@ def test_it_lets_a_supervisor_set_the_status_of_a_worker_of_their_unit(
     assert Presence.objects.get(user=anna).status == Presence.Status.AWAY
     assert (
         realtime.worker_group(anna.pk),
-        {"type": "presence.updated", "status": "away", "capacity": 3},
+        {"type": "presence.updated", "status": "away", "capacity": 3, "chosen_at": mock.ANY},
     ) in published
 
 
@@ -306,7 +312,7 @@ def test_it_announces_a_capacity_change_to_the_worker_and_the_unit(
 
     assert (
         realtime.worker_group(anna.pk),
-        {"type": "presence.updated", "status": "available", "capacity": 6},
+        {"type": "presence.updated", "status": "available", "capacity": 6, "chosen_at": None},
     ) in published
     [stats] = [
         e["unit"]
@@ -330,3 +336,50 @@ def test_it_keeps_a_worker_in_two_units_one_presence(ekonomi, vald, published):
     assert loads_by_name(ekonomi)["dora"] == loads_by_name(vald)["dora"]
     assert loads_by_name(vald)["dora"] == (Presence.Shown.AVAILABLE, 0, 2)
     assert timezone.now() - Presence.objects.get(user=both).last_seen < timedelta(minutes=1)
+
+
+# --- the last choice wins ---------------------------------------------------------------------
+def test_an_older_choice_that_arrives_later_does_not_undo_a_newer_one(
+    anna, published, django_capture_on_commit_callbacks
+):
+    now = timezone.now()
+    presence_set_status(worker=anna, status="away", actor=anna, chosen_at=now)
+    published.clear()
+
+    # A tab that was offline sends what the worker chose there a minute earlier.
+    with django_capture_on_commit_callbacks(execute=True):
+        kept = presence_set_status(
+            worker=anna, status="available", actor=anna, chosen_at=now - timedelta(minutes=1)
+        )
+
+    assert Presence.objects.get(user=anna).status == Presence.Status.AWAY
+    assert kept.status == Presence.Status.AWAY
+    # That tab is told what is in force, so it stops showing its stale choice.
+    assert [e for g, e in published if g == f"worker.{anna.pk}"] == [
+        {
+            "type": "presence.updated",
+            "status": "away",
+            "capacity": kept.capacity,
+            "chosen_at": int(now.timestamp() * 1000),
+        }
+    ]
+
+
+def test_a_later_choice_wins_over_an_earlier_one(anna):
+    now = timezone.now()
+    presence_set_status(
+        worker=anna, status="away", actor=anna, chosen_at=now - timedelta(seconds=30)
+    )
+    presence_set_status(worker=anna, status="available", actor=anna, chosen_at=now)
+
+    assert Presence.objects.get(user=anna).status == Presence.Status.AVAILABLE
+
+
+def test_a_choice_from_a_clock_that_runs_ahead_counts_as_made_now(anna, sara):
+    ahead = timezone.now() + timedelta(hours=1)
+    presence_set_status(worker=anna, status="away", actor=anna, chosen_at=ahead)
+
+    assert Presence.objects.get(user=anna).status_chosen_at <= timezone.now()
+    # ... so a supervisor's choice a moment later still counts.
+    presence_set_status(worker=anna, status="available", actor=sara)
+    assert Presence.objects.get(user=anna).status == Presence.Status.AVAILABLE

@@ -5,6 +5,8 @@ for the tests marked `redis`, which run on Redis pub/sub as production does."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -172,6 +174,7 @@ async def test_it_keeps_a_console_online_with_its_ping(ws, staff_ws, anna):
         "type": "presence.updated",
         "status": "available",
         "capacity": 3,
+        "chosen_at": None,
     }
 
 
@@ -183,7 +186,7 @@ async def test_it_confirms_a_presence_change_to_the_console(ws, staff_ws, anna):
 
     # (The console first hears its own coming online: status "available".)
     updated = await next_frame(console, "presence.updated", status="available")
-    assert updated == {"type": "presence.updated", "status": "available", "capacity": 3}
+    assert (updated["status"], updated["capacity"]) == ("available", 3)
     assert (await presence_of(anna)).status == Presence.Status.AVAILABLE
 
 
@@ -248,3 +251,29 @@ async def test_it_sends_a_console_nothing_about_another_units_queue(ws, staff_ws
     await console.send_json_to({"type": "ping"})
     assert await next_frame(console, "pong") == {"type": "pong", "last_seqs": {}}
     await assert_silent(console)
+
+
+async def test_a_status_chosen_earlier_that_arrives_later_changes_nothing(ws, staff_ws, anna):
+    """A tab that was offline when the worker chose "away" there sends it on reconnecting;
+    meanwhile they chose "available" in another tab: the later choice stands."""
+    tab, _ = await staff_ws.console(anna)
+    now_ms = int(time.time() * 1000)
+    await tab.send_json_to({"type": "presence", "status": "available", "chosen_at": now_ms})
+    await next_frame(tab, "presence.updated", chosen_at=now_ms)
+
+    await tab.send_json_to({"type": "presence", "status": "away", "chosen_at": now_ms - 60_000})
+
+    told = await next_frame(tab, "presence.updated", chosen_at=now_ms)
+    assert told["status"] == "available"
+    assert (await presence_of(anna)).status == Presence.Status.AVAILABLE
+
+
+@pytest.mark.parametrize("chosen_at", ["1700000000000", -1, 2**60, True, 1.5])
+async def test_a_bad_choice_time_gets_an_error_and_changes_nothing(ws, staff_ws, anna, chosen_at):
+    tab, _ = await staff_ws.console(anna)
+
+    await tab.send_json_to({"type": "presence", "status": "away", "chosen_at": chosen_at})
+
+    error = await next_frame(tab, "error")
+    assert (error["code"], error["in_reply_to"]) == ("invalid", "presence")
+    assert (await presence_of(anna)).status == Presence.Status.AVAILABLE

@@ -4,6 +4,7 @@ once), handover, invitations, private notes, typing and seen."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -36,6 +37,18 @@ from chat.services.presence import (
     presence_touch,
 )
 from chat.services.queue import conversation_flag_unanswered
+
+
+def browser_time(value: object) -> datetime | None:
+    """A time the browser sends, in milliseconds since the epoch; None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= BROWSER_TIME_MAX:
+        raise InvalidInput("`chosen_at` must be milliseconds since 1970")
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+BROWSER_TIME_MAX = 2**53 - 1  # the largest whole number a browser's clock gives exactly
 
 
 # --- one crossing into sync code per console action ------------------------------------
@@ -77,7 +90,12 @@ def console_ping(user: User) -> Frame:
 
 @database_sync_to_async
 def console_presence(user: User, frame: Frame) -> None:
-    presence_set_status(worker=user, status=frame.get("status"), actor=user)
+    presence_set_status(
+        worker=user,
+        status=frame.get("status"),
+        actor=user,
+        chosen_at=browser_time(frame.get("chosen_at")),
+    )
 
 
 @database_sync_to_async

@@ -6,7 +6,7 @@ they had back at the front of the queue."""
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -154,14 +154,28 @@ def _worker_gone(worker: User, presence: Presence) -> None:
     _announce(worker, presence)
 
 
-def presence_set_status(*, worker: User, status: object, actor: User) -> Presence:
+def presence_set_status(
+    *, worker: User, status: object, actor: User, chosen_at: datetime | None = None
+) -> Presence:
+    """The worker (or their supervisor) chooses available or away. The last choice wins:
+    `chosen_at` is when it was made (the browser's clock, never later than now); a choice
+    older than the one in force changes nothing, but the worker's consoles are told the
+    status in force either way."""
     if status not in Presence.Status.values:
         raise InvalidInput("status must be available or away")
     require(actor, "accounts.set_presence", worker)
+    now = timezone.now()
+    chosen = min(chosen_at, now) if chosen_at is not None else now
     with transaction.atomic():
         presence = presence_lock(worker=worker)
+        if presence.status_chosen_at is not None and chosen < presence.status_chosen_at:
+            realtime.publish_on_commit(
+                realtime.worker_group(worker.pk), realtime.presence_event(presence)
+            )
+            return presence
         presence.status = str(status)
-        presence.save(update_fields=["status"])
+        presence.status_chosen_at = chosen
+        presence.save(update_fields=["status", "status_chosen_at"])
         _announce(worker, presence)
     return presence
 

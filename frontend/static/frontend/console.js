@@ -209,6 +209,7 @@ const socket = new Socket("/ws/console/", {
         }
       }
       showPresence(frame.presence);
+      sendPendingStatus();
       replaceOffers(frame.offers || []);
       for (const entry of conversations.values()) {
         if (!entry.gone) requestSync(entry);
@@ -320,6 +321,7 @@ const socket = new Socket("/ws/console/", {
 function handleError(frame) {
   const entry = conversations.get(frame.conversation);
   const about = frame.in_reply_to;
+  if (about === "presence") setPendingStatus(null); // refused: the server's status stands
   if (entry && frame.client_id && about === "message") entry.thread.fail(frame);
   else if (entry && frame.client_id && about === "note") entry.notes.fail(frame);
   else if (about === "sync" && entry && entry.gone) return; // no longer readable: fine
@@ -343,9 +345,48 @@ function handleError(frame) {
 const presenceSelect = $("presence-status");
 let capacity = null;
 
+// The worker's latest status choice until the server confirms it, kept in this tab's
+// sessionStorage so that a choice made while the socket was down, or just before a reload,
+// is sent when the console connects. The last choice wins: the server ignores a choice
+// older than the one in force (another tab's, a supervisor's) and says which is.
+const PENDING_STATUS_KEY = "cc.console.status";
+
+function pendingStatus() {
+  try {
+    return JSON.parse(sessionStorage.getItem(PENDING_STATUS_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function setPendingStatus(choice) {
+  try {
+    if (choice) sessionStorage.setItem(PENDING_STATUS_KEY, JSON.stringify(choice));
+    else sessionStorage.removeItem(PENDING_STATUS_KEY);
+  } catch {
+    // storage may be disabled: the choice still goes out while the socket is open
+  }
+}
+
+function sendPendingStatus() {
+  const choice = pendingStatus();
+  if (!choice) return;
+  const frame = { type: "presence", status: choice.status, chosen_at: choice.chosenAt };
+  if (!socket.send(frame)) {
+    showNotice(gettext("Not connected. Your status is saved as soon as the console is connected."));
+  }
+}
+
 function showPresence(presence) {
-  presenceSelect.value = presence.status;
-  presenceSelect.disabled = false;
+  const choice = pendingStatus();
+  const confirmed = choice && presence.status === choice.status;
+  const later = choice && presence.chosen_at !== null && presence.chosen_at >= choice.chosenAt;
+  if (choice && !confirmed && !later) {
+    presenceSelect.value = choice.status; // still on its way: show what the worker chose
+  } else {
+    setPendingStatus(null);
+    presenceSelect.value = presence.status;
+  }
   capacity = presence.capacity;
   showLoad();
 }
@@ -363,11 +404,8 @@ function showLoad() {
 }
 
 presenceSelect.addEventListener("change", () => {
-  presenceSelect.disabled = true;
-  if (!socket.send({ type: "presence", status: presenceSelect.value })) {
-    presenceSelect.disabled = false;
-    showNotice(gettext("Not connected. Try again in a moment."));
-  }
+  setPendingStatus({ status: presenceSelect.value, chosenAt: Date.now() });
+  sendPendingStatus();
 });
 
 function showNotice(text) {
