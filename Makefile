@@ -9,18 +9,46 @@ PORT ?= 8000
 WEBSOCKET_MAX_MESSAGE_BYTES ?= 65536
 PYTEST_ARGS ?=
 
-.PHONY: venv migrate demo test check format messages clean
+.PHONY: venv venv-dev lock check-lock migrate demo test check format messages clean
 
 # --- virtualenv -----------------------------------------------------------------
-# The stamp is rebuilt (pip install) only when a requirements file changes.
-venv: $(VENV)/.installed
+# Installs only from the hashed locks (see pyproject.toml): `venv` what the platform runs,
+# `venv-dev` that plus the test and lint tools. A stamp per lock: pip runs again only when
+# its lock changes.
+venv: $(VENV)/.installed-run
+venv-dev: $(VENV)/.installed-dev
 
 $(PY):
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt | $(PY)
-	$(PY) -m pip install -q -r requirements-dev.txt
+$(VENV)/.installed-run: requirements.lock | $(PY)
+	@echo "Installing what the platform runs (requirements.lock)..."
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
 	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.lock | $(PY)
+	@echo "Installing the platform with its test and lint tools (requirements-dev.lock)..."
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
+	touch $@ $(VENV)/.installed-run
+
+# The locks from pyproject.toml: `make lock` after changing a dependency there (keeps every
+# other pin), `make lock UPGRADE=1` to take the newest versions the ranges allow.
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 \
+	--generate-hashes --no-header --quiet $(if $(UPGRADE),--upgrade)
+
+lock: venv-dev
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra dev -o requirements-dev.lock
+
+# Fails when a lock no longer matches pyproject.toml (a range changed without `make lock`).
+check-lock: venv-dev
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	cp requirements.lock requirements-dev.lock "$$tmp"/ && \
+	$(UV_COMPILE) -o "$$tmp/requirements.lock" && \
+	$(UV_COMPILE) --extra dev -o "$$tmp/requirements-dev.lock" && \
+	diff -u requirements.lock "$$tmp/requirements.lock" && \
+	diff -u requirements-dev.lock "$$tmp/requirements-dev.lock" && \
+	echo "the locks match pyproject.toml"
 
 # --- run --------------------------------------------------------------------------
 migrate: venv
@@ -47,23 +75,23 @@ demo: venv migrate
 # Browser tests drive Debian's /usr/bin/chromium; ensure-chromium.sh installs it when missing.
 # Two-factor login is switched on by the tests that are about it.
 test: export STAFF_TWO_FACTOR ?= false
-test: venv
+test: venv-dev
 	scripts/ensure-chromium.sh
 	$(PY) -m pytest --screenshot only-on-failure --output test-results $(PYTEST_ARGS)
 
-check: venv
+check: venv-dev check-lock
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
 
-format: venv
+format: venv-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
 # --- translations -------------------------------------------------------------------
 MESSAGES_IGNORE := -i ".venv/*" -i "tests/*" -i "staticfiles/*" -i "test-results/*"
 
-messages: venv
+messages: venv-dev
 	@if ! command -v msgfmt >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && \
