@@ -51,6 +51,8 @@ if not SECRET_KEY:
     SECRET_KEY = "embedded-default-not-secret"  # noqa: S105 - only ever used with DEBUG on
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+# Full origins ("https://chat.example.se") trusted besides the site's own, for form posts
+# AND websocket handshakes alike (chatcounsel/origins.py applies Django's CSRF origin rule).
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [

@@ -40,7 +40,9 @@ from accounts.models import Unit, User
 from chat.models import Conversation, Message
 from chat.services.conversations import conversation_accept, conversation_start
 
+# What a browser on http://127.0.0.1 sends: the origin check compares the two.
 ORIGIN = b"http://127.0.0.1"
+HOST = b"127.0.0.1"
 RECEIVE_TIMEOUT = 3  # seconds to wait for a frame that must come
 FRAME_LIMIT = 30  # most frames read while looking for one
 # Frames that state changes elsewhere send to every interested socket at any time: the
@@ -137,12 +139,15 @@ def communicator(
     cookie: bytes | None = None,
     origin: bytes | None = ORIGIN,
     address: str | None = None,
+    host: bytes = HOST,
 ) -> WebsocketCommunicator:
     """A communicator against the real ASGI application (origin check and auth run), from
     `address` (a fresh one by default) as daphne would report it."""
     from chatcounsel.asgi import application
 
-    headers = [(b"origin", origin)] if origin is not None else []
+    headers = [(b"host", host)]
+    if origin is not None:
+        headers.append((b"origin", origin))
     if cookie is not None:
         headers.append((b"cookie", cookie))
     comm = WebsocketCommunicator(application, path, headers=headers)
@@ -230,6 +235,7 @@ class Sockets:
         user: User | None = None,
         origin: bytes | None = ORIGIN,
         second_factor: bool = True,
+        host: bytes = HOST,
     ) -> WebsocketCommunicator:
         """A communicator that has not connected yet, signed in as `user` if given."""
         cookie = (
@@ -237,7 +243,7 @@ class Sockets:
             if user is not None
             else None
         )
-        comm = communicator(path, cookie=cookie, origin=origin)
+        comm = communicator(path, cookie=cookie, origin=origin, host=host)
         self._open.append(comm)
         return comm
 
