@@ -289,6 +289,12 @@ RETENTION_DAYS = {
     "survey_answers": env_int("RETENTION_SURVEY_ANSWERS_DAYS", 365, minimum=1),
     "access_log": env_int("RETENTION_ACCESS_LOG_DAYS", 1095, minimum=1),
 }
+# Who runs the timed rules (chat/services/timed.py): `process`, a timer in the server
+# process (the embedded default: one process); `scheduler`, the scheduler process (several
+# processes sharing Redis); `off` (tests that call the rules themselves).
+TIMED_RULES = os.environ.get("TIMED_RULES", "scheduler" if REDIS_URL else "process")
+if TIMED_RULES not in {"process", "scheduler", "off"}:
+    raise ImproperlyConfigured("TIMED_RULES must be process, scheduler or off")
 # A handover offer to a named colleague not answered this soon goes back to its sender.
 HANDOVER_OFFER_SECONDS = env_int("HANDOVER_OFFER_SECONDS", 120, minimum=10)
 # Case codes: a keyed hash (CASE_CODE_PEPPER, else SECRET_KEY); this many tries per

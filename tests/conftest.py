@@ -86,6 +86,14 @@ def playwright(playwright):
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+# --- time ---------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def no_timer_in_the_application(settings):
+    """Tests apply the timed rules themselves (chat/services/timed.py); the application's
+    in-process timer would run them at moments no test chose."""
+    settings.TIMED_RULES = "off"
+
+
 # --- database -----------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup):

@@ -14,9 +14,9 @@ from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from chat.models import Conversation, Handover, Message
 from chat.services.access import conversation_read_messages
 from chat.services.conversations import conversation_accept
-from chat.services.handover import handover_accept, handover_decline, handover_expire_due
+from chat.services.handover import handover_accept, handover_decline
 from chat.services.messages import private_note_post
-from chat.services.queue import queue_sweep
+from chat.services.timed import handover_expire_due, timed_sweep
 from tests import factories
 from tests.handover_personas import (
     active_conversation,
@@ -345,7 +345,7 @@ def test_it_expires_offers_in_the_queue_sweep(talk, anna, bengt):
     handover = hand_over(talk, anna, to_worker=bengt)
     expire(handover)
 
-    queue_sweep()
+    timed_sweep()
 
     handover.refresh_from_db()
     assert handover.state == Handover.State.EXPIRED
@@ -356,7 +356,7 @@ def test_it_leaves_offers_that_have_not_expired(talk, anna, bengt):
     handover = hand_over(talk, anna, to_worker=bengt)
 
     assert handover_expire_due() == 0
-    queue_sweep()
+    timed_sweep()
 
     handover.refresh_from_db()
     assert handover.state == Handover.State.OFFERED

@@ -31,7 +31,8 @@ from chat.services.presence import (
     presence_set_status,
     presence_touch,
 )
-from chat.services.queue import queue_dispatch, queue_sweep
+from chat.services.queue import queue_dispatch
+from chat.services.timed import timed_sweep
 from tests.factories import accept, start_conversation, system_events
 from tests.queue_personas import (
     active_of,
@@ -488,7 +489,7 @@ def test_it_sweeps_every_silent_waiting_client_and_counts_them(
     client_silent_for(here, 5)
 
     with commit():
-        assert queue_sweep() == 2
+        assert timed_sweep() == 2
 
     states = dict(Conversation.objects.values_list("pk", "state"))
     assert states == {
@@ -498,12 +499,12 @@ def test_it_sweeps_every_silent_waiting_client_and_counts_them(
         taken.pk: Conversation.State.ACTIVE,
     }
     with commit():
-        assert queue_sweep() == 0
+        assert timed_sweep() == 0
 
 
 def test_it_refreshes_every_units_numbers_on_a_sweep(ekonomi, vald, commit, published):
     with commit():
-        queue_sweep()
+        timed_sweep()
 
     supervisors = {g for g, e in published if e["type"] == "dashboard.unit"}
     assert supervisors == {

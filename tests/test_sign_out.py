@@ -20,9 +20,8 @@ from chat.services.presence import (
     presence_check_offline,
     presence_console_closed,
     presence_console_opened,
-    presence_sweep_offline,
 )
-from chat.services.queue import queue_sweep
+from chat.services.timed import presence_sweep_offline, timed_sweep
 from tests import factories
 from tests.factories import client_start, is_event, next_frame, settle, system_events
 
@@ -176,7 +175,7 @@ def test_the_sweep_finds_a_worker_whose_server_died_with_their_console_open(ekon
         last_seen=timezone.now() - timedelta(seconds=settings.PRESENCE_GRACE_SECONDS + 1)
     )
 
-    queue_sweep()
+    timed_sweep()
 
     talk.refresh_from_db()
     assert talk.state == Conversation.State.QUEUED

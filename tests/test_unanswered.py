@@ -15,7 +15,7 @@ from chat import realtime, selectors
 from chat.models import Conversation, Message
 from chat.services.conversations import conversation_accept
 from chat.services.handover import handover_accept
-from chat.services.queue import conversation_flag_unanswered, queue_sweep
+from chat.services.timed import conversation_flag_unanswered, timed_sweep
 from tests import factories
 from tests.factories import frames_until, is_event, next_frame, settle
 from tests.handover_personas import (
@@ -126,7 +126,7 @@ def test_it_flags_a_conversation_once(
 def test_it_flags_in_the_queue_sweep(talk, ekonomi):
     silent_since(talk, ekonomi.unanswered_minutes + 1)
 
-    queue_sweep()
+    timed_sweep()
 
     assert fresh(talk).unanswered_flagged_at is not None
 

@@ -3,11 +3,9 @@ events, flood limits, and the staff session checks. See docs/realtime.md."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -177,11 +175,6 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     async def may_act(self) -> bool:
         """Whether this socket may still act; staff sockets check the account each frame."""
         return True
-
-    def later(self, seconds: float, check: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Run `check` once after `seconds`, even though this socket is gone by then."""
-        loop = asyncio.get_running_loop()
-        loop.call_later(seconds, lambda: loop.create_task(check()))
 
     async def join(self, group: str) -> None:
         if group not in self.groups:

@@ -3,6 +3,8 @@ token its tab holds, and never sees a staff member's name or a private note."""
 
 from __future__ import annotations
 
+import contextlib
+
 from channels.db import database_sync_to_async
 from django.conf import settings
 
@@ -21,7 +23,6 @@ from chat.services.cases import (
     survey_submit,
 )
 from chat.services.conversations import (
-    conversation_abandon_if_silent,
     conversation_end,
     conversation_rejoin,
     conversation_start,
@@ -103,11 +104,6 @@ def client_left(token: str) -> int:
 
 
 @database_sync_to_async
-def client_check_abandoned(conversation_id: int) -> None:
-    conversation_abandon_if_silent(conversation_id=conversation_id)
-
-
-@database_sync_to_async
 def client_post(token: str, frame: Frame) -> Frame:
     conversation = selectors.conversation_get_for_client(token=token)
     message, _created = message_post(
@@ -166,14 +162,10 @@ class ClientConsumer(JsonFrameConsumer):
     async def disconnect(self, code: int) -> None:
         if self.conversation_id is None:
             return
-        try:
-            conversation_id = await client_left(self.token)
-        except ChatError:
-            return  # purged or otherwise gone: nothing to keep a place for
-        # Closing the page is leaving the queue, unless the client is back within the grace.
-        self.later(
-            settings.QUEUE_GRACE_SECONDS + 1, lambda: client_check_abandoned(conversation_id)
-        )
+        # Closing the page is leaving the queue, unless the client is back within the grace
+        # (chat/services/timed.py decides); the last sign of life is when it closed.
+        with contextlib.suppress(ChatError):  # purged or otherwise gone
+            await client_left(self.token)
 
     async def on_ping(self, frame: Frame) -> None:
         if self.conversation_id is None:

@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from accounts.models import User
 from chat import realtime, selectors
@@ -21,7 +20,6 @@ from chat.services.handover import (
     conversation_hand_over,
     handover_accept,
     handover_decline,
-    handover_expire_due,
 )
 from chat.services.messages import message_post, private_note_post
 from chat.services.participants import (
@@ -30,13 +28,11 @@ from chat.services.participants import (
     participant_leave,
 )
 from chat.services.presence import (
-    presence_check_offline,
     presence_console_closed,
     presence_console_opened,
     presence_set_status,
     presence_touch,
 )
-from chat.services.queue import conversation_flag_unanswered
 
 
 def browser_time(value: object) -> datetime | None:
@@ -80,10 +76,6 @@ def console_snapshot(user: User, channel_name: str, session_key: str | None) -> 
 @database_sync_to_async
 def console_ping(user: User) -> Frame:
     presence_touch(worker=user)
-    # The timed rules run on every heartbeat too, so they hold without the scheduler (the
-    # embedded default's in-memory layer reaches only this process). Both are idempotent.
-    handover_expire_due()
-    conversation_flag_unanswered()
     mine = selectors.conversation_list_open_for(user=user)
     return {"type": "pong", "last_seqs": {str(c.pk): c.last_seq for c in mine}}
 
@@ -101,11 +93,6 @@ def console_presence(user: User, frame: Frame) -> None:
 @database_sync_to_async
 def console_left(user: User, channel_name: str) -> None:
     presence_console_closed(worker=user, channel_name=channel_name)
-
-
-@database_sync_to_async
-def console_check_offline(user: User) -> None:
-    presence_check_offline(worker=user)
 
 
 @database_sync_to_async
@@ -331,9 +318,9 @@ class ConsoleConsumer(StaffConsumer):
         user = getattr(self, "user", None)
         if user is None:
             return
+        # The worker gets no new client at once; the clients they have go back to the queue
+        # if no console of theirs speaks for the grace period (chat/services/timed.py).
         await console_left(user, self.channel_name)
-        # Offline only once no console of the worker's has spoken for the grace period.
-        self.later(settings.PRESENCE_GRACE_SECONDS + 1, lambda: console_check_offline(user))
 
     async def pong(self) -> Frame:
         return await console_ping(self.user)

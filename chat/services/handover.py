@@ -219,21 +219,16 @@ def handover_decline(*, handover: Handover, actor: User, reason: object) -> Hand
     return locked
 
 
-def handover_expire_due() -> int:
-    """Offers nobody answered in time go back to their sender. Returns how many."""
-    expired = 0
-    due = Handover.objects.filter(
-        state=Handover.State.OFFERED, expires_at__lt=timezone.now()
-    ).values_list("pk", flat=True)
-    for pk in list(due):
-        with transaction.atomic():
-            locked = (
-                Handover.objects.select_for_update()
-                .select_related("conversation")
-                .filter(pk=pk, state=Handover.State.OFFERED)
-                .first()
-            )
-            if locked is not None:
-                _cancel(locked, state=Handover.State.EXPIRED)
-                expired += 1
-    return expired
+def handover_expire_if_due(*, handover_id: int) -> bool:
+    """An offer nobody answered in time goes back to its sender. Returns whether it did."""
+    with transaction.atomic():
+        locked = (
+            Handover.objects.select_for_update()
+            .select_related("conversation")
+            .filter(pk=handover_id, state=Handover.State.OFFERED, expires_at__lt=timezone.now())
+            .first()
+        )
+        if locked is None:
+            return False
+        _cancel(locked, state=Handover.State.EXPIRED)
+    return True

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import CAPACITY_VALIDATORS, ConsoleConnection, Presence, User
@@ -121,26 +120,6 @@ def presence_check_offline(*, worker: User) -> None:
         # Rows left by a process that died without closing its sockets are stale by now.
         ConsoleConnection.objects.filter(user=worker).delete()
         _worker_gone(worker, presence)
-
-
-def presence_sweep_offline() -> int:
-    """The timed safety net for `presence_check_offline` (a restarted process forgets its
-    timers): every worker with clients or console rows whose consoles have been silent
-    for the grace period. Returns how many workers were found gone."""
-    cutoff = timezone.now() - timedelta(seconds=settings.PRESENCE_GRACE_SECONDS)
-    worker_ids = (
-        Presence.objects.filter(last_seen__lt=cutoff)
-        .filter(
-            Q(user__assigned_conversations__state=Conversation.State.ACTIVE)
-            | Q(user__console_connections__isnull=False)
-        )
-        .values_list("user_id", flat=True)
-        .distinct()
-    )
-    workers = list(User.objects.filter(pk__in=list(worker_ids)))
-    for worker in workers:
-        presence_check_offline(worker=worker)
-    return len(workers)
 
 
 def _worker_gone(worker: User, presence: Presence) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import partial
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -119,55 +118,32 @@ def queue_dispatch_on_commit(*, unit_ids: list[int]) -> None:
         transaction.on_commit(partial(queue_dispatch, unit_id=unit_id))
 
 
-def queue_sweep() -> int:
-    """Mark waiting clients silent for the grace period as having left, and refresh every
-    unit's numbers (presence turns offline by time alone). Returns how many left."""
-    from chat.services.conversations import conversation_abandon_if_silent
-    from chat.services.handover import handover_expire_due
-    from chat.services.presence import presence_sweep_offline
-
-    cutoff = timezone.now() - timedelta(seconds=settings.QUEUE_GRACE_SECONDS)
-    silent = Conversation.objects.filter(
-        state=Conversation.State.QUEUED, client_seen_at__lt=cutoff
-    ).values_list("pk", flat=True)
-    left = sum(conversation_abandon_if_silent(conversation_id=pk) for pk in list(silent))
-    handover_expire_due()
-    conversation_flag_unanswered()
-    presence_sweep_offline()
-    for unit_id in Unit.objects.values_list("pk", flat=True):
-        queue_announce(unit_id=unit_id)
-    return left
-
-
-def conversation_flag_unanswered() -> int:
-    """Flag conversations whose worker has not written in the unit's set time, on the
-    worker's console and the supervisors' dashboard; where the unit says so, put them back
-    at the front of the queue. Returns how many were flagged."""
-    flagged = 0
-    for conversation in selectors.conversation_list_unanswered():
-        with transaction.atomic():
-            # Decide again on the locked row: the worker may have answered meanwhile.
-            locked = (
-                Conversation.objects.select_for_update(of=("self",))
-                .select_related("unit")
-                .filter(pk=conversation.pk, unanswered_flagged_at__isnull=True)
-                .first()
+def conversation_flag_if_unanswered(*, conversation_id: int) -> bool:
+    """Flag a conversation whose worker has not written in the unit's set time, on the
+    worker's console and the supervisors' dashboard; where the unit says so, put it back at
+    the front of the queue instead. Decided again on the locked row: the worker may have
+    answered meanwhile. Returns whether it was flagged."""
+    with transaction.atomic():
+        locked = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("unit")
+            .filter(pk=conversation_id, unanswered_flagged_at__isnull=True)
+            .first()
+        )
+        if locked is None or not selectors.conversation_is_unanswered(conversation=locked):
+            return False
+        worker_id = locked.worker_id
+        assert worker_id is not None  # noqa: S101 - active conversations have a worker (DB constraint)
+        if locked.unit.return_unanswered:
+            conversation_return_to_queue(conversation=locked, event=Message.Event.RETURNED)
+        else:
+            locked.unanswered_flagged_at = timezone.now()
+            locked.save(update_fields=["unanswered_flagged_at"])
+            realtime.publish_on_commit(
+                realtime.worker_group(worker_id), realtime.unanswered_event(locked)
             )
-            if locked is None or not selectors.conversation_is_unanswered(conversation=locked):
-                continue
-            worker_id = locked.worker_id
-            assert worker_id is not None  # noqa: S101 - active conversations have a worker (DB constraint)
-            if locked.unit.return_unanswered:
-                conversation_return_to_queue(conversation=locked, event=Message.Event.RETURNED)
-            else:
-                locked.unanswered_flagged_at = timezone.now()
-                locked.save(update_fields=["unanswered_flagged_at"])
-                realtime.publish_on_commit(
-                    realtime.worker_group(worker_id), realtime.unanswered_event(locked)
-                )
-                queue_announce(unit_id=locked.unit_id)
-        flagged += 1
-    return flagged
+            queue_announce(unit_id=locked.unit_id)
+    return True
 
 
 def conversation_return_to_queue(*, conversation: Conversation, event: str) -> None:

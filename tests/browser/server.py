@@ -65,6 +65,8 @@ class LiveServer:
             "CHATCOUNSEL_TEST_DB_NAME": self.db_name,
             "CHAT_HEARTBEAT_SECONDS": "1",
             "PYTHONUNBUFFERED": "1",
+            # The tests flush the tables between tests: no timer of the server's writes then.
+            "TIMED_RULES": "off",
         }
         # Only the test process may run sync ORM under Playwright's loop (recipe G3).
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -1,8 +1,8 @@
-"""The scheduler process (Procfile: scheduler). Run exactly one.
+"""The scheduler process (Procfile: scheduler), the trigger for the timed rules where
+several server processes share Redis (`TIMED_RULES=scheduler`). Run exactly one.
 
-Every 15 seconds: the queue sweep (silent waiting clients, presence gone offline, handover
-offers that expired, conversations whose worker has not answered).
-Every night at 03:15 Stockholm time: the retention purge.
+Every 15 seconds: chat/services/timed.py `timed_sweep`. Every night at 03:15 Stockholm
+time: `timed_purge`, the retention purge.
 """
 
 from typing import Any
@@ -13,33 +13,36 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from chat.services.queue import queue_sweep
-from chat.services.retention import retention_purge
+from chat.services.timed import SWEEP_SECONDS, timed_purge, timed_sweep
+from chat.timers import PURGE_AT
 
 
 def _sweep() -> None:
     close_old_connections()
-    queue_sweep()
+    timed_sweep()
 
 
 def _purge() -> None:
     close_old_connections()
-    report = retention_purge()
+    report = timed_purge()
     print(f"retention purge: {report.counts}", flush=True)
 
 
 class Command(BaseCommand):
-    help = "Run the periodic jobs: queue sweep and nightly retention purge."
+    help = "Run the timed rules every 15 seconds and the retention purge every night."
 
     def handle(self, *args: Any, **options: Any) -> None:
         scheduler = BlockingScheduler(timezone=settings.TIME_ZONE)
         common = {"max_instances": 1, "coalesce": True}
-        scheduler.add_job(_sweep, "interval", seconds=15, id="sweep", **common)
+        scheduler.add_job(_sweep, "interval", seconds=SWEEP_SECONDS, id="sweep", **common)
         scheduler.add_job(
             _purge,
-            CronTrigger(hour=3, minute=15, timezone=settings.TIME_ZONE),
+            CronTrigger(hour=PURGE_AT.hour, minute=PURGE_AT.minute, timezone=settings.TIME_ZONE),
             id="purge",
             **common,
         )
-        self.stdout.write("scheduler: sweep every 15 s, retention purge daily at 03:15")
+        self.stdout.write(
+            f"scheduler: timed rules every {SWEEP_SECONDS} s, retention purge daily at "
+            f"{PURGE_AT:%H:%M}"
+        )
         scheduler.start()

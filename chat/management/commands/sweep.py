@@ -1,28 +1,17 @@
-"""Marks silent waiting clients as gone and refreshes every unit's numbers.
+"""Applies the timed rules once (chat/services/timed.py): by hand, or from cron where no
+scheduler process runs."""
 
-Each server process does this on its own when a socket closes; the sweep is the safety net
-for a process that died before its timers ran. `--every N` repeats it every N seconds.
-"""
-
-import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand
 
-from chat.services.queue import queue_sweep
+from chat.services.timed import timed_sweep
 
 
 class Command(BaseCommand):
-    help = "Abandon waiting conversations whose client has gone silent; refresh unit numbers."
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--every", type=int, default=0, help="repeat every N seconds")
+    help = "Apply the timed rules once: silent clients, expired offers, unanswered, offline."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        while True:
-            left = queue_sweep()
-            if left:
-                self.stdout.write(f"{left} waiting client(s) had left the queue")
-            if options["every"] <= 0:
-                return
-            time.sleep(options["every"])
+        left = timed_sweep()
+        if left:
+            self.stdout.write(f"{left} waiting client(s) had left the queue")

@@ -1,0 +1,95 @@
+"""What happens with time: the one home of the timed rules.
+
+`timed_sweep` finds what has come due and applies each rule, whose effect lives with its
+subject: waiting clients silent for the grace period leave the queue, handover offers not
+answered in time go back, conversations nobody answers are flagged or returned, workers
+without a console for the grace period are offline and their clients go back to the
+queue, and every unit's numbers are refreshed. `timed_purge` is the nightly retention
+purge.
+
+Exactly one trigger runs them per deployment: the scheduler process
+(`manage.py run_scheduler`) where several processes share Redis, and one in-process timer
+(chat/timers.py) in the embedded default. Nothing else does: not heartbeats, not sockets
+closing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Presence, Unit, User
+from chat import selectors
+from chat.models import Conversation, Handover, PurgeReport
+from chat.services.conversations import conversation_abandon_if_silent
+from chat.services.handover import handover_expire_if_due
+from chat.services.presence import presence_check_offline
+from chat.services.queue import conversation_flag_if_unanswered, queue_announce
+from chat.services.retention import retention_purge
+
+SWEEP_SECONDS = 15  # how often the trigger runs the sweep
+
+
+def timed_sweep() -> int:
+    """Apply every timed rule that has come due. Returns how many waiting clients left."""
+    left = conversation_abandon_silent()
+    handover_expire_due()
+    conversation_flag_unanswered()
+    presence_sweep_offline()
+    # Presence turns offline by time alone: every unit's numbers are shown afresh.
+    for unit_id in Unit.objects.values_list("pk", flat=True):
+        queue_announce(unit_id=unit_id)
+    return left
+
+
+def timed_purge() -> PurgeReport:
+    """The nightly retention purge (chat/services/retention.py)."""
+    return retention_purge()
+
+
+def conversation_abandon_silent() -> int:
+    """Waiting clients whose socket has been silent for QUEUE_GRACE_SECONDS have left the
+    queue (one who comes back within QUEUE_REJOIN_SECONDS gets the place back)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.QUEUE_GRACE_SECONDS)
+    silent = Conversation.objects.filter(
+        state=Conversation.State.QUEUED, client_seen_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    return sum(conversation_abandon_if_silent(conversation_id=pk) for pk in list(silent))
+
+
+def handover_expire_due() -> int:
+    """Offers nobody answered within HANDOVER_OFFER_SECONDS go back to their sender."""
+    due = Handover.objects.filter(
+        state=Handover.State.OFFERED, expires_at__lt=timezone.now()
+    ).values_list("pk", flat=True)
+    return sum(handover_expire_if_due(handover_id=pk) for pk in list(due))
+
+
+def conversation_flag_unanswered() -> int:
+    """Conversations whose worker has not written within the unit's set time are flagged
+    (or returned to the queue, where the unit says so). Returns how many."""
+    due = [c.pk for c in selectors.conversation_list_unanswered()]
+    return sum(conversation_flag_if_unanswered(conversation_id=pk) for pk in due)
+
+
+def presence_sweep_offline() -> int:
+    """Workers with clients or console rows whose consoles have all been silent for
+    PRESENCE_GRACE_SECONDS (closed, or on a process that died) are offline and their
+    clients go back to the queue. Returns how many workers were found gone."""
+    cutoff = timezone.now() - timedelta(seconds=settings.PRESENCE_GRACE_SECONDS)
+    worker_ids = (
+        Presence.objects.filter(last_seen__lt=cutoff)
+        .filter(
+            Q(user__assigned_conversations__state=Conversation.State.ACTIVE)
+            | Q(user__console_connections__isnull=False)
+        )
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    workers = list(User.objects.filter(pk__in=list(worker_ids)))
+    for worker in workers:
+        presence_check_offline(worker=worker)
+    return len(workers)
