@@ -89,7 +89,14 @@ class User(AbstractUser):
 
     @property
     def short_name(self) -> str:
+        """What a message or note of theirs is signed with: the first name."""
         return self.first_name or self.username
+
+    @property
+    def display_name(self) -> str:
+        """How staff pages and events name them: the full name, else the username. Names
+        are for showing only; the browser tells people apart by id."""
+        return self.get_full_name() or self.username
 
 
 class OpeningHours(models.Model):

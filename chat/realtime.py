@@ -74,6 +74,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "event": message.event,
         "body": message.body,
         "parts": message.parts,
+        "author_id": author.pk if author is not None else None,
         "author": author.short_name if author is not None else "",
         "client_id": str(message.client_id) if message.client_id else "",
         "created_at": message.created_at.isoformat(),
@@ -101,7 +102,7 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-STAFF_ONLY_MESSAGE_FIELDS = ("author",)
+STAFF_ONLY_MESSAGE_FIELDS = ("author", "author_id")
 
 
 def for_client(event: Event) -> Event:
@@ -139,6 +140,7 @@ def note_payload(note: PrivateNote) -> dict[str, Any]:
     return {
         "id": note.pk,
         "after_seq": note.after_seq,
+        "author_id": note.author_id,
         "author": note.author.short_name,
         "body": note.body,
         "parts": message_parts(note.body),
@@ -160,11 +162,11 @@ def handover_payload(handover: Handover) -> dict[str, Any]:
         "id": handover.pk,
         "conversation": handover.conversation_id,
         "state": handover.state,
-        "from": handover.from_worker.get_full_name() or handover.from_worker.username,
+        "from_id": handover.from_worker_id,
+        "from": handover.from_worker.display_name,
         "from_unit": handover.from_unit.name,
-        "to": (handover.to_worker.get_full_name() or handover.to_worker.username)
-        if handover.to_worker
-        else "",
+        "to_id": handover.to_worker_id,
+        "to": handover.to_worker.display_name if handover.to_worker else "",
         "to_unit": handover.to_unit.name,
         "note": handover.note,
         "share_history": handover.share_history,
@@ -184,7 +186,8 @@ def participant_payload(participant: Participant) -> dict[str, Any]:
     return {
         "id": participant.pk,
         "role": participant.role,
-        "name": (user.get_full_name() or user.username) if user else "",
+        "user": participant.user_id,
+        "name": user.display_name if user else "",
     }
 
 

@@ -346,7 +346,7 @@ def unit_stats(*, unit: Unit, at: datetime | None = None) -> dict[str, Any]:
         "workers": [
             {
                 "id": s.user.pk,
-                "name": s.user.get_full_name() or s.user.username,
+                "name": s.user.display_name,
                 "presence": s.shown,
                 "status": s.status,
                 "role": s.user.role,

@@ -53,7 +53,7 @@ def sender_label(message: Message, *, for_client: bool) -> str:
     if message.sender == Message.Sender.WORKER:
         if for_client or message.author is None:
             return _("Social worker")
-        return message.author.get_full_name() or message.author.username
+        return message.author.display_name
     return ""
 
 
@@ -89,8 +89,7 @@ def entries(transcript: Transcript) -> list[dict[str, Any]]:
 def _note_row(note: PrivateNote) -> dict[str, Any]:
     return {
         "at": note.created_at,
-        "who": _("Private note, %(author)s")
-        % {"author": note.author.get_full_name() or note.author.username},
+        "who": _("Private note, %(author)s") % {"author": note.author.display_name},
         "text": note.body,
         "system": False,
         "note": True,
@@ -110,19 +109,15 @@ def transcript_text(transcript: Transcript) -> str:
     ]
     if not transcript.for_client:
         if c.worker is not None:
-            lines.append(f"{_('Social worker')}: {c.worker.get_full_name() or c.worker.username}")
+            lines.append(f"{_('Social worker')}: {c.worker.display_name}")
         for p in transcript.participants:
-            name = (p.user.get_full_name() or p.user.username) if p.user else _("external")
+            name = p.user.display_name if p.user else _("external")
             lines.append(f"{p.get_role_display().capitalize()}: {name}")
         for h in transcript.handovers:
-            target = (
-                (h.to_worker.get_full_name() or h.to_worker.username)
-                if h.to_worker
-                else h.to_unit.name
-            )
+            target = h.to_worker.display_name if h.to_worker else h.to_unit.name
             lines.append(
                 f"{_('Handover')} {_when(h.created_at)}: "
-                f"{h.from_worker.get_full_name() or h.from_worker.username} -> {target}"
+                f"{h.from_worker.display_name} -> {target}"
                 f" ({h.get_state_display()}): {h.note}"
             )
     lines += ["", "-" * 60, ""]

@@ -36,7 +36,7 @@ def _row(
     assert subject is not None  # noqa: S101 - a read is of a conversation or a case
     return AccessLog(
         actor=actor,
-        actor_name=actor.get_full_name() or actor.username,
+        actor_name=actor.display_name,
         unit_id=subject.unit_id,
         unit_name=subject.unit.name,
         conversation_id=conversation.pk if conversation is not None else None,

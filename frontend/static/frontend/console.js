@@ -31,7 +31,8 @@ const transcriptPath = (id) =>
 
 // Who is signed in, as the server writes names: full name in handovers and participants,
 // short name as a message's author.
-const me = { name: $("whoami").dataset.name, shortName: $("whoami").dataset.shortName };
+// Who this console belongs to. People are told apart by id; names are only shown.
+const me = { id: Number($("whoami").dataset.id) };
 const pageLanguage = (document.documentElement.lang || "sv").slice(0, 2);
 
 const waitingByUnit = new Map(); // unit id -> list of waiting conversations
@@ -559,7 +560,7 @@ function openConversation(id, unitId, caseId) {
     log,
     template: $("message-template"),
     viewer: "worker",
-    me: me.shortName,
+    me: me.id,
     storageKey: `cc.console.outbox.${id}`,
     send: (frame) => socket.send(frame),
     onGap: (after) => socket.send({ type: "sync", conversation: id, after }),
@@ -576,7 +577,7 @@ function openConversation(id, unitId, caseId) {
     storageKey: `cc.console.notes.${id}`,
     send: (frame) => socket.send(frame),
     conversation: id,
-    me: me.shortName,
+    me: me.id,
     onFailed: (body, reason) => {
       if (!textarea.value) {
         textarea.value = body;
@@ -826,12 +827,12 @@ $("mine-title").tabIndex = -1;
 function renderContext(entry, frame) {
   entry.participants = frame.participants;
   entry.handovers = frame.handovers;
-  const mine = frame.participants.find((p) => p.role === "colleague" && p.name === me.name);
+  const mine = frame.participants.find((p) => p.role === "colleague" && p.user === me.id);
   entry.role = mine ? "colleague" : "worker";
   renderTrail(entry, frame.handovers);
   renderParticipants(entry);
   entry.notes.load(frame.notes, entry.thread.fromSeq);
-  entry.offerOpen = frame.handovers.some((h) => h.state === "offered" && h.from === me.name);
+  entry.offerOpen = frame.handovers.some((h) => h.state === "offered" && h.from_id === me.id);
   refreshControls(entry);
   if (entry.focusTrail && entry.id === selected && !entry.panel.querySelector(".trail").hidden) {
     entry.focusTrail = false;
@@ -893,7 +894,7 @@ function renderTrail(entry, handovers) {
     (a, b) => new Date(b.created_at) - new Date(a.created_at) || b.id - a.id,
   );
   const latest = sorted.find(
-    (h) => h.from !== me.name && (h.state === "accepted" || h.state === "queued"),
+    (h) => h.from_id !== me.id && (h.state === "accepted" || h.state === "queued"),
   );
   trail.hidden = !latest;
   if (!latest) return;
@@ -922,7 +923,7 @@ function participantName(p) {
 
 function renderParticipants(entry) {
   const box = entry.panel.querySelector(".participants");
-  const others = entry.participants.filter((p) => !(p.role === "colleague" && p.name === me.name));
+  const others = entry.participants.filter((p) => !(p.role === "colleague" && p.user === me.id));
   const items = others.map((p) => {
     const li = element("li", "participant");
     li.append(element("span", "participant__name", participantName(p)));
@@ -1337,8 +1338,8 @@ handoverForm.addEventListener("submit", (event) => {
 // Handover news, for whoever it concerns: its sender, its receiver, others in the
 // conversation (the event carries names, not ids, so names decide).
 function handoverUpdated(h) {
-  const sentByMe = h.from === me.name;
-  if (h.to === me.name && !sentByMe) updateOffer(h);
+  const sentByMe = h.from_id === me.id;
+  if (h.to_id === me.id && !sentByMe) updateOffer(h);
   const entry = conversations.get(h.conversation);
   if (!entry) return;
   // Show the news in the trail at once; the context that follows confirms it.
@@ -1786,13 +1787,13 @@ const interpreterPath = inviteDialog.dataset.interpreterPath || "/interpret/";
 
 function openInvite(entry, opener) {
   if (entry.gone) return;
-  const present = new Set(entry.participants.map((p) => p.name));
+  const present = new Set(entry.participants.map((p) => p.user));
   const group = (label, people) => {
     const g = document.createElement("optgroup");
     g.label = label;
     g.append(
       ...people
-        .filter((p) => !present.has(p.name))
+        .filter((p) => !present.has(p.id))
         .map((p) => {
           const units = (p.units || []).map((id) => unitNames[id]).filter(Boolean).join(", ");
           return option(String(p.id), units ? `${p.name} (${units})` : p.name);

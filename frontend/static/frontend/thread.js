@@ -200,8 +200,8 @@ export function followBottom(log) {
 
 export class Thread {
   // viewer: "client", "worker" or "interpreter"; send(frame) returns false when the socket
-  // is down. `me`: for a worker, their name as the server writes it in `author`, so a
-  // colleague's messages are not shown as one's own.
+  // is down. `me`: for a worker, their user id as the server writes it in `author_id`, so a
+  // colleague's messages are never shown as one's own, whatever their names.
   constructor({ log, template, viewer, storageKey, send, onGap, onStateChange, onFailed, me }) {
     this.log = log;
     this.template = template;
@@ -211,7 +211,7 @@ export class Thread {
     this.onGap = onGap;
     this.onStateChange = onStateChange || (() => {});
     this.onFailed = onFailed || (() => {});
-    this.me = me || "";
+    this.me = me || null;
     this.lastSeq = 0;
     this.fromSeq = 0;
     this.state = null;
@@ -375,7 +375,7 @@ export class Thread {
 
   isMine(message) {
     if (message.sender !== this.viewer) return false;
-    if (this.viewer === "worker" && this.me) return message.author === this.me;
+    if (this.viewer === "worker" && this.me) return message.author_id === this.me;
     return true;
   }
 
@@ -479,7 +479,7 @@ export class Thread {
 export class NoteBook {
   constructor({ log, template, storageKey, send, conversation, onFailed, me }) {
     this.log = log;
-    this.me = me || "";
+    this.me = me || null;
     this.template = template;
     this.storageKey = storageKey;
     this.send = send;
@@ -532,7 +532,7 @@ export class NoteBook {
     li.dataset.noteId = note.id;
     li.dataset.order = note.after_seq + 0.5;
     li.querySelector(".note__author").textContent =
-      this.me && note.author === this.me ? gettext("You") : note.author;
+      this.me && note.author_id === this.me ? gettext("You") : note.author;
     const time = li.querySelector("time");
     time.dateTime = note.created_at;
     time.textContent = timeFormat.format(new Date(note.created_at));
