@@ -89,14 +89,13 @@ def console_page(request: HttpRequest) -> HttpResponse:
             "colleagues": [
                 {
                     "id": c.pk,
-                    "name": c.get_full_name() or c.username,
+                    "name": c.display_name,
                     "units": [u.pk for u in c.units.all()],
                 }
                 for c in colleagues
             ],
             "interpreters": [
-                {"id": i.pk, "name": i.get_full_name() or i.username}
-                for i in selectors.interpreter_list()
+                {"id": i.pk, "name": i.display_name} for i in selectors.interpreter_list()
             ],
             "canned_replies": [
                 {
