@@ -10,13 +10,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
-from accounts.decorators import staff_page
 from accounts.models import Unit
 from chat import selectors
 from chat.errors import ChatError
 from chat.permissions import can
 from chat.services.conversations import conversation_quick_exit
 from chat.services.replies import canned_reply_delete, canned_reply_save
+from frontend.decorators import staff_page
 from frontend.forms import AccessLogFilter, CannedReplyForm
 
 
