@@ -17,6 +17,7 @@ from chat.services.presence import presence_signed_out
 
 # What a socket's rights are made of; a change to any of them is checked again at once.
 ACCESS_FIELDS = ("role", "is_active", "password", "session_epoch")
+CONSOLE_ROLES = {User.Role.WORKER, User.Role.SUPERVISOR}
 
 
 def _tell(user_ids: set[int]) -> None:
@@ -28,7 +29,7 @@ def _tell(user_ids: set[int]) -> None:
 def signed_out(sender: Any, request: Any, user: User | None, **kwargs: Any) -> None:
     if user is None or request is None or not hasattr(request, "session"):
         return
-    if user.role in {User.Role.WORKER, User.Role.SUPERVISOR}:
+    if user.role in CONSOLE_ROLES:
         presence_signed_out(worker=user, session_key=request.session.session_key)
 
 
@@ -47,8 +48,18 @@ def remember_access(sender: Any, instance: User, update_fields: Any = None, **kw
 @receiver(post_save, sender=User)
 def access_saved(sender: Any, instance: User, created: bool, **kwargs: Any) -> None:
     before = getattr(instance, "_access_before", None)
-    if before is not None and before != tuple(getattr(instance, f) for f in ACCESS_FIELDS):
-        _tell({instance.pk})
+    now = tuple(getattr(instance, f) for f in ACCESS_FIELDS)
+    if before is None or before == now:
+        return
+    _tell({instance.pk})
+    role, _active, password, epoch = before
+    if role not in CONSOLE_ROLES:
+        return
+    sessions_ended = password != instance.password or epoch != instance.session_epoch
+    console_lost = not instance.is_active or instance.role not in CONSOLE_ROLES
+    if sessions_ended or console_lost:
+        # No console of theirs counts from now on; their clients go back to the queue.
+        presence_signed_out(worker=instance, session_key=None)
 
 
 @receiver(m2m_changed, sender=User.units.through)

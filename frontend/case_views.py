@@ -12,7 +12,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts.decorators import staff_page
 from chat import selectors
 from chat.errors import ChatError
 from chat.models import FollowUp
@@ -28,6 +27,7 @@ from chat.services.cases import (
     followup_worker_answer,
 )
 from chat.transcripts import entries, transcript_text
+from frontend.decorators import staff_page
 
 RETURN_SESSION_KEY = "case_id"
 

@@ -259,7 +259,3 @@ class StaffConsumer(JsonFrameConsumer):
 
     async def pong(self) -> Frame:
         return {"type": "pong"}
-
-    async def session_revoked(self, event: Frame) -> None:
-        """Logged out everywhere: this socket ends too."""
-        await self.close(code=CLOSE_NOT_AUTHENTICATED)

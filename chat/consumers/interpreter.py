@@ -132,9 +132,6 @@ class InterpreterConsumer(JsonFrameConsumer):
     async def on_leave(self, frame: Frame) -> None:
         await interpreter_leave(self.require_seat())
 
-    async def session_revoked(self, event: Frame) -> None:
-        await self.close(code=CLOSE_NOT_AUTHENTICATED)
-
     async def session_ended(self, event: Frame) -> None:
         await self.close(code=CLOSE_NOT_AUTHENTICATED)  # only a signed-in tab hears it
 
@@ -143,6 +140,11 @@ class InterpreterConsumer(JsonFrameConsumer):
         interpret in it (an active interpreter account, still present)."""
         if self.participant_id is None or not await interpreter_may_stay(self.participant_id):
             await self.close(code=CLOSE_FORBIDDEN)
+            return
+        user = self.scope.get("user")
+        signed_in = user is not None and user.is_authenticated
+        if signed_in and not await staff_session_ok(user, self.scope.get("session")):
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)  # logged out everywhere
 
     async def conversation_left(self, event: Frame) -> None:
         await self.send_json(event)

@@ -92,16 +92,21 @@ def presence_console_closed(*, worker: User, channel_name: str) -> None:
 
 
 def presence_signed_out(*, worker: User, session_key: str | None) -> None:
-    """The worker signed out of one browser: that session's consoles stop counting at once
-    (their sockets are told to close), and with no console left anywhere the worker is
-    offline now and the clients they had go back to the front of the queue."""
+    """The worker signed out of one browser (`session_key`), or of every one (None: log out
+    everywhere, a new password, a deactivated account). Those sessions' consoles stop
+    counting at once and their sockets are told to close; with no console left anywhere the
+    worker is offline now and the clients they had go back to the front of the queue."""
     with transaction.atomic():
         presence = presence_lock(worker=worker)
-        hashed = session_hash(session_key)
-        ConsoleConnection.objects.filter(user=worker, session_hash=hashed).delete()
-        realtime.publish_on_commit(
-            realtime.worker_group(worker.pk), realtime.session_ended_event(session_hash=hashed)
-        )
+        consoles = ConsoleConnection.objects.filter(user=worker)
+        if session_key is not None:
+            hashed = session_hash(session_key)
+            consoles.filter(session_hash=hashed).delete()
+            realtime.publish_on_commit(
+                realtime.worker_group(worker.pk), realtime.session_ended_event(session_hash=hashed)
+            )
+        else:
+            consoles.delete()
         if ConsoleConnection.objects.filter(user=worker).exists():
             return
         presence.last_seen = None
