@@ -45,7 +45,7 @@ def prepare(run: int, conversations: int, threads: int) -> tuple[Any, list[Any]]
     from django.utils import timezone
 
     from accounts.models import Presence, Unit, User
-    from chat.models import Conversation, Message
+    from chat.models import Case, ClientRecord, Conversation, Message
 
     unit = Unit.objects.create(name=f"Claim {run}", slug=f"claim-{run}", default_capacity=3)
     count = math.ceil(conversations / CAPACITY)
@@ -64,9 +64,13 @@ def prepare(run: int, conversations: int, threads: int) -> tuple[Any, list[Any]]
         )
         workers.append(user)
     start = timezone.now() - timedelta(minutes=30)
+    cases = Case.objects.bulk_create(
+        Case(client=ClientRecord.objects.create(), unit=unit) for _ in range(conversations)
+    )
     made = Conversation.objects.bulk_create(
         Conversation(
             unit=unit,
+            case=cases[i],
             token_hash=hashlib.sha256(os.urandom(32)).hexdigest(),
             queued_at=start + timedelta(milliseconds=i),
             client_seen_at=timezone.now(),

@@ -89,9 +89,8 @@ class Conversation(models.Model):
         SYSTEM = "system", _("system")
 
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="conversations")
-    case = models.ForeignKey(
-        "Case", on_delete=models.PROTECT, null=True, blank=True, related_name="conversations"
-    )
+    # Every conversation belongs to a case (a new anonymous client gets one at the start).
+    case = models.ForeignKey("Case", on_delete=models.PROTECT, related_name="conversations")
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     # sha256 of the resume token that only the client's browser tab holds.

@@ -37,7 +37,7 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.models import Unit, User
-from chat.models import Conversation, Message
+from chat.models import Case, ClientRecord, Conversation, Message
 from chat.services.conversations import conversation_accept, conversation_start
 
 # What a browser on http://127.0.0.1 sends: the origin check compares the two.
@@ -53,6 +53,11 @@ BACKGROUND = frozenset({"queue.position", "queue.updated", "presence.updated", "
 # --- people and places ------------------------------------------------------------------
 def make_unit(name: str, slug: str, **fields: Any) -> Unit:
     return Unit.objects.create(name=name, slug=slug, **fields)
+
+
+def new_case(unit: Unit) -> Case:
+    """A new anonymous client's case in `unit`: every conversation belongs to one."""
+    return Case.objects.create(client=ClientRecord.objects.create(), unit=unit)
 
 
 def make_user(

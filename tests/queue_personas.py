@@ -33,6 +33,7 @@ from accounts.models import ConsoleConnection, Presence, Unit, User
 from chat.models import Conversation
 from chat.selectors import token_hash
 from tests import factories
+from tests.factories import new_case
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 FRAMES_TO_SKIP = 30  # most unrelated frames a socket may show before the one we wait for
@@ -142,6 +143,7 @@ def finished_conversation(
     accepted_at = ended_at - timedelta(minutes=minutes)
     return Conversation.objects.create(
         unit=unit,
+        case=new_case(unit),
         worker=worker,
         state=state,
         token_hash=token_hash(secrets.token_urlsafe(32)),

@@ -33,7 +33,7 @@ from chat.services.presence import (
 )
 from chat.services.queue import queue_dispatch
 from chat.services.timed import timed_sweep
-from tests.factories import accept, start_conversation, system_events
+from tests.factories import accept, new_case, start_conversation, system_events
 from tests.queue_personas import (
     active_of,
     client_silent_for,
@@ -695,6 +695,7 @@ def conversation_at(unit, *, created, state=Conversation.State.QUEUED, worker=No
     """A conversation with every timestamp given in seconds before AT."""
     conversation = Conversation.objects.create(
         unit=unit,
+        case=new_case(unit),
         state=state,
         worker=worker,
         token_hash=token_hash(secrets.token_urlsafe(32)),
@@ -840,6 +841,7 @@ def test_it_starts_today_at_stockholm_midnight_on_the_days_the_clocks_change(
     def gone(created: datetime) -> None:
         conversation = Conversation.objects.create(
             unit=ekonomi,
+            case=new_case(ekonomi),
             state=Conversation.State.ABANDONED,
             token_hash=token_hash(secrets.token_urlsafe(32)),
             queued_at=created,

@@ -111,11 +111,11 @@ def case_open_for_new_conversation(*, unit: Unit, case: Case | None = None) -> C
     return Case.objects.create(client=ClientRecord.objects.create(), unit=unit)
 
 
-def case_for_transfer(*, case: Case | None, unit: Unit) -> Case | None:
+def case_for_transfer(*, case: Case, unit: Unit) -> Case:
     """A conversation that moves to another unit continues on the same client's case with
     that unit (a case is one client's matter with one unit), so the receiving unit's
     follow-ups, notes and secrecy stay its own."""
-    if case is None or case.unit_id == unit.pk:
+    if case.unit_id == unit.pk:
         return case
     existing = (
         Case.objects.filter(client_id=case.client_id, unit=unit, status=Case.Status.OPEN)
@@ -127,8 +127,6 @@ def case_for_transfer(*, case: Case | None, unit: Unit) -> Case | None:
 
 def case_issue_code_for_client(*, token: object) -> str:
     conversation = selectors.conversation_get_for_client(token=token)  # type: ignore[arg-type]
-    if conversation.case is None:
-        raise NotFound("no case")
     return case_issue_code(case=conversation.case)
 
 

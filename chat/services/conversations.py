@@ -120,7 +120,7 @@ def conversation_end(
             ended_by = Conversation.EndedBy.CLIENT if actor is None else Conversation.EndedBy.WORKER
             _close(locked, ended_by=ended_by, actor=actor)
         # Questions still count when the client ended a moment before the worker did.
-        if actor is not None and locked.case is not None:
+        if actor is not None:
             for question in questions:
                 if not isinstance(question, dict):
                     raise InvalidInput("a follow-up question is an object with a body")

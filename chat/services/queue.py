@@ -60,9 +60,8 @@ def conversation_assign(
     conversation.accepted_at = now
     conversation.unanswered_flagged_at = None  # a fresh start for whoever takes it
     conversation.save(update_fields=["state", "worker", "accepted_at", "unanswered_flagged_at"])
-    if conversation.case_id:
-        # The first worker to take a case's conversation owns the case.
-        Case.objects.filter(pk=conversation.case_id, owner__isnull=True).update(owner=worker)
+    # The first worker to take a case's conversation owns the case.
+    Case.objects.filter(pk=conversation.case_id, owner__isnull=True).update(owner=worker)
     presence.idle_since = now
     presence.save(update_fields=["idle_since"])
     if announce_accepted:
