@@ -27,6 +27,7 @@ else:
         "NAME": str(db["NAME"]),
         "HOST": db.get("HOST", ""),
         "CONN_MAX_AGE": db.get("CONN_MAX_AGE"),
+        "POOL": db.get("OPTIONS", {}).get("pool"),
         "LAYER": settings.CHANNEL_LAYERS["default"]["BACKEND"],
         "LAYER_CONFIG": settings.CHANNEL_LAYERS["default"].get("CONFIG", {}),
         "CHAT_MESSAGE_MAX_LENGTH": settings.CHAT_MESSAGE_MAX_LENGTH,
@@ -99,6 +100,19 @@ def test_it_selects_postgresql_with_conn_max_age_0_for_a_postgres_url():
     assert (loaded["HOST"], loaded["NAME"]) == ("db.example", "chat")
     assert loaded["CONN_MAX_AGE"] == 0
     assert loaded["ALLOWED_HOSTS"] == ["chat.example"]
+    # Connections come from Django's psycopg pool, sized per process.
+    assert loaded["POOL"] == {"min_size": 2, "max_size": 8, "timeout": 10}
+
+
+def test_it_sizes_the_connection_pool_from_the_environment():
+    loaded = load_settings(
+        SECRET_KEY="x" * 50,
+        DATABASE_URL="postgres://app@db.example:5432/chat",
+        DATABASE_POOL_MIN="1",
+        DATABASE_POOL_MAX="20",
+    )
+
+    assert loaded["POOL"] == {"min_size": 1, "max_size": 20, "timeout": 10}
 
 
 @pytest.mark.parametrize("value", ["lots", "4000.5", "4 000", "0", "-1"])
