@@ -246,14 +246,16 @@ def access_log_csv(request: HttpRequest) -> HttpResponse:
 
 @csrf_protect
 def quick_exit(request: HttpRequest) -> HttpResponse:
-    """Quick exit. The page's beacon (POST, token in the body) ends the conversation; the
-    navigation (GET) ends the session, asks the browser to clear this site's data, and goes
-    on to the neutral page."""
-    if request.method == "POST":
-        conversation_quick_exit(token=request.POST.get("token"))
-        return HttpResponse(status=204)
+    """Quick exit. The page's beacon (POST with the CSRF token, and the chat's token if
+    there is one) ends the conversation, ends this browser's session (a case opened with a
+    code too) and asks the browser to clear the site's data. The navigation (GET) only goes
+    on to the neutral page: any other site can link here, so it changes nothing."""
+    if request.method != "POST":
+        return HttpResponseRedirect(settings.QUICK_EXIT_URL)
+    conversation_quick_exit(token=request.POST.get("token"))
     request.session.flush()
-    response = HttpResponseRedirect(settings.QUICK_EXIT_URL)
+    response = HttpResponse(status=204)
+    # Honoured on any response of the site, a beacon's too (measured in Chromium).
     response["Clear-Site-Data"] = '"cache", "cookies", "storage"'
     return response
 
