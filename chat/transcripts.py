@@ -1,5 +1,9 @@
 """Journal-ready transcripts: what a conversation held, as plain text for the
-municipality's case system. Text is text: nothing here is HTML."""
+municipality's case system. Text is text: nothing here is HTML.
+
+Every piece of user text (messages, notes, names, handover notes) is wrapped line by line in
+FIRST STRONG ISOLATE ... POP DIRECTIONAL ISOLATE, so a right-to-left override typed into it
+reorders nothing around it, in a text editor as on the printable page."""
 
 from __future__ import annotations
 
@@ -10,6 +14,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chat.models import Conversation, Handover, Message, Participant, PrivateNote
+
+FSI = "\u2068"  # FIRST STRONG ISOLATE
+PDI = "\u2069"  # POP DIRECTIONAL ISOLATE
+
+
+def isolate(text: str) -> str:
+    """`text` with each line isolated for direction; a line break ends every isolate, so
+    each line gets its own pair. Empty lines stay empty."""
+    return "\n".join(f"{FSI}{line}{PDI}" if line else "" for line in text.splitlines())
 
 
 @dataclass
@@ -53,7 +66,7 @@ def sender_label(message: Message, *, for_client: bool) -> str:
     if message.sender == Message.Sender.WORKER:
         if for_client or message.author is None:
             return _("Social worker")
-        return message.author.display_name
+        return isolate(message.author.display_name)
     return ""
 
 
@@ -89,7 +102,7 @@ def entries(transcript: Transcript) -> list[dict[str, Any]]:
 def _note_row(note: PrivateNote) -> dict[str, Any]:
     return {
         "at": note.created_at,
-        "who": _("Private note, %(author)s") % {"author": note.author.display_name},
+        "who": _("Private note, %(author)s") % {"author": isolate(note.author.display_name)},
         "text": note.body,
         "system": False,
         "note": True,
@@ -103,22 +116,22 @@ def transcript_text(transcript: Transcript) -> str:
         "",
         f"{_('Unit')}: {c.unit.name}",
         f"{_('Conversation')}: {c.pk}"
-        + (f"   {_('Case')}: {c.case_id}" if c.case_id and not transcript.for_client else ""),
+        + (f"   {_('Case')}: {c.case_id}" if not transcript.for_client else ""),
         f"{_('Started')}: {_when(c.created_at)}",
         f"{_('Ended')}: {_when(c.ended_at)}",
     ]
     if not transcript.for_client:
         if c.worker is not None:
-            lines.append(f"{_('Social worker')}: {c.worker.display_name}")
+            lines.append(f"{_('Social worker')}: {isolate(c.worker.display_name)}")
         for p in transcript.participants:
-            name = p.user.display_name if p.user else _("external")
+            name = isolate(p.user.display_name) if p.user else _("external")
             lines.append(f"{p.get_role_display().capitalize()}: {name}")
         for h in transcript.handovers:
-            target = h.to_worker.display_name if h.to_worker else h.to_unit.name
+            target = isolate(h.to_worker.display_name) if h.to_worker else h.to_unit.name
             lines.append(
                 f"{_('Handover')} {_when(h.created_at)}: "
-                f"{h.from_worker.display_name} -> {target}"
-                f" ({h.get_state_display()}): {h.note}"
+                f"{isolate(h.from_worker.display_name)} -> {target}"
+                f" ({h.get_state_display()}): {isolate(h.note)}"
             )
     lines += ["", "-" * 60, ""]
     for row in entries(transcript):
@@ -127,5 +140,5 @@ def transcript_text(transcript: Transcript) -> str:
             lines.append(f"{prefix} -- {row['text']}")
         else:
             lines.append(f"{prefix} {row['who']}:")
-            lines.extend("    " + line for line in row["text"].splitlines() or [""])
+            lines.extend("    " + line for line in isolate(row["text"]).split("\n"))
     return "\n".join(lines) + "\n"

@@ -19,7 +19,7 @@ from chat.services.conversations import conversation_end
 from chat.services.handover import conversation_hand_over, handover_accept
 from chat.services.messages import message_post, private_note_post
 from chat.services.participants import participant_invite
-from chat.transcripts import entries, transcript_text
+from chat.transcripts import FSI, PDI, entries, transcript_text
 from tests import factories
 from tests.security_personas import http_client
 
@@ -86,10 +86,11 @@ def test_it_holds_the_unit_times_participants_handovers_and_messages_in_order(ha
     assert f": {conversation.pk}" in text and f": {conversation.case_id}" in text
     assert "Bengt" in text  # the worker who has it now
     assert "Ivar" in text  # the interpreter
-    assert HANDOVER_NOTE in text and "Anna Andersson -> Bengt" in text
+    assert f"{FSI}{HANDOVER_NOTE}{PDI}" in text
+    assert f"{FSI}Anna Andersson{PDI} -> {FSI}Bengt{PDI}" in text
     positions = [text.index(part) for part in (CLIENT_FIRST, WORKER_REPLY, CLIENT_SECOND)]
     assert positions == sorted(positions)
-    assert text.index("Anna Andersson:") < text.index(WORKER_REPLY)  # staff see who wrote
+    assert text.index(f"{FSI}Anna Andersson{PDI}:") < text.index(WORKER_REPLY)  # who wrote
     assert NOTE not in text  # not asked for
 
 
@@ -251,3 +252,55 @@ def test_the_transcript_speaks_swedish(handed_over, bengt):
         if re.search(rf"(^|\W){re.escape(phrase)}(\W|$)", staff + client, re.M)
     )
     assert leftovers == []
+
+
+# --- direction of user text ---------------------------------------------------------------------
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: "gnp.exe" then shows as "exe.png"
+SPOOF = f"Faktura {RLO}gnp.exe 500 kr"
+
+
+def _isolation_faults(text: str) -> list[str]:
+    """Lines where an override sits outside an isolate, or an isolate is left open."""
+    faults = []
+    for line in text.splitlines():
+        depth = 0
+        for char in line:
+            depth += (char == FSI) - (char == PDI)
+            if depth < 0 or (char == RLO and depth == 0):
+                faults.append(line)
+                break
+        else:
+            if depth:
+                faults.append(line)
+    return faults
+
+
+def test_the_text_transcript_isolates_every_piece_of_user_text(ekonomi, anna, bengt, ivar):
+    for user, last_name in ((anna, f"{RLO}nossrednA"), (bengt, f"B{RLO}erg"), (ivar, RLO)):
+        user.last_name = last_name
+        user.save()
+    conversation, token = factories.start_conversation(ekonomi, f"{SPOOF}\n\nRad två {RLO}321")
+    factories.accept(anna, conversation)
+    participant_invite(conversation=conversation, actor=anna, user_id=ivar.pk)
+    post(conversation, anna, SPOOF)
+    note(conversation, anna, SPOOF)
+    handover = conversation_hand_over(
+        conversation=conversation, actor=anna, note=SPOOF, to_worker_id=bengt.pk
+    )
+    handover_accept(handover=handover, actor=bengt)
+    conversation.refresh_from_db()
+
+    staff = transcript_text(transcript(bengt, conversation, notes=True))
+    client = transcript_text(transcript_for_client(token=token))
+
+    for text in (staff, client):
+        assert _isolation_faults(text) == []
+        # Each line of a message on its own, the empty line left empty.
+        assert f"    {FSI}{SPOOF}{PDI}\n    \n    {FSI}Rad två {RLO}321{PDI}\n" in text
+    anna_name, bengt_name = f"{FSI}Anna {RLO}nossrednA{PDI}", f"{FSI}Bengt B{RLO}erg{PDI}"
+    assert f"] {anna_name}:\n    {FSI}{SPOOF}{PDI}\n" in staff  # her message
+    assert f", {anna_name}:\n    {FSI}{SPOOF}{PDI}\n" in staff  # her private note
+    assert f": {bengt_name}\n" in staff and f": {FSI}Ivar {RLO}{PDI}\n" in staff
+    assert f": {anna_name} -> {bengt_name} (" in staff
+    assert f"): {FSI}{SPOOF}{PDI}\n" in staff  # the handover note
+    assert "nossrednA" not in client and f"{FSI}{SPOOF}{PDI}" in client
