@@ -4,10 +4,11 @@
 // replies, typing and seen, ending with follow-up questions for the client, links to the
 // case and the transcript, a count of new client questions, and sound and title alerts.
 
+import { interpolate } from "./bidi.js";
 import { Socket, readSettings } from "./socket.js";
 import { NoteBook, Thread, errorText, followBottom, timeFormat } from "./thread.js";
 
-const { gettext, interpolate, ngettext } = window;
+const { gettext, ngettext } = window;
 const settings = readSettings("socket-settings");
 const unitNames = readSettings("unit-names");
 const myUnits = readSettings("my-units");
@@ -1052,7 +1053,9 @@ class CannedPicker {
         li.id = `canned-${this.entry.id}-${i}`;
         li.setAttribute("role", "option");
         li.setAttribute("aria-selected", "false");
-        li.append(element("span", "canned__title", reply.title));
+        const title = element("span", "canned__title", reply.title);
+        title.dir = "auto";
+        li.append(title);
         const preview = element("span", "canned__preview", reply.body);
         preview.dir = "auto";
         li.append(preview);

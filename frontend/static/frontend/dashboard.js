@@ -3,9 +3,10 @@
 // a change is sent, its controls wait disabled, and the next `dashboard.unit` frame shows the
 // result. Sections are updated in place, keyed by id, so focus and unsaved edits survive.
 
+import { interpolate } from "./bidi.js";
 import { Socket, readSettings } from "./socket.js";
 
-const { gettext, interpolate, ngettext } = window;
+const { gettext, ngettext } = window;
 const settings = readSettings("socket-settings");
 
 const $ = (id) => document.getElementById(id);

@@ -5,8 +5,13 @@
 // Every item in the log carries `data-order`: a message its seq, a private note its
 // after_seq + 0.5, the "earlier messages not shown" marker from_seq + 0.9. Items still being
 // sent carry none and stay at the bottom.
+//
+// User text is isolated for direction (bidi.js): the templates give bodies, names and notes
+// dir="auto", links get it here, and names set into sentences go through `interpolate`.
 
-const { gettext, interpolate } = window;
+import { interpolate } from "./bidi.js";
+
+const { gettext } = window;
 
 // Who joined or left, as the server writes it in the event's body.
 function joinedText(body, viewer) {
@@ -117,6 +122,7 @@ export function fillBody(el, parts, fallback) {
       a.href = part.href;
       a.rel = "noopener noreferrer nofollow";
       a.target = "_blank";
+      a.dir = "auto";
       a.textContent = part.text;
       el.append(a);
     } else {
