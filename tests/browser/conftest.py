@@ -91,6 +91,14 @@ def _live_server_helper() -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_events_from_the_test_process(settings) -> None:
+    """The test process only writes the data the live server then serves; it runs inside
+    Playwright's event loop, where publishing an event cannot work (and nothing here listens).
+    Without a channel layer, the services' events after commit are simply not sent."""
+    settings.CHANNEL_LAYERS = {}
+
+
 @pytest.fixture(scope="session")
 def live_server(django_db_setup) -> Iterator[LiveServer]:
     """One daphne for the session, on the test database."""
