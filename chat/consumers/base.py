@@ -15,6 +15,7 @@ from accounts import services as account_services
 from accounts.models import User
 from chat import ratelimit, realtime
 from chat.errors import ChatError, InvalidInput
+from chat.parsing import frame_seq
 from chat.permissions import can
 from chat.services.presence import session_hash
 
@@ -25,13 +26,9 @@ CLOSE_TOO_MANY = 4429
 Frame = dict[str, Any]
 
 
-SEQ_MAX = 2**31 - 1  # the largest seq the database column holds
-
-
-def seq_value(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEQ_MAX:
-        raise InvalidInput(f"`after` must be a whole number from 0 to {SEQ_MAX}")
-    return value
+def seq_value(value: object, name: str = "seq") -> int:
+    """A seq from a frame (`seq`, `after`): chat/parsing.py's rule for numbers."""
+    return frame_seq(value, name=name)
 
 
 def ack_frame(message: Any, conversation_id: int) -> Frame:

@@ -17,6 +17,7 @@ from chat.consumers.base import (
     seq_value,
 )
 from chat.errors import ChatError, InvalidInput
+from chat.parsing import frame_id
 from chat.services.cases import (
     case_issue_code_for_client,
     conversation_leave_question,
@@ -35,7 +36,7 @@ from chat.services.messages import message_post
 @database_sync_to_async
 def client_start(frame: Frame, case_id: object) -> int:
     conversation, _created = conversation_start(
-        unit_id=frame.get("unit"),
+        unit_id=frame_id(frame.get("unit"), name="unit"),
         token=frame.get("token"),
         body=frame.get("body"),
         client_id=frame.get("client_id"),
@@ -48,7 +49,7 @@ def client_start(frame: Frame, case_id: object) -> int:
 def client_leave_question(frame: Frame, case_id: object) -> tuple[int, str]:
     """A question left outside opening hours, and the case code to come back with."""
     conversation, _created = conversation_leave_question(
-        unit_id=frame.get("unit"),
+        unit_id=frame_id(frame.get("unit"), name="unit"),
         token=frame.get("token"),
         body=frame.get("body"),
         client_id=frame.get("client_id"),
@@ -74,12 +75,14 @@ def client_identify(token: object) -> int:
 
 @database_sync_to_async
 def client_sync(token: str, after: object) -> list[Frame]:
-    """The missed messages, then the waiting client's place in the queue."""
+    """The missed messages, then the waiting client's place in the queue. A bad `after`
+    is refused before anything is written (a rejoin, a sign of life)."""
+    after_seq = seq_value(after, "after")
     conversation = selectors.conversation_get_for_client(token=token)
     if conversation_rejoin(conversation=conversation):
         conversation.refresh_from_db()
     conversation_touch_client(conversation=conversation)
-    messages = selectors.message_list_after(conversation=conversation, after=seq_value(after))
+    messages = selectors.message_list_after(conversation=conversation, after=after_seq)
     frames = [realtime.for_client(realtime.sync_event(conversation, messages))]
     position = selectors.queue_position_for(conversation=conversation)
     if position is not None:

@@ -11,7 +11,8 @@ from channels.db import database_sync_to_async
 from accounts.models import User
 from chat import realtime, selectors
 from chat.consumers.base import Frame, StaffConsumer, ack_frame, seq_value
-from chat.errors import InvalidInput
+from chat.errors import NotFound
+from chat.parsing import frame_id, frame_int, frame_optional_id
 from chat.permissions import can
 from chat.services.access import conversation_read_messages, followup_read
 from chat.services.cases import followup_ask, followup_worker_answer
@@ -39,9 +40,8 @@ def browser_time(value: object) -> datetime | None:
     """A time the browser sends, in milliseconds since the epoch; None when absent."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= BROWSER_TIME_MAX:
-        raise InvalidInput("`chosen_at` must be milliseconds since 1970")
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
+    milliseconds = frame_int(value, minimum=0, maximum=BROWSER_TIME_MAX, name="chosen_at")
+    return datetime.fromtimestamp(milliseconds / 1000, tz=UTC)
 
 
 BROWSER_TIME_MAX = 2**53 - 1  # the largest whole number a browser's clock gives exactly
@@ -97,11 +97,7 @@ def console_left(user: User, channel_name: str) -> None:
 
 @database_sync_to_async
 def console_accept(user: User, frame: Frame) -> None:
-    conversation_id = frame.get("conversation")
-    if conversation_id is not None and (
-        isinstance(conversation_id, bool) or not isinstance(conversation_id, int)
-    ):
-        raise InvalidInput("`conversation` must be a conversation id")
+    conversation_id = frame_optional_id(frame.get("conversation"), name="conversation")
     conversation_accept(worker=user, conversation_id=conversation_id)
 
 
@@ -111,8 +107,8 @@ def console_sync(user: User, frame: Frame) -> list[Frame]:
     handover trail, private notes and participants."""
     conversation, messages, from_seq = conversation_read_messages(
         actor=user,
-        conversation_id=frame.get("conversation"),
-        after=seq_value(frame.get("after", 0)),
+        conversation_id=frame_id(frame.get("conversation"), name="conversation", error=NotFound),
+        after=seq_value(frame.get("after", 0), "after"),
         request_id=uuid.uuid4(),
     )
     notes = (
@@ -133,7 +129,8 @@ def console_sync(user: User, frame: Frame) -> list[Frame]:
 
 def _conversation(user: User, frame: Frame):
     return selectors.conversation_get_for_staff(
-        user=user, conversation_id=frame.get("conversation")
+        user=user,
+        conversation_id=frame_id(frame.get("conversation"), name="conversation", error=NotFound),
     )
 
 
@@ -175,19 +172,27 @@ def console_end(user: User, frame: Frame) -> None:
 
 @database_sync_to_async
 def console_ask_followup(user: User, frame: Frame) -> None:
-    case = selectors.case_get_for_staff(user=user, case_id=frame.get("case"))
+    case = selectors.case_get_for_staff(
+        user=user, case_id=frame_id(frame.get("case"), name="case", error=NotFound)
+    )
     followup_ask(case=case, actor=user, body=frame.get("body"), choices=frame.get("choices"))
 
 
 @database_sync_to_async
 def console_read_followup(user: User, frame: Frame) -> Frame:
-    followup = followup_read(actor=user, followup_id=frame.get("followup"), request_id=uuid.uuid4())
+    followup = followup_read(
+        actor=user,
+        followup_id=frame_id(frame.get("followup"), name="followup", error=NotFound),
+        request_id=uuid.uuid4(),
+    )
     return realtime.followup_read_event(followup)
 
 
 @database_sync_to_async
 def console_answer_question(user: User, frame: Frame) -> None:
-    followup = selectors.followup_get_for_staff(user=user, followup_id=frame.get("followup"))
+    followup = selectors.followup_get_for_staff(
+        user=user, followup_id=frame_id(frame.get("followup"), name="followup", error=NotFound)
+    )
     followup_worker_answer(followup=followup, actor=user, answer=frame.get("answer"))
 
 
@@ -198,27 +203,33 @@ def console_hand_over(user: User, frame: Frame) -> None:
         actor=user,
         note=frame.get("note"),
         share_history=frame.get("share_history", True) is True,
-        to_worker_id=frame.get("to_worker"),
-        to_unit_id=frame.get("to_unit"),
+        to_worker_id=frame_optional_id(frame.get("to_worker"), name="to_worker"),
+        to_unit_id=frame_optional_id(frame.get("to_unit"), name="to_unit"),
     )
 
 
 @database_sync_to_async
 def console_handover_accept(user: User, frame: Frame) -> None:
-    handover = selectors.handover_get_for(user=user, handover_id=frame.get("handover"))
+    handover = selectors.handover_get_for(
+        user=user, handover_id=frame_id(frame.get("handover"), name="handover", error=NotFound)
+    )
     handover_accept(handover=handover, actor=user, show_name=frame.get("show_name") is True)
 
 
 @database_sync_to_async
 def console_handover_decline(user: User, frame: Frame) -> None:
-    handover = selectors.handover_get_for(user=user, handover_id=frame.get("handover"))
+    handover = selectors.handover_get_for(
+        user=user, handover_id=frame_id(frame.get("handover"), name="handover", error=NotFound)
+    )
     handover_decline(handover=handover, actor=user, reason=frame.get("reason"))
 
 
 @database_sync_to_async
 def console_invite(user: User, frame: Frame) -> None:
     participant_invite(
-        conversation=_conversation(user, frame), actor=user, user_id=frame.get("user")
+        conversation=_conversation(user, frame),
+        actor=user,
+        user_id=frame_id(frame.get("user"), name="user"),
     )
 
 
@@ -234,7 +245,8 @@ def console_invite_link(user: User, frame: Frame) -> Frame:
 def console_remove(user: User, frame: Frame) -> None:
     conversation = _conversation(user, frame)
     seat = selectors.participant_get_for_removal(
-        conversation=conversation, participant_id=frame.get("participant")
+        conversation=conversation,
+        participant_id=frame_id(frame.get("participant"), name="participant"),
     )
     participant_leave(participant=seat, actor=user)
 

@@ -7,8 +7,15 @@ from channels.db import database_sync_to_async
 from accounts.models import User
 from chat import realtime, selectors
 from chat.consumers.base import Frame, StaffConsumer
+from chat.models import Conversation
+from chat.parsing import frame_id, frame_int
 from chat.services.conversations import conversation_move, conversation_set_priority
-from chat.services.presence import presence_set_capacity, presence_set_status
+from chat.services.presence import (
+    CAPACITY_MAX,
+    CAPACITY_MIN,
+    presence_set_capacity,
+    presence_set_status,
+)
 
 
 # --- one crossing into sync code per dashboard action ----------------------------------
@@ -29,26 +36,42 @@ def dashboard_snapshot(user: User) -> Frame:
 @database_sync_to_async
 def dashboard_set_priority(user: User, frame: Frame) -> None:
     conversation_set_priority(
-        conversation_id=frame.get("conversation"), priority=frame.get("priority"), actor=user
+        conversation_id=frame_id(frame.get("conversation"), name="conversation"),
+        priority=frame_int(
+            frame.get("priority"),
+            minimum=min(Conversation.Priority.values),
+            maximum=max(Conversation.Priority.values),
+            name="priority",
+        ),
+        actor=user,
     )
 
 
 @database_sync_to_async
 def dashboard_move(user: User, frame: Frame) -> None:
     conversation_move(
-        conversation_id=frame.get("conversation"), unit_id=frame.get("unit"), actor=user
+        conversation_id=frame_id(frame.get("conversation"), name="conversation"),
+        unit_id=frame_id(frame.get("unit"), name="unit"),
+        actor=user,
     )
 
 
 @database_sync_to_async
 def dashboard_set_capacity(user: User, frame: Frame) -> None:
-    worker = selectors.worker_get_for_supervisor(actor=user, worker_id=frame.get("worker"))
-    presence_set_capacity(worker=worker, capacity=frame.get("capacity"), actor=user)
+    worker = selectors.worker_get_for_supervisor(
+        actor=user, worker_id=frame_id(frame.get("worker"), name="worker")
+    )
+    capacity = frame_int(
+        frame.get("capacity"), minimum=CAPACITY_MIN, maximum=CAPACITY_MAX, name="capacity"
+    )
+    presence_set_capacity(worker=worker, capacity=capacity, actor=user)
 
 
 @database_sync_to_async
 def dashboard_set_presence(user: User, frame: Frame) -> None:
-    worker = selectors.worker_get_for_supervisor(actor=user, worker_id=frame.get("worker"))
+    worker = selectors.worker_get_for_supervisor(
+        actor=user, worker_id=frame_id(frame.get("worker"), name="worker")
+    )
     presence_set_status(worker=worker, status=frame.get("presence"), actor=user)
 
 

@@ -50,10 +50,11 @@ def _present(participant_id: int) -> Participant:
 
 @database_sync_to_async
 def interpreter_sync(participant_id: int, after: object) -> Frame:
+    after_seq = seq_value(after, "after")
     seat = _present(participant_id)
     conversation = seat.conversation
     messages = selectors.message_list_after(
-        conversation=conversation, after=max(seq_value(after), seat.visible_from_seq)
+        conversation=conversation, after=max(after_seq, seat.visible_from_seq)
     )
     event = realtime.sync_event(conversation, messages, from_seq=seat.visible_from_seq)
     return realtime.for_client(event)

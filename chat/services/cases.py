@@ -19,6 +19,7 @@ from accounts.models import Unit, User
 from chat import realtime, selectors
 from chat.errors import ChatError, Conflict, InvalidInput, NotFound
 from chat.models import Case, ClientRecord, Conversation, FollowUp, Message, SurveyAnswer
+from chat.parsing import frame_id, frame_int
 from chat.permissions import require
 from chat.services.messages import message_append, message_clean_body, message_clean_client_id
 
@@ -30,6 +31,7 @@ CODE_GROUPS, CODE_GROUP_LENGTH = 3, 4
 CODE_ENTROPY_BITS = CODE_GROUPS * CODE_GROUP_LENGTH * math.log2(len(CODE_ALPHABET))
 QUESTION_MAX_LENGTH = 2000
 CHOICES_MAX = 6
+RATING_MIN, RATING_MAX = 1, 5  # the survey's stars (the table's check constraint)
 
 
 # --- case codes ------------------------------------------------------------------------------
@@ -186,13 +188,12 @@ def followup_ask(
 def followup_client_answer(*, case: Case, followup_id: object, answer: object) -> FollowUp:
     """The returning client answers a question put to them: a quick answer or own words."""
     text = _clean_question(answer)
+    pk = frame_id(followup_id, name="followup", error=NotFound)
     with transaction.atomic():
         followup = (
             FollowUp.objects.select_for_update()
-            .filter(pk=followup_id, case=case, kind=FollowUp.Kind.TO_CLIENT)
+            .filter(pk=pk, case=case, kind=FollowUp.Kind.TO_CLIENT)
             .first()
-            if isinstance(followup_id, int)
-            else None
         )
         if followup is None:
             raise NotFound("no such question")
@@ -258,9 +259,7 @@ def conversation_leave_question(
     existing = Conversation.objects.filter(token_hash=selectors.token_hash(token)).first()
     if existing is not None:
         return existing, False
-    if isinstance(unit_id, bool) or not isinstance(unit_id, int):
-        raise InvalidInput("unit must be a unit id")
-    unit = Unit.objects.filter(pk=unit_id, is_active=True).first()
+    unit = Unit.objects.filter(pk=frame_id(unit_id, name="unit"), is_active=True).first()
     if unit is None:
         raise NotFound("no such unit")
     with transaction.atomic():
@@ -292,8 +291,8 @@ def survey_submit(*, token: object, answers: dict[str, Any]) -> SurveyAnswer:
     comment = answers.get("comment") or ""
     if helped not in ("", *SurveyAnswer.Helped.values):
         raise InvalidInput("helped is yes, partly or no")
-    if rating is not None and (isinstance(rating, bool) or rating not in range(1, 6)):
-        raise InvalidInput("the rating is 1 to 5")
+    if rating is not None:
+        frame_int(rating, minimum=RATING_MIN, maximum=RATING_MAX, name="rating")
     if not isinstance(comment, str) or len(comment) > QUESTION_MAX_LENGTH or "\x00" in comment:
         raise InvalidInput("the comment is text")
     survey, _created = SurveyAnswer.objects.update_or_create(

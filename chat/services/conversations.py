@@ -10,6 +10,7 @@ from accounts.models import Presence, Unit, User
 from chat import selectors
 from chat.errors import Conflict, InvalidInput, NotFound, NothingWaiting
 from chat.models import Case, Conversation, Message
+from chat.parsing import frame_id, frame_int
 from chat.permissions import require
 from chat.services.cases import case_for_transfer, case_open_for_new_conversation, followup_ask
 from chat.services.messages import (
@@ -46,9 +47,7 @@ def conversation_start(
     existing = Conversation.objects.filter(token_hash=token_hash).first()
     if existing is not None:
         return existing, False
-    if isinstance(unit_id, bool) or not isinstance(unit_id, int):
-        raise InvalidInput("unit must be a unit id")
-    unit = Unit.objects.filter(pk=unit_id, is_active=True).first()
+    unit = Unit.objects.filter(pk=frame_id(unit_id, name="unit"), is_active=True).first()
     if unit is None:
         raise NotFound("no such unit")
     if not selectors.unit_is_open(unit=unit):
@@ -220,12 +219,11 @@ def conversation_rejoin(*, conversation: Conversation) -> bool:
 
 def _supervised_waiting(*, actor: User, conversation_id: object) -> Conversation:
     """Lock a waiting conversation of one of the supervisor's units."""
-    if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):
-        raise InvalidInput("`conversation` must be a conversation id")
+    pk = frame_id(conversation_id, name="conversation")
     conversation = require(
         actor,
         "chat.manage_waiting",
-        Conversation.objects.select_for_update().filter(pk=conversation_id).first(),
+        Conversation.objects.select_for_update().filter(pk=pk).first(),
         hide=True,
     )
     if conversation.state != Conversation.State.QUEUED:
@@ -235,15 +233,11 @@ def _supervised_waiting(*, actor: User, conversation_id: object) -> Conversation
 
 def conversation_set_priority(*, conversation_id: object, priority: object, actor: User) -> None:
     """A supervisor marks a waiting conversation urgent (first in the queue) or normal."""
-    if (
-        not isinstance(priority, int)
-        or isinstance(priority, bool)
-        or (priority not in Conversation.Priority.values)
-    ):
-        raise InvalidInput("priority must be 0 (normal) or 1 (urgent)")
+    priorities = Conversation.Priority.values  # 0 normal, 1 urgent
+    chosen = frame_int(priority, minimum=min(priorities), maximum=max(priorities), name="priority")
     with transaction.atomic():
         conversation = _supervised_waiting(actor=actor, conversation_id=conversation_id)
-        conversation.priority = priority
+        conversation.priority = chosen
         conversation.save(update_fields=["priority"])
         queue_announce(unit_id=conversation.unit_id)
 
@@ -251,12 +245,11 @@ def conversation_set_priority(*, conversation_id: object, priority: object, acto
 def conversation_move(*, conversation_id: object, unit_id: object, actor: User) -> None:
     """A supervisor moves a waiting conversation to another of their units. It keeps its
     waiting time, so the client loses no place for the move."""
-    if isinstance(unit_id, bool) or not isinstance(unit_id, int):
-        raise InvalidInput("`unit` must be a unit id")
+    target_id = frame_id(unit_id, name="unit")
     with transaction.atomic():
         conversation = _supervised_waiting(actor=actor, conversation_id=conversation_id)
         target = require(
-            actor, "chat.receive_moved", Unit.objects.filter(pk=unit_id).first(), hide=True
+            actor, "chat.receive_moved", Unit.objects.filter(pk=target_id).first(), hide=True
         )
         if target.pk == conversation.unit_id:
             return

@@ -14,6 +14,7 @@ from accounts.models import Unit, User
 from chat import realtime, selectors
 from chat.errors import Conflict, InvalidInput, NotFound
 from chat.models import Conversation, Handover, Message
+from chat.parsing import frame_optional_id
 from chat.permissions import can, require
 from chat.services.cases import case_for_transfer
 from chat.services.messages import message_append
@@ -36,11 +37,7 @@ def _clean_note(note: object) -> str:
 
 
 def _id(value: object, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"`{name}` must be an id")
-    return value
+    return frame_optional_id(value, name=name)
 
 
 def _notify(handover: Handover) -> None:

@@ -12,6 +12,7 @@ from accounts.models import User
 from chat import realtime, selectors
 from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from chat.models import Conversation, Message, Participant
+from chat.parsing import frame_id
 from chat.permissions import can, require
 from chat.services.messages import message_append
 
@@ -27,8 +28,7 @@ def _joined(conversation: Conversation, participant: Participant) -> None:
 
 def participant_invite(*, conversation: Conversation, actor: User, user_id: object) -> Participant:
     """The conversation's worker invites a colleague (any unit) or an interpreter user."""
-    if isinstance(user_id, bool) or not isinstance(user_id, int):
-        raise InvalidInput("`user` must be a user id")
+    invitee_id = frame_id(user_id, name="user")
     with transaction.atomic():
         locked = require(
             actor,
@@ -37,7 +37,7 @@ def participant_invite(*, conversation: Conversation, actor: User, user_id: obje
         )
         if locked.state != Conversation.State.ACTIVE:
             raise Conflict("only an active conversation takes participants")
-        invitee = User.objects.filter(pk=user_id, is_active=True).exclude(pk=actor.pk).first()
+        invitee = User.objects.filter(pk=invitee_id, is_active=True).exclude(pk=actor.pk).first()
         if invitee is None:
             raise NotFound("no such colleague")
         if invitee.role == User.Role.INTERPRETER:

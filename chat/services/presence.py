@@ -16,6 +16,7 @@ from accounts.models import CAPACITY_VALIDATORS, ConsoleConnection, Presence, Us
 from chat import realtime, selectors
 from chat.errors import InvalidInput
 from chat.models import Conversation, Message
+from chat.parsing import frame_int
 from chat.permissions import require
 from chat.services.queue import (
     conversation_return_to_queue,
@@ -23,6 +24,9 @@ from chat.services.queue import (
     queue_announce,
     queue_dispatch_on_commit,
 )
+
+# How many conversations a worker may take at once: the model's validators, as a range.
+CAPACITY_MIN, CAPACITY_MAX = (validator.limit_value for validator in CAPACITY_VALIDATORS)
 
 
 def session_hash(session_key: str | None) -> str:
@@ -166,17 +170,11 @@ def presence_set_status(
 
 def presence_set_capacity(*, worker: User, capacity: object, actor: User) -> Presence:
     """Supervisors set how many conversations a worker of their units takes at once."""
-    if isinstance(capacity, bool) or not isinstance(capacity, int):
-        raise InvalidInput("capacity must be a whole number")
-    for validator in CAPACITY_VALIDATORS:
-        try:
-            validator(capacity)
-        except Exception:
-            raise InvalidInput("capacity must be between 1 and 10") from None
+    chosen = frame_int(capacity, minimum=CAPACITY_MIN, maximum=CAPACITY_MAX, name="capacity")
     require(actor, "accounts.set_capacity", worker)
     with transaction.atomic():
         presence = presence_lock(worker=worker)
-        presence.capacity = capacity
+        presence.capacity = chosen
         presence.save(update_fields=["capacity"])
         _announce(worker, presence)
     return presence

@@ -1,0 +1,89 @@
+"""Numbers from outside, parsed once, where they come in.
+
+Every whole number a browser sends goes through one of these functions before any other
+code sees it, and nothing else in the project turns outside text into a number:
+
+- text (a form field, a query string): `parse_int`, `parse_id`. Only ASCII digits, at
+  most 19 of them: no sign, no spaces, no other script's digits. Python's `int()` takes
+  "١٢", "１２", " +1 " and "1_0", and `str.isdigit()` says yes to "²", which `int()` then
+  refuses; neither is the rule here.
+- JSON (a websocket frame): `frame_int`, `frame_id`, `frame_seq`. A real integer: never a
+  bool (True is 1 to Python), a float or a string of digits.
+
+Either way the value must lie in the field's range: an id 1 to 2**63-1 (a bigint primary
+key), a seq 0 to 2**31-1 (an integer column), other fields their own. Anything else raises
+`InvalidInput`, or the error the caller names: a look-up that answers "not found" for an id
+it cannot find answers the same for one that is not an id at all.
+"""
+
+from __future__ import annotations
+
+import re
+
+from chat.errors import ChatError, InvalidInput
+
+ID_MAX = 2**63 - 1  # the largest bigint, the primary keys' type
+SEQ_MAX = 2**31 - 1  # the largest value of the seq columns (PositiveIntegerField)
+
+# ASCII digits only (re.ASCII: [0-9] never matches another script's digits anyway, and this
+# says so), bounded so that no long string of digits is ever converted.
+DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
+
+
+def _refuse(name: str, minimum: int, maximum: int, error: type[ChatError]) -> ChatError:
+    return error(f"`{name}` must be a whole number from {minimum} to {maximum}")
+
+
+def parse_int(
+    value: object,
+    *,
+    minimum: int,
+    maximum: int,
+    name: str = "value",
+    error: type[ChatError] = InvalidInput,
+) -> int:
+    """A whole number typed into a form or a query string: 1 to 19 ASCII digits, nothing
+    else, from `minimum` to `maximum`."""
+    if not isinstance(value, str) or not DIGITS.fullmatch(value):
+        raise _refuse(name, minimum, maximum, error)
+    number = int(value)
+    if not minimum <= number <= maximum:
+        raise _refuse(name, minimum, maximum, error)
+    return number
+
+
+def parse_id(value: object, *, name: str = "id", error: type[ChatError] = InvalidInput) -> int:
+    """A row's id from a form or a query string."""
+    return parse_int(value, minimum=1, maximum=ID_MAX, name=name, error=error)
+
+
+def frame_int(
+    value: object,
+    *,
+    minimum: int,
+    maximum: int,
+    name: str = "value",
+    error: type[ChatError] = InvalidInput,
+) -> int:
+    """A whole number from a JSON frame: an int that is not a bool, from `minimum` to
+    `maximum`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise _refuse(name, minimum, maximum, error)
+    return value
+
+
+def frame_id(value: object, *, name: str = "id", error: type[ChatError] = InvalidInput) -> int:
+    """A row's id from a JSON frame."""
+    return frame_int(value, minimum=1, maximum=ID_MAX, name=name, error=error)
+
+
+def frame_optional_id(
+    value: object, *, name: str = "id", error: type[ChatError] = InvalidInput
+) -> int | None:
+    """A row's id from a JSON frame, or None when the field is absent or null."""
+    return None if value is None else frame_id(value, name=name, error=error)
+
+
+def frame_seq(value: object, *, name: str = "seq") -> int:
+    """A message's place in its conversation (`after`, `seq`) from a JSON frame."""
+    return frame_int(value, minimum=0, maximum=SEQ_MAX, name=name)
