@@ -1,6 +1,7 @@
 """Staff login pages beyond Django's own: the second factor and log out everywhere."""
 
 import base64
+import re
 from io import BytesIO
 from urllib.parse import urlencode
 
@@ -11,7 +12,7 @@ from django import forms
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.validators import MaxLengthValidator
+from django.core.validators import MaxLengthValidator, RegexValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,9 +35,12 @@ class StaffLoginForm(AuthenticationForm):
 
 
 class CodeForm(forms.Form):
+    # ASCII letters and digits only: the authenticator's code is read with int(), which
+    # would take the same digits in another script ("１２３４５６") or with a sign.
     code = forms.CharField(
         label=_("Code"),
         max_length=16,
+        validators=[RegexValidator(r"\A[0-9A-Za-z]+\Z", flags=re.ASCII)],
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from chat import selectors
 from chat.errors import ChatError
 from chat.models import FollowUp
+from chat.parsing import parse_id
 from chat.ratelimit import address_key
 from chat.services.access import case_read, conversation_transcript, followup_inbox_read
 from chat.services.cases import (
@@ -75,10 +76,9 @@ def return_case_page(request: HttpRequest) -> HttpResponse:
         action = request.POST.get("action")
         try:
             if action == "answer":
-                followup_id = request.POST.get("followup", "")
                 followup_client_answer(
                     case=case,
-                    followup_id=int(followup_id) if followup_id.isdigit() else None,
+                    followup_id=parse_id(request.POST.get("followup"), name="followup"),
                     answer=request.POST.get("answer") or request.POST.get("choice"),
                 )
             elif action == "ask":
@@ -138,10 +138,9 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
                 choices = [c for c in request.POST.get("choices", "").splitlines() if c.strip()]
                 followup_ask(case=case, actor=user, body=request.POST.get("body"), choices=choices)  # type: ignore[arg-type]
             elif action == "answer":
-                followup_id = request.POST.get("followup", "")
                 followup = selectors.followup_get_for_staff(
                     user=user,  # type: ignore[arg-type]
-                    followup_id=int(followup_id) if followup_id.isdigit() else None,
+                    followup_id=parse_id(request.POST.get("followup"), name="followup"),
                 )
                 followup_worker_answer(
                     followup=followup,

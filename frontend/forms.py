@@ -2,18 +2,51 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from chat.errors import InvalidInput
+from chat.parsing import parse_id
+
+
+class IdField(forms.IntegerField):
+    """A row's id typed into a form or a query string, by chat/parsing.py's rule: ASCII
+    digits only. Django's IntegerField also takes "١٢", "+1", " 1 " and "1.0"."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(min_value=1, **kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_id(value)
+        except InvalidInput:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class IdChoiceField(forms.ModelChoiceField):
+    """A choice of rows by id, by the same rule: the model field would take "١٢" as 12."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            parse_id(value)
+        except InvalidInput:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            ) from None
+        return super().to_python(value)
 
 
 class AccessLogFilter(forms.Form):
     """Filters of the read-access review; every field is optional."""
 
-    actor = forms.ModelChoiceField(
+    actor = IdChoiceField(
         queryset=User.objects.none(),
         required=False,
         label=_("Staff member"),
         empty_label=_("Everyone"),
     )
-    conversation = forms.IntegerField(required=False, min_value=1, label=_("Conversation"))
+    conversation = IdField(required=False, label=_("Conversation"))
     since = forms.DateField(
         required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"})
     )

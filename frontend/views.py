@@ -5,14 +5,20 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
 from accounts.models import Unit
 from chat import selectors
-from chat.errors import ChatError
+from chat.errors import ChatError, InvalidInput
+from chat.parsing import parse_id
 from chat.permissions import can
 from chat.services.conversations import conversation_quick_exit
 from chat.services.replies import canned_reply_delete, canned_reply_save
@@ -123,12 +129,11 @@ def canned_replies_page(request: HttpRequest) -> HttpResponse:
     ]
     form = CannedReplyForm(request.POST or None, units=managed)
     if request.method == "POST" and "delete" in request.POST:
-        reply_id = request.POST["delete"]
-        reply = (
-            selectors.canned_reply_list(user=user).filter(pk=int(reply_id)).first()  # type: ignore[arg-type]
-            if reply_id.isdigit()
-            else None
-        )
+        try:
+            reply_id = parse_id(request.POST["delete"], name="delete")
+        except InvalidInput:
+            return HttpResponseBadRequest()
+        reply = selectors.canned_reply_list(user=user).filter(pk=reply_id).first()  # type: ignore[arg-type]
         if reply is not None:
             try:
                 canned_reply_delete(actor=user, reply=reply)  # type: ignore[arg-type]
@@ -206,6 +211,7 @@ def access_log_page(request: HttpRequest) -> HttpResponse:
         request,
         "frontend/access_log.html",
         {"form": form, "rows": rows[:500], "total": rows.count()},
+        status=400 if form.errors else 200,
     )
 
 
@@ -218,7 +224,9 @@ def _csv_cell(value: object) -> str:
 @never_cache
 @staff_page("chat.review_access_log")
 def access_log_csv(request: HttpRequest) -> HttpResponse:
-    _form, rows = _access_log_rows(request)
+    form, rows = _access_log_rows(request)
+    if form.errors:  # a filter that is not one exports nothing rather than everything
+        return HttpResponseBadRequest(content_type="text/plain; charset=utf-8")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="access-log.csv"'
     writer = csv.writer(response)
