@@ -3,16 +3,21 @@
 No other module spells a group name or calls `group_send`. Services call `publish_on_commit`,
 so nothing is broadcast that could still roll back. Events carry plain JSON, never models.
 The layer is at-most-once: every event about messages carries `seq`, and clients resync gaps.
+While Redis is down nothing here raises, and the log says so once per outage (`Outage`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import redis.exceptions
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.db import transaction
 
 from chat.text import message_parts
@@ -314,17 +319,126 @@ def publish(group: str, event: Event) -> None:
         return
     try:
         async_to_sync(layer.group_send)(group, event)
+    except REDIS_DOWN as error:
+        outage.failed(LAYER, error)
     except Exception:
         log.exception("publishing %s to %s failed", event.get("type"), group)
+    else:
+        outage.answered(LAYER)
 
 
 async def relay(group: str, event: Event) -> None:
-    """Send from async code an event that is never stored (typing, seen)."""
+    """Send from async code an event that is never stored (typing, seen). Never raises:
+    a notice lost while the layer is down is not worth a failed frame."""
     layer = get_channel_layer()
-    if layer is not None:
+    if layer is None:
+        return
+    try:
         await layer.group_send(group, event)
+    except REDIS_DOWN as error:
+        outage.failed(LAYER, error)
+    except Exception:
+        log.exception("relaying %s to %s failed", event.get("type"), group)
+    else:
+        outage.answered(LAYER)
 
 
 def publish_on_commit(group: str, event: Event) -> None:
     """Send once the current transaction commits (at once when there is none)."""
     transaction.on_commit(lambda: publish(group, event))
+
+
+async def group_add(layer: Any, group: str, channel: str) -> bool:
+    """Put a socket's channel in `group`. False when the layer is down (Redis): the socket
+    still counts as a member in this process and tries again later (consumers' `rejoin`)."""
+    try:
+        await layer.group_add(group, channel)
+    except REDIS_DOWN as error:
+        outage.failed(LAYER, error)
+        return False
+    outage.answered(LAYER)
+    return True
+
+
+# --- when Redis is down ----------------------------------------------------------------
+# Errors that mean "Redis did not answer" (refused, reset, timed out, still loading), from
+# the cache and from the channel layer alike. Anything else is a bug and is logged as one.
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+LAYER = "channel layer"
+CACHE = "cache"
+
+
+class Outage:
+    """Which users of Redis (the channel layer, the rate-limit cache) failed at their last
+    try. The log gets one warning when the first fails and one info line when the last
+    answers again: an outage is two lines, not one per frame."""
+
+    def __init__(self) -> None:
+        self.failing: set[str] = set()
+        self.lock = threading.Lock()  # publish and the cache run in worker threads
+
+    def failed(self, part: str, error: BaseException) -> None:
+        with self.lock:
+            began = not self.failing
+            self.failing.add(part)
+        if began:
+            # The error names host and port, never the password.
+            log.warning(
+                "Redis is down (%s: %s): messages are still stored and acknowledged, "
+                "live delivery waits for the browsers' resync, flood limits count per "
+                "process",
+                part,
+                error,
+            )
+
+    def answered(self, part: str) -> None:
+        if part not in self.failing:  # the everyday path: no lock
+            return
+        with self.lock:
+            if part not in self.failing:
+                return
+            self.failing.discard(part)
+            over = not self.failing
+        if over:
+            log.info("Redis answers again (%s): live delivery and shared flood limits resume", part)
+
+    @property
+    def down(self) -> bool:
+        return bool(self.failing)
+
+
+outage = Outage()
+
+
+class RedisLayer(RedisPubSubChannelLayer):
+    """channels_redis's pub/sub layer (settings.CHANNEL_LAYERS with REDIS_URL) for a Redis
+    that may be down: opening and closing a socket never need it.
+
+    - `new_channel` (every handshake) gives the socket its channel even when Redis does not
+      answer. Group events reach it through the groups' subscriptions; nothing here is ever
+      sent to one socket's own channel, so its subscription is not tried again.
+    - `group_discard` (leaving a group, closing a socket) forgets the member in this process
+      even when Redis does not answer; events still arriving for that group find no member.
+    - `group_add` and `group_send` still raise: `group_add` and `publish` above decide.
+
+    Subscriptions made before an outage come back by themselves: redis-py subscribes its
+    connection to them again when it reconnects.
+    """
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        layer = self._get_layer()
+        channel = f"{layer.prefix}{prefix}{uuid.uuid4().hex}"
+        try:
+            # channels_redis 4.3: makes the channel's queue first, then subscribes.
+            await layer._subscribe_to_channel(channel)
+        except REDIS_DOWN as error:
+            outage.failed(LAYER, error)
+        else:
+            outage.answered(LAYER)
+        return channel
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        try:
+            await self._get_layer().group_discard(group, channel)
+        except REDIS_DOWN as error:
+            outage.failed(LAYER, error)

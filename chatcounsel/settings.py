@@ -175,12 +175,13 @@ CACHES = {
 
 # --- channel layer ----------------------------------------------------------
 # REDIS_URL -> the pub/sub layer (no per-process capacity to overflow; at-most-once, which the
-# seq resync makes harmless); unset -> in-memory, one process only.
+# seq resync makes harmless), in chat/realtime.py's form that survives Redis being down;
+# unset -> in-memory, one process only.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "chat.realtime.RedisLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("REDIS_PREFIX", "cc")},
         }
     }

@@ -85,6 +85,7 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
 
     frame_types: frozenset[str] = frozenset()
     relayed: frozenset[str] = frozenset()
+    unjoined: frozenset[str] = frozenset()  # groups `join` could not reach yet
 
     async def websocket_connect(self, message: Frame) -> None:
         self.bucket = ratelimit.frame_bucket()
@@ -118,6 +119,8 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             return
         if not await self.may_act():
             return
+        if frame["type"] == "ping" and self.unjoined:
+            await self.rejoin()  # groups a Redis outage kept this socket out of
         if frame["type"] not in self.frame_types:
             await self.send_error(
                 InvalidInput(f"unknown type {frame['type'][:40]!r}"), code="unknown_type"
@@ -174,9 +177,24 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
         return True
 
     async def join(self, group: str) -> None:
+        """Join `group`. A channel layer that is down (Redis) fails neither the handshake
+        nor the frame: the socket counts as a member and joins for real at a later
+        heartbeat (`rejoin`); until then the browser's resync by seq fetches what it
+        missed."""
         if group not in self.groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+            joined = await realtime.group_add(self.channel_layer, group, self.channel_name)
             self.groups.append(group)
+            if not joined:
+                self.unjoined = self.unjoined | {group}
+
+    async def rejoin(self) -> None:
+        """Try again the groups `join` could not reach (on every `ping`). A group the socket
+        has left meanwhile (`keep_only`) stays left."""
+        for group in sorted(self.unjoined):
+            if group not in self.groups or await realtime.group_add(
+                self.channel_layer, group, self.channel_name
+            ):
+                self.unjoined = self.unjoined - {group}
 
 
 class StaffConsumer(JsonFrameConsumer):
