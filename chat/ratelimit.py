@@ -4,6 +4,9 @@ Per connection: a token bucket in memory, checked before a frame is even parsed,
 costs its sender and no one else. Per client address: fixed windows in the shared cache
 (Redis in production), keyed on an HMAC of the address so no address is stored. Staff often
 share one address (the municipality's network), so address limits apply to clients only.
+While that cache is down (Redis), the same windows are counted in this process's memory:
+the limits still hold, per process, and a frame is neither let through unchecked nor
+failed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
+
+from chat import realtime
 
 
 @dataclass
@@ -53,16 +60,33 @@ def address_key(scope: dict[str, Any]) -> str:
     return digest.hexdigest()[:32]
 
 
-def _count(cache_key: str, *, timeout: int) -> int:
+# The address windows while the shared cache does not answer. Bounded: at MAX_ENTRIES the
+# oldest third is dropped (windows last a minute or an hour, so few keys live at once).
+local_counts = LocMemCache("chat.ratelimit.local", {"OPTIONS": {"MAX_ENTRIES": 20_000}})
+
+
+def _count(cache_key: str, *, timeout: int, store: BaseCache = cache) -> int:
     """One more in the window. The sync `incr` is atomic in Redis and in the local cache;
     Django's async `aincr` is a read and a write, which undercounts under concurrency and
     resets the key's expiry."""
-    cache.add(cache_key, 0, timeout=timeout)
+    store.add(cache_key, 0, timeout=timeout)
     try:
-        return cache.incr(cache_key)
+        return store.incr(cache_key)
     except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, timeout=timeout)
+        store.set(cache_key, 1, timeout=timeout)
         return 1
+
+
+def _count_somewhere(cache_key: str, *, timeout: int) -> int:
+    """Count in the shared cache, or in this process while it is down (logged once per
+    outage by chat/realtime.py)."""
+    try:
+        count = _count(cache_key, timeout=timeout)
+    except realtime.REDIS_DOWN as error:
+        realtime.outage.failed(realtime.CACHE, error)
+        return _count(cache_key, timeout=timeout, store=local_counts)
+    realtime.outage.answered(realtime.CACHE)
+    return count
 
 
 async def over_limit(kind: str, key: str, *, limit: int, window: int) -> int:
@@ -72,7 +96,9 @@ async def over_limit(kind: str, key: str, *, limit: int, window: int) -> int:
     now = time.time()
     window_start = int(now // window) * window
     cache_key = f"rate:{kind}:{key}:{window_start}"
-    count = await sync_to_async(_count, thread_sensitive=False)(cache_key, timeout=window + 5)
+    count = await sync_to_async(_count_somewhere, thread_sensitive=False)(
+        cache_key, timeout=window + 5
+    )
     if count <= limit:
         return 0
     return max(1, math.ceil(window_start + window - now))

@@ -6,7 +6,9 @@ boundary or a slow machine never changes a count."""
 from __future__ import annotations
 
 import json
+import logging
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import ratelimit
+from chat import ratelimit, realtime
 from chat.models import Message
 from tests import factories
 from tests.security_personas import clear_local_cache
@@ -251,6 +253,62 @@ async def test_the_address_is_never_stored_in_the_cache_key(limits):
 
     assert "203.0.113.7" not in key and len(key) == 32
     assert key != ratelimit.address_key({"client": ("203.0.113.8", 5000)})
+
+
+# --- while the shared cache is down ---------------------------------------------------------
+@pytest.fixture
+def cache_down(settings, monkeypatch):
+    """The shared cache on a Redis that does not answer (nothing listens on the port), and a
+    fresh outage record and per-process count."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+    monkeypatch.setattr(realtime, "outage", realtime.Outage())
+    ratelimit.local_counts.clear()
+    yield
+    ratelimit.local_counts.clear()
+
+
+async def test_with_the_cache_down_the_limits_count_in_the_process(limits, cache_down, caplog):
+    caplog.set_level(logging.INFO, logger="chat")
+    address = ratelimit.address_key({"client": ("203.0.113.9", 5000)})
+
+    counted = [
+        await ratelimit.over_limit("messages", address, limit=3, window=60) for _ in range(5)
+    ]
+    other = await ratelimit.over_limit("messages", "another-address", limit=3, window=60)
+
+    assert counted == [0, 0, 0, 30, 30]  # the clock stands 30 s into its minute
+    assert other == 0
+    assert realtime.outage.down
+    warnings = [r for r in caplog.records if r.name.startswith("chat")]
+    assert [r.levelno for r in warnings] == [logging.WARNING]
+
+
+async def test_with_the_cache_down_a_client_still_writes_within_the_limit(
+    ws, limits, cache_down, ekonomi
+):
+    limits.RATE_MESSAGES_PER_MINUTE = 2
+    comm = await client_socket(ws, factories.new_address())
+    sync, _ = await factories.client_start(comm, ekonomi, "Första.")
+
+    acked = []
+    for n in range(2):
+        client_id = await factories.send_message(comm, f"Meddelande {n}")
+        acked.append((await factories.frames_until(comm, "ack", client_id=client_id))[-1]["seq"])
+    await factories.send_message(comm, "Ett för mycket")
+    error = (await factories.frames_until(comm, "error"))[-1]
+
+    assert acked == [2, 3]
+    assert error["code"] == "rate_limited" and error["retry_after"] == 30
+    count = await Message.objects.filter(conversation_id=sync["conversation"]).acount()
+    assert count == 3
 
 
 # --- the size of one frame --------------------------------------------------------------------
