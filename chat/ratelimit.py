@@ -77,9 +77,11 @@ def _count(cache_key: str, *, timeout: int, store: BaseCache = cache) -> int:
         return 1
 
 
-def _count_somewhere(cache_key: str, *, timeout: int) -> int:
-    """Count in the shared cache, or in this process while it is down (logged once per
-    outage by chat/realtime.py)."""
+def count_one(cache_key: str, *, timeout: int) -> int:
+    """One more under `cache_key`, which lives `timeout` seconds from its first count; the
+    count so far. In the shared cache, or in this process while it is down (logged once per
+    outage by chat/realtime.py). The one counter of the flood limits and the case-code
+    tries."""
     try:
         count = _count(cache_key, timeout=timeout)
     except realtime.REDIS_DOWN as error:
@@ -89,6 +91,16 @@ def _count_somewhere(cache_key: str, *, timeout: int) -> int:
     return count
 
 
+def counted(cache_key: str) -> int:
+    """How many `count_one` has counted under `cache_key` (0 once it has expired)."""
+    try:
+        value = cache.get(cache_key)
+    except realtime.REDIS_DOWN as error:
+        realtime.outage.failed(realtime.CACHE, error)
+        value = local_counts.get(cache_key)
+    return int(value or 0)
+
+
 async def over_limit(kind: str, key: str, *, limit: int, window: int) -> int:
     """Count one event of `kind` for `key` in the current window of `window` seconds.
     Returns 0 within the limit, else the seconds until the window ends. Runs off the
@@ -96,9 +108,7 @@ async def over_limit(kind: str, key: str, *, limit: int, window: int) -> int:
     now = time.time()
     window_start = int(now // window) * window
     cache_key = f"rate:{kind}:{key}:{window_start}"
-    count = await sync_to_async(_count_somewhere, thread_sensitive=False)(
-        cache_key, timeout=window + 5
-    )
+    count = await sync_to_async(count_one, thread_sensitive=False)(cache_key, timeout=window + 5)
     if count <= limit:
         return 0
     return max(1, math.ceil(window_start + window - now))

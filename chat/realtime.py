@@ -376,6 +376,9 @@ class Outage:
     def __init__(self) -> None:
         self.failing: set[str] = set()
         self.lock = threading.Lock()  # publish and the cache run in worker threads
+        # How many outages this process has seen end: a socket that saw fewer missed events
+        # (access.changed, conversation.left) that no resync by seq brings back.
+        self.ended = 0
 
     def failed(self, part: str, error: BaseException) -> None:
         with self.lock:
@@ -400,6 +403,7 @@ class Outage:
             self.failing.discard(part)
             over = not self.failing
         if over:
+            self.ended += 1
             log.info("Redis answers again (%s): live delivery and shared flood limits resume", part)
 
     @property

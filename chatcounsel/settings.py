@@ -167,6 +167,9 @@ CACHES = {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL_FOR_CACHE,
             "KEY_PREFIX": os.environ.get("REDIS_PREFIX", "cc"),
+            # A Redis that hangs (a network partition) must not hold a check for minutes:
+            # past these the limits count in the process (chat/ratelimit.py).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
         if REDIS_URL_FOR_CACHE
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -182,7 +185,11 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "chat.realtime.RedisLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("REDIS_PREFIX", "cc")},
+            "CONFIG": {
+                # Connecting is bounded; reads are not (the subscription waits for events).
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2}],
+                "prefix": os.environ.get("REDIS_PREFIX", "cc"),
+            },
         }
     }
 else:
@@ -335,5 +342,8 @@ LOGGING = {
     "loggers": {
         # daphne's access log prints paths only; none of ours carries a secret.
         "django.channels.server": {"level": "WARNING"},
+        # While Redis is down channels_redis logs a traceback every second and per socket;
+        # chat/realtime.py says it once when the outage starts and once when it ends.
+        "channels_redis": {"level": "CRITICAL"},
     },
 }

@@ -251,3 +251,34 @@ def test_a_client_who_opens_their_case_often_is_never_locked_out(settings, code_
         assert case_open_by_code(code=code, address=address) == case
     for _ in range(settings.CASE_CODE_TRIES * 2):
         assert case_open_by_code(code=code, address=factories.new_address()) == case
+
+
+def test_with_the_cache_down_codes_still_open_and_tries_still_count(settings, case, code):
+    """Redis down: the tries count in this process (the one counter of chat/ratelimit.py),
+    so a client still gets in and a guesser is still stopped."""
+    import socket
+
+    from chat import ratelimit, realtime
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+    realtime.outage.failing.clear()
+    ratelimit.local_counts.clear()
+    settings.CASE_CODE_TRIES = 2
+    try:
+        assert case_open_by_code(code=code, address=factories.new_address()) == case
+        guesser = factories.new_address()
+        for _ in range(2):
+            refusal(wrong_code(), guesser)
+        assert refusal(code, guesser).code == "code_refused"  # locked out, right code or not
+        assert realtime.outage.down
+    finally:
+        realtime.outage.failing.clear()
+        ratelimit.local_counts.clear()

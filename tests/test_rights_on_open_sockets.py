@@ -177,3 +177,28 @@ async def test_an_interpreters_socket_closes_when_the_conversation_ends(ws, ekon
     ]  # they see the end, then leave
     assert (left["conversation"], left["reason"]) == (conversation_id, "ended")
     assert await close_code(interpreter) == 1000
+
+
+# --- an event lost in a Redis outage -------------------------------------------------------
+async def test_a_right_taken_away_during_a_redis_outage_holds_from_the_next_heartbeat(
+    ws, ekonomi, vald, anna, monkeypatch
+):
+    """The channel layer is at most once: an access.changed sent while Redis was down is
+    lost. The first heartbeat after the outage checks again, as access.changed would."""
+    from chat import realtime
+
+    await database_sync_to_async(anna.units.add)(vald)
+    console, _snapshot = await ws.console(anna)
+    monkeypatch.setattr(realtime, "publish", lambda group, event: None)  # Redis is down
+    await database_sync_to_async(anna.units.remove)(ekonomi)
+    assert await settle(console) == []  # nothing reached the console
+    monkeypatch.undo()
+    realtime.outage.ended += 1  # ... and Redis answers again
+
+    await console.send_json_to({"type": "ping"})
+
+    fresh = await next_frame(console, "console.snapshot")
+    assert [u["id"] for u in fresh["units"]] == [vald.pk]
+    await settle(console)
+    await waiting_client(ws, ekonomi, "Jag behöver prata om pengar.")
+    assert heard_about(await settle(console), ekonomi) == []

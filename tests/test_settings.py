@@ -84,8 +84,16 @@ def test_it_runs_the_embedded_default_when_nothing_is_set():
 def test_it_selects_the_redis_pub_sub_layer_for_a_redis_url():
     loaded = load_settings(DEBUG="true", REDIS_URL="redis://redis.example:6379/2")
 
-    assert loaded["LAYER"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
-    assert loaded["LAYER_CONFIG"]["hosts"] == ["redis://redis.example:6379/2"]
+    # channels_redis's pub/sub layer, in the form that survives Redis being down.
+    assert loaded["LAYER"] == "chat.realtime.RedisLayer"
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    from chat.realtime import RedisLayer
+
+    assert issubclass(RedisLayer, RedisPubSubChannelLayer)
+    assert loaded["LAYER_CONFIG"]["hosts"] == [
+        {"address": "redis://redis.example:6379/2", "socket_connect_timeout": 2}
+    ]
 
 
 def test_it_selects_postgresql_with_conn_max_age_0_for_a_postgres_url():

@@ -90,6 +90,7 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     async def websocket_connect(self, message: Frame) -> None:
         self.bucket = ratelimit.frame_bucket()
         self.typing = Throttle(TYPING_EVERY_SECONDS)
+        self.outages_seen = realtime.outage.ended
         self.limited_until = 0.0
         await super().websocket_connect(message)
 
@@ -121,6 +122,9 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             return
         if frame["type"] == "ping" and self.unjoined:
             await self.rejoin()  # groups a Redis outage kept this socket out of
+        if frame["type"] == "ping" and self.outages_seen != realtime.outage.ended:
+            self.outages_seen = realtime.outage.ended
+            await self.after_outage()
         if frame["type"] not in self.frame_types:
             await self.send_error(
                 InvalidInput(f"unknown type {frame['type'][:40]!r}"), code="unknown_type"
@@ -187,6 +191,10 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             if not joined:
                 self.unjoined = self.unjoined | {group}
 
+    async def after_outage(self) -> None:
+        """The first heartbeat after a Redis outage: events that no resync by seq brings back
+        may have been lost meanwhile. Sockets with rights check them again here."""
+
     async def rejoin(self) -> None:
         """Try again the groups `join` could not reach (on every `ping`). A group the socket
         has left meanwhile (`keep_only`) stays left."""
@@ -245,6 +253,10 @@ class StaffConsumer(JsonFrameConsumer):
             return
         self.user = fresh
         await self.staff_connected()
+
+    async def after_outage(self) -> None:
+        # An access.changed or conversation.left sent during the outage was lost.
+        await self.access_changed({"type": "access.changed"})
 
     async def session_ended(self, event: Frame) -> None:
         """One browser signed out: its sockets end, the user's other browsers stay."""

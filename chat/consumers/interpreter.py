@@ -147,6 +147,9 @@ class InterpreterConsumer(JsonFrameConsumer):
         if signed_in and not await staff_session_ok(user, self.scope.get("session")):
             await self.close(code=CLOSE_NOT_AUTHENTICATED)  # logged out everywhere
 
+    async def after_outage(self) -> None:
+        await self.access_changed({"type": "access.changed"})  # a lost conversation.left
+
     async def conversation_left(self, event: Frame) -> None:
         await self.send_json(event)
         await self.close()

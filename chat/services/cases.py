@@ -11,7 +11,6 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,6 +20,7 @@ from chat.errors import ChatError, Conflict, InvalidInput, NotFound
 from chat.models import Case, ClientRecord, Conversation, FollowUp, Message, SurveyAnswer
 from chat.parsing import frame_id, frame_int
 from chat.permissions import require
+from chat.ratelimit import count_one, counted
 from chat.services.messages import message_append, message_clean_body, message_clean_client_id
 
 # No 0/O, 1/I/L: nothing to mistake when reading a code off paper or a screen.
@@ -67,15 +67,6 @@ def case_issue_code(*, case: Case) -> str:
     raise Conflict("could not make a unique code")  # pragma: no cover - 59 bits
 
 
-def _count_failure(key: str, *, window: int) -> int:
-    cache.add(key, 0, timeout=window)
-    try:
-        return cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=window)
-        return 1
-
-
 def case_open_by_code(*, code: object, address: str) -> Case:
     """The case a code opens. Wrong codes are counted per address and per code; after
     CASE_CODE_TRIES of them nothing opens from that address, or with that code, until the
@@ -87,13 +78,13 @@ def case_open_by_code(*, code: object, address: str) -> Case:
     digest = case_code_hash(normalised) if normalised else ""
     refused = ChatError("we could not open a case with that code", code="code_refused")
     address_key, code_key = f"casecode:tries:{address}", f"casecode:code:{digest}"
-    if (cache.get(address_key) or 0) >= tries or (digest and (cache.get(code_key) or 0) >= tries):
+    if counted(address_key) >= tries or (digest and counted(code_key) >= tries):
         raise refused
     case = Case.objects.filter(code_hash=digest).first() if digest else None
     if case is None:
-        _count_failure(address_key, window=window)
+        count_one(address_key, timeout=window)
         if digest:
-            _count_failure(code_key, window=window)
+            count_one(code_key, timeout=window)
         raise refused
     return case
 
