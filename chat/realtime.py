@@ -270,12 +270,21 @@ def queue_event(unit: Unit, waiting: Iterable[Conversation]) -> Event:
     }
 
 
-def assigned_event(conversation: Conversation) -> Event:
-    return {
+def assigned_event(
+    conversation: Conversation, *, sync: Event | None = None, context: Event | None = None
+) -> Event:
+    """The conversation is the worker's now (given, taken over, or invited into), with what
+    the console needs to show it: a `conversation.sync` and a `conversation.context`."""
+    event: Event = {
         "type": "conversation.assigned",
         "conversation": conversation.pk,
         "detail": conversation_payload(conversation),
     }
+    if sync is not None:
+        event["sync"] = sync
+    if context is not None:
+        event["context"] = context
+    return event
 
 
 def position_event(entry: dict[str, Any]) -> Event:

@@ -179,6 +179,11 @@ def presence_shown(
     return Presence.Shown.AVAILABLE
 
 
+def user_get_active(*, user_id: int) -> User | None:
+    """A staff account as it is now, or None once it is deactivated or gone."""
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
 def default_capacity_for(*, worker: User) -> int:
     """A new worker's capacity: the smallest default among their units."""
     return min((unit.default_capacity for unit in worker.units.all()), default=3)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -13,7 +14,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts import services as account_services
 from accounts.models import User
-from chat import ratelimit, realtime
+from chat import ratelimit, realtime, selectors
 from chat.errors import ChatError, InvalidInput
 from chat.parsing import frame_seq
 from chat.permissions import can
@@ -41,13 +42,30 @@ def ack_frame(message: Any, conversation_id: int) -> Frame:
 
 
 @database_sync_to_async
-def current_user(user_id: int) -> User | None:
-    return User.objects.filter(pk=user_id, is_active=True).first()
-
-
-@database_sync_to_async
 def staff_session_ok(user: User, session: Any) -> bool:
     return account_services.staff_session_ok(user=user, session=session)
+
+
+class AccountGone(Exception):
+    """The staff member may no longer use this socket: it closes with `code`."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def as_current_user(
+    user_id: int, permission: str, session: Any, action: Callable[..., Any], *args: Any
+) -> tuple[User, Any]:
+    """In the sync thread, in the same crossing as the action: the account as it is now
+    (active, still allowed, and with `session` given, a session that still holds), then
+    the action as that account."""
+    fresh = selectors.user_get_active(user_id=user_id)
+    if fresh is None or not can(fresh, permission):
+        raise AccountGone(CLOSE_FORBIDDEN)
+    if session is not None and not account_services.staff_session_ok(user=fresh, session=session):
+        raise AccountGone(CLOSE_NOT_AUTHENTICATED)
+    return fresh, action(fresh, *args)
 
 
 # Typing notices are relayed at most this often per socket.
@@ -134,6 +152,8 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             await getattr(self, "on_" + frame["type"])(frame)
         except ChatError as error:
             await self.send_error(error, frame=frame)
+        except AccountGone as gone:
+            await self.close(code=gone.code)
 
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         # Group events may still arrive until the server confirms the close; they are
@@ -244,14 +264,11 @@ class StaffConsumer(JsonFrameConsumer):
     async def access_changed(self, event: Frame) -> None:
         """The user's units, role or account changed (chat/signals.py): check again, as at
         connect, and close if this socket is no longer theirs to use."""
-        fresh = await current_user(self.user.pk)
-        if fresh is None or not can(fresh, self.permission):
-            await self.close(code=CLOSE_FORBIDDEN)
+        try:
+            await self.act(lambda user: None, session=True)  # a new password ends sessions
+        except AccountGone as gone:
+            await self.close(code=gone.code)
             return
-        if not await staff_session_ok(fresh, self.scope.get("session")):
-            await self.close(code=CLOSE_NOT_AUTHENTICATED)  # a new password ends sessions
-            return
-        self.user = fresh
         await self.staff_connected()
 
     async def after_outage(self) -> None:
@@ -266,23 +283,28 @@ class StaffConsumer(JsonFrameConsumer):
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
 
     async def may_act(self) -> bool:
-        # Every frame acts with the account as it is now: a worker deactivated or given
-        # another role while their console is open can do nothing more with it.
-        user = getattr(self, "user", None)
-        if user is None:
-            return False
-        fresh = await current_user(user.pk)
-        if fresh is None or not can(fresh, self.permission):
-            await self.close(code=CLOSE_FORBIDDEN)
-            return False
+        # The account is checked inside each action's own crossing (`act`).
+        return getattr(self, "user", None) is not None
+
+    async def act(self, action: Callable[..., Any], *args: Any, session: bool = False) -> Any:
+        """Run the sync `action(user, *args)` in one crossing into sync code, as the account
+        is now: a worker deactivated or given another role while their console is open can
+        do nothing more with it (AccountGone closes the socket). `session=True` checks the
+        session too, and keeps an idle one alive (the heartbeat)."""
+        fresh, result = await database_sync_to_async(as_current_user)(
+            self.user.pk,
+            self.permission,
+            self.scope.get("session") if session else None,
+            action,
+            *args,
+        )
         self.user = fresh
-        return True
+        return result
 
     async def on_ping(self, frame: Frame) -> None:
-        if not await staff_session_ok(self.user, self.scope.get("session")):
-            await self.close(code=CLOSE_NOT_AUTHENTICATED)
-            return
-        await self.send_json(await self.pong())
+        await self.send_json(await self.act(self.pong, session=True))
 
-    async def pong(self) -> Frame:
+    @staticmethod
+    def pong(user: User) -> Frame:
+        """The heartbeat's answer, made in the sync thread."""
         return {"type": "pong"}

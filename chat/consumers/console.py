@@ -13,8 +13,7 @@ from chat import realtime, selectors
 from chat.consumers.base import Frame, StaffConsumer, ack_frame, seq_value
 from chat.errors import NotFound
 from chat.parsing import frame_id, frame_int, frame_optional_id
-from chat.permissions import can
-from chat.services.access import conversation_read_messages, followup_read
+from chat.services.access import conversation_open, followup_read
 from chat.services.cases import followup_ask, followup_worker_answer
 from chat.services.conversations import conversation_accept, conversation_end
 from chat.services.handover import (
@@ -47,7 +46,7 @@ def browser_time(value: object) -> datetime | None:
 BROWSER_TIME_MAX = 2**53 - 1  # the largest whole number a browser's clock gives exactly
 
 
-# --- one crossing into sync code per console action ------------------------------------
+# --- the console's actions: each runs in one crossing into sync code (StaffConsumer.act) --
 @database_sync_to_async
 def console_unit_ids(user: User) -> list[int]:
     return list(selectors.unit_list_for_staff(user=user).values_list("pk", flat=True))
@@ -73,14 +72,12 @@ def console_snapshot(user: User, channel_name: str, session_key: str | None) -> 
     }
 
 
-@database_sync_to_async
 def console_ping(user: User) -> Frame:
     presence_touch(worker=user)
     mine = selectors.conversation_list_open_for(user=user)
     return {"type": "pong", "last_seqs": {str(c.pk): c.last_seq for c in mine}}
 
 
-@database_sync_to_async
 def console_presence(user: User, frame: Frame) -> None:
     presence_set_status(
         worker=user,
@@ -95,36 +92,20 @@ def console_left(user: User, channel_name: str) -> None:
     presence_console_closed(worker=user, channel_name=channel_name)
 
 
-@database_sync_to_async
 def console_accept(user: User, frame: Frame) -> None:
     conversation_id = frame_optional_id(frame.get("conversation"), name="conversation")
     conversation_accept(worker=user, conversation_id=conversation_id)
 
 
-@database_sync_to_async
-def console_sync(user: User, frame: Frame) -> list[Frame]:
+def console_sync(user: User, frame: Frame) -> tuple[Frame, Frame]:
     """Missed messages (from where this reader's view starts), then the staff context:
     handover trail, private notes and participants."""
-    conversation, messages, from_seq = conversation_read_messages(
+    return conversation_open(
         actor=user,
         conversation_id=frame_id(frame.get("conversation"), name="conversation", error=NotFound),
         after=seq_value(frame.get("after", 0), "after"),
         request_id=uuid.uuid4(),
     )
-    notes = (
-        selectors.private_note_list(conversation=conversation, from_seq=from_seq)
-        if can(user, "chat.private_notes", conversation)
-        else []
-    )
-    return [
-        realtime.sync_event(conversation, messages, from_seq=from_seq),
-        realtime.staff_context_event(
-            conversation,
-            notes=notes,
-            trail=selectors.handover_trail(user=user, conversation=conversation),
-            participants=selectors.participant_list(conversation=conversation),
-        ),
-    ]
 
 
 def _conversation(user: User, frame: Frame):
@@ -134,7 +115,6 @@ def _conversation(user: User, frame: Frame):
     )
 
 
-@database_sync_to_async
 def console_post(user: User, frame: Frame) -> Frame:
     conversation = _conversation(user, frame)
     message, _created = message_post(
@@ -146,7 +126,6 @@ def console_post(user: User, frame: Frame) -> Frame:
     return ack_frame(message, conversation.pk)
 
 
-@database_sync_to_async
 def console_note(user: User, frame: Frame) -> Frame:
     conversation = _conversation(user, frame)
     note, _created = private_note_post(
@@ -163,14 +142,12 @@ def console_note(user: User, frame: Frame) -> Frame:
     }
 
 
-@database_sync_to_async
 def console_end(user: User, frame: Frame) -> None:
     conversation_end(
         conversation=_conversation(user, frame), actor=user, followups=frame.get("followups")
     )
 
 
-@database_sync_to_async
 def console_ask_followup(user: User, frame: Frame) -> None:
     case = selectors.case_get_for_staff(
         user=user, case_id=frame_id(frame.get("case"), name="case", error=NotFound)
@@ -178,7 +155,6 @@ def console_ask_followup(user: User, frame: Frame) -> None:
     followup_ask(case=case, actor=user, body=frame.get("body"), choices=frame.get("choices"))
 
 
-@database_sync_to_async
 def console_read_followup(user: User, frame: Frame) -> Frame:
     followup = followup_read(
         actor=user,
@@ -188,7 +164,6 @@ def console_read_followup(user: User, frame: Frame) -> Frame:
     return realtime.followup_read_event(followup)
 
 
-@database_sync_to_async
 def console_answer_question(user: User, frame: Frame) -> None:
     followup = selectors.followup_get_for_staff(
         user=user, followup_id=frame_id(frame.get("followup"), name="followup", error=NotFound)
@@ -196,7 +171,6 @@ def console_answer_question(user: User, frame: Frame) -> None:
     followup_worker_answer(followup=followup, actor=user, answer=frame.get("answer"))
 
 
-@database_sync_to_async
 def console_hand_over(user: User, frame: Frame) -> None:
     conversation_hand_over(
         conversation=_conversation(user, frame),
@@ -208,7 +182,6 @@ def console_hand_over(user: User, frame: Frame) -> None:
     )
 
 
-@database_sync_to_async
 def console_handover_accept(user: User, frame: Frame) -> None:
     handover = selectors.handover_get_for(
         user=user, handover_id=frame_id(frame.get("handover"), name="handover", error=NotFound)
@@ -216,7 +189,6 @@ def console_handover_accept(user: User, frame: Frame) -> None:
     handover_accept(handover=handover, actor=user, show_name=frame.get("show_name") is True)
 
 
-@database_sync_to_async
 def console_handover_decline(user: User, frame: Frame) -> None:
     handover = selectors.handover_get_for(
         user=user, handover_id=frame_id(frame.get("handover"), name="handover", error=NotFound)
@@ -224,7 +196,6 @@ def console_handover_decline(user: User, frame: Frame) -> None:
     handover_decline(handover=handover, actor=user, reason=frame.get("reason"))
 
 
-@database_sync_to_async
 def console_invite(user: User, frame: Frame) -> None:
     participant_invite(
         conversation=_conversation(user, frame),
@@ -233,7 +204,6 @@ def console_invite(user: User, frame: Frame) -> None:
     )
 
 
-@database_sync_to_async
 def console_invite_link(user: User, frame: Frame) -> Frame:
     conversation = _conversation(user, frame)
     invitation = participant_invite_link(conversation=conversation, actor=user)
@@ -241,7 +211,6 @@ def console_invite_link(user: User, frame: Frame) -> Frame:
     return {"type": "invitation", "conversation": conversation.pk, "invitation": invitation}
 
 
-@database_sync_to_async
 def console_remove(user: User, frame: Frame) -> None:
     conversation = _conversation(user, frame)
     seat = selectors.participant_get_for_removal(
@@ -251,7 +220,6 @@ def console_remove(user: User, frame: Frame) -> None:
     participant_leave(participant=seat, actor=user)
 
 
-@database_sync_to_async
 def console_leave(user: User, frame: Frame) -> None:
     conversation = _conversation(user, frame)
     for seat in selectors.participant_list(conversation=conversation):
@@ -259,7 +227,6 @@ def console_leave(user: User, frame: Frame) -> None:
             participant_leave(participant=seat, actor=user)
 
 
-@database_sync_to_async
 def console_may_read(user: User, frame: Frame) -> int:
     return _conversation(user, frame).pk
 
@@ -301,10 +268,11 @@ class ConsoleConsumer(StaffConsumer):
             "conversation.unanswered",
             "queue.updated",
             "presence.updated",
-            "handover.updated",
             "followup.updated",
         }
     )
+
+    last_handover_news: Frame | None = None
 
     async def staff_connected(self) -> None:
         # Join before reading, as in ClientConsumer.follow: a later queue event only repeats.
@@ -334,76 +302,83 @@ class ConsoleConsumer(StaffConsumer):
         # if no console of theirs speaks for the grace period (chat/services/timed.py).
         await console_left(user, self.channel_name)
 
-    async def pong(self) -> Frame:
-        return await console_ping(self.user)
+    pong = staticmethod(console_ping)
 
     async def on_presence(self, frame: Frame) -> None:
-        await console_presence(self.user, frame)
+        await self.act(console_presence, frame)
 
     async def on_accept(self, frame: Frame) -> None:
-        await console_accept(self.user, frame)
+        await self.act(console_accept, frame)
 
     async def on_message(self, frame: Frame) -> None:
-        await self.send_json(await console_post(self.user, frame))
+        await self.send_json(await self.act(console_post, frame))
 
     async def on_note(self, frame: Frame) -> None:
-        await self.send_json(await console_note(self.user, frame))
+        await self.send_json(await self.act(console_note, frame))
 
     async def on_sync(self, frame: Frame) -> None:
-        for event in await console_sync(self.user, frame):
+        for event in await self.act(console_sync, frame):
             await self.send_json(event)
 
     async def on_end(self, frame: Frame) -> None:
-        await console_end(self.user, frame)
+        await self.act(console_end, frame)
 
     async def on_ask_followup(self, frame: Frame) -> None:
-        await console_ask_followup(self.user, frame)
+        await self.act(console_ask_followup, frame)
 
     async def on_read_followup(self, frame: Frame) -> None:
-        await self.send_json(await console_read_followup(self.user, frame))
+        await self.send_json(await self.act(console_read_followup, frame))
 
     async def on_answer_question(self, frame: Frame) -> None:
-        await console_answer_question(self.user, frame)
+        await self.act(console_answer_question, frame)
 
     async def on_hand_over(self, frame: Frame) -> None:
-        await console_hand_over(self.user, frame)
+        await self.act(console_hand_over, frame)
 
     async def on_handover_accept(self, frame: Frame) -> None:
-        await console_handover_accept(self.user, frame)
+        await self.act(console_handover_accept, frame)
 
     async def on_handover_decline(self, frame: Frame) -> None:
-        await console_handover_decline(self.user, frame)
+        await self.act(console_handover_decline, frame)
 
     async def on_invite(self, frame: Frame) -> None:
-        await console_invite(self.user, frame)
+        await self.act(console_invite, frame)
 
     async def on_invite_link(self, frame: Frame) -> None:
-        await self.send_json(await console_invite_link(self.user, frame))
+        await self.send_json(await self.act(console_invite_link, frame))
 
     async def on_remove_participant(self, frame: Frame) -> None:
-        await console_remove(self.user, frame)
+        await self.act(console_remove, frame)
 
     async def on_leave(self, frame: Frame) -> None:
-        await console_leave(self.user, frame)
+        await self.act(console_leave, frame)
 
     async def on_typing(self, frame: Frame) -> None:
         # Throttled and never stored; only to a conversation this worker may read.
         if not self.typing.ready():
             return
-        conversation_id = await console_may_read(self.user, frame)
+        conversation_id = await self.act(console_may_read, frame)
         await realtime.relay(
             realtime.conversation_group(conversation_id),
             realtime.presence_in_conversation_event(conversation_id, kind="typing", who="worker"),
         )
 
     async def on_seen(self, frame: Frame) -> None:
-        conversation_id = await console_may_read(self.user, frame)
+        conversation_id = await self.act(console_may_read, frame)
         await realtime.relay(
             realtime.conversation_group(conversation_id),
             realtime.presence_in_conversation_event(
                 conversation_id, kind="seen", who="worker", seq=seq_value(frame.get("seq", 0))
             ),
         )
+
+    async def handover_updated(self, event: Frame) -> None:
+        """A handover's sender hears of it as its worker and as staff following the
+        conversation: the second copy of the same news is dropped."""
+        if event == self.last_handover_news:
+            return
+        self.last_handover_news = event
+        await self.send_json(event)
 
     async def conversation_assigned(self, event: Frame) -> None:
         """Every tab follows a conversation its worker was given or invited into."""

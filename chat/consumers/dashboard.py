@@ -33,7 +33,6 @@ def dashboard_snapshot(user: User) -> Frame:
     }
 
 
-@database_sync_to_async
 def dashboard_set_priority(user: User, frame: Frame) -> None:
     conversation_set_priority(
         conversation_id=frame_id(frame.get("conversation"), name="conversation"),
@@ -47,7 +46,6 @@ def dashboard_set_priority(user: User, frame: Frame) -> None:
     )
 
 
-@database_sync_to_async
 def dashboard_move(user: User, frame: Frame) -> None:
     conversation_move(
         conversation_id=frame_id(frame.get("conversation"), name="conversation"),
@@ -56,7 +54,6 @@ def dashboard_move(user: User, frame: Frame) -> None:
     )
 
 
-@database_sync_to_async
 def dashboard_set_capacity(user: User, frame: Frame) -> None:
     worker = selectors.worker_get_for_supervisor(
         actor=user, worker_id=frame_id(frame.get("worker"), name="worker")
@@ -67,7 +64,6 @@ def dashboard_set_capacity(user: User, frame: Frame) -> None:
     presence_set_capacity(worker=worker, capacity=capacity, actor=user)
 
 
-@database_sync_to_async
 def dashboard_set_presence(user: User, frame: Frame) -> None:
     worker = selectors.worker_get_for_supervisor(
         actor=user, worker_id=frame_id(frame.get("worker"), name="worker")
@@ -89,13 +85,13 @@ class DashboardConsumer(StaffConsumer):
         await self.send_json(await dashboard_snapshot(self.user))
 
     async def on_set_priority(self, frame: Frame) -> None:
-        await dashboard_set_priority(self.user, frame)
+        await self.act(dashboard_set_priority, frame)
 
     async def on_move(self, frame: Frame) -> None:
-        await dashboard_move(self.user, frame)
+        await self.act(dashboard_move, frame)
 
     async def on_set_capacity(self, frame: Frame) -> None:
-        await dashboard_set_capacity(self.user, frame)
+        await self.act(dashboard_set_capacity, frame)
 
     async def on_set_presence(self, frame: Frame) -> None:
-        await dashboard_set_presence(self.user, frame)
+        await self.act(dashboard_set_presence, frame)

@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import uuid
 
+from django.db import transaction
+
 from accounts.models import User
-from chat import selectors
+from chat import realtime, selectors
+from chat.errors import ChatError
 from chat.models import AccessLog, Case, Conversation, FollowUp, Message
 from chat.permissions import can
 from chat.transcripts import Transcript
@@ -65,6 +68,52 @@ def conversation_read_messages(
             request_id=request_id,
         )
     return conversation, messages, from_seq
+
+
+def conversation_open(
+    *, actor: User, conversation_id: int, after: int, request_id: uuid.UUID
+) -> tuple[realtime.Event, realtime.Event]:
+    """What a console shows of a conversation: the messages after `after` (from where the
+    reader's view starts) and the staff context beside them (handover trail, private notes
+    the reader may see, participants). Logged like any read of messages."""
+    conversation, messages, from_seq = conversation_read_messages(
+        actor=actor, conversation_id=conversation_id, after=after, request_id=request_id
+    )
+    notes = (
+        selectors.private_note_list(conversation=conversation, from_seq=from_seq)
+        if can(actor, "chat.private_notes", conversation)
+        else []
+    )
+    return (
+        realtime.sync_event(conversation, messages, from_seq=from_seq),
+        realtime.staff_context_event(
+            conversation,
+            notes=notes,
+            trail=selectors.handover_trail(user=actor, conversation=conversation),
+            participants=selectors.participant_list(conversation=conversation),
+        ),
+    )
+
+
+def conversation_announce_assigned(*, conversation_id: int, worker: User) -> None:
+    """After commit: tell every console tab of `worker` (given the conversation, or invited
+    into it) and hand them what they need to show it at once, the messages and the staff
+    context, so no tab has to ask. The one read is logged once, not per tab."""
+
+    def send() -> None:
+        try:
+            sync, context = conversation_open(
+                actor=worker, conversation_id=conversation_id, after=0, request_id=uuid.uuid4()
+            )
+        except ChatError:
+            return  # no longer theirs to read (taken back in between): nothing to show
+        conversation = Conversation.objects.get(pk=conversation_id)
+        realtime.publish(
+            realtime.worker_group(worker.pk),
+            realtime.assigned_event(conversation, sync=sync, context=context),
+        )
+
+    transaction.on_commit(send)
 
 
 def conversation_transcript(

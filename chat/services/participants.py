@@ -14,6 +14,7 @@ from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from chat.models import Conversation, Message, Participant
 from chat.parsing import frame_id
 from chat.permissions import can, require
+from chat.services.access import conversation_announce_assigned
 from chat.services.messages import message_append
 
 
@@ -59,9 +60,8 @@ def participant_invite(*, conversation: Conversation, actor: User, user_id: obje
         except IntegrityError:
             raise Conflict("already in the conversation", code="already_present") from None
         _joined(locked, participant)
-        realtime.publish_on_commit(
-            realtime.worker_group(invitee.pk), realtime.assigned_event(locked)
-        )
+        if role == Participant.Role.COLLEAGUE:  # an interpreter's page resumes by itself
+            conversation_announce_assigned(conversation_id=locked.pk, worker=invitee)
     return participant
 
 

@@ -10,6 +10,7 @@ from accounts.models import Presence, Unit, User
 from chat import realtime, selectors
 from chat.errors import Conflict
 from chat.models import Case, Conversation, Message
+from chat.services.access import conversation_announce_assigned
 from chat.services.messages import message_append
 
 DISPATCH_ROUNDS = 100  # most conversations one dispatch hands out; the next trigger goes on
@@ -71,9 +72,7 @@ def conversation_assign(
             author=worker,
             event=Message.Event.ACCEPTED,
         )
-    realtime.publish_on_commit(
-        realtime.worker_group(worker.pk), realtime.assigned_event(conversation)
-    )
+    conversation_announce_assigned(conversation_id=conversation.pk, worker=worker)
     queue_announce(unit_id=conversation.unit_id)
 
 

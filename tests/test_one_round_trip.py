@@ -1,0 +1,89 @@
+"""One click, one round trip: the console's `accept` is answered by a conversation.assigned
+that carries everything needed to show the conversation (its messages and staff context),
+and every frame a worker sends crosses into sync code once, the account check included.
+Crossings are counted at Channels' one door into the sync thread."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
+
+from chat.models import AccessLog
+from tests import factories
+from tests.factories import next_frame, settle
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def crossings(monkeypatch):
+    """The name of every function run in the sync thread through database_sync_to_async."""
+    names: list[str] = []
+    original = DatabaseSyncToAsync.thread_handler
+
+    def counting(self, loop, *args, **kwargs):
+        names.append(getattr(self.func, "__name__", repr(self.func)))
+        return original(self, loop, *args, **kwargs)
+
+    monkeypatch.setattr(DatabaseSyncToAsync, "thread_handler", counting)
+    return names
+
+
+@database_sync_to_async
+def reads_of(conversation_id: int) -> int:
+    return AccessLog.objects.filter(
+        conversation_id=conversation_id, action=AccessLog.Action.READ_MESSAGES
+    ).count()
+
+
+async def test_an_accept_shows_the_conversation_after_one_round_trip(ws, ekonomi, anna, crossings):
+    console, _snapshot = await ws.console(anna)
+    other_tab, _snapshot = await ws.console(anna)
+    _client, conversation_id = await factories.waiting_client(ws, ekonomi, "Jag behöver hjälp.")
+    await settle(console)
+    await settle(other_tab)
+    crossings.clear()
+
+    await console.send_json_to({"type": "accept", "conversation": conversation_id})
+
+    assigned = await next_frame(console, "conversation.assigned", conversation=conversation_id)
+    sync, context = assigned["sync"], assigned["context"]
+    assert sync["type"] == "conversation.sync" and sync["conversation"] == conversation_id
+    assert [m["body"] for m in sync["messages"] if m["sender"] == "client"] == [
+        "Jag behöver hjälp."
+    ]
+    assert sync["messages"][-1]["event"] == "accepted"
+    assert sync["last_seq"] == sync["messages"][-1]["seq"]
+    assert context["type"] == "conversation.context"
+    assert context["participants"] == [] and context["handovers"] == []
+    assert crossings == ["as_current_user"]  # the accept itself; nothing asked for more
+    # The other tab of the same worker can show it too, without another read in the log.
+    again = await next_frame(other_tab, "conversation.assigned", conversation=conversation_id)
+    assert again["sync"]["messages"] == sync["messages"]
+    assert await reads_of(conversation_id) == 1
+
+
+@pytest.mark.parametrize(
+    ("frame", "answer"),
+    [
+        ({"type": "ping"}, "pong"),
+        ({"type": "presence", "status": "away"}, "presence.updated"),
+        (
+            {"type": "message", "body": "Hej", "client_id": "4f6d5c1e-5b0e-4c1a-9a7e-2f4b8d3c6a10"},
+            "ack",
+        ),
+    ],
+    ids=["ping", "presence", "message"],
+)
+async def test_a_worker_frame_crosses_into_sync_code_once(
+    ws, ekonomi, anna, crossings, frame, answer
+):
+    client, console, conversation_id = await factories.accepted(ws, anna, ekonomi)
+    await settle(console)
+    await settle(client)
+    crossings.clear()
+
+    await console.send_json_to({**frame, "conversation": conversation_id})
+    await factories.frames_until(console, answer)
+
+    assert crossings == ["as_current_user"]  # the account check and the action, together
