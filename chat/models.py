@@ -153,24 +153,24 @@ class Message(models.Model):
         SYSTEM = "system", _("system")
 
     class Event(models.TextChoices):
-        ACCEPTED = "accepted", _("A social worker has joined the chat.")
-        ENDED = "ended", _("The chat has ended.")
+        """System events, labelled as the journal (transcripts, the admin) words them. What
+        each reader sees in the browser is worded per reader in thread.js."""
+
+        ACCEPTED = "accepted", _("A social worker joined the chat.")
+        ENDED = "ended", _("The chat ended.")
         ABANDONED = "abandoned", _("The client left the queue.")
         MOVED = "moved", _("The conversation was moved to another unit.")
-        QUICK_EXIT = "quick_exit", _("The client left quickly with the quick exit.")
-        REJOINED = "rejoined", _("The client is back in the queue.")
-        HANDOVER_STARTED = "handover_started", _("You are being connected to a colleague.")
+        QUICK_EXIT = "quick_exit", _("The client left with the quick exit.")
+        REJOINED = "rejoined", _("The client came back to the queue.")
+        HANDOVER_STARTED = "handover_started", _("A handover started.")
         HANDOVER_CANCELLED = "handover_cancelled", _("The handover did not go ahead.")
-        HANDOVER_JOINED = "handover_joined", _("A colleague has taken over the chat.")
-        PARTICIPANT_JOINED = "participant_joined", _("Someone has joined the chat.")
-        PARTICIPANT_LEFT = "participant_left", _("Someone has left the chat.")
+        HANDOVER_JOINED = "handover_joined", _("Another social worker took over the chat.")
+        PARTICIPANT_JOINED = "participant_joined", _("Someone joined the chat.")
+        PARTICIPANT_LEFT = "participant_left", _("Someone left the chat.")
         RETURNED = "returned", _("The conversation went back to the queue.")
         WORKER_GONE = (
             "worker_gone",
-            _(
-                "The social worker was no longer connected; "
-                "the conversation went back to the queue."
-            ),
+            _("The social worker went offline; the chat went back to the queue."),
         )
 
     conversation = models.ForeignKey(

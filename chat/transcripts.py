@@ -35,25 +35,6 @@ class Transcript:
     for_client: bool = False
 
 
-EVENT_TEXT = {
-    Message.Event.ACCEPTED: lambda: _("A social worker joined the chat."),
-    Message.Event.ENDED: lambda: _("The chat ended."),
-    Message.Event.ABANDONED: lambda: _("The client left the queue."),
-    Message.Event.MOVED: lambda: _("The conversation was moved to another unit."),
-    Message.Event.QUICK_EXIT: lambda: _("The client left with the quick exit."),
-    Message.Event.REJOINED: lambda: _("The client came back to the queue."),
-    Message.Event.HANDOVER_STARTED: lambda: _("A handover started."),
-    Message.Event.HANDOVER_CANCELLED: lambda: _("The handover did not go ahead."),
-    Message.Event.HANDOVER_JOINED: lambda: _("Another social worker took over the chat."),
-    Message.Event.PARTICIPANT_JOINED: lambda: _("Someone joined the chat."),
-    Message.Event.PARTICIPANT_LEFT: lambda: _("Someone left the chat."),
-    Message.Event.RETURNED: lambda: _("The conversation went back to the queue."),
-    Message.Event.WORKER_GONE: lambda: _(
-        "The social worker was no longer connected; the conversation went back to the queue."
-    ),
-}
-
-
 def _when(value: Any) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "-"
 
@@ -72,8 +53,7 @@ def sender_label(message: Message, *, for_client: bool) -> str:
 
 def message_text(message: Message, *, for_client: bool) -> str:
     if message.sender == Message.Sender.SYSTEM:
-        text = EVENT_TEXT.get(Message.Event(message.event)) if message.event else None
-        return str(text()) if text else message.event
+        return str(Message.Event(message.event).label) if message.event else ""
     return message.body
 
 

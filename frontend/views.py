@@ -15,7 +15,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
-from accounts.models import Unit
 from chat import selectors
 from chat.errors import ChatError, InvalidInput
 from chat.parsing import parse_id
@@ -90,7 +89,7 @@ def console_page(request: HttpRequest) -> HttpResponse:
         request,
         "frontend/console.html",
         {
-            "unit_names": {unit.pk: unit.name for unit in Unit.objects.all()},
+            "unit_names": {unit.pk: unit.name for unit in selectors.unit_list_all()},
             "my_units": [unit.pk for unit in units],
             "colleagues": [
                 {
@@ -133,7 +132,7 @@ def canned_replies_page(request: HttpRequest) -> HttpResponse:
             reply_id = parse_id(request.POST["delete"], name="delete")
         except InvalidInput:
             return HttpResponseBadRequest()
-        reply = selectors.canned_reply_list(user=user).filter(pk=reply_id).first()  # type: ignore[arg-type]
+        reply = selectors.canned_reply_get_for(user=user, reply_id=reply_id)  # type: ignore[arg-type]
         if reply is not None:
             try:
                 canned_reply_delete(actor=user, reply=reply)  # type: ignore[arg-type]

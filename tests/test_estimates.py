@@ -1,4 +1,4 @@
-"""The waiting client's estimate (chat/selectors.py: handling_minutes, queue_estimate,
+"""The waiting client's estimate (chat/selectors/queue.py: handling_minutes, queue_estimate,
 queue_positions): a range in minutes, or None when there is nothing honest to say."""
 
 from __future__ import annotations

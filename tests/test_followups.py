@@ -1,4 +1,4 @@
-"""Follow-up questions (chat/services/cases.py, chat/selectors.py): a worker ends a meeting
+"""Follow-up questions (chat/services/cases.py, chat/selectors/cases.py): a worker ends a meeting
 with questions for the client, the client answers when they come back and asks the unit,
 a worker of the unit answers, and the follow-up inbox shows the unit's share of it."""
 

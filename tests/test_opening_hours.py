@@ -1,4 +1,4 @@
-"""Opening hours (chat/selectors.py: unit_is_open, unit_hours_on, unit_hours_text,
+"""Opening hours (chat/selectors/units.py: unit_is_open, unit_hours_on, unit_hours_text,
 unit_week_hours) and conversation_start refusing a closed unit. All times are Stockholm
 wall-clock times or UTC instants, fixed, so the tests pass on any day of the year."""
 

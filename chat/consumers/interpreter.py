@@ -42,8 +42,8 @@ def interpreter_seat(token: object, user: User | None) -> tuple[int, int]:
 
 
 def _present(participant_id: int) -> Participant:
-    seat = Participant.objects.select_related("conversation", "user").get(pk=participant_id)
-    if not seat.is_present:
+    seat = selectors.participant_get_present(participant_id=participant_id)
+    if seat is None:
         raise InvalidInput("you are no longer in this conversation", code="not_present")
     return seat
 

@@ -1,0 +1,122 @@
+"""Cases and follow-up: for the returning client, for staff, and surveys in aggregate."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from accounts.models import User
+from chat.errors import NotFound
+from chat.models import (
+    Case,
+    FollowUp,
+    SurveyAnswer,
+)
+from chat.permissions import can, require
+from chat.selectors.conversations import private_note_list, visible_from_seq
+from chat.selectors.handovers import handover_trail
+from chat.selectors.units import unit_list_supervised
+
+
+def case_get_returning(*, case_id: object) -> Case | None:
+    """The case a returning client opened with its code (kept in their session)."""
+    if isinstance(case_id, bool) or not isinstance(case_id, int):
+        return None
+    return Case.objects.select_related("unit").filter(pk=case_id).first()
+
+
+def case_get_for_staff(*, user: User, case_id: object) -> Case:
+    if isinstance(case_id, bool) or not isinstance(case_id, int):
+        raise NotFound("no such case")
+    case = Case.objects.select_related("unit", "owner").filter(pk=case_id).first()
+    return require(user, "chat.manage_case", case, hide=True)
+
+
+def followup_list_for_client(*, case: Case) -> list[FollowUp]:
+    return list(FollowUp.objects.filter(case=case).order_by("created_at", "pk"))
+
+
+def followup_inbox(*, user: User, limit: int = 200) -> list[FollowUp]:
+    """The follow-up inbox of the worker's units: clients' questions still waiting for an
+    answer, longest waiting first; then answers (clients' to the unit's questions, and
+    the unit's to clients'), newest first."""
+    rows = FollowUp.objects.filter(case__unit__in=user.units.all()).select_related(
+        "case", "case__unit", "asked_by", "answered_by"
+    )
+    waiting = rows.filter(kind=FollowUp.Kind.FROM_CLIENT, answered_at__isnull=True).order_by(
+        "created_at", "pk"
+    )
+    answered = rows.filter(answered_at__isnull=False).order_by("-answered_at", "-pk")
+    first = list(waiting[:limit])
+    return first + list(answered[: max(0, limit - len(first))])
+
+
+def case_timeline(*, user: User, case: Case) -> list[dict[str, Any]]:
+    """Everything on a case the reader may see, oldest first: conversations, the handovers
+    of their unit or their own, follow-ups, and private notes of conversations whose notes
+    they may read."""
+    entries: list[dict[str, Any]] = []
+    shown: set[int] = set()
+    for c in case.conversations.order_by("created_at"):
+        entries.append({"at": c.created_at, "kind": "conversation", "item": c})
+        for h in handover_trail(user=user, conversation=c):
+            entries.append({"at": h.created_at, "kind": "handover", "item": h})
+            shown.add(h.pk)
+        if can(user, "chat.private_notes", c):
+            for n in private_note_list(
+                conversation=c, from_seq=visible_from_seq(user=user, conversation=c)
+            ):
+                entries.append({"at": n.created_at, "kind": "note", "item": n})
+    # Handovers that took a conversation of this case to another unit's case: the record
+    # of where the client went stays, while what happened there does not.
+    unit_ids = set(user.units.values_list("pk", flat=True))
+    for h in case.handovers_out.exclude(pk__in=shown).select_related(
+        "from_worker", "to_worker", "to_unit"
+    ):
+        if h.from_unit_id in unit_ids or h.from_worker_id == user.pk:
+            entries.append({"at": h.created_at, "kind": "handover", "item": h})
+    for f in case.followups.select_related("asked_by", "answered_by"):
+        entries.append({"at": f.created_at, "kind": "followup", "item": f})
+    return sorted(entries, key=lambda e: e["at"])
+
+
+def followup_get_for_staff(*, user: User, followup_id: object) -> FollowUp:
+    if isinstance(followup_id, bool) or not isinstance(followup_id, int):
+        raise NotFound("no such question")
+    followup = FollowUp.objects.select_related("case").filter(pk=followup_id).first()
+    require(user, "chat.manage_case", followup.case if followup else None, hide=True)
+    return followup  # type: ignore[return-value]  # require() refused None
+
+
+SURVEY_MIN_ANSWERS = 5
+
+
+def survey_summary(*, supervisor: User, since: date | None = None) -> list[dict[str, Any]]:
+    """Survey answers per unit of the supervisor, as counts and an average only: no single
+    answer, comment or conversation is ever shown, and a unit with fewer than
+    SURVEY_MIN_ANSWERS answers shows only that there are too few (one answer would be
+    that client's)."""
+    rows = []
+    for unit in unit_list_supervised(user=supervisor):
+        answers = SurveyAnswer.objects.filter(conversation__unit=unit)
+        if since is not None:
+            answers = answers.filter(created_at__date__gte=since)
+        counts = {
+            choice: answers.filter(helped=choice).count() for choice in SurveyAnswer.Helped.values
+        }
+        rated = answers.filter(rating__isnull=False)
+        total_rating = sum(r or 0 for r in rated.values_list("rating", flat=True))
+        rows.append(
+            {
+                "unit": unit,
+                "answers": answers.count(),
+                "helped": counts,
+                "ratings": rated.count(),
+                "average_rating": round(total_rating / rated.count(), 1)
+                if rated.exists()
+                else None,
+                "comments": answers.exclude(comment="").count(),
+                "too_few": answers.count() < SURVEY_MIN_ANSWERS,
+            }
+        )
+    return rows

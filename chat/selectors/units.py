@@ -1,0 +1,70 @@
+"""Units: which staff see which, and opening hours in Stockholm time."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import ClosedDay, OpeningHours, Unit, User
+from chat.permissions import can
+
+
+def unit_list_for_staff(*, user: User) -> QuerySet[Unit]:
+    return user.units.order_by("name")
+
+
+def unit_list_all() -> QuerySet[Unit]:
+    return Unit.objects.order_by("name")
+
+
+def unit_list_open() -> QuerySet[Unit]:
+    return Unit.objects.filter(is_active=True).order_by("name")
+
+
+def local_time(at: datetime | None) -> datetime:
+    return timezone.localtime(at or timezone.now())
+
+
+def unit_hours_on(*, unit: Unit, day: date) -> list[tuple[time, time]]:
+    """The unit's opening periods on `day`; empty on a closed day. No periods configured at
+    all means open around the clock, shown as one period 00:00-23:59."""
+    if ClosedDay.objects.filter(unit=unit, date=day).exists():
+        return []
+    periods = list(OpeningHours.objects.filter(unit=unit).values_list("weekday", "opens", "closes"))
+    if not periods:
+        return [(time.min, time.max)]
+    return [(opens, closes) for weekday, opens, closes in periods if weekday == day.weekday()]
+
+
+def unit_is_open(*, unit: Unit, at: datetime | None = None) -> bool:
+    local = local_time(at)
+    if not unit.is_active:
+        return False
+    periods = unit_hours_on(unit=unit, day=local.date())
+    now = local.time()
+    return any(opens <= now < closes for opens, closes in periods)
+
+
+def unit_hours_text(*, unit: Unit, day: date) -> str:
+    """ "08:00–12:00, 13:00–16:00", or "" when closed all day."""
+    return ", ".join(
+        f"{opens:%H:%M}–{closes:%H:%M}" for opens, closes in unit_hours_on(unit=unit, day=day)
+    )
+
+
+def unit_week_hours(*, unit: Unit) -> list[tuple[str, str]]:
+    """(weekday name, hours text) for the coming seven days, today first."""
+    today = local_time(None).date()
+    days = [today + timedelta(days=offset) for offset in range(7)]
+    return [
+        (str(OpeningHours.Weekday(day.weekday()).label), unit_hours_text(unit=unit, day=day))
+        for day in days
+    ]
+
+
+def unit_list_supervised(*, user: User) -> QuerySet[Unit]:
+    if not can(user, "chat.view_dashboard"):
+        return Unit.objects.none()
+    return user.units.order_by("name")
