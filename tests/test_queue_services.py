@@ -238,7 +238,12 @@ def test_it_breaks_a_tie_by_who_has_been_idle_longest(auto_ekonomi, anna, bengt,
     conversation = start(auto_ekonomi, commit)
 
     assert conversation.worker == bengt
-    assert (realtime.worker_group(bengt.pk), realtime.assigned_event(conversation)) in published
+    (told,) = [e for g, e in published if g == realtime.worker_group(bengt.pk)]
+    assert (told["type"], told["detail"]) == (
+        "conversation.assigned",
+        realtime.conversation_payload(conversation),
+    )
+    assert told["sync"]["conversation"] == conversation.pk  # ready to show, no sync asked
 
 
 def test_it_never_assigns_above_capacity_and_fills_a_place_that_frees(
