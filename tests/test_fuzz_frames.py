@@ -318,7 +318,8 @@ async def test_a_deeply_nested_frame_gets_an_error_and_the_socket_stays_open(end
     replies, closed = await reply_or_close(comm, {"type": "ping"})
 
     assert closed is None
-    assert [r["code"] for r in replies] == ["bad_frame"]
+    # (A broadcast still on its way from the fixture may come first: only errors count.)
+    assert [r["code"] for r in replies if r["type"] == "error"] == ["bad_frame"], replies
 
 
 @pytest.mark.parametrize(
