@@ -6,6 +6,7 @@
 // first message until the server has it, so a reload repeats it safely with the same token.
 
 import { AfterChat } from "./client-after.js";
+import { showQueuePlace } from "./client-queue.js";
 import { ChatSignals } from "./client-signals.js";
 import { connectionLine } from "./connection.js";
 import { loadSession, saveSession } from "./session.js";
@@ -105,33 +106,6 @@ function showState(state) {
   }
 }
 
-// Where the client stands, and only an estimate the server can stand behind.
-function showPosition(frame) {
-  if (thread.state !== "queued") return;
-  $("queue-info").hidden = false;
-  $("queue-position").textContent =
-    frame.position === 1
-      ? gettext("You are next in the queue.")
-      : interpolate(gettext("You are number %s in the queue."), [frame.position]);
-  const estimate = frame.estimate;
-  const nobody = !frame.unit_open || frame.staff_serving === 0;
-  let text;
-  if (nobody) {
-    text = "";
-  } else if (!estimate) {
-    text = gettext("We can't say yet how long the wait will be.");
-  } else if (estimate.high <= 2) {
-    text = gettext("A social worker should answer within a few minutes.");
-  } else {
-    text = interpolate(gettext("Expected wait: about %(low)s–%(high)s minutes."), estimate, true);
-  }
-  $("queue-estimate").textContent = text;
-  $("queue-estimate").hidden = !text;
-  $("queue-nobody").hidden = !nobody;
-  // Nobody there to answer: the client may leave the question instead of waiting.
-  $("queue-leave").hidden = !nobody;
-}
-
 function showNotice(text) {
   $("notice").textContent = text;
 }
@@ -172,7 +146,9 @@ const socket = new Socket("/ws/client/", {
     "conversation.seen": (frame) => {
       if (frame.who === "worker") thread.showSeen(frame.seq, "client");
     },
-    "queue.position": showPosition,
+    "queue.position": (frame) => {
+      if (thread.state === "queued") showQueuePlace(frame);
+    },
     "case.code": (frame) => after.showCode(frame.code),
     "survey.saved": () => after.surveySaved(),
     pong: (frame) => {
