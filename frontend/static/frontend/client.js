@@ -5,8 +5,15 @@
 // surveyDone }. `start` (a chat) or `leave` (a question left when nobody can chat) is the
 // first message until the server has it, so a reload repeats it safely with the same token.
 
+import { AfterChat } from "./client-after.js";
+import { showQueuePlace } from "./client-queue.js";
+import { ChatSignals } from "./client-signals.js";
+import { connectionLine } from "./connection.js";
+import { loadSession, saveSession } from "./session.js";
 import { Socket, newToken, readSettings } from "./socket.js";
-import { Thread, errorText, newId } from "./thread.js";
+import { errorText } from "./event-texts.js";
+import { newId } from "./outbox.js";
+import { Thread } from "./thread.js";
 
 const { gettext, interpolate } = window;
 const KEY = "cc.client";
@@ -25,29 +32,11 @@ const composerBody = $("composer-body");
 const endButton = $("end-button");
 const endedBox = $("ended");
 const formError = $("start-error");
-const typingLine = $("typing");
 
-const TYPING_SEND_MS = 2000;
-const TYPING_SHOW_MS = 5000;
 
-function loadSession() {
-  try {
-    return JSON.parse(sessionStorage.getItem(KEY)) || null;
-  } catch {
-    return null;
-  }
-}
-
-function saveSession(value) {
-  if (value) sessionStorage.setItem(KEY, JSON.stringify(value));
-  else sessionStorage.removeItem(KEY);
-}
-
-let session = loadSession();
+let session = loadSession(KEY);
 // The unit of the conversation on screen (from the server's sync).
 let currentUnit = null;
-// A case code is on its way (asked for, or coming with a question just left).
-let awaitingCode = false;
 // The client chose to leave a question instead of waiting: { unit, body } until the queue
 // place is given up.
 let leavingQueue = null;
@@ -86,10 +75,8 @@ const STATUS_TEXT = {
 };
 
 const CONNECTION_TEXT = {
-  connecting: () => gettext("Connecting…"),
   reconnecting: () =>
     gettext("The connection was lost. Reconnecting… Messages you write are kept and sent."),
-  open: () => "",
 };
 
 // `leaving`: a question on its way, before the server has it (not a conversation state).
@@ -106,200 +93,32 @@ function showState(state) {
     $("queue-leave").hidden = true;
   }
   document.body.dataset.state = state;
-  if (!open) hideTyping();
+  if (!open) signals.hideTyping();
   if (state === "abandoned" && leavingQueue) {
     // After the thread has finished with this frame.
     setTimeout(leaveInsteadOfWaiting, 0);
     return;
   }
   if (!open && state !== "leaving") {
-    showAfter(state);
+    after.show(state);
     // The writing box the client was in has gone: take them to what they can do now.
     if (hadFocus || document.activeElement === document.body) $("after-title").focus();
   }
-}
-
-// Where the client stands, and only an estimate the server can stand behind.
-function showPosition(frame) {
-  if (thread.state !== "queued") return;
-  $("queue-info").hidden = false;
-  $("queue-position").textContent =
-    frame.position === 1
-      ? gettext("You are next in the queue.")
-      : interpolate(gettext("You are number %s in the queue."), [frame.position]);
-  const estimate = frame.estimate;
-  const nobody = !frame.unit_open || frame.staff_serving === 0;
-  let text;
-  if (nobody) {
-    text = "";
-  } else if (!estimate) {
-    text = gettext("We can't say yet how long the wait will be.");
-  } else if (estimate.high <= 2) {
-    text = gettext("A social worker should answer within a few minutes.");
-  } else {
-    text = interpolate(gettext("Expected wait: about %(low)s–%(high)s minutes."), estimate, true);
-  }
-  $("queue-estimate").textContent = text;
-  $("queue-estimate").hidden = !text;
-  $("queue-nobody").hidden = !nobody;
-  // Nobody there to answer: the client may leave the question instead of waiting.
-  $("queue-leave").hidden = !nobody;
 }
 
 function showNotice(text) {
   $("notice").textContent = text;
 }
 
-// --- after the meeting, or after leaving a question ----------------------------------------
-function wasEverActive() {
-  return Boolean(
-    $("log").querySelector('li[data-event="accepted"], li[data-event="handover_joined"]'),
-  );
-}
-
-function showAfter(state) {
-  const offline = state === "offline";
-  const left = $("left-question");
-  left.hidden = !offline;
-  if (offline) {
-    const info = units[String(currentUnit)];
-    left.textContent =
-      info && info.hours
-        ? interpolate(
-            gettext(
-              "They answer during their opening hours: %s. Come back with your case code to read the answer.",
-            ),
-            [info.hours],
-          )
-        : gettext("They answer as soon as they can. Come back with your case code to read the answer.");
-  }
-  $("save-part").hidden = state !== "ended";
-  $("code-part").hidden = !(state === "ended" || offline);
-  if (!$("code-part").hidden && $("code-box").hidden) showCodeOffer();
-  const survey = state === "ended" && wasEverActive();
-  $("survey-part").hidden = !survey;
-  if (survey) {
-    const done = Boolean(session && session.surveyDone);
-    $("survey-form").hidden = done;
-    $("survey-thanks").hidden = !done;
-  }
-}
-
-function showCodeOffer() {
-  const again = Boolean(session && session.codeIssued);
-  const button = $("get-code");
-  if (!button.dataset.first) button.dataset.first = button.textContent;
-  button.textContent = again ? button.dataset.again : button.dataset.first;
-  button.hidden = awaitingCode;
-  button.disabled = false;
-  $("code-hint").hidden = awaitingCode;
-  $("code-again").hidden = !again || awaitingCode;
-  button.setAttribute("aria-describedby", again ? "code-hint code-again" : "code-hint");
-  $("code-wait").hidden = !awaitingCode;
-  $("code-offer").hidden = false;
-  $("code-box").hidden = true;
-}
-
-function showCode(code) {
-  awaitingCode = false;
-  if (session) {
-    session.codeIssued = true;
-    saveSession(session);
-  }
-  $("case-code").textContent = code;
-  $("copy-done").textContent = "";
-  $("copy-code").hidden = !(navigator.clipboard && window.isSecureContext);
-  $("code-offer").hidden = true;
-  $("code-box").hidden = false;
-  $("case-code").focus();
-}
-
-function resetAfter() {
-  awaitingCode = false;
-  $("case-code").textContent = "";
-  $("code-box").hidden = true;
-  $("survey-form").reset();
-  $("survey-error").hidden = true;
-  for (const id of ["left-question", "save-part", "code-part", "survey-part"]) $(id).hidden = true;
-}
-
-$("get-code").addEventListener("click", () => {
-  if (!socket.send({ type: "case_code" })) {
-    showNotice(gettext("Not connected. Try again in a moment."));
-    return;
-  }
-  showNotice("");
-  awaitingCode = true;
-  showCodeOffer();
-});
-
-$("copy-code").addEventListener("click", () => {
-  const code = $("case-code").textContent;
-  navigator.clipboard.writeText(code).then(
-    () => {
-      $("copy-done").textContent = gettext("Copied.");
-    },
-    () => {
-      window.getSelection().selectAllChildren($("case-code"));
-      $("copy-done").textContent = gettext("Select the code and copy it.");
-    },
-  );
-});
-
-// The transcript comes back as a file download; the page stays as it is.
-$("save-transcript").addEventListener("click", () => {
-  if (!session || !session.token) return;
-  const form = $("transcript-form");
-  form.elements.token.value = session.token;
-  form.submit();
-  form.elements.token.value = "";
-});
-
-$("survey-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const data = new FormData(event.target);
-  const frame = {
-    type: "survey",
-    helped: data.get("helped") || "",
-    rating: data.get("rating") ? Number(data.get("rating")) : null,
-    comment: (data.get("comment") || "").trim(),
-  };
-  const error = $("survey-error");
-  if (!frame.helped && frame.rating === null && !frame.comment) {
-    error.textContent = gettext("You have not answered anything. The questions are optional: you can skip them.");
-    error.hidden = false;
-    return;
-  }
-  if (!socket.send(frame)) {
-    error.textContent = gettext("Not connected. Try again in a moment.");
-    error.hidden = false;
-    return;
-  }
-  error.hidden = true;
-});
-
-function surveySaved() {
-  if (session) {
-    session.surveyDone = true;
-    saveSession(session);
-  }
-  $("survey-form").hidden = true;
-  $("survey-thanks").hidden = false;
-  $("survey-thanks").focus();
-}
-
 // --- the socket ------------------------------------------------------------------------------
 const socket = new Socket("/ws/client/", {
   heartbeatSeconds: settings.heartbeatSeconds,
   pingFrame: () => ({ type: "ping" }),
-  onStatus: (status) => {
-    connection.textContent = (CONNECTION_TEXT[status] || (() => ""))();
-    connection.hidden = status === "open";
-  },
+  onStatus: connectionLine(connection, CONNECTION_TEXT),
   onOpen: () => {
     if (session.start) socket.send({ type: "start", token: session.token, ...session.start });
     else if (session.leave) {
-      awaitingCode = true;
+      after.awaitingCode = true;
       socket.send({ type: "leave_question", token: session.token, ...session.leave });
     } else socket.send({ type: "resume", token: session.token, after: thread.lastSeq });
   },
@@ -309,27 +128,29 @@ const socket = new Socket("/ws/client/", {
       if (session.start || session.leave) {
         session.start = null;
         session.leave = null;
-        saveSession(session);
+        saveSession(KEY, session);
         $("log").querySelectorAll(".message--pending[data-start]").forEach((el) => el.remove());
       }
       thread.applySync(frame);
-      maybeSendSeen();
+      signals.maybeSendSeen();
     },
     "conversation.message": (frame) => {
       if (thread.receive(frame) && frame.message.sender !== "client") {
-        hideTyping();
-        maybeSendSeen();
+        signals.hideTyping();
+        signals.maybeSendSeen();
       }
     },
     "conversation.typing": (frame) => {
-      if (frame.who === "worker") showTyping();
+      if (frame.who === "worker") signals.showTyping();
     },
     "conversation.seen": (frame) => {
       if (frame.who === "worker") thread.showSeen(frame.seq, "client");
     },
-    "queue.position": showPosition,
-    "case.code": (frame) => showCode(frame.code),
-    "survey.saved": surveySaved,
+    "queue.position": (frame) => {
+      if (thread.state === "queued") showQueuePlace(frame);
+    },
+    "case.code": (frame) => after.showCode(frame.code),
+    "survey.saved": () => after.surveySaved(),
     pong: (frame) => {
       if (frame.last_seq > thread.lastSeq) thread.onGap(thread.lastSeq);
       thread.flushStale();
@@ -342,7 +163,7 @@ const socket = new Socket("/ws/client/", {
         // The first message was refused: give the form back with the text in it.
         const first = session.start || session.leave;
         const question = frame.in_reply_to === "leave_question";
-        saveSession((session = null));
+        saveSession(KEY, (session = null));
         socket.stop();
         if (frame.code === "unit_closed" && first) {
           // Closed while the client was writing: offer to leave the question instead.
@@ -356,12 +177,12 @@ const socket = new Socket("/ws/client/", {
           showStart(first, errorText(frame.code));
         }
       } else if (frame.in_reply_to === "resume" && frame.code === "not_found") {
-        saveSession((session = null));
+        saveSession(KEY, (session = null));
         socket.stop();
         showStart(null, "");
       } else if (frame.in_reply_to === "case_code") {
-        awaitingCode = false;
-        showCodeOffer();
+        after.awaitingCode = false;
+        after.showCodeOffer();
         showNotice(gettext("The case code could not be made. Try again in a moment."));
       } else if (frame.in_reply_to === "survey") {
         $("survey-error").textContent = gettext("Your answers could not be sent. Try again, or skip the questions.");
@@ -371,6 +192,23 @@ const socket = new Socket("/ws/client/", {
       }
     },
   },
+});
+
+const signals = new ChatSignals({
+  thread,
+  typingLine: $("typing"),
+  composerBody,
+  send: (frame) => socket.send(frame),
+  hasSession: () => Boolean(session),
+});
+
+const after = new AfterChat({
+  units,
+  session: () => session,
+  keepSession: () => saveSession(KEY, session),
+  unit: () => currentUnit,
+  send: (frame) => socket.send(frame),
+  showNotice,
 });
 
 // --- the start form: a chat, or a question when nobody can chat ------------------------------
@@ -421,7 +259,7 @@ $("chat-instead").addEventListener("click", () => {
 
 function showStart(previous, error) {
   thread.clear();
-  resetAfter();
+  after.reset();
   chatSection.hidden = true;
   startSection.hidden = false;
   delete document.body.dataset.state;
@@ -455,7 +293,7 @@ startForm.addEventListener("submit", (event) => {
   const first = { unit, body, client_id: newId() };
   const question = questionMode();
   session = question ? { token: newToken(), leave: first } : { token: newToken(), start: first };
-  saveSession(session);
+  saveSession(KEY, session);
   startForm.reset();
   forcedQuestion = null;
   formError.hidden = true;
@@ -502,8 +340,8 @@ function leaveInsteadOfWaiting() {
   if (!previous) return;
   leavingQueue = null;
   socket.stop();
-  seenSentFor = 0;
-  saveSession((session = null));
+  signals.reset();
+  saveSession(KEY, (session = null));
   forcedQuestion = previous.unit;
   $("leave-instead").disabled = false;
   showStart(previous, "");
@@ -523,58 +361,6 @@ composer.addEventListener("submit", (event) => {
   composerBody.focus();
 });
 
-// "The social worker is writing…", for a few seconds after each sign.
-let typingTimer = null;
-let lastTypingSent = 0;
-let seenSentFor = 0;
-
-function showTyping() {
-  if (thread.state !== "active") return;
-  if (!typingLine.textContent) typingLine.textContent = gettext("The social worker is writing…");
-  clearTimeout(typingTimer);
-  typingTimer = setTimeout(hideTyping, TYPING_SHOW_MS);
-}
-
-function hideTyping() {
-  clearTimeout(typingTimer);
-  typingLine.textContent = "";
-}
-
-composerBody.addEventListener("input", () => {
-  if (thread.state !== "active" || !composerBody.value.trim()) return;
-  const now = Date.now();
-  if (now - lastTypingSent < TYPING_SEND_MS) return;
-  lastTypingSent = now;
-  socket.send({ type: "typing" });
-});
-
-// The social worker sees "Seen" once the newest answer has been on this screen.
-function maybeSendSeen() {
-  if (!session || thread.state !== "active") return;
-  if (!document.hasFocus() || document.visibilityState !== "visible") return;
-  const newest = thread.newest(["worker", "interpreter"]);
-  if (!newest) return;
-  const seq = Number(newest.dataset.seq);
-  const box = newest.getBoundingClientRect();
-  if (seq <= seenSentFor || box.bottom <= 0 || box.top >= innerHeight) return;
-  if (socket.send({ type: "seen", seq: thread.lastSeq })) seenSentFor = seq;
-}
-
-window.addEventListener("focus", maybeSendSeen);
-document.addEventListener("visibilitychange", maybeSendSeen);
-let seenFrame = null;
-window.addEventListener(
-  "scroll",
-  () => {
-    if (seenFrame) return;
-    seenFrame = requestAnimationFrame(() => {
-      seenFrame = null;
-      maybeSendSeen();
-    });
-  },
-  { passive: true },
-);
-
 // Enter sends, Shift+Enter makes a new line.
 composerBody.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -589,9 +375,9 @@ endButton.addEventListener("click", () => {
 
 $("new-chat").addEventListener("click", () => {
   socket.stop();
-  seenSentFor = 0;
+  signals.reset();
   forcedQuestion = null;
-  saveSession((session = null));
+  saveSession(KEY, (session = null));
   showStart(null, "");
 });
 

@@ -2,6 +2,7 @@
 // the worker's units; the page asks for the text it shows (a logged read) and rebuilds the
 // item from the page's template with textContent.
 
+import { connectionLine } from "./connection.js";
 import { Socket, readSettings } from "./socket.js";
 
 const { gettext, interpolate } = window;
@@ -9,6 +10,15 @@ const settings = readSettings("socket-settings");
 const list = document.getElementById("inbox");
 const template = document.getElementById("inbox-template");
 const connection = document.getElementById("connection");
+
+// The inbox keeps it short: whatever the reason, it is on its way back.
+const reconnecting = () => gettext("Reconnecting…");
+const INBOX_CONNECTION_TEXT = {
+  connecting: reconnecting,
+  reconnecting,
+  "signed-out": reconnecting,
+  forbidden: reconnecting,
+};
 
 function kindText(f) {
   if (f.kind === "from_client") {
@@ -39,10 +49,7 @@ function show(f) {
 const socket = new Socket("/ws/console/", {
   heartbeatSeconds: settings.heartbeatSeconds,
   onOpen: () => {},
-  onStatus: (status) => {
-    connection.hidden = status === "open";
-    connection.textContent = status === "open" ? "" : gettext("Reconnecting…");
-  },
+  onStatus: connectionLine(connection, INBOX_CONNECTION_TEXT),
   handlers: {
     // The news carries no client text; asking for it writes the read to the access log.
     "followup.updated": (frame) => {

@@ -4,8 +4,11 @@
 // then keeps its own token in sessionStorage to come back after a reload. An interpreter
 // with an account is known by their session.
 
+import { connectionLine } from "./connection.js";
+import { loadSession, saveSession } from "./session.js";
 import { Socket, newToken, readSettings } from "./socket.js";
-import { Thread, errorText } from "./thread.js";
+import { errorText } from "./event-texts.js";
+import { Thread } from "./thread.js";
 
 const { gettext } = window;
 const KEY = "cc.interpreter";
@@ -19,32 +22,15 @@ const composerBody = $("composer-body");
 const typingLine = $("typing");
 const TYPING_SHOW_MS = 5000;
 
-function loadSession() {
-  try {
-    return JSON.parse(sessionStorage.getItem(KEY)) || null;
-  } catch {
-    return null;
-  }
-}
-
-function saveSession(value) {
-  try {
-    if (value) sessionStorage.setItem(KEY, JSON.stringify(value));
-    else sessionStorage.removeItem(KEY);
-  } catch {
-    // storage may be off: this tab still works until it is closed
-  }
-}
-
 // Take the invitation out of the address bar before anything else happens.
 let invitation = null;
-let session = loadSession();
+let session = loadSession(KEY);
 const fragment = location.hash.slice(1);
 if (fragment.length > 10) {
   invitation = fragment;
   history.replaceState(null, "", location.pathname);
   session = { token: newToken() };
-  saveSession(session);
+  saveSession(KEY, session);
 }
 const hadLink = Boolean(invitation || session?.token);
 let joined = false;
@@ -73,10 +59,8 @@ const STATUS_TEXT = {
 };
 
 const CONNECTION_TEXT = {
-  connecting: () => gettext("Connecting…"),
   reconnecting: () =>
     gettext("The connection was lost. Reconnecting… What you write is kept and sent."),
-  open: () => "",
 };
 
 function showState(state) {
@@ -104,7 +88,7 @@ function stop(text) {
   connection.hidden = true;
   hideTyping();
   thread.close();
-  saveSession(null);
+  saveSession(KEY, null);
   socket.stop();
 }
 
@@ -116,10 +100,7 @@ function resume(after) {
 
 const socket = new Socket("/ws/interpreter/", {
   heartbeatSeconds: settings.heartbeatSeconds,
-  onStatus: (status) => {
-    connection.textContent = (CONNECTION_TEXT[status] || (() => ""))();
-    connection.hidden = status === "open" || stopped;
-  },
+  onStatus: connectionLine(connection, CONNECTION_TEXT, { hide: () => stopped }),
   onOpen: () => {
     // Until the server has answered the join, a reconnect repeats it (the same link and
     // token answer the same seat); after that the token alone brings the tab back.

@@ -1,0 +1,88 @@
+// What tells the worker something happened: a soft chime, a count in the title, the
+// screen reader's announcer and the notice line.
+
+import { $ } from "./dom.js";
+
+const ALERTS_KEY = "cc.console.alerts";
+
+export class Alerts {
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.toggle = $("alerts-toggle");
+    this.announcer = $("announcer");
+    this.notice = $("notice");
+    this.baseTitle = document.title;
+    this.audio = null;
+    this.lastChime = 0;
+
+    try {
+      this.toggle.checked = localStorage.getItem(ALERTS_KEY) !== "off";
+    } catch {
+      this.toggle.checked = true;
+    }
+    this.toggle.addEventListener("change", () => {
+      try {
+        localStorage.setItem(ALERTS_KEY, this.toggle.checked ? "on" : "off");
+      } catch {
+        // storage may be off; the choice holds for this page
+      }
+      this.updateTitle();
+    });
+    const unlock = () => this.unlockAudio();
+    document.addEventListener("pointerdown", unlock);
+    document.addEventListener("keydown", unlock);
+  }
+
+  // Browsers let a page make sound only after the user has done something on it.
+  unlockAudio() {
+    try {
+      if (!this.audio) this.audio = new AudioContext();
+      if (this.audio.state === "suspended") this.audio.resume().catch(() => {});
+    } catch {
+      this.audio = null;
+    }
+  }
+
+  chime() {
+    const { audio } = this;
+    if (!this.toggle.checked || !audio || audio.state !== "running") return;
+    if (Date.now() - this.lastChime < 1500) return;
+    this.lastChime = Date.now();
+    const start = audio.currentTime;
+    for (const [frequency, at] of [
+      [659.25, 0],
+      [880, 0.16],
+    ]) {
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      tone.type = "sine";
+      tone.frequency.value = frequency;
+      gain.gain.setValueAtTime(0.0001, start + at);
+      gain.gain.exponentialRampToValueAtTime(0.1, start + at + 0.03);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + at + 0.5);
+      tone.connect(gain).connect(audio.destination);
+      tone.start(start + at);
+      tone.stop(start + at + 0.55);
+    }
+  }
+
+  // New clients while the window was elsewhere, offers to answer, conversations with news.
+  updateTitle() {
+    const { queue, offers, conversations } = this.ctx;
+    const count = queue.newWaiting.size + offers.size + conversations.needingAttention();
+    document.title =
+      this.toggle.checked && count ? `(${count}) ${this.baseTitle}` : this.baseTitle;
+  }
+
+  announce(text) {
+    this.announcer.textContent = "";
+    // A fresh text node, a moment later, so the same words are read out again.
+    setTimeout(() => {
+      this.announcer.textContent = text;
+    }, 50);
+  }
+
+  showNotice(text) {
+    this.notice.textContent = text;
+  }
+}

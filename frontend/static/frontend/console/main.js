@@ -1,0 +1,218 @@
+// The social worker's console: the waiting queues of the worker's units, live, and the
+// worker's own conversations, several at once, each with its own thread and outbox.
+// Around them: handover (sending and answering offers), invitations, private notes, canned
+// replies, typing and seen, ending with follow-up questions for the client, links to the
+// case and the transcript, a count of new client questions, and sound and title alerts.
+//
+// This module wires the parts together: each part owns its own state and reaches the
+// others through `ctx`; the socket's frames are dispatched here.
+
+import { interpolate } from "../bidi.js";
+import { connectionLine } from "../connection.js";
+import { Socket, readSettings } from "../socket.js";
+import { errorText } from "../event-texts.js";
+import { Alerts } from "./alerts.js";
+import { Conversations } from "./conversations.js";
+import { Dialogs } from "./dialogs.js";
+import { $ } from "./dom.js";
+import { EndDialog } from "./end.js";
+import { Handover } from "./handover.js";
+import { InboxBadge } from "./inbox-badge.js";
+import { Invite } from "./invite.js";
+import { Offers } from "./offers.js";
+import { setUnit } from "./panel.js";
+import { Queue } from "./queue.js";
+import { renderContext } from "./staff-context.js";
+
+const { gettext } = window;
+
+// System events after which the handover trail or the participants may have changed.
+const CONTEXT_EVENTS = new Set([
+  "participant_joined",
+  "participant_left",
+  "handover_started",
+  "handover_cancelled",
+  "handover_joined",
+]);
+
+const ctx = {
+  settings: readSettings("socket-settings"),
+  unitNames: readSettings("unit-names"),
+  myUnits: readSettings("my-units"),
+  colleagues: readSettings("colleagues"),
+  interpreters: readSettings("interpreters"),
+  cannedReplies: readSettings("canned-replies"),
+  // Who this console belongs to. People are told apart by id; names are only shown.
+  me: { id: Number($("whoami").dataset.id) },
+  pageLanguage: (document.documentElement.lang || "sv").slice(0, 2),
+};
+
+ctx.alerts = new Alerts(ctx);
+ctx.queue = new Queue(ctx);
+ctx.conversations = new Conversations(ctx);
+ctx.dialogs = new Dialogs(ctx);
+ctx.handover = new Handover(ctx);
+ctx.offers = new Offers(ctx);
+ctx.invite = new Invite(ctx);
+ctx.end = new EndDialog(ctx);
+ctx.inbox = new InboxBadge(ctx);
+
+const { alerts, queue, conversations } = ctx;
+
+window.addEventListener("focus", () => {
+  queue.newWaiting.clear();
+  const entry = conversations.current();
+  if (entry) conversations.clearUnread(entry);
+  alerts.updateTitle();
+  entry?.composer.maybeSendSeen();
+});
+document.addEventListener("visibilitychange", () =>
+  conversations.current()?.composer.maybeSendSeen(),
+);
+
+function onSnapshot(frame) {
+  queue.replace(frame.units, frame.waiting);
+  const current = new Set(frame.conversations.map((c) => c.id));
+  for (const c of frame.conversations) conversations.open(c.id, c.unit, c.case);
+  conversations.markMissingGone(current);
+  queue.showPresence(frame.presence);
+  queue.sendPendingStatus();
+  ctx.offers.replace(frame.offers || []);
+  for (const entry of conversations.values()) {
+    if (!entry.gone) conversations.requestSync(entry);
+  }
+}
+
+function onPong(frame) {
+  for (const [id, lastSeq] of Object.entries(frame.last_seqs || {})) {
+    const entry = conversations.get(Number(id));
+    if (entry && lastSeq > entry.thread.lastSeq) entry.thread.onGap(entry.thread.lastSeq);
+  }
+  for (const entry of conversations.values()) {
+    entry.thread.flushStale();
+    if (entry.notes.flushStale()) conversations.requestSync(entry);
+  }
+}
+
+function onAssigned(frame) {
+  const known = conversations.has(frame.conversation);
+  const entry = conversations.open(frame.conversation, frame.detail.unit, frame.detail.case);
+  if (entry.gone) conversations.reopen(entry);
+  conversations.requestSync(entry);
+  if (ctx.offers.takeAccepted(frame.conversation)) {
+    // A handover this tab accepted: the note comes first.
+    entry.focusTrail = true;
+    conversations.select(frame.conversation, { focus: false });
+  } else if (queue.acceptedHere) {
+    queue.acceptedHere = false;
+    conversations.select(frame.conversation);
+  } else if (!known) {
+    conversations.markUnread(entry);
+    alerts.announce(interpolate(gettext("%s is now in your conversations."), [entry.label]));
+  }
+}
+
+function onMessage(frame) {
+  const entry = conversations.get(frame.conversation);
+  if (!entry) return;
+  if (!entry.thread.receive(frame)) return;
+  const { message } = frame;
+  if (message.sender === "client") {
+    entry.composer.hideTyping();
+    conversations.markUnread(entry);
+    entry.composer.maybeSendSeen();
+  } else if (message.sender === "worker" && entry.unanswered) {
+    conversations.setUnanswered(entry, false);
+  } else if (message.sender === "system" && message.event === "ended") {
+    ctx.end.finished(entry);
+  } else if (message.sender === "system" && CONTEXT_EVENTS.has(message.event)) {
+    conversations.requestContext(entry);
+    if (message.event === "participant_joined") ctx.invite.joined(entry);
+  }
+}
+
+// The frame's conversation, when it is one of this console's.
+const entryOf = (frame) => conversations.get(frame.conversation);
+
+function handleError(frame) {
+  const entry = entryOf(frame);
+  const about = frame.in_reply_to;
+  if (about === "presence") queue.setPendingStatus(null); // refused: the server's status stands
+  if (entry && frame.client_id && about === "message") entry.thread.fail(frame);
+  else if (entry && frame.client_id && about === "note") entry.notes.fail(frame);
+  else if (about === "sync" && entry && entry.gone) return; // no longer readable: fine
+  else if (about === "hand_over") ctx.handover.failed(frame.code);
+  else if (about === "end") ctx.end.failed(frame.code);
+  else if (about === "invite" || about === "invite_link") ctx.invite.failed(frame.code);
+  else if (about === "handover_accept" || about === "handover_decline") ctx.offers.failed(frame);
+  else if (frame.code === "nothing_waiting") alerts.showNotice(gettext("Nobody is waiting right now."));
+  else if (frame.code === "at_capacity") alerts.showNotice(errorText(frame.code));
+  else if (about === "accept" && frame.code === "conflict")
+    alerts.showNotice(gettext("Someone else has already taken that conversation."));
+  else if (about === "remove_participant" || about === "leave") {
+    alerts.showNotice(gettext("That did not work. The conversation may have changed; look again."));
+    if (entry) conversations.requestContext(entry);
+  } else if (about === "typing" || about === "seen") return; // best effort only
+  else alerts.showNotice(errorText(frame.code));
+}
+
+ctx.socket = new Socket("/ws/console/", {
+  heartbeatSeconds: ctx.settings.heartbeatSeconds,
+  onStatus: connectionLine(
+    $("connection"),
+    { forbidden: () => gettext("Your account cannot use the console.") },
+    { staff: true },
+  ),
+  onOpen: () => {},
+  handlers: {
+    "console.snapshot": onSnapshot,
+    "presence.updated": (frame) => queue.showPresence(frame),
+    pong: onPong,
+    "queue.updated": (frame) => queue.updateUnit(frame.unit, frame.waiting),
+    "conversation.assigned": onAssigned,
+    "conversation.sync": (frame) => {
+      const entry = entryOf(frame);
+      if (!entry) return;
+      if (frame.unit && frame.unit !== entry.unit) setUnit(ctx, entry, frame.unit);
+      entry.thread.applySync(frame);
+      entry.composer.maybeSendSeen();
+    },
+    "conversation.context": (frame) => {
+      const entry = entryOf(frame);
+      if (entry) renderContext(ctx, entry, frame);
+    },
+    "conversation.message": onMessage,
+    "conversation.note": (frame) => entryOf(frame)?.notes.receive(frame.note),
+    "conversation.typing": (frame) => {
+      const entry = entryOf(frame);
+      if (entry && frame.who === "client") entry.composer.showTyping();
+    },
+    "conversation.seen": (frame) => {
+      const entry = entryOf(frame);
+      if (entry && frame.who === "client") entry.thread.showSeen(frame.seq, "worker");
+    },
+    "conversation.unanswered": (frame) => {
+      const entry = entryOf(frame);
+      if (entry && !entry.gone) {
+        conversations.setUnanswered(entry, true);
+        alerts.chime();
+      }
+    },
+    "conversation.left": (frame) => {
+      const entry = entryOf(frame);
+      if (entry) conversations.markGone(entry, frame.reason);
+    },
+    "handover.updated": (frame) => ctx.handover.updated(frame.handover),
+    "followup.updated": (frame) => ctx.inbox.followupUpdated(frame.followup),
+    invitation: (frame) => ctx.invite.showInvitation(frame),
+    ack: (frame) => {
+      const entry = entryOf(frame);
+      if (!entry) return;
+      if ("note" in frame) entry.notes.ack(frame);
+      else entry.thread.ack(frame);
+    },
+    error: handleError,
+  },
+});
+
+ctx.socket.connect();

@@ -1,0 +1,154 @@
+// The waiting queues of the worker's units, live; taking the next client or a chosen one;
+// and the worker's status (available, busy, away) with their load.
+
+import { interpolate } from "../bidi.js";
+import { loadSession, saveSession } from "../session.js";
+import { $, fromTemplate } from "./dom.js";
+
+const { gettext, ngettext } = window;
+
+// The worker's latest status choice until the server confirms it, kept in this tab's
+// sessionStorage so that a choice made while the socket was down, or just before a reload,
+// is sent when the console connects. The last choice wins: the server ignores a choice
+// older than the one in force (another tab's, a supervisor's) and says which is.
+const PENDING_STATUS_KEY = "cc.console.status";
+
+function waitedText(isoTime) {
+  const minutes = Math.max(0, Math.floor((Date.now() - new Date(isoTime)) / 60000));
+  if (minutes < 1) return gettext("waited less than a minute");
+  return interpolate(ngettext("waited %s minute", "waited %s minutes", minutes), [minutes]);
+}
+
+export class Queue {
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.waitingByUnit = new Map(); // unit id -> list of waiting conversations
+    this.knownWaiting = new Set();
+    this.newWaiting = new Set(); // waiting ids that arrived while this window was elsewhere
+    this.acceptedHere = false; // focus a conversation this tab accepted
+    this.capacity = null;
+    this.list = $("waiting");
+    this.empty = $("waiting-empty");
+    this.presenceSelect = $("presence-status");
+
+    this.presenceSelect.addEventListener("change", () => {
+      this.setPendingStatus({ status: this.presenceSelect.value, chosenAt: Date.now() });
+      this.sendPendingStatus();
+    });
+    setInterval(() => {
+      for (const el of this.list.querySelectorAll(".waited")) {
+        el.textContent = waitedText(el.dataset.since);
+      }
+    }, 30000);
+    $("accept-next").addEventListener("click", () => this.accept(null));
+  }
+
+  // --- status ---------------------------------------------------------------------------
+  pendingStatus() {
+    return loadSession(PENDING_STATUS_KEY);
+  }
+
+  setPendingStatus(choice) {
+    // Storage may be disabled: the choice still goes out while the socket is open.
+    saveSession(PENDING_STATUS_KEY, choice);
+  }
+
+  sendPendingStatus() {
+    const choice = this.pendingStatus();
+    if (!choice) return;
+    const frame = { type: "presence", status: choice.status, chosen_at: choice.chosenAt };
+    if (!this.ctx.socket.send(frame)) {
+      this.ctx.alerts.showNotice(
+        gettext("Not connected. Your status is saved as soon as the console is connected."),
+      );
+    }
+  }
+
+  showPresence(presence) {
+    const choice = this.pendingStatus();
+    const confirmed = choice && presence.status === choice.status;
+    const later = choice && presence.chosen_at !== null && presence.chosen_at >= choice.chosenAt;
+    if (choice && !confirmed && !later) {
+      this.presenceSelect.value = choice.status; // still on its way: show what the worker chose
+    } else {
+      this.setPendingStatus(null);
+      this.presenceSelect.value = presence.status;
+    }
+    this.capacity = presence.capacity;
+    this.showLoad();
+  }
+
+  showLoad() {
+    if (this.capacity === null) return;
+    const active = this.ctx.conversations.activeCount();
+    $("presence-load").textContent = interpolate(
+      gettext("%(active)s of %(capacity)s conversations in progress."),
+      { active, capacity: this.capacity },
+      true,
+    );
+  }
+
+  // --- the waiting list -----------------------------------------------------------------
+  // All waiting conversations of the worker's units, from the console's snapshot.
+  replace(units, waiting) {
+    this.waitingByUnit.clear();
+    for (const unit of units) this.waitingByUnit.set(unit.id, []);
+    for (const c of waiting) {
+      this.waitingByUnit.get(c.unit)?.push(c);
+      this.knownWaiting.add(c.id);
+    }
+    this.render();
+  }
+
+  updateUnit(unit, waiting) {
+    this.waitingByUnit.set(unit, waiting);
+    this.noticeNewWaiting();
+    this.render();
+  }
+
+  // A client who just came into one of the worker's queues: chime, and count it in the
+  // title while the window is elsewhere.
+  noticeNewWaiting() {
+    const now = new Set([...this.waitingByUnit.values()].flat().map((c) => c.id));
+    let arrived = false;
+    for (const id of now) {
+      if (!this.knownWaiting.has(id)) {
+        this.knownWaiting.add(id);
+        arrived = true;
+        if (!document.hasFocus()) this.newWaiting.add(id);
+      }
+    }
+    for (const id of this.newWaiting) if (!now.has(id)) this.newWaiting.delete(id);
+    if (arrived && this.presenceSelect.value === "available") this.ctx.alerts.chime();
+    this.ctx.alerts.updateTitle();
+  }
+
+  render() {
+    const all = [...this.waitingByUnit.values()].flat();
+    all.sort((a, b) => b.priority - a.priority || new Date(a.queued_at) - new Date(b.queued_at));
+    const items = all.map((c) => {
+      const li = fromTemplate("waiting-template");
+      li.dataset.conversation = c.id;
+      li.querySelector(".unit").textContent = this.ctx.unitNames[c.unit] || "";
+      li.querySelector(".waited").textContent = waitedText(c.queued_at);
+      li.querySelector(".waited").dataset.since = c.queued_at;
+      li.querySelector(".urgent").hidden = c.priority < 1;
+      li.querySelector("button").addEventListener("click", () => this.accept(c.id));
+      return li;
+    });
+    this.list.replaceChildren(...items);
+    this.empty.hidden = items.length > 0;
+    $("accept-next").disabled = items.length === 0;
+    $("waiting-count").textContent = String(items.length);
+  }
+
+  accept(conversationId) {
+    this.acceptedHere = true;
+    this.ctx.alerts.showNotice("");
+    const frame = { type: "accept" };
+    if (conversationId) frame.conversation = conversationId;
+    if (!this.ctx.socket.send(frame)) {
+      this.ctx.alerts.showNotice(gettext("Not connected. Try again in a moment."));
+    }
+  }
+}

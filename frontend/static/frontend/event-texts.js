@@ -1,0 +1,98 @@
+// The words for what happens in a chat, as each reader sees them: system events (joined,
+// handed over, ended...) and why a message could not be sent.
+
+import { interpolate } from "./bidi.js";
+
+const { gettext } = window;
+
+// Who joined or left, as the server writes it in the event's body.
+function joinedText(body, viewer) {
+  if (body === "interpreter") return gettext("An interpreter has joined the chat.");
+  return viewer === "staff"
+    ? gettext("A colleague has joined the chat.")
+    : gettext("Another social worker has joined the chat.");
+}
+
+function leftText(body, viewer) {
+  if (body === "interpreter") return gettext("The interpreter has left the chat.");
+  return viewer === "staff"
+    ? gettext("The colleague has left the chat.")
+    : gettext("The other social worker has left the chat.");
+}
+
+// System events, worded for who reads them: the client, staff, or an interpreter.
+export const EVENT_TEXT = {
+  client: {
+    accepted: () => gettext("A social worker has joined the chat."),
+    ended: () => gettext("The chat has ended."),
+    abandoned: () => gettext("You have left the queue."),
+    moved: () => gettext("You have been moved to another unit's queue. Your place is kept."),
+    rejoined: () => gettext("You are back in the queue, in the same place."),
+    // Neutral on purpose: when only the note goes along to another unit, the new social
+    // worker does not see the earlier messages, so nothing is promised about them.
+    handover_started: () =>
+      gettext("You are being connected to a colleague. Please wait a moment."),
+    handover_cancelled: () => gettext("You are still talking with the same social worker."),
+    handover_joined: (m) =>
+      m.body
+        ? interpolate(gettext("%s, a social worker, has taken over the chat."), [m.body])
+        : gettext("Another social worker has taken over the chat."),
+    participant_joined: (m) => joinedText(m.body, "client"),
+    participant_left: (m) => leftText(m.body, "client"),
+    returned: () => gettext("You are back in the queue, first in line."),
+    worker_gone: () =>
+      gettext(
+        "Your social worker is no longer connected. You are back in the queue, first in line, and nothing you wrote is lost.",
+      ),
+  },
+  staff: {
+    accepted: () => gettext("A social worker has joined the chat."),
+    ended: () => gettext("The chat has ended."),
+    rejoined: () => gettext("The client is back in the queue."),
+    abandoned: () => gettext("The client left the queue."),
+    moved: () => gettext("The conversation was moved to another unit."),
+    quick_exit: () =>
+      gettext("The client left quickly with the quick exit. Someone may be near them: do not try to contact them."),
+    handover_started: () => gettext("Handover started."),
+    handover_cancelled: () => gettext("The handover did not go ahead."),
+    handover_joined: (m) =>
+      m.author
+        ? interpolate(gettext("%s has taken over the chat."), [m.author])
+        : gettext("A colleague has taken over the chat."),
+    participant_joined: (m) => joinedText(m.body, "staff"),
+    participant_left: (m) => leftText(m.body, "staff"),
+    returned: () => gettext("Nobody answered in time, so the conversation went back to the queue."),
+    worker_gone: () =>
+      gettext("The social worker was no longer connected, so the conversation went back to the queue."),
+  },
+  interpreter: {
+    accepted: () => gettext("A social worker has joined the chat."),
+    ended: () => gettext("The chat has ended."),
+    moved: () => gettext("The conversation was moved to another unit."),
+    quick_exit: () => gettext("The client has left the chat."),
+    handover_started: () => gettext("The client is being connected to another social worker."),
+    handover_cancelled: () => gettext("The handover did not go ahead."),
+    handover_joined: () => gettext("Another social worker has taken over the chat."),
+    participant_joined: (m) => joinedText(m.body, "interpreter"),
+    participant_left: (m) => leftText(m.body, "interpreter"),
+    returned: () => gettext("The conversation went back to the queue."),
+    worker_gone: () => gettext("The conversation went back to the queue."),
+  },
+};
+
+const ERROR_TEXT = {
+  too_long: () => gettext("The message is too long. Shorten it and send again."),
+  invalid: () => gettext("The message could not be sent. Check it and send again."),
+  conflict: () => gettext("The chat has ended, so the message could not be sent."),
+  forbidden: () => gettext("You cannot write in this chat."),
+  rate_limited: () => gettext("Too many messages at once. Wait a moment and try again."),
+  not_found: () => gettext("The chat could not be found."),
+  unit_closed: () =>
+    gettext("The unit has just closed for today. See the opening hours, or call 112 if it is urgent."),
+  at_capacity: () => gettext("You already have as many conversations as your capacity allows."),
+  not_present: () => gettext("You are no longer in this conversation."),
+};
+
+export function errorText(code) {
+  return (ERROR_TEXT[code] || (() => gettext("Something went wrong. Please try again.")))();
+}
