@@ -94,11 +94,25 @@ function onPong(frame) {
   }
 }
 
+function applySync(frame) {
+  const entry = entryOf(frame);
+  if (!entry) return;
+  if (frame.unit && frame.unit !== entry.unit) setUnit(ctx, entry, frame.unit);
+  entry.thread.applySync(frame);
+  entry.composer.maybeSendSeen();
+}
+
 function onAssigned(frame) {
   const known = conversations.has(frame.conversation);
   const entry = conversations.open(frame.conversation, frame.detail.unit, frame.detail.case);
   if (entry.gone) conversations.reopen(entry);
-  conversations.requestSync(entry);
+  // The event carries the messages and the staff context: nothing to ask for.
+  if (frame.sync && frame.context) {
+    applySync(frame.sync);
+    renderContext(ctx, entry, frame.context);
+  } else {
+    conversations.requestSync(entry);
+  }
   if (ctx.offers.takeAccepted(frame.conversation)) {
     // A handover this tab accepted: the note comes first.
     entry.focusTrail = true;
@@ -170,13 +184,7 @@ ctx.socket = new Socket("/ws/console/", {
     pong: onPong,
     "queue.updated": (frame) => queue.updateUnit(frame.unit, frame.waiting),
     "conversation.assigned": onAssigned,
-    "conversation.sync": (frame) => {
-      const entry = entryOf(frame);
-      if (!entry) return;
-      if (frame.unit && frame.unit !== entry.unit) setUnit(ctx, entry, frame.unit);
-      entry.thread.applySync(frame);
-      entry.composer.maybeSendSeen();
-    },
+    "conversation.sync": applySync,
     "conversation.context": (frame) => {
       const entry = entryOf(frame);
       if (entry) renderContext(ctx, entry, frame);
