@@ -47,7 +47,17 @@ RECEIVE_TIMEOUT = 3  # seconds to wait for a frame that must come
 FRAME_LIMIT = 30  # most frames read while looking for one
 # Frames that state changes elsewhere send to every interested socket at any time: the
 # helpers below pass over them (and only them) while waiting for the frame a test is about.
-BACKGROUND = frozenset({"queue.position", "queue.updated", "presence.updated", "dashboard.unit"})
+BACKGROUND = frozenset(
+    # (conversation.context: pushed to the staff in a conversation after every handover or
+    # invitation change, whatever else a test is waiting for.)
+    {
+        "queue.position",
+        "queue.updated",
+        "presence.updated",
+        "dashboard.unit",
+        "conversation.context",
+    }
+)
 
 
 # --- people and places ------------------------------------------------------------------

@@ -84,7 +84,11 @@ def test_it_tells_the_client_a_handover_started_and_offers_it_to_the_receiver(
     assert offer[0]["handover"]["id"] == handover.pk
     assert offer[0]["handover"]["state"] == "offered"
     assert offer[0]["handover"]["note"] == handover.note
-    assert types_to(published, realtime.worker_group(anna.pk)) == ["handover.updated"]
+    # The sender: the news, and the trail as she now sees it (no need to ask for it).
+    assert types_to(published, realtime.worker_group(anna.pk)) == [
+        "handover.updated",
+        "conversation.context",
+    ]
 
 
 def test_it_refuses_a_second_open_offer_for_the_same_conversation(talk, anna, bengt, sara):

@@ -87,3 +87,44 @@ async def test_a_worker_frame_crosses_into_sync_code_once(
     await factories.frames_until(console, answer)
 
     assert crossings == ["as_current_user"]  # the account check and the action, together
+
+
+async def test_an_invitation_brings_the_new_context_without_asking(
+    ws, ekonomi, anna, bengt, crossings
+):
+    client, console, conversation_id = await factories.accepted(ws, anna, ekonomi)
+    await settle(console)
+    await settle(client)
+    crossings.clear()
+
+    await console.send_json_to(
+        {"type": "invite", "conversation": conversation_id, "user": bengt.pk}
+    )
+
+    context = await factories.frames_until(console, "conversation.context")
+    assert [p["user"] for p in context[-1]["participants"]] == [bengt.pk]
+    assert crossings == ["as_current_user"]  # the invite; the console asked for nothing
+
+
+async def test_a_handover_offer_brings_the_senders_new_trail_without_asking(
+    ws, ekonomi, anna, bengt, crossings
+):
+    client, console, conversation_id = await factories.accepted(ws, anna, ekonomi)
+    await settle(console)
+    await settle(client)
+    crossings.clear()
+
+    await console.send_json_to(
+        {
+            "type": "hand_over",
+            "conversation": conversation_id,
+            "to_worker": bengt.pk,
+            "note": "Hyran, se ansökan.",
+        }
+    )
+
+    context = (await factories.frames_until(console, "conversation.context"))[-1]
+    assert [(h["to_id"], h["note"]) for h in context["handovers"]] == [
+        (bengt.pk, "Hyran, se ansökan.")
+    ]
+    assert crossings == ["as_current_user"]

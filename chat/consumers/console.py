@@ -263,6 +263,7 @@ class ConsoleConsumer(StaffConsumer):
         {
             "conversation.message",
             "conversation.note",
+            "conversation.context",
             "conversation.typing",
             "conversation.seen",
             "conversation.unanswered",

@@ -38,6 +38,7 @@ from chat.selectors.conversations import (
     visible_from_seq,
 )
 from chat.selectors.handovers import (
+    conversation_staff_readers,
     handover_get_for,
     handover_list_offered_to,
     handover_trail,
@@ -99,6 +100,7 @@ __all__ = [
     "conversation_list_open_for",
     "conversation_list_unanswered",
     "conversation_list_waiting",
+    "conversation_staff_readers",
     "default_capacity_for",
     "followup_get_for_staff",
     "followup_inbox",

@@ -113,3 +113,19 @@ def participant_get_present(*, participant_id: int) -> Participant | None:
         Participant.objects.select_related("conversation", "user").filter(pk=participant_id).first()
     )
     return seat if seat is not None and seat.is_present else None
+
+
+def conversation_staff_readers(*, conversation: Conversation) -> list[User]:
+    """The staff whose consoles show the conversation: its worker and the colleagues
+    invited into it who are still there."""
+    return list(
+        User.objects.filter(
+            Q(pk=conversation.worker_id)
+            | Q(
+                participations__conversation=conversation,
+                participations__role=Participant.Role.COLLEAGUE,
+                participations__left_at__isnull=True,
+            ),
+            is_active=True,
+        ).distinct()
+    )

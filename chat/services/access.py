@@ -116,6 +116,35 @@ def conversation_announce_assigned(*, conversation_id: int, worker: User) -> Non
     transaction.on_commit(send)
 
 
+def conversation_announce_context(
+    *, conversation_id: int, except_user_id: int | None = None
+) -> None:
+    """After commit: the staff context (handover trail, private notes, participants) to each
+    staff member whose console shows the conversation, as each may see it, so no console
+    has to ask when a handover or an invitation changes it. No messages, so no read.
+    `except_user_id`: someone who gets it in their conversation.assigned anyway."""
+
+    def send() -> None:
+        conversation = Conversation.objects.filter(pk=conversation_id).first()
+        if conversation is None:
+            return
+        for reader in selectors.conversation_staff_readers(conversation=conversation):
+            if reader.pk == except_user_id:
+                continue
+            try:
+                _sync, context = conversation_open(
+                    actor=reader,
+                    conversation_id=conversation_id,
+                    after=conversation.last_seq,
+                    request_id=uuid.uuid4(),
+                )
+            except ChatError:
+                continue
+            realtime.publish(realtime.worker_group(reader.pk), context)
+
+    transaction.on_commit(send)
+
+
 def conversation_transcript(
     *, actor: User, conversation_id: object, include_notes: bool, request_id: uuid.UUID
 ) -> Transcript:

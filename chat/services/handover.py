@@ -16,6 +16,7 @@ from chat.errors import Conflict, InvalidInput, NotFound
 from chat.models import Conversation, Handover, Message
 from chat.parsing import frame_optional_id
 from chat.permissions import can, require
+from chat.services.access import conversation_announce_context
 from chat.services.cases import case_for_transfer
 from chat.services.messages import message_append
 from chat.services.participants import participants_leave_all
@@ -46,6 +47,7 @@ def _notify(handover: Handover) -> None:
     if handover.to_worker_id:
         realtime.publish_on_commit(realtime.worker_group(handover.to_worker_id), event)
     realtime.publish_on_commit(realtime.conversation_staff_group(handover.conversation_id), event)
+    conversation_announce_context(conversation_id=handover.conversation_id)
 
 
 def _move_to_unit(conversation: Conversation, handover: Handover) -> None:

@@ -14,11 +14,14 @@ from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from chat.models import Conversation, Message, Participant
 from chat.parsing import frame_id
 from chat.permissions import can, require
-from chat.services.access import conversation_announce_assigned
+from chat.services.access import conversation_announce_assigned, conversation_announce_context
 from chat.services.messages import message_append
 
 
 def _joined(conversation: Conversation, participant: Participant) -> None:
+    conversation_announce_context(
+        conversation_id=conversation.pk, except_user_id=participant.user_id
+    )
     message_append(
         conversation,
         sender=Message.Sender.SYSTEM,
@@ -133,6 +136,7 @@ def participant_leave(*, participant: Participant, actor: User | None) -> None:
             raise NotAllowed("only the conversation's worker removes participants")
         seat.left_at = timezone.now()
         seat.save(update_fields=["left_at"])
+        conversation_announce_context(conversation_id=conversation.pk)
         if seat.joined_at is not None and conversation.is_open:
             message_append(
                 conversation,

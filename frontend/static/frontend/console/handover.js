@@ -157,7 +157,7 @@ export class Handover {
     if (h.to_id === ctx.me.id && !sentByMe) ctx.offers.update(h);
     const entry = ctx.conversations.get(h.conversation);
     if (!entry) return;
-    // Show the news in the trail at once; the context that follows confirms it.
+    // Show the news in the trail at once; the server's conversation.context confirms it.
     const others = entry.handovers.filter((known) => known.id !== h.id);
     entry.handovers = [...others, h];
     renderTrail(ctx, entry, entry.handovers);
@@ -167,7 +167,6 @@ export class Handover {
       refreshControls(ctx, entry);
       if (ctx.dialogs.isPending("hand_over", h.conversation)) ctx.dialogs.close(this.dialog);
     }
-    ctx.conversations.requestContext(entry);
   }
 
   showStatus(entry, h) {

@@ -26,15 +26,6 @@ import { renderContext } from "./staff-context.js";
 
 const { gettext } = window;
 
-// System events after which the handover trail or the participants may have changed.
-const CONTEXT_EVENTS = new Set([
-  "participant_joined",
-  "participant_left",
-  "handover_started",
-  "handover_cancelled",
-  "handover_joined",
-]);
-
 const ctx = {
   settings: readSettings("socket-settings"),
   unitNames: readSettings("unit-names"),
@@ -139,9 +130,8 @@ function onMessage(frame) {
     conversations.setUnanswered(entry, false);
   } else if (message.sender === "system" && message.event === "ended") {
     ctx.end.finished(entry);
-  } else if (message.sender === "system" && CONTEXT_EVENTS.has(message.event)) {
-    conversations.requestContext(entry);
-    if (message.event === "participant_joined") ctx.invite.joined(entry);
+  } else if (message.sender === "system" && message.event === "participant_joined") {
+    ctx.invite.joined(entry); // the new participants come in a conversation.context of their own
   }
 }
 
