@@ -152,3 +152,11 @@ def test_the_services_import_each_other_only_at_the_top():
                     if isinstance(inner, ast.Import | ast.ImportFrom)
                 ]
     assert hidden == []
+
+
+def test_the_served_application_carries_the_timer():
+    """What daphne serves (Procfile, make demo) is wrapped in the timer, which runs only
+    where TIMED_RULES says `process`."""
+    from chatcounsel.asgi import application
+
+    assert isinstance(application, timers.TimedRulesInProcess)
