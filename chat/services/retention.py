@@ -44,7 +44,6 @@ def retention_purge(*, now: datetime | None = None) -> PurgeReport:
         closed = Conversation.objects.filter(state__in=CLOSED_STATES, purged_at__isnull=True)
         due = closed.filter(
             Q(case__client__subject="", ended_at__lt=_cutoff("anonymous_conversations", now))
-            | Q(case__isnull=True, ended_at__lt=_cutoff("anonymous_conversations", now))
             | (~Q(case__client__subject="") & Q(ended_at__lt=_cutoff("identified_cases", now)))
         )
         on_hold = Q(legal_hold=True) | Q(case__legal_hold=True)
