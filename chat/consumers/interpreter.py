@@ -75,8 +75,12 @@ def interpreter_post(participant_id: int, frame: Frame) -> Frame:
 
 @database_sync_to_async
 def interpreter_may_stay(participant_id: int) -> bool:
-    seat = selectors.participant_get(participant_id=participant_id)
-    return seat is not None and can(seat.user, "chat.read_conversation", seat.conversation)
+    seat = selectors.participant_get_present(participant_id=participant_id)
+    return (
+        seat is not None
+        and seat.user is not None
+        and can(seat.user, "chat.read_conversation", seat.conversation)
+    )
 
 
 @database_sync_to_async

@@ -90,15 +90,6 @@ def participant_present_for(*, user: User) -> Participant:
     return seat
 
 
-def participant_get(*, participant_id: int) -> Participant | None:
-    """A present seat with its user and conversation, or None once it has ended."""
-    return (
-        Participant.objects.select_related("user", "conversation")
-        .filter(pk=participant_id, left_at__isnull=True, user__isnull=False)
-        .first()
-    )
-
-
 def handover_list_offered_to(*, user: User) -> list[Handover]:
     return list(
         Handover.objects.filter(to_worker=user, state=Handover.State.OFFERED).select_related(
