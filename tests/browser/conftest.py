@@ -161,6 +161,24 @@ def personas(playwright) -> Personas:
     return Personas(unit=unit, anna=anna)
 
 
+def colleague(personas: Personas, username: str, first_name: str, last_name: str):
+    """Another worker in the personas' unit, signing in with two factors like anna."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import User
+
+    user = User.objects.create_user(
+        username=username,
+        password=personas.password,
+        first_name=first_name,
+        last_name=last_name,
+        role=User.Role.WORKER,
+    )
+    user.units.set([personas.unit])
+    TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    return user
+
+
 # --- contexts --------------------------------------------------------------------------------
 @pytest.fixture
 def client_context(new_context) -> BrowserContext:

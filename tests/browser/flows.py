@@ -57,6 +57,15 @@ def open_console(page: Page, base_url: str) -> None:
     expect(page.locator("#connection")).to_be_hidden()
 
 
+def set_available(page: Page, *, timeout: float = 15_000) -> None:
+    """Choose "available" on the console and wait until the server has confirmed it."""
+    status = page.locator("#presence-status")
+    expect(status).to_be_enabled(timeout=timeout)
+    status.select_option("available")
+    expect(status).to_be_enabled(timeout=timeout)
+    expect(status).to_have_value("available")
+
+
 def accept_first_waiting(page: Page) -> Locator:
     """Accept the first waiting client; returns the conversation panel that opens."""
     item = page.locator("#waiting li").first

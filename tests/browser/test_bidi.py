@@ -12,14 +12,15 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, expect
 
-from tests.browser.conftest import DESKTOP, MOBILE, login
+from tests.browser.conftest import DESKTOP, MOBILE, colleague, login
 from tests.browser.flows import (
     accept_first_waiting,
     client_log,
     expect_bodies,
     open_console,
+    set_available,
     start_chat,
     stored_conversation,
     worker_log,
@@ -75,29 +76,8 @@ def assert_isolated(element: Locator) -> None:
 
 @pytest.fixture
 def bengt(personas):
-    """A colleague of anna's whose first name holds an override, with two factors."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from accounts.models import User
-
-    user = User.objects.create_user(
-        username="bengt",
-        password=personas.password,
-        first_name=f"{RLO}tgneB",  # shows as "Bengt"
-        last_name="Berg",
-        role=User.Role.WORKER,
-    )
-    user.units.set([personas.unit])
-    TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
-    return user
-
-
-def set_available(page: Page) -> None:
-    status = page.locator("#presence-status")
-    expect(status).to_be_enabled(timeout=WAIT)
-    status.select_option("available")
-    expect(status).to_be_enabled(timeout=WAIT)
-    expect(status).to_have_value("available")
+    """A second worker in anna's unit whose first name carries an override."""
+    return colleague(personas, "bengt", f"{RLO}tgneB", "Berg")  # shows as "Bengt"
 
 
 def test_an_override_in_user_text_reorders_nothing_around_it(

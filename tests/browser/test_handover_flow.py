@@ -5,15 +5,16 @@ and nothing is lost or doubled on the way."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, MOBILE, login
+from tests.browser.conftest import DESKTOP, MOBILE, colleague, login
 from tests.browser.flows import (
     accept_first_waiting,
     client_log,
     client_send,
     expect_bodies,
     open_console,
+    set_available,
     start_chat,
     stored_conversation,
     worker_log,
@@ -38,30 +39,8 @@ CLIENT_ITEMS_JS = """(log) => Array.from(log.querySelectorAll(':scope > li.messa
 
 @pytest.fixture
 def bengt(personas):
-    """A second worker in anna's unit, with two factors like her."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from accounts.models import User
-
-    user = User.objects.create_user(
-        username="bengt",
-        password=personas.password,
-        first_name="Bengt",
-        last_name="Berg",
-        role=User.Role.WORKER,
-    )
-    user.units.set([personas.unit])
-    TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
-    return user
-
-
-def set_available(page: Page) -> None:
-    status = page.locator("#presence-status")
-    expect(status).to_be_enabled(timeout=WAIT)
-    status.select_option("available")
-    # Disabled until the server confirms.
-    expect(status).to_be_enabled(timeout=WAIT)
-    expect(status).to_have_value("available")
+    """A second worker in anna's unit."""
+    return colleague(personas, "bengt", "Bengt", "Berg")
 
 
 def test_handover_to_a_colleague_in_the_same_unit(live_server, personas, bengt, new_context, shot):

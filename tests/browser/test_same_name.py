@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DESKTOP, MOBILE, login
+from tests.browser.conftest import DESKTOP, MOBILE, colleague, login
 from tests.browser.flows import (
     accept_first_waiting,
     client_log,
@@ -26,20 +26,8 @@ WAIT = 15_000
 
 @pytest.fixture
 def namesake(personas):
-    """Another Anna Andersson in anna's unit, with two factors like her."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from accounts.models import User
-
-    user = User.objects.create_user(
-        username="anna.a2",
-        password=personas.password,
-        first_name=personas.anna.first_name,
-        last_name=personas.anna.last_name,
-        role=User.Role.WORKER,
-    )
-    user.units.set([personas.unit])
-    TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    """Another Anna Andersson in anna's unit."""
+    user = colleague(personas, "anna.a2", personas.anna.first_name, personas.anna.last_name)
     assert user.display_name == personas.anna.display_name
     return user
 
