@@ -9,6 +9,8 @@ code sees it, and nothing else in the project turns outside text into a number:
   refuses; neither is the rule here.
 - JSON (a websocket frame): `frame_int`, `frame_id`, `frame_seq`. A real integer: never a
   bool (True is 1 to Python), a float or a string of digits.
+- Other values from a frame: `frame_text`, `frame_uuid`, `frame_bool`, `frame_choice`, so
+  that services take `str`, `uuid.UUID`, `bool` and enums, never `object`.
 
 Either way the value must lie in the field's range: an id 1 to 2**63-1 (a bigint primary
 key), a seq 0 to 2**31-1 (an integer column), other fields their own. Anything else raises
@@ -19,6 +21,9 @@ it cannot find answers the same for one that is not an id at all.
 from __future__ import annotations
 
 import re
+import uuid
+from enum import Enum
+from typing import TypeVar
 
 from chat.errors import ChatError, InvalidInput
 
@@ -87,3 +92,50 @@ def frame_optional_id(
 def frame_seq(value: object, *, name: str = "seq") -> int:
     """A message's place in its conversation (`after`, `seq`) from a JSON frame."""
     return frame_int(value, minimum=0, maximum=SEQ_MAX, name=name)
+
+
+# --- text, UUIDs and choices ----------------------------------------------------------
+# A frame's strings are checked for type here; what a field's text may hold (length, NUL,
+# blank) is its service's rule, since forms reach the same services.
+
+
+def frame_text(value: object, *, name: str = "text", optional: bool = False) -> str:
+    """A string from a JSON frame. `optional`: an absent field (None) is the empty string."""
+    if value is None and optional:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"`{name}` must be text")
+    return value
+
+
+def frame_uuid(value: object, *, name: str = "client_id") -> uuid.UUID:
+    """A UUID from a JSON frame or a form (`client_id`): its text form, nothing else."""
+    if not isinstance(value, str) or len(value) > 64:
+        raise InvalidInput(f"`{name}` must be a UUID")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidInput(f"`{name}` must be a UUID") from None
+
+
+def frame_bool(value: object, *, name: str = "value", default: bool = False) -> bool:
+    """A true/false from a JSON frame; absent is `default`. 1 and "yes" are not booleans."""
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidInput(f"`{name}` must be true or false")
+    return value
+
+
+Choice = TypeVar("Choice", bound=Enum)
+
+
+def frame_choice(value: object, choices: type[Choice], *, name: str = "value") -> Choice:
+    """One of an enum's values (Django's TextChoices) from a frame or a form."""
+    if isinstance(value, str):
+        try:
+            return choices(value)
+        except ValueError:
+            pass
+    allowed = ", ".join(sorted(str(c.value) for c in choices))
+    raise InvalidInput(f"`{name}` must be one of: {allowed}")
