@@ -6,7 +6,8 @@ costs its sender and no one else. Per client address: fixed windows in the share
 share one address (the municipality's network), so address limits apply to clients only.
 While that cache is down (Redis), the same windows are counted in this process's memory:
 the limits still hold, per process, and a frame is neither let through unchecked nor
-failed.
+failed. The counters share one connection pool per process (`shared_cache`), however many
+sockets are open.
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from chat import realtime
 
@@ -60,12 +64,39 @@ def address_key(scope: dict[str, Any]) -> str:
     return digest.hexdigest()[:32]
 
 
+_shared: BaseCache | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_cache() -> BaseCache:
+    """The shared cache as one object for the whole process. Django's `cache` is one object
+    per asyncio context, which is one per socket, and each Redis cache object keeps a
+    connection pool of its own: every socket held a Redis connection (two file descriptors
+    with its own) for as long as it was open. This one pool is shared by the threads the
+    checks run in (redis-py's pool is thread-safe)."""
+    global _shared
+    if _shared is None:
+        with _shared_lock:
+            if _shared is None:
+                _shared = caches.create_connection(DEFAULT_CACHE_ALIAS)
+    return _shared
+
+
+@receiver(setting_changed)
+def _forget_shared_cache(*, setting: str, **kwargs: Any) -> None:
+    """Tests point CACHES elsewhere; the next count opens the cache they chose."""
+    global _shared
+    if setting == "CACHES":
+        with _shared_lock:
+            _shared = None
+
+
 # The address windows while the shared cache does not answer. Bounded: at MAX_ENTRIES the
 # oldest third is dropped (windows last a minute or an hour, so few keys live at once).
 local_counts = LocMemCache("chat.ratelimit.local", {"OPTIONS": {"MAX_ENTRIES": 20_000}})
 
 
-def _count(cache_key: str, *, timeout: int, store: BaseCache = cache) -> int:
+def _count(cache_key: str, *, timeout: int, store: BaseCache) -> int:
     """One more in the window. The sync `incr` is atomic in Redis and in the local cache;
     Django's async `aincr` is a read and a write, which undercounts under concurrency and
     resets the key's expiry."""
@@ -83,7 +114,7 @@ def count_one(cache_key: str, *, timeout: int) -> int:
     outage by chat/realtime.py). The one counter of the flood limits and the case-code
     tries."""
     try:
-        count = _count(cache_key, timeout=timeout)
+        count = _count(cache_key, timeout=timeout, store=shared_cache())
     except realtime.REDIS_DOWN as error:
         realtime.outage.failed(realtime.CACHE, error)
         return _count(cache_key, timeout=timeout, store=local_counts)
@@ -94,7 +125,7 @@ def count_one(cache_key: str, *, timeout: int) -> int:
 def counted(cache_key: str) -> int:
     """How many `count_one` has counted under `cache_key` (0 once it has expired)."""
     try:
-        value = cache.get(cache_key)
+        value = shared_cache().get(cache_key)
     except realtime.REDIS_DOWN as error:
         realtime.outage.failed(realtime.CACHE, error)
         value = local_counts.get(cache_key)

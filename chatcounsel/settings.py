@@ -168,7 +168,8 @@ CACHES = {
             "LOCATION": REDIS_URL_FOR_CACHE,
             "KEY_PREFIX": os.environ.get("REDIS_PREFIX", "cc"),
             # A Redis that hangs (a network partition) must not hold a check for minutes:
-            # past these the limits count in the process (chat/ratelimit.py).
+            # past these the limits count in the process (chat/ratelimit.py), which opens
+            # this cache once per process: one connection pool for every socket.
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
         if REDIS_URL_FOR_CACHE
