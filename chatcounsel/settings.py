@@ -287,6 +287,10 @@ CHAT_HEARTBEAT_SECONDS = env_int("CHAT_HEARTBEAT_SECONDS", 15, minimum=1)
 # left the queue (a reload within it keeps the place).
 PRESENCE_GRACE_SECONDS = env_int("PRESENCE_GRACE_SECONDS", 60, minimum=1)
 QUEUE_GRACE_SECONDS = env_int("QUEUE_GRACE_SECONDS", 60, minimum=1)
+# Heartbeats are noted in memory and written in batches this often (chat/liveness.py): a
+# live socket's row is then at most CHAT_HEARTBEAT_SECONDS + this old, well inside both
+# grace periods above. 0 (tests only: they flush themselves) starts no flusher.
+LIVENESS_FLUSH_SECONDS = env_int("LIVENESS_FLUSH_SECONDS", 5, minimum=1)
 # A client given up for silence who comes back this soon gets the same place in the queue.
 QUEUE_REJOIN_SECONDS = env_int("QUEUE_REJOIN_SECONDS", 15 * 60, minimum=0)
 # Wait estimates need this many finished conversations in the last ESTIMATE_DAYS days.

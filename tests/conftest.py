@@ -89,9 +89,11 @@ def playwright(playwright):
 # --- time ---------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def no_timer_in_the_application(settings):
-    """Tests apply the timed rules themselves (chat/services/timed.py); the application's
-    in-process timer would run them at moments no test chose."""
+    """Tests apply the timed rules themselves (chat/services/timed.py), and write the
+    heartbeats' notes themselves (chat/liveness.py `flush`); the application's in-process
+    timers would do either at moments no test chose."""
     settings.TIMED_RULES = "off"
+    settings.LIVENESS_FLUSH_SECONDS = 0
 
 
 # --- database -----------------------------------------------------------------------------

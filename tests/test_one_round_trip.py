@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
 
+from chat.consumers import base as consumers_base
 from chat.models import AccessLog
 from tests import factories
 from tests.factories import next_frame, settle
@@ -66,14 +67,13 @@ async def test_an_accept_shows_the_conversation_after_one_round_trip(ws, ekonomi
 @pytest.mark.parametrize(
     ("frame", "answer"),
     [
-        ({"type": "ping"}, "pong"),
         ({"type": "presence", "status": "away"}, "presence.updated"),
         (
             {"type": "message", "body": "Hej", "client_id": "4f6d5c1e-5b0e-4c1a-9a7e-2f4b8d3c6a10"},
             "ack",
         ),
     ],
-    ids=["ping", "presence", "message"],
+    ids=["presence", "message"],
 )
 async def test_a_worker_frame_crosses_into_sync_code_once(
     ws, ekonomi, anna, crossings, frame, answer
@@ -87,6 +87,22 @@ async def test_a_worker_frame_crosses_into_sync_code_once(
     await factories.frames_until(console, answer)
 
     assert crossings == ["as_current_user"]  # the account check and the action, together
+
+
+async def test_a_worker_heartbeat_does_not_cross_into_sync_code(
+    ws, ekonomi, anna, crossings, monkeypatch
+):
+    """Between its slow checks a ping is answered from memory (tests/test_heartbeats.py)."""
+    monkeypatch.setattr(consumers_base, "monotonic", lambda: 5.0)  # no slow check falls due
+    client, console, _conversation_id = await factories.accepted(ws, anna, ekonomi)
+    await settle(console)
+    await settle(client)
+    crossings.clear()
+
+    await console.send_json_to({"type": "ping"})
+    await factories.frames_until(console, "pong")
+
+    assert crossings == []
 
 
 async def test_an_invitation_brings_the_new_context_without_asking(

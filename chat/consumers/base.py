@@ -11,6 +11,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from accounts import services as account_services
 from accounts.models import User
@@ -77,6 +78,57 @@ def monotonic() -> float:
     return time.monotonic()
 
 
+# A socket's slow checks: the staff account and session (and the session's keep-alive),
+# and the conversations' `last_seq` read from the database for the `pong`. A heartbeat in
+# between is answered from memory. See docs/realtime.md, "Heartbeat".
+SLOW_CHECK_SECONDS = 60.0
+
+
+def staff_check_seconds() -> float:
+    """How often a staff socket's heartbeat checks the account and keeps the session alive:
+    every SLOW_CHECK_SECONDS, and often enough that an idle session (SESSION_COOKIE_AGE) is
+    saved well before it would expire between two checks."""
+    return min(SLOW_CHECK_SECONDS, settings.SESSION_COOKIE_AGE / 3)
+
+
+class Every:
+    """Says when `every` seconds have passed since it (re)started. It starts when made:
+    what it stands for (a check, a read) was just done."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.last = monotonic()
+
+    def due(self) -> bool:
+        return monotonic() - self.last >= self.every
+
+    def restart(self) -> None:
+        self.last = monotonic()
+
+    def now(self) -> None:
+        """Due at the next look (after a Redis outage)."""
+        self.last = -math.inf
+
+
+def seqs_in(frame: Frame) -> list[tuple[int, int]]:
+    """(conversation, seq) pairs a frame to the browser tells it: the highest `seq` of each
+    conversation the frame says exists. Anything else in a frame counts for nothing."""
+    kind = frame.get("type")
+    if kind == "console.snapshot":
+        pairs = [(c.get("id"), c.get("last_seq")) for c in frame.get("conversations", [])]
+    elif kind == "conversation.message":
+        pairs = [(frame.get("conversation"), (frame.get("message") or {}).get("seq"))]
+    elif kind == "conversation.sync":
+        pairs = [(frame.get("conversation"), frame.get("last_seq"))]
+    elif kind == "conversation.assigned":
+        pairs = [(frame.get("conversation"), (frame.get("detail") or {}).get("last_seq"))]
+    elif kind == "ack":
+        pairs = [(frame.get("conversation"), frame.get("seq"))]  # a note's ack has no seq
+    else:
+        return []
+    return [(c, seq) for c, seq in pairs if isinstance(c, int) and isinstance(seq, int)]
+
+
 class Throttle:
     """Lets one event through per `every` seconds. It starts long ago, so the first event
     always passes, however recently the machine booted."""
@@ -106,6 +158,9 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     unjoined: frozenset[str] = frozenset()  # groups `join` could not reach yet
 
     async def websocket_connect(self, message: Frame) -> None:
+        # The highest `seq` this socket has sent its browser, per conversation: what a
+        # `pong` answered from memory says (the browser already has it: no false gap).
+        self.seqs: dict[int, int] = {}
         self.bucket = ratelimit.frame_bucket()
         self.typing = Throttle(TYPING_EVERY_SECONDS)
         self.outages_seen = realtime.outage.ended
@@ -160,6 +215,12 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
         # dropped, not sent into a closed socket.
         self.closing = True
         await super().close(code=code, reason=reason)
+
+    async def send_json(self, content: Frame, close: bool = False) -> None:
+        for conversation_id, seq in seqs_in(content):
+            if seq > self.seqs.get(conversation_id, 0):
+                self.seqs[conversation_id] = seq
+        await super().send_json(content, close=close)
 
     async def send(self, text_data=None, bytes_data=None, close=False) -> None:  # type: ignore[no-untyped-def]
         if getattr(self, "closing", False):
@@ -227,7 +288,10 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
 
 class StaffConsumer(JsonFrameConsumer):
     """A signed-in staff socket: allowed by `permission`, with a live (and, when it is on,
-    two-factor) session that every heartbeat checks and keeps alive."""
+    two-factor) session that the heartbeat checks and keeps alive every
+    `staff_check_seconds()`; every other heartbeat is answered from memory. A right taken
+    away reaches the socket at once through `access.changed`; the slow check is the
+    backstop for an event that was lost."""
 
     permission = ""
 
@@ -244,6 +308,7 @@ class StaffConsumer(JsonFrameConsumer):
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
         self.user = user
+        self.staff_check = Every(staff_check_seconds())
         await self.join(realtime.worker_group(user.pk))
         await self.staff_connected()
 
@@ -290,7 +355,7 @@ class StaffConsumer(JsonFrameConsumer):
         """Run the sync `action(user, *args)` in one crossing into sync code, as the account
         is now: a worker deactivated or given another role while their console is open can
         do nothing more with it (AccountGone closes the socket). `session=True` checks the
-        session too, and keeps an idle one alive (the heartbeat)."""
+        session too, and keeps an idle one alive (the heartbeat's slow check)."""
         fresh, result = await database_sync_to_async(as_current_user)(
             self.user.pk,
             self.permission,
@@ -299,12 +364,28 @@ class StaffConsumer(JsonFrameConsumer):
             *args,
         )
         self.user = fresh
+        if session:
+            self.staff_check.restart()
         return result
 
     async def on_ping(self, frame: Frame) -> None:
-        await self.send_json(await self.act(self.pong, session=True))
+        """No database statement, except once per `staff_check_seconds()` (and at each
+        heartbeat while Redis is down, when broadcasts are lost): then the account and
+        session checks, the session's keep-alive and `checked_pong` in one crossing."""
+        if self.staff_check.due() or realtime.outage.down:
+            await self.send_json(await self.act(self.checked_pong, session=True))
+        else:
+            await self.send_json(self.pong())
+        self.alive()
+
+    def pong(self) -> Frame:
+        """The heartbeat's answer from memory."""
+        return {"type": "pong"}
 
     @staticmethod
-    def pong(user: User) -> Frame:
-        """The heartbeat's answer, made in the sync thread."""
+    def checked_pong(user: User) -> Frame:
+        """The heartbeat's answer at a slow check, made in the sync thread."""
         return {"type": "pong"}
+
+    def alive(self) -> None:
+        """A heartbeat was answered: note the sign of life (in memory: chat/liveness.py)."""

@@ -8,9 +8,11 @@ import contextlib
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import ratelimit, realtime, selectors
+from chat import liveness, ratelimit, realtime, selectors
 from chat.consumers.base import (
     CLOSE_TOO_MANY,
+    SLOW_CHECK_SECONDS,
+    Every,
     Frame,
     JsonFrameConsumer,
     ack_frame,
@@ -92,10 +94,9 @@ def client_sync(token: str, after: object) -> list[Frame]:
 
 @database_sync_to_async
 def client_ping(token: str) -> Frame:
-    """The heartbeat keeps a waiting client's place; `last_seq` lets the browser notice a
-    dropped last broadcast."""
+    """The heartbeat's answer at its slow check: `last_seq` as the database has it, so the
+    browser notices a dropped last broadcast."""
     conversation = selectors.conversation_get_for_client(token=token)
-    conversation_touch_client(conversation=conversation)
     return {"type": "pong", "last_seq": conversation.last_seq}
 
 
@@ -151,6 +152,7 @@ class ClientConsumer(JsonFrameConsumer):
         self.conversation_id: int | None = None
         self.token: str = ""
         self.address = ratelimit.address_key(self.scope)
+        self.seq_check = Every(SLOW_CHECK_SECONDS)
         await self.accept()
         if await ratelimit.over_limit(
             "sockets", self.address, limit=settings.RATE_SOCKETS_PER_MINUTE, window=60
@@ -171,10 +173,24 @@ class ClientConsumer(JsonFrameConsumer):
             await client_left(self.token)
 
     async def on_ping(self, frame: Frame) -> None:
+        """No database statement: the sign of life that keeps a waiting client's place is
+        noted in memory and written in a batch (chat/liveness.py), and `last_seq` is what
+        this socket has sent, except at the slow check (every SLOW_CHECK_SECONDS, and at
+        each heartbeat while Redis is down or the first after it), which reads it from the
+        database: a broadcast lost then shows as a gap in the browser."""
         if self.conversation_id is None:
             await self.send_json({"type": "pong"})
             return
-        await self.send_json(await client_ping(self.token))
+        liveness.client_seen(self.conversation_id)
+        if self.seq_check.due() or realtime.outage.down:
+            self.seq_check.restart()
+            await self.send_json(await client_ping(self.token))
+            return
+        await self.send_json({"type": "pong", "last_seq": self.seqs.get(self.conversation_id, 0)})
+
+    async def after_outage(self) -> None:
+        # A broadcast may have been lost meanwhile: this heartbeat reads the real last_seq.
+        self.seq_check.now()
 
     async def on_start(self, frame: Frame) -> None:
         if self.conversation_id is not None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from channels.db import database_sync_to_async
 
 from accounts.models import User
-from chat import realtime, selectors
+from chat import liveness, realtime, selectors
 from chat.consumers.base import Frame, StaffConsumer, ack_frame, seq_value
 from chat.errors import NotFound
 from chat.parsing import frame_id, frame_int, frame_optional_id
@@ -31,7 +31,6 @@ from chat.services.presence import (
     presence_console_closed,
     presence_console_opened,
     presence_set_status,
-    presence_touch,
 )
 
 
@@ -73,7 +72,8 @@ def console_snapshot(user: User, channel_name: str, session_key: str | None) -> 
 
 
 def console_ping(user: User) -> Frame:
-    presence_touch(worker=user)
+    """The heartbeat's answer at its slow check: each open conversation's `last_seq` as
+    the database has it, so a dropped last broadcast shows as a gap."""
     mine = selectors.conversation_list_open_for(user=user)
     return {"type": "pong", "last_seqs": {str(c.pk): c.last_seq for c in mine}}
 
@@ -303,7 +303,21 @@ class ConsoleConsumer(StaffConsumer):
         # if no console of theirs speaks for the grace period (chat/services/timed.py).
         await console_left(user, self.channel_name)
 
-    pong = staticmethod(console_ping)
+    checked_pong = staticmethod(console_ping)
+
+    def pong(self) -> Frame:
+        # From memory: the last seq this socket sent of each conversation it follows.
+        return {
+            "type": "pong",
+            "last_seqs": {
+                str(pk): seq
+                for pk, seq in self.seqs.items()
+                if realtime.conversation_group(pk) in self.groups
+            },
+        }
+
+    def alive(self) -> None:
+        liveness.worker_seen(self.user.pk)  # keeps the worker online (batched)
 
     async def on_presence(self, frame: Frame) -> None:
         await self.act(console_presence, frame)

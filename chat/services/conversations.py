@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from accounts.models import Presence, Unit, User
@@ -77,8 +78,38 @@ def conversation_start(
 
 
 def conversation_touch_client(*, conversation: Conversation) -> None:
-    """A sign of life from the client's socket; keeps a waiting client's place."""
+    """A sign of life from the client's socket written at once (a resume, a socket that
+    closed); keeps a waiting client's place. Heartbeats go through chat/liveness.py."""
     Conversation.objects.filter(pk=conversation.pk).update(client_seen_at=timezone.now())
+
+
+# Rows per UPDATE of a batch of heartbeats: the statement stays small on either database.
+TOUCH_BATCH = 500
+
+
+def conversation_touch_clients(*, seen: Mapping[int, datetime]) -> None:
+    """Heartbeats of client sockets, gathered in memory (chat/liveness.py): conversation id
+    -> when its client was last seen. One UPDATE per TOUCH_BATCH conversations; a sign of
+    life never moves `client_seen_at` back (a later one may already be stored)."""
+    ids = sorted(seen)
+    for start in range(0, len(ids), TOUCH_BATCH):
+        chunk = ids[start : start + TOUCH_BATCH]
+        later = models.Case(
+            *(
+                models.When(
+                    models.Q(pk=pk)
+                    & (
+                        models.Q(client_seen_at__isnull=True)
+                        | models.Q(client_seen_at__lt=seen[pk])
+                    ),
+                    then=models.Value(seen[pk]),
+                )
+                for pk in chunk
+            ),
+            default=models.F("client_seen_at"),
+            output_field=models.DateTimeField(),
+        )
+        Conversation.objects.filter(pk__in=chunk).update(client_seen_at=later)
 
 
 def conversation_accept(*, worker: User, conversation_id: int | None = None) -> Conversation:

@@ -6,10 +6,11 @@ they had back at the front of the queue."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import CAPACITY_VALIDATORS, ConsoleConnection, Presence, User
@@ -57,6 +58,44 @@ def presence_touch(*, worker: User) -> Presence:
         if was_offline:
             _announce(worker, presence)
     return presence
+
+
+# Rows per UPDATE of a batch of heartbeats: the statement stays small on either database.
+TOUCH_BATCH = 500
+
+
+def presence_touch_many(*, seen: Mapping[int, datetime]) -> None:
+    """Heartbeats of consoles, gathered in memory (chat/liveness.py): worker id -> when a
+    console of theirs was last seen. Workers seen within the grace period get one UPDATE
+    (per TOUCH_BATCH), which publishes nothing, as a heartbeat that changes nothing should;
+    a sign of life never moves `last_seen` back. A worker others see offline by now (a
+    console that was silent past the grace, a first heartbeat) goes through `presence_touch`,
+    which announces their coming back."""
+    if not seen:
+        return
+    cutoff = timezone.now() - timedelta(seconds=settings.PRESENCE_GRACE_SECONDS)
+    online = sorted(
+        Presence.objects.filter(user_id__in=list(seen), last_seen__gte=cutoff).values_list(
+            "user_id", flat=True
+        )
+    )
+    for start in range(0, len(online), TOUCH_BATCH):
+        chunk = online[start : start + TOUCH_BATCH]
+        later = models.Case(
+            *(
+                models.When(
+                    user_id=user_id,
+                    last_seen__lt=seen[user_id],
+                    then=models.Value(seen[user_id]),
+                )
+                for user_id in chunk
+            ),
+            default=models.F("last_seen"),
+            output_field=models.DateTimeField(),
+        )
+        Presence.objects.filter(user_id__in=chunk).update(last_seen=later)
+    for worker in User.objects.filter(pk__in=set(seen) - set(online)):
+        presence_touch(worker=worker)
 
 
 def _shown(presence: Presence) -> str:
