@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from channels.db import database_sync_to_async
@@ -39,6 +42,8 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("private_cache", "memory_layer"),
 ]
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # --- fixtures -------------------------------------------------------------------------------
@@ -496,3 +501,23 @@ async def test_fifty_client_sockets_share_one_redis_connection_for_the_flood_cou
     finally:
         await ws.close_all()
         admin.close()
+
+
+# --- the collector --------------------------------------------------------------------------
+def test_the_server_process_tunes_the_garbage_collector():
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "chatcounsel.settings"}
+    code = (
+        "import gc, chatcounsel.asgi as a; "
+        "print(gc.get_threshold() == a.GC_THRESHOLDS, gc.get_freeze_count() > 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
