@@ -90,8 +90,10 @@ def playwright(playwright):
 @pytest.fixture(autouse=True)
 def no_timer_in_the_application(settings):
     """Tests apply the timed rules themselves (chat/services/timed.py); the application's
-    in-process timer would run them at moments no test chose."""
+    in-process timer would run them at moments no test chose. Queue announcements go at
+    once, not coalesced (tests/test_announce.py coalesces on purpose)."""
     settings.TIMED_RULES = "off"
+    settings.QUEUE_ANNOUNCE_MS = 0
 
 
 # --- database -----------------------------------------------------------------------------
