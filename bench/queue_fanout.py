@@ -20,7 +20,10 @@ as long a time (measured before each N). "Quiet" means no frame reached any sock
 
 Setups: `postgres` (PostgreSQL + Redis pub/sub, the default) or `sqlite` (SQLite file +
 in-memory layer). The timed rules are off (`TIMED_RULES=off`) so that no sweep runs
-during a measurement, and the flood limits are lifted (every socket is 127.0.0.1).
+during a measurement, and the flood limits are lifted (every socket is 127.0.0.1). Daphne
+runs with a 1 MiB websocket message limit (`--max-message-size`): with the production
+limit of 65536 bytes the console's snapshot and `queue.updated` no longer fit from about
+450 waiting, and the console's socket closes.
 
     .venv/bin/python bench/queue_fanout.py                     # 50, 200, 500 waiting
     .venv/bin/python bench/queue_fanout.py --sizes 20 --repeat 2   # a quick look
@@ -306,7 +309,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             unit_id, tokens, cookie = prepare(size, f"n{size}")
             bench.close_db_connections()
             # A fresh process per size: no memory of the last one's sockets.
-            server = bench.Daphne(env, logdir, f"n{size}")
+            server = bench.Daphne(env, logdir, f"n{size}", max_message_size=args.max_message_size)
             server.wait_ready()
             load_before = bench.machine_line()
             result = asyncio.run(
@@ -377,6 +380,13 @@ def main() -> int:
         "--quiet", type=float, default=0.6, help="seconds without a frame that count as quiet"
     )
     parser.add_argument("--max-seconds", type=float, default=180.0, help="per size")
+    parser.add_argument(
+        "--max-message-size",
+        type=int,
+        default=1 << 20,
+        help="daphne's --websocket-max-message-size: the console's snapshot and queue.updated "
+        "outgrow the production 65536 at about 450 waiting",
+    )
     parser.add_argument("--redis-url", default=bench.DEFAULT_REDIS_URL)
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args()

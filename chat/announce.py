@@ -36,6 +36,10 @@ from chat import realtime, selectors
 
 log = logging.getLogger(__name__)
 
+# A unit's `queue.places` that changes nobody's place (someone queued at the back) is not
+# sent, unless this process last sent the unit's places this long ago: a lost event heals.
+PLACES_RESEND_SECONDS = 10.0
+
 
 def monotonic() -> float:
     """The clock the coalescer reads; tests replace it (a machine's uptime is no input)."""
@@ -113,6 +117,8 @@ class Announcer:
         self.timer: asyncio.TimerHandle | None = None
         self.sending: asyncio.Task[None] | None = None
         self.reads = 0  # announcement reads made: how well a burst was coalesced
+        # Per unit, the last `queue.places` this loop read, and when it last sent one.
+        self.places_sent: dict[int, tuple[realtime.Event, float]] = {}
 
     def mark(self, unit_id: int) -> None:
         self.coalescer.mark(unit_id)
@@ -165,7 +171,28 @@ class Announcer:
             log.exception("reading the queue announcements of units %s failed", units)
             return
         for group, event in events:
+            if event["type"] == "queue.places" and not self.places_news(event):
+                continue
             await realtime.relay(group, event)
+
+    def places_news(self, event: realtime.Event) -> bool:
+        """Whether a unit's `queue.places` is worth waking every waiting client's socket
+        for: not when, since this loop's last read of the unit, someone only joined (or
+        left) the back of the queue, and this loop sent the unit's places recently.
+        Another process's change is its own announcement's news."""
+        now = self.coalescer.clock()
+        before = self.places_sent.get(event["unit"])
+        if (
+            before is not None
+            and now - before[1] < PLACES_RESEND_SECONDS
+            and selectors.queue_places_unchanged(before[0], event)
+        ):
+            # The next read is compared with this one: a client who joined at the back
+            # has the place they read when they joined, not the one sent before.
+            self.places_sent[event["unit"]] = (event, before[1])
+            return False
+        self.places_sent[event["unit"]] = (event, now)
+        return True
 
 
 _announcers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Announcer] = (

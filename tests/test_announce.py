@@ -107,6 +107,26 @@ def test_a_place_is_read_from_the_order_without_mixing_up_ids():
     assert selectors.queue_place_in(places, conversation_id=11) is None
 
 
+def test_someone_queueing_at_the_back_changes_nobodys_place():
+    before = {
+        "order": ",3,5,",
+        "waiting": 2,
+        "estimate": None,
+        "unit_open": True,
+        "staff_available": 1,
+        "staff_serving": 1,
+    }
+
+    assert selectors.queue_places_unchanged(before, {**before, "order": ",3,5,8,", "waiting": 3})
+    assert selectors.queue_places_unchanged(before, {**before, "order": ",3,", "waiting": 1})
+    assert not selectors.queue_places_unchanged(before, {**before, "order": ",5,", "waiting": 1})
+    assert not selectors.queue_places_unchanged(before, {**before, "order": ",8,3,5,"})
+    assert not selectors.queue_places_unchanged(before, {**before, "staff_available": 0})
+    assert not selectors.queue_places_unchanged(
+        before, {**before, "estimate": {"capacity": 3, "free": 0, "q1": 5.0, "q3": 9.0}}
+    )
+
+
 @pytest.mark.django_db
 def test_a_change_is_three_events_however_many_wait(
     ekonomi, anna, published, django_capture_on_commit_callbacks
@@ -251,3 +271,62 @@ async def test_a_client_never_hears_another_clients_conversation_id(ws, ekonomi,
     }
     assert first_sync["conversation"] != second_id
     assert all(f["type"] != "queue.places" for f in frames)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("private_cache", "memory_layer")
+async def test_a_socket_sends_its_place_only_when_what_the_page_shows_changed(ws, ekonomi):
+    client, conversation_id = await waiting_client(ws, ekonomi)
+    places = {
+        "order": f",{conversation_id},",
+        "waiting": 1,
+        "estimate": None,
+        "unit_open": True,
+        "staff_available": 0,
+        "staff_serving": 0,
+    }
+    group = realtime.unit_waiting_group(ekonomi.pk)
+
+    await realtime.relay(group, realtime.queue_places_event(ekonomi.pk, places))
+    await realtime.relay(
+        group, realtime.queue_places_event(ekonomi.pk, {**places, "order": ",1,2,3,"})
+    )
+    assert positions(await settle(client)) == []  # the same place; and not in that list
+
+    basis = {"capacity": 2, "free": 0, "q1": 10.0, "q3": 20.0}
+    await realtime.relay(
+        group, realtime.queue_places_event(ekonomi.pk, {**places, "estimate": basis})
+    )
+    [frame] = [f for f in await settle(client) if f["type"] == "queue.position"]
+    assert (frame["position"], frame["estimate"]) == (1, {"low": 5, "high": 10})
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("private_cache", "memory_layer")
+async def test_a_start_at_the_back_wakes_no_waiting_client_but_an_accept_does(
+    ws, ekonomi, anna, monkeypatch
+):
+    sent: list[tuple[str, str]] = []
+    relay = realtime.relay
+
+    async def recording(group: str, event: dict) -> None:
+        sent.append((group, event["type"]))
+        await relay(group, event)
+
+    monkeypatch.setattr(realtime, "relay", recording)
+    places = (realtime.unit_waiting_group(ekonomi.pk), "queue.places")
+    staff = (realtime.unit_staff_group(ekonomi.pk), "queue.updated")
+    await waiting_client(ws, ekonomi)
+    news = announce.announcer()
+    await news.flush_now()
+    assert places in sent
+    sent.clear()
+
+    await waiting_client(ws, ekonomi)
+    await news.flush_now()
+    assert staff in sent
+    assert places not in sent
+
+    await accept_next(worker=anna)
+    await news.flush_now()
+    assert places in sent

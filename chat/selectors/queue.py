@@ -180,6 +180,22 @@ def queue_place_in(places: Mapping[str, Any], *, conversation_id: int) -> dict[s
     return _place(places, conversation_id, order.count(",", 0, at) + 1)
 
 
+PLACE_FIELDS = ("estimate", "unit_open", "staff_available", "staff_serving")
+
+
+def queue_places_unchanged(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether every client waiting in `before` has the same place and estimate in
+    `after`: the same estimate basis, opening and staffing, and an order that only grew or
+    shrank at its back (a start, the last one leaving). A client who joined at the back
+    read their place when they joined."""
+    if any(before.get(key) != after.get(key) for key in PLACE_FIELDS):
+        return False
+    old, new = before.get("order"), after.get("order")
+    if not isinstance(old, str) or not isinstance(new, str):
+        return False
+    return new.startswith(old) or old.startswith(new)
+
+
 def queue_positions(*, unit: Unit, at: datetime | None = None) -> list[dict[str, Any]]:
     """For every waiting conversation of the unit: its position and an honest estimate."""
     snapshot = queue_snapshot(unit=unit, at=at)
