@@ -119,8 +119,13 @@ class Announcer:
         self.reads = 0  # announcement reads made: how well a burst was coalesced
         # Per unit, the last `queue.places` this loop read, and when it last sent one.
         self.places_sent: dict[int, tuple[realtime.Event, float]] = {}
+        self.places_due: set[int] = set()  # units whose next places go out in any case
 
-    def mark(self, unit_id: int) -> None:
+    def mark(self, unit_id: int, *, places: bool = False) -> None:
+        """Announce the unit; `places`: send its waiting clients' event even if nobody's
+        place changed (a socket joined the group after reading its place)."""
+        if places:
+            self.places_due.add(unit_id)
         self.coalescer.mark(unit_id)
         self.schedule()
 
@@ -163,6 +168,9 @@ class Announcer:
         units = self.coalescer.take()
         if not units:
             return
+        # Read from here on: the joins that asked for it happened before.
+        forced = self.places_due.intersection(units)
+        self.places_due -= forced
         self.reads += 1
         try:
             events = await database_sync_to_async(announcements)(units)
@@ -171,11 +179,13 @@ class Announcer:
             log.exception("reading the queue announcements of units %s failed", units)
             return
         for group, event in events:
-            if event["type"] == "queue.places" and not self.places_news(event):
+            if event["type"] == "queue.places" and not self.places_news(
+                event, forced=event["unit"] in forced
+            ):
                 continue
             await realtime.relay(group, event)
 
-    def places_news(self, event: realtime.Event) -> bool:
+    def places_news(self, event: realtime.Event, *, forced: bool = False) -> bool:
         """Whether a unit's `queue.places` is worth waking every waiting client's socket
         for: not when, since this loop's last read of the unit, someone only joined (or
         left) the back of the queue, and this loop sent the unit's places recently.
@@ -183,7 +193,8 @@ class Announcer:
         now = self.coalescer.clock()
         before = self.places_sent.get(event["unit"])
         if (
-            before is not None
+            not forced
+            and before is not None
             and now - before[1] < PLACES_RESEND_SECONDS
             and selectors.queue_places_unchanged(before[0], event)
         ):

@@ -251,11 +251,11 @@ class ClientConsumer(JsonFrameConsumer):
             await self.wait_in(unit_id)
         self.conversation_id, self.token = conversation_id, token
         frames, waiting_in = await client_sync(token, after)
+        await self.wait_in(waiting_in)
         for event in frames:
             if event["type"] == "queue.position":
                 self.place = event
             await self.send_json(event)
-        await self.wait_in(waiting_in)
 
     # --- the waiting client's place ---------------------------------------------------
     async def wait_in(self, unit_id: int | None) -> None:
@@ -263,6 +263,7 @@ class ClientConsumer(JsonFrameConsumer):
         the place was read is announced again, so no change falls between the two."""
         if unit_id == self.waiting_in:
             return
+        self.place = None  # a new queue (or back in one): the next place is news
         if self.waiting_in is not None:
             group = realtime.unit_waiting_group(self.waiting_in)
             await self.channel_layer.group_discard(group, self.channel_name)
@@ -272,7 +273,7 @@ class ClientConsumer(JsonFrameConsumer):
         if unit_id is not None:
             await self.join(realtime.unit_waiting_group(unit_id))
             if self.conversation_id is not None:
-                announce.announcer().mark(unit_id)
+                announce.announcer().mark(unit_id, places=True)
 
     async def queue_places(self, event: Frame) -> None:
         """Every waiting client's place in one event (`realtime.queue_places_event`):
