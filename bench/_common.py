@@ -160,7 +160,9 @@ def free_port() -> int:
 class Daphne:
     """One daphne process serving the app on 127.0.0.1, started and stopped by PID."""
 
-    def __init__(self, env: dict[str, str], logdir: str, label: str) -> None:
+    def __init__(
+        self, env: dict[str, str], logdir: str, label: str, *, max_message_size: int = 65536
+    ) -> None:
         self.port = free_port()
         self.log_path = Path(logdir) / f"daphne-{label}.log"
         full_env = {**os.environ, **env}
@@ -179,7 +181,7 @@ class Daphne:
                 "-p",
                 str(self.port),
                 "--websocket-max-message-size",
-                "65536",
+                str(max_message_size),
                 "chatcounsel.asgi:application",
             ],
             cwd=PROJECT_ROOT,

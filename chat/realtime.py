@@ -23,7 +23,7 @@ from django.db import transaction
 from chat.text import message_parts
 
 if TYPE_CHECKING:
-    from accounts.models import Presence, Unit
+    from accounts.models import Presence
     from chat.models import (
         Conversation,
         FollowUp,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         Participant,
         PrivateNote,
     )
+    from chat.selectors import WaitingRow
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,12 @@ def unit_supervisors_group(unit_id: int) -> str:
     return f"unit.{unit_id}.supervisors"
 
 
+def unit_waiting_group(unit_id: int) -> str:
+    """Sockets of the clients waiting in the unit's queue: one `queue.places` per change
+    reaches them all, and each socket reads its own place from it."""
+    return f"unit.{unit_id}.waiting"
+
+
 def worker_group(user_id: int) -> str:
     """Every console tab of one staff member."""
     return f"worker.{user_id}"
@@ -95,7 +102,7 @@ def message_event(message: Message) -> Event:
     }
 
 
-def conversation_payload(conversation: Conversation) -> dict[str, Any]:
+def conversation_payload(conversation: Conversation | WaitingRow) -> dict[str, Any]:
     return {
         "id": conversation.pk,
         "unit": conversation.unit_id,
@@ -261,13 +268,20 @@ def unanswered_event(conversation: Conversation) -> Event:
     return {"type": "conversation.unanswered", "conversation": conversation.pk}
 
 
-def queue_event(unit: Unit, waiting: Iterable[Conversation]) -> Event:
+def queue_event(unit_id: int, waiting: Iterable[Conversation | WaitingRow]) -> Event:
     """The whole waiting list of a unit: a dropped event is healed by the next one."""
     return {
         "type": "queue.updated",
-        "unit": unit.pk,
+        "unit": unit_id,
         "waiting": [conversation_payload(c) for c in waiting],
     }
+
+
+def queue_places_event(unit_id: int, places: dict[str, Any]) -> Event:
+    """Every waiting client's place in one event (`selectors.queue_places`), to
+    `unit.{id}.waiting`. Never sent to a browser: each client's socket reads its own place
+    (`selectors.queue_place_in`) and sends that as `queue.position`."""
+    return {"type": "queue.places", "unit": unit_id, **places}
 
 
 def assigned_event(
@@ -288,7 +302,8 @@ def assigned_event(
 
 
 def position_event(entry: dict[str, Any]) -> Event:
-    """A waiting client's place in the queue and the honest estimate (None: can't say)."""
+    """A waiting client's place in the queue and the honest estimate (None: can't say),
+    from `selectors.queue_place_in` or `selectors.queue_position_for`."""
     return {"type": "queue.position", **entry}
 
 

@@ -318,6 +318,9 @@ RETENTION_DAYS = {
 TIMED_RULES = os.environ.get("TIMED_RULES", "scheduler" if REDIS_URL else "process")
 if TIMED_RULES not in {"process", "scheduler", "off"}:
     raise ImproperlyConfigured("TIMED_RULES must be process, scheduler or off")
+# Each process announces a unit's queue at most once per this many milliseconds; a burst
+# of changes within it costs one announcement (chat/announce.py). 0 announces each change.
+QUEUE_ANNOUNCE_MS = env_int("QUEUE_ANNOUNCE_MS", 250, minimum=0)
 # A handover offer to a named colleague not answered this soon goes back to its sender.
 HANDOVER_OFFER_SECONDS = env_int("HANDOVER_OFFER_SECONDS", 120, minimum=10)
 # Case codes: a keyed hash (CASE_CODE_PEPPER, else SECRET_KEY); this many tries per

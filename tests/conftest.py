@@ -91,9 +91,11 @@ def playwright(playwright):
 def no_timer_in_the_application(settings):
     """Tests apply the timed rules themselves (chat/services/timed.py), and write the
     heartbeats' notes themselves (chat/liveness.py `flush`); the application's in-process
-    timers would do either at moments no test chose."""
+    timers would do either at moments no test chose. Queue announcements go at once, not
+    coalesced (tests/test_announce.py coalesces on purpose)."""
     settings.TIMED_RULES = "off"
     settings.LIVENESS_FLUSH_SECONDS = 0
+    settings.QUEUE_ANNOUNCE_MS = 0
 
 
 # --- database -----------------------------------------------------------------------------

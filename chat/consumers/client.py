@@ -8,7 +8,7 @@ import contextlib
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import liveness, ratelimit, realtime, selectors
+from chat import announce, liveness, ratelimit, realtime, selectors
 from chat.consumers.base import (
     CLOSE_TOO_MANY,
     SLOW_CHECK_SECONDS,
@@ -19,6 +19,7 @@ from chat.consumers.base import (
     seq_value,
 )
 from chat.errors import ChatError, InvalidInput
+from chat.models import Conversation, Message
 from chat.parsing import frame_id
 from chat.services.cases import (
     case_issue_code_for_client,
@@ -32,6 +33,10 @@ from chat.services.conversations import (
     conversation_touch_client,
 )
 from chat.services.messages import message_post
+
+# What a waiting client's page shows of its place: a `queue.position` goes out when one of
+# these changed, not when someone queues behind them.
+PLACE_SHOWN = ("position", "estimate", "unit_open", "staff_available", "staff_serving")
 
 
 # --- one crossing into sync code per client action -------------------------------------
@@ -71,14 +76,21 @@ def client_survey(token: str, frame: Frame) -> None:
 
 
 @database_sync_to_async
-def client_identify(token: object) -> int:
-    return selectors.conversation_get_for_client(token=token).pk  # type: ignore[arg-type]
+def client_identify(token: object) -> tuple[int, int | None]:
+    """The conversation of this token, and its unit while it waits there."""
+    conversation = selectors.conversation_get_for_client(token=token)  # type: ignore[arg-type]
+    return conversation.pk, waiting_unit_of(conversation)
+
+
+def waiting_unit_of(conversation: Conversation) -> int | None:
+    return conversation.unit_id if conversation.state == Conversation.State.QUEUED else None
 
 
 @database_sync_to_async
-def client_sync(token: str, after: object) -> list[Frame]:
-    """The missed messages, then the waiting client's place in the queue. A bad `after`
-    is refused before anything is written (a rejoin, a sign of life)."""
+def client_sync(token: str, after: object) -> tuple[list[Frame], int | None]:
+    """The missed messages, then the waiting client's place in the queue, and the unit it
+    waits in (None unless it waits). A bad `after` is refused before anything is written
+    (a rejoin, a sign of life)."""
     after_seq = seq_value(after, "after")
     conversation = selectors.conversation_get_for_client(token=token)
     if conversation_rejoin(conversation=conversation):
@@ -89,7 +101,19 @@ def client_sync(token: str, after: object) -> list[Frame]:
     position = selectors.queue_position_for(conversation=conversation)
     if position is not None:
         frames.append(realtime.position_event(position))
-    return frames
+    return frames, waiting_unit_of(conversation)
+
+
+@database_sync_to_async
+def client_queue_place(token: str) -> tuple[int | None, Frame | None]:
+    """The unit the conversation waits in now and its place there; (None, None) unless it
+    waits. Read again when a system message says the conversation may have changed
+    queues (moved, handed over to a unit, back in the queue)."""
+    conversation = selectors.conversation_get_for_client(token=token)
+    position = selectors.queue_position_for(conversation=conversation)
+    if position is None:
+        return None, None
+    return conversation.unit_id, realtime.position_event(position)
 
 
 @database_sync_to_async
@@ -141,9 +165,7 @@ class ClientConsumer(JsonFrameConsumer):
             "survey",
         }
     )
-    relayed = frozenset(
-        {"conversation.message", "queue.position", "conversation.typing", "conversation.seen"}
-    )
+    relayed = frozenset({"conversation.message", "conversation.typing", "conversation.seen"})
 
     def visible(self, event: Frame) -> Frame:
         return realtime.for_client(event)
@@ -151,6 +173,8 @@ class ClientConsumer(JsonFrameConsumer):
     async def connect(self) -> None:
         self.conversation_id: int | None = None
         self.token: str = ""
+        self.waiting_in: int | None = None  # the unit whose `unit.{id}.waiting` it is in
+        self.place: Frame | None = None  # the last `queue.position` sent
         self.address = ratelimit.address_key(self.scope)
         self.seq_check = Every(SLOW_CHECK_SECONDS)
         await self.accept()
@@ -197,7 +221,9 @@ class ClientConsumer(JsonFrameConsumer):
             raise InvalidInput("this socket already has a conversation")
         await self.limit("queue_entries", limit=settings.RATE_QUEUE_ENTRIES_PER_HOUR, window=3600)
         conversation_id = await client_start(frame, self.returning_case())
-        await self.follow(conversation_id, frame["token"], after=0)
+        await self.follow(
+            conversation_id, frame["token"], after=0, unit_id=frame_id(frame["unit"], name="unit")
+        )
 
     def returning_case(self) -> object:
         """A client who came back with their case code has it in their session."""
@@ -222,18 +248,88 @@ class ClientConsumer(JsonFrameConsumer):
         await self.send_json({"type": "survey.saved"})
 
     async def on_resume(self, frame: Frame) -> None:
-        conversation_id = await client_identify(frame.get("token"))
+        conversation_id, unit_id = await client_identify(frame.get("token"))
         if self.conversation_id not in (None, conversation_id):
             raise InvalidInput("this socket belongs to another conversation")
-        await self.follow(conversation_id, frame["token"], after=frame.get("after", 0))
+        await self.follow(
+            conversation_id, frame["token"], after=frame.get("after", 0), unit_id=unit_id
+        )
 
-    async def follow(self, conversation_id: int, token: str, *, after: object) -> None:
+    async def follow(
+        self, conversation_id: int, token: str, *, after: object, unit_id: int | None = None
+    ) -> None:
+        """`unit_id`: the unit the conversation is thought to wait in."""
         # Join first, then read: an event published in between arrives twice and the
-        # browser drops the seq it already has. Nothing falls into a gap.
+        # browser drops the seq it already has (and a place it already has). Nothing falls
+        # into a gap.
         await self.join(realtime.conversation_group(conversation_id))
+        if unit_id is not None:
+            await self.wait_in(unit_id)
         self.conversation_id, self.token = conversation_id, token
-        for event in await client_sync(token, after):
+        frames, waiting_in = await client_sync(token, after)
+        await self.wait_in(waiting_in)
+        for event in frames:
+            if event["type"] == "queue.position":
+                self.place = event
             await self.send_json(event)
+
+    # --- the waiting client's place ---------------------------------------------------
+    async def wait_in(self, unit_id: int | None) -> None:
+        """Hear the places of `unit_id`'s queue (None: of no queue). A group joined after
+        the place was read is announced again, so no change falls between the two."""
+        if unit_id == self.waiting_in:
+            return
+        self.place = None  # a new queue (or back in one): the next place is news
+        if self.waiting_in is not None:
+            group = realtime.unit_waiting_group(self.waiting_in)
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups.remove(group)
+            self.unjoined = self.unjoined - {group}
+        self.waiting_in = unit_id
+        if unit_id is not None:
+            await self.join(realtime.unit_waiting_group(unit_id))
+            if self.conversation_id is not None:
+                announce.announcer().mark(unit_id, places=True)
+
+    async def queue_places(self, event: Frame) -> None:
+        """Every waiting client's place in one event (`realtime.queue_places_event`):
+        this socket sends its browser its own place only, and only when it changed."""
+        if self.conversation_id is None:
+            return
+        place = selectors.queue_place_in(event, conversation_id=self.conversation_id)
+        if place is not None:
+            await self.send_place(realtime.position_event(place))
+
+    async def send_place(self, frame: Frame) -> None:
+        if self.place is not None and all(
+            self.place.get(key) == frame.get(key) for key in PLACE_SHOWN
+        ):
+            return
+        self.place = frame
+        await self.send_json(realtime.for_client(frame))
+
+    async def dispatch(self, message: Frame) -> None:
+        await super().dispatch(message)
+        if message.get("type") == "conversation.message":
+            await self.follow_queue(message)
+
+    async def follow_queue(self, event: Frame) -> None:
+        """A system message may mean the conversation left its queue (accepted, ended) or
+        entered one (moved, handed over to a unit, back in the queue): stop hearing the
+        old queue's places, and read the new place."""
+        message = event.get("message") or {}
+        if message.get("sender") != Message.Sender.SYSTEM or not self.token:
+            return
+        state, kind = event.get("state"), message.get("event")
+        # A handover to a unit's queue says so while the conversation is still active.
+        if state == Conversation.State.QUEUED or kind == Message.Event.HANDOVER_STARTED:
+            with contextlib.suppress(ChatError):  # purged or otherwise gone
+                unit_id, frame = await client_queue_place(self.token)
+                await self.wait_in(unit_id)
+                if frame is not None:
+                    await self.send_place(frame)
+        else:
+            await self.wait_in(None)
 
     async def on_message(self, frame: Frame) -> None:
         self.require_conversation()

@@ -1,13 +1,21 @@
 """The queue as the waiting client and the supervisor see it: positions, honest
-estimates, a unit's numbers."""
+estimates, a unit's numbers.
+
+A unit's queue is read in one pass (`queue_snapshot`): the waiting list, the staff's load,
+recent handling times and opening hours, once, however many wait. `queue_places` turns it
+into one plain-JSON body from which every waiting client's place is read
+(`queue_place_in`), so one event serves them all."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import Presence, Unit
@@ -17,6 +25,26 @@ from chat.models import (
 from chat.selectors.conversations import conversation_list_waiting
 from chat.selectors.staff import StaffLoad, unit_staff_load
 from chat.selectors.units import local_time, unit_hours_text, unit_is_open
+
+
+class WaitingRow(NamedTuple):
+    """A waiting conversation as the queue needs it: plain values, no model (a queue of
+    hundreds is read on every change)."""
+
+    pk: int
+    unit_id: int
+    case_id: int
+    state: str
+    priority: int
+    transferred: bool
+    queued_at: datetime
+    last_seq: int
+
+
+def waiting_rows(*, unit_id: int) -> list[WaitingRow]:
+    """The unit's waiting conversations in queue order."""
+    rows = conversation_list_waiting(unit_ids=[unit_id]).values_list(*WaitingRow._fields)
+    return [WaitingRow._make(row) for row in rows]
 
 
 def handling_minutes(*, unit: Unit, at: datetime | None = None) -> list[float]:
@@ -37,71 +65,206 @@ def handling_minutes(*, unit: Unit, at: datetime | None = None) -> list[float]:
     )
 
 
+def estimate_basis(*, staff: list[StaffLoad], durations: list[float]) -> dict[str, Any] | None:
+    """What every waiting client's estimate is made of, as plain JSON, or None when we
+    cannot stand behind a number: nobody available, or too few finished conversations.
+
+    Places free up at about (workers' total capacity / time a conversation takes); the
+    quartiles of recent handling times give the range (`estimate_at`)."""
+    serving = [s for s in staff if s.shown in (Presence.Shown.AVAILABLE, Presence.Shown.BUSY)]
+    capacity = sum(s.capacity for s in serving)
+    if capacity == 0 or len(durations) < settings.ESTIMATE_MIN_SAMPLES:
+        return None
+    return {
+        "capacity": capacity,
+        "free": sum(max(0, s.capacity - s.active) for s in serving),
+        "q1": durations[len(durations) // 4],
+        "q3": durations[(3 * len(durations)) // 4],
+    }
+
+
+def estimate_at(basis: Mapping[str, Any] | None, position: int) -> dict[str, int] | None:
+    """A range in minutes for the client at `position`: they wait for (position - free
+    places) conversations to end. None when `basis` is None."""
+    if basis is None:
+        return None
+    ahead = position - basis["free"]
+    if ahead <= 0:
+        return {"low": 0, "high": 2}
+    low = math.floor(ahead * basis["q1"] / basis["capacity"])
+    high = max(low + 1, math.ceil(ahead * basis["q3"] / basis["capacity"]))
+    return {"low": low, "high": high}
+
+
 def queue_estimate(
     *, unit: Unit, position: int, staff: list[StaffLoad], durations: list[float]
 ) -> dict[str, int] | None:
     """A range in minutes for the client at `position`, or None when we cannot stand
-    behind a number: nobody available, or too few finished conversations to go on.
+    behind a number (`estimate_basis`)."""
+    return estimate_at(estimate_basis(staff=staff, durations=durations), position)
 
-    Places free up at about (workers' total capacity / time a conversation takes), so the
-    client waits for (position - free places) of them; the quartiles of recent handling
-    times give the range.
-    """
-    serving = [s for s in staff if s.shown in (Presence.Shown.AVAILABLE, Presence.Shown.BUSY)]
-    total_capacity = sum(s.capacity for s in serving)
-    if total_capacity == 0 or len(durations) < settings.ESTIMATE_MIN_SAMPLES:
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """One unit's queue and what its estimates and numbers are made of, read once."""
+
+    unit: Unit
+    at: datetime
+    waiting: list[WaitingRow]
+    staff: list[StaffLoad]
+    is_open: bool
+    estimate: dict[str, Any] | None  # estimate_basis
+
+
+def queue_snapshot(*, unit: Unit, at: datetime | None = None) -> QueueSnapshot:
+    """The unit's queue in one pass: the same number of statements for 5 or 500 waiting."""
+    now = at or timezone.now()
+    waiting = waiting_rows(unit_id=unit.pk)
+    staff = unit_staff_load(unit=unit, at=now)
+    return QueueSnapshot(
+        unit=unit,
+        at=now,
+        waiting=waiting,
+        staff=staff,
+        is_open=unit_is_open(unit=unit, at=now),
+        # Handling times only matter to someone waiting.
+        estimate=estimate_basis(staff=staff, durations=handling_minutes(unit=unit, at=now))
+        if waiting
+        else None,
+    )
+
+
+def _staff_counts(staff: list[StaffLoad]) -> tuple[int, int]:
+    available = sum(1 for s in staff if s.shown == Presence.Shown.AVAILABLE)
+    serving = sum(1 for s in staff if s.shown in (Presence.Shown.AVAILABLE, Presence.Shown.BUSY))
+    return available, serving
+
+
+def queue_places(snapshot: QueueSnapshot) -> dict[str, Any]:
+    """Every waiting client's place in one plain-JSON body: the conversation ids in queue
+    order as one string (",12,15,9,": copied and sent whole, searched without parsing by
+    each of hundreds of receivers), and what each estimate is made of. Read a place with
+    `queue_place_in`."""
+    available, serving = _staff_counts(snapshot.staff)
+    return {
+        "order": "," + "".join(f"{row.pk}," for row in snapshot.waiting),
+        "waiting": len(snapshot.waiting),
+        "estimate": snapshot.estimate,
+        "unit_open": snapshot.is_open,
+        "staff_available": available,
+        "staff_serving": serving,
+    }
+
+
+def _place(places: Mapping[str, Any], conversation_id: int, position: int) -> dict[str, Any]:
+    return {
+        "conversation": conversation_id,
+        "position": position,
+        "waiting": places["waiting"],
+        "estimate": estimate_at(places["estimate"], position),
+        "unit_open": places["unit_open"],
+        "staff_available": places["staff_available"],
+        "staff_serving": places["staff_serving"],
+    }
+
+
+def queue_place_in(places: Mapping[str, Any], *, conversation_id: int) -> dict[str, Any] | None:
+    """One waiting conversation's position and estimate from `queue_places`; None when it
+    does not wait there. Nothing of the other conversations is in the answer."""
+    order = places.get("order")
+    if not isinstance(order, str):
         return None
-    free = sum(max(0, s.capacity - s.active) for s in serving)
-    ahead = position - free
-    if ahead <= 0:
-        return {"low": 0, "high": 2}
-    q1 = durations[len(durations) // 4]
-    q3 = durations[(3 * len(durations)) // 4]
-    low = math.floor(ahead * q1 / total_capacity)
-    high = max(low + 1, math.ceil(ahead * q3 / total_capacity))
-    return {"low": low, "high": high}
+    at = order.find(f",{conversation_id},")
+    if at < 0:
+        return None
+    return _place(places, conversation_id, order.count(",", 0, at) + 1)
+
+
+PLACE_FIELDS = ("estimate", "unit_open", "staff_available", "staff_serving")
+
+
+def queue_places_unchanged(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether every client waiting in `before` has the same place and estimate in
+    `after`: the same estimate basis, opening and staffing, and an order that only grew or
+    shrank at its back (a start, the last one leaving). A client who joined at the back
+    read their place when they joined."""
+    if any(before.get(key) != after.get(key) for key in PLACE_FIELDS):
+        return False
+    old, new = before.get("order"), after.get("order")
+    if not isinstance(old, str) or not isinstance(new, str):
+        return False
+    return new.startswith(old) or old.startswith(new)
 
 
 def queue_positions(*, unit: Unit, at: datetime | None = None) -> list[dict[str, Any]]:
     """For every waiting conversation of the unit: its position and an honest estimate."""
-    now = at or timezone.now()
-    waiting = list(conversation_list_waiting(unit_ids=[unit.pk]))
-    if not waiting:
-        return []
-    staff = unit_staff_load(unit=unit, at=now)
-    durations = handling_minutes(unit=unit, at=now)
-    is_open = unit_is_open(unit=unit, at=now)
-    available = sum(1 for s in staff if s.shown == Presence.Shown.AVAILABLE)
-    serving = sum(1 for s in staff if s.shown in (Presence.Shown.AVAILABLE, Presence.Shown.BUSY))
+    snapshot = queue_snapshot(unit=unit, at=at)
+    places = queue_places(snapshot)
     return [
-        {
-            "conversation": conversation.pk,
-            "position": position,
-            "waiting": len(waiting),
-            "estimate": queue_estimate(
-                unit=unit, position=position, staff=staff, durations=durations
-            ),
-            "unit_open": is_open,
-            "staff_available": available,
-            "staff_serving": serving,
-        }
-        for position, conversation in enumerate(waiting, start=1)
+        _place(places, row.pk, position) for position, row in enumerate(snapshot.waiting, start=1)
     ]
 
 
-def queue_position_for(*, conversation: Conversation) -> dict[str, Any] | None:
-    for entry in queue_positions(unit=conversation.unit):
-        if entry["conversation"] == conversation.pk:
-            return entry
-    return None
-
-
-def unit_stats(*, unit: Unit, at: datetime | None = None) -> dict[str, Any]:
-    """Everything the dashboard shows of one unit, as plain JSON."""
+def queue_position_for(
+    *, conversation: Conversation, at: datetime | None = None
+) -> dict[str, Any] | None:
+    """The waiting conversation's position and estimate, by counting who is ahead (queue
+    order: urgent, then handed over, then who has waited longest); None unless it waits."""
+    if conversation.state != Conversation.State.QUEUED:
+        return None
     now = at or timezone.now()
+    unit = conversation.unit
+    priority, transferred = conversation.priority, conversation.transferred
+    queued_at, same = conversation.queued_at, Q(priority=priority, transferred=transferred)
+    ahead = (
+        Q(priority__gt=priority)
+        | (same & Q(queued_at__lt=queued_at))
+        | (same & Q(queued_at=queued_at, pk__lt=conversation.pk))
+    )
+    if not transferred:
+        ahead |= Q(priority=priority, transferred=True)
+    counts = conversation_list_waiting(unit_ids=[unit.pk]).aggregate(
+        ahead=Count("pk", filter=ahead), waiting=Count("pk")
+    )
+    staff = unit_staff_load(unit=unit, at=now)
+    available, serving = _staff_counts(staff)
+    position = counts["ahead"] + 1
+    return {
+        "conversation": conversation.pk,
+        "position": position,
+        "waiting": counts["waiting"],
+        "estimate": estimate_at(
+            estimate_basis(staff=staff, durations=handling_minutes(unit=unit, at=now)),
+            position,
+        ),
+        "unit_open": unit_is_open(unit=unit, at=now),
+        "staff_available": available,
+        "staff_serving": serving,
+    }
+
+
+def unit_stats(
+    *,
+    unit: Unit,
+    at: datetime | None = None,
+    snapshot: QueueSnapshot | None = None,
+) -> dict[str, Any]:
+    """Everything the dashboard shows of one unit, as plain JSON. With `snapshot` (read at
+    `snapshot.at`), its waiting list, staff and opening are used, not read again."""
+    if snapshot is None:
+        now = at or timezone.now()
+        waiting = waiting_rows(unit_id=unit.pk)
+        staff = unit_staff_load(unit=unit, at=now)
+        is_open = unit_is_open(unit=unit, at=now)
+    else:
+        now, waiting, staff, is_open = (
+            snapshot.at,
+            snapshot.waiting,
+            snapshot.staff,
+            snapshot.is_open,
+        )
     local = local_time(now)
     start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    waiting = list(conversation_list_waiting(unit_ids=[unit.pk]))
     today = Conversation.objects.filter(unit=unit, created_at__gte=start_of_day)
     accepted_today = [
         (accepted - queued).total_seconds()
@@ -110,11 +273,10 @@ def unit_stats(*, unit: Unit, at: datetime | None = None) -> dict[str, Any]:
         )
         if accepted is not None
     ]
-    staff = unit_staff_load(unit=unit, at=now)
     return {
         "id": unit.pk,
         "name": unit.name,
-        "is_open": unit_is_open(unit=unit, at=now),
+        "is_open": is_open,
         "hours_today": unit_hours_text(unit=unit, day=local.date()),
         "auto_assign": unit.auto_assign,
         "waiting_count": len(waiting),

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Presence, Unit, User
-from chat import realtime, selectors
+from chat import announce, realtime, selectors
 from chat.errors import Conflict
 from chat.models import Case, Conversation, Message
 from chat.services.access import conversation_announce_assigned
@@ -17,23 +17,10 @@ DISPATCH_ROUNDS = 100  # most conversations one dispatch hands out; the next tri
 
 
 def queue_announce(*, unit_id: int) -> None:
-    """After commit: the unit's waiting list to its staff, each waiting client's position
-    and estimate to that client, and the unit's numbers to its supervisors."""
-
-    def send() -> None:
-        unit = Unit.objects.get(pk=unit_id)
-        waiting = selectors.conversation_list_waiting(unit_ids=[unit_id])
-        realtime.publish(realtime.unit_staff_group(unit_id), realtime.queue_event(unit, waiting))
-        for entry in selectors.queue_positions(unit=unit):
-            realtime.publish(
-                realtime.conversation_group(entry["conversation"]), realtime.position_event(entry)
-            )
-        realtime.publish(
-            realtime.unit_supervisors_group(unit_id),
-            realtime.dashboard_unit_event(selectors.unit_stats(unit=unit)),
-        )
-
-    transaction.on_commit(send)
+    """After commit, announce the unit's queue: its waiting list to its staff, every
+    waiting client's place to those clients in one event, its numbers to its supervisors.
+    Coalesced per process and sent from the event loop (chat/announce.py)."""
+    transaction.on_commit(partial(announce.unit_changed, unit_id))
 
 
 def presence_lock(*, worker: User) -> Presence:
