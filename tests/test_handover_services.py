@@ -437,6 +437,31 @@ def test_it_queues_a_unit_handover_in_the_receiving_unit_as_transferred(
     assert list(selectors.conversation_list_waiting(unit_ids=[vald.pk])) == [talk]
 
 
+def test_a_unit_handover_goes_back_to_a_queue_as_any_return_does_and_tells_both_units(
+    talk, anna, ekonomi, vald, published, django_capture_on_commit_callbacks
+):
+    """One home for putting a conversation back in a queue (conversation_return_to_queue):
+    the sending unit's staff see it leave their queue, the receiving unit's see it arrive,
+    and the client sees the handover start once."""
+    with django_capture_on_commit_callbacks(execute=True):
+        hand_over(talk, anna, to_unit=vald)
+
+    queues = {
+        unit.pk: [
+            [c["id"] for c in event["waiting"]]
+            for event in sent_to(published, realtime.unit_staff_group(unit.pk))
+            if event["type"] == "queue.updated"
+        ]
+        for unit in (ekonomi, vald)
+    }
+    assert queues == {ekonomi.pk: [[]], vald.pk: [[talk.pk]]}
+    events = list(Message.objects.filter(conversation=talk).values_list("event", flat=True))
+    assert events.count(Message.Event.HANDOVER_STARTED) == 1
+    talk.refresh_from_db()
+    assert talk.case.unit == vald
+    assert talk.unanswered_flagged_at is None
+
+
 def test_it_puts_a_transferred_conversation_behind_urgent_clients_and_ahead_of_normal_ones(
     talk, anna, vald
 ):
