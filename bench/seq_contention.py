@@ -52,7 +52,7 @@ def prepare(run: int) -> tuple[Any, Any]:
         unit_id=unit.pk,
         token=secrets.token_urlsafe(32),
         body="Hej",
-        client_id=str(uuid.uuid4()),
+        client_id=uuid.uuid4(),
     )
     conversation_accept(worker=worker, conversation_id=conversation.pk)
     conversation.refresh_from_db()

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from chat import selectors
 from chat.errors import ChatError
 from chat.models import FollowUp
-from chat.parsing import parse_id
+from chat.parsing import parse_id, session_id
 from chat.ratelimit import address_key
 from chat.services.access import case_read, conversation_transcript, followup_inbox_read
 from chat.services.cases import (
@@ -45,7 +45,7 @@ def return_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             case = case_open_by_code(
-                code=request.POST.get("code"), address=_client_address(request)
+                code=request.POST.get("code", ""), address=_client_address(request)
             )
         except ChatError:
             error = _(
@@ -68,7 +68,7 @@ def return_page(request: HttpRequest) -> HttpResponse:
 def return_case_page(request: HttpRequest) -> HttpResponse:
     """The returning client's case: questions to answer, their own questions and the
     answers, a new question, and a new chat about the same case."""
-    case = selectors.case_get_returning(case_id=request.session.get(RETURN_SESSION_KEY))
+    case = selectors.case_get_returning(case_id=session_id(request.session.get(RETURN_SESSION_KEY)))
     if case is None:
         return redirect("return")
     error = ""
@@ -79,10 +79,10 @@ def return_case_page(request: HttpRequest) -> HttpResponse:
                 followup_client_answer(
                     case=case,
                     followup_id=parse_id(request.POST.get("followup"), name="followup"),
-                    answer=request.POST.get("answer") or request.POST.get("choice"),
+                    answer=request.POST.get("answer") or request.POST.get("choice", ""),
                 )
             elif action == "ask":
-                followup_client_ask(case=case, body=request.POST.get("body"))
+                followup_client_ask(case=case, body=request.POST.get("body", ""))
             elif action == "forget":
                 request.session.flush()
                 return redirect("client")
@@ -112,7 +112,7 @@ def client_transcript(request: HttpRequest) -> HttpResponse:
     """The client saves their own transcript. The token comes in the form body, never
     in a URL; nothing is e-mailed."""
     try:
-        transcript = selectors.transcript_for_client(token=request.POST.get("token"))
+        transcript = selectors.transcript_for_client(token=request.POST.get("token", ""))
     except ChatError:
         raise Http404 from None
     response = HttpResponse(transcript_text(transcript), content_type="text/plain; charset=utf-8")
@@ -136,7 +136,12 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
             action = request.POST.get("action")
             if action == "ask":
                 choices = [c for c in request.POST.get("choices", "").splitlines() if c.strip()]
-                followup_ask(case=case, actor=user, body=request.POST.get("body"), choices=choices)  # type: ignore[arg-type]
+                followup_ask(
+                    case=case,
+                    actor=user,  # type: ignore[arg-type]
+                    body=request.POST.get("body", ""),
+                    choices=choices,
+                )
             elif action == "answer":
                 followup = selectors.followup_get_for_staff(
                     user=user,  # type: ignore[arg-type]
@@ -145,7 +150,7 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
                 followup_worker_answer(
                     followup=followup,
                     actor=user,  # type: ignore[arg-type]
-                    answer=request.POST.get("answer"),
+                    answer=request.POST.get("answer", ""),
                 )
             elif action == "close":
                 case_close(case=case, actor=user)  # type: ignore[arg-type]

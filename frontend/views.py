@@ -17,7 +17,8 @@ from django.views.decorators.csrf import csrf_protect
 
 from chat import selectors
 from chat.errors import ChatError, InvalidInput
-from chat.parsing import parse_id
+from chat.models import CannedReply
+from chat.parsing import parse_id, session_id
 from chat.permissions import can
 from chat.services.conversations import conversation_quick_exit
 from chat.services.replies import canned_reply_delete, canned_reply_save
@@ -71,7 +72,9 @@ def client_page(request: HttpRequest) -> HttpResponse:
         {
             "units": units,
             "unit_info": unit_info,
-            "returning_case": selectors.case_get_returning(case_id=request.session.get("case_id")),
+            "returning_case": selectors.case_get_returning(
+                case_id=session_id(request.session.get("case_id"))
+            ),
             "socket_settings": _socket_settings(),
             "quick_exit_url": settings.QUICK_EXIT_URL,
         },
@@ -147,7 +150,7 @@ def canned_replies_page(request: HttpRequest) -> HttpResponse:
             unit=unit,
             title=form.cleaned_data["title"],
             body=form.cleaned_data["body"],
-            language=form.cleaned_data["language"],
+            language=CannedReply.Language(form.cleaned_data["language"]),
         )
         return redirect("canned-replies")
     replies = selectors.canned_reply_list(user=user).select_related("unit")  # type: ignore[arg-type]
@@ -259,7 +262,7 @@ def quick_exit(request: HttpRequest) -> HttpResponse:
     on to the neutral page: any other site can link here, so it changes nothing."""
     if request.method != "POST":
         return HttpResponseRedirect(settings.QUICK_EXIT_URL)
-    conversation_quick_exit(token=request.POST.get("token"))
+    conversation_quick_exit(token=request.POST.get("token", ""))
     request.session.flush()
     response = HttpResponse(status=204)
     # Honoured on any response of the site, a beacon's too (measured in Chromium).

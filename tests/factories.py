@@ -94,7 +94,7 @@ def start_conversation(
     """A client queues in `unit` with a first message; returns (conversation, token)."""
     token = token or new_token()
     conversation, _created = conversation_start(
-        unit_id=unit.pk, token=token, body=body, client_id=new_client_id()
+        unit_id=unit.pk, token=token, body=body, client_id=uuid.uuid4()
     )
     return conversation, token
 

@@ -103,6 +103,23 @@ def test_a_wrong_code_says_the_same_whatever_the_reason(settings, code_tries, ca
     assert all("case_id" not in dict(r.wsgi_request.session.items()) for r in refusals)
 
 
+@pytest.mark.parametrize(
+    "form",
+    [{}, {"code": "12345678"}, {"code": ["ABCD", "EFGH"]}, {"other": "ABCD-EFGH-JKMN"}],
+    ids=repr,
+)
+def test_a_form_that_holds_no_code_gets_the_one_refusal(code_tries, case, form):
+    """What is not a code's text (no field, digits, two values) stops at the same page as a
+    wrong code: the form's text is what case_open_by_code reads."""
+    wrong = browser().post("/return/", {"code": wrong_code()})
+
+    response = browser().post("/return/", form)
+
+    assert response.status_code == 400
+    assert page_text(response) == page_text(wrong)
+    assert "case_id" not in dict(response.wsgi_request.session.items())
+
+
 def test_the_right_code_opens_again_once_the_lockout_has_passed(settings, code_tries, case):
     code = case_issue_code(case=case)
     address = factories.new_address()

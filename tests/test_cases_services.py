@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 
+from chat.consumers.console import console_ask_followup
 from chat.errors import InvalidInput, NotAllowed, NotFound
-from chat.models import Case, ClientRecord, Conversation
+from chat.models import Case, ClientRecord, Conversation, FollowUp
+from chat.parsing import session_id
 from chat.selectors import case_get_for_staff, case_get_returning
 from chat.services.cases import case_close, case_open_for_new_conversation
 from chat.services.conversations import conversation_start
@@ -148,9 +150,20 @@ def test_staff_of_the_unit_reach_the_case_and_nobody_else_does(
     for stranger in (cecilia, pelle, ivar):
         with pytest.raises(NotFound):
             case_get_for_staff(user=stranger, case_id=case.pk)
+    with pytest.raises(NotFound):
+        case_get_for_staff(user=anna, case_id=case.pk + 1000)
+
+
+def test_a_console_frame_reaches_a_case_only_by_its_id(ekonomi, anna):
+    """What is not an id stops where the console reads the frame: not found, as for an
+    unknown id."""
+    conversation, _token = factories.start_conversation(ekonomi)
+    case = conversation.case
+
     for bad_id in (case.pk + 1000, str(case.pk), True, None):
         with pytest.raises(NotFound):
-            case_get_for_staff(user=anna, case_id=bad_id)
+            console_ask_followup(anna, {"case": bad_id, "body": "Hur går det?"})
+    assert not FollowUp.objects.exists()
 
 
 def test_only_staff_of_the_unit_close_a_case(ekonomi, bengt, cecilia):
@@ -167,8 +180,11 @@ def test_only_staff_of_the_unit_close_a_case(ekonomi, bengt, cecilia):
     assert case.status == Case.Status.CLOSED
 
 
-@pytest.mark.parametrize("case_id", [None, "1", True, 1.0, [1]], ids=repr)
+@pytest.mark.parametrize("case_id", [None, "1", True, 1.0, [1], 0, -1], ids=repr)
 def test_a_returning_case_is_only_ever_found_by_a_whole_number(ekonomi, case_id):
-    factories.start_conversation(ekonomi)
+    """The session's value is read with chat.parsing.session_id, where the pages and the
+    client's socket read it."""
+    conversation, _token = factories.start_conversation(ekonomi)
 
-    assert case_get_returning(case_id=case_id) is None
+    assert case_get_returning(case_id=session_id(case_id)) is None
+    assert case_get_returning(case_id=session_id(conversation.case_id)) == conversation.case

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Presence
 from chat import realtime, selectors
+from chat.consumers.console import console_hand_over, console_handover_decline
 from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from chat.models import Conversation, Handover, Message
 from chat.services.access import conversation_read_messages
@@ -122,10 +123,39 @@ def test_it_lets_only_the_assigned_worker_hand_over(talk, persona, request, anna
 
 
 def test_it_needs_a_note_for_the_receiver(talk, anna, bengt):
-    for note in ["", "   ", None, 42]:
+    for note in ["", "   ", "x" * 2001, "a\x00b"]:
         with pytest.raises(InvalidInput):
             hand_over(talk, anna, to_worker=bengt, note=note)
     assert not Handover.objects.exists()
+
+
+def test_a_hand_over_frame_whose_note_is_not_text_is_refused(talk, anna, bengt):
+    """Refused where the console reads the frame: the service takes text."""
+    for note in [None, 42]:
+        with pytest.raises(InvalidInput, match="`note`"):
+            console_hand_over(anna, {"conversation": talk.pk, "to_worker": bengt.pk, "note": note})
+    assert not Handover.objects.exists()
+
+
+@pytest.mark.parametrize("share_history", ["yes", 1, [True]], ids=repr)
+def test_a_hand_over_frame_shares_history_only_by_a_boolean(talk, anna, vald, share_history):
+    frame = {"conversation": talk.pk, "to_unit": vald.pk, "note": "Till Våld"}
+
+    with pytest.raises(InvalidInput, match="`share_history`"):
+        console_hand_over(anna, {**frame, "share_history": share_history})
+    assert not Handover.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "shared"), [({}, True), ({"share_history": None}, False)], ids=["absent", "null"]
+)
+def test_a_hand_over_frame_without_a_choice_shares_as_before(talk, anna, vald, fields, shared):
+    """Absent is the whole history (the console's default); null only the note."""
+    frame = {"conversation": talk.pk, "to_unit": vald.pk, "note": "Till Våld", **fields}
+
+    console_hand_over(anna, frame)
+
+    assert Handover.objects.get().share_history is shared
 
 
 def test_it_needs_a_colleague_or_a_unit(talk, anna):
@@ -280,12 +310,24 @@ def test_it_refuses_an_offer_that_was_already_answered(talk, anna, bengt):
 
 
 # --- decline --------------------------------------------------------------------------------
-@pytest.mark.parametrize("reason", ["", "   ", None, 7])
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 2001, "a\x00b"])
 def test_it_needs_a_reason_to_decline(talk, anna, bengt, reason):
     handover = hand_over(talk, anna, to_worker=bengt)
 
     with pytest.raises(InvalidInput):
         handover_decline(handover=handover, actor=bengt, reason=reason)
+
+    handover.refresh_from_db()
+    assert handover.state == Handover.State.OFFERED
+
+
+@pytest.mark.parametrize("reason", [None, 7])
+def test_a_decline_frame_whose_reason_is_not_text_is_refused(talk, anna, bengt, reason):
+    """Refused where the console reads the frame: the service takes text."""
+    handover = hand_over(talk, anna, to_worker=bengt)
+
+    with pytest.raises(InvalidInput, match="`reason`"):
+        console_handover_decline(bengt, {"handover": handover.pk, "reason": reason})
 
     handover.refresh_from_db()
     assert handover.state == Handover.State.OFFERED
@@ -393,6 +435,31 @@ def test_it_queues_a_unit_handover_in_the_receiving_unit_as_transferred(
         published, realtime.worker_group(anna.pk)
     )
     assert list(selectors.conversation_list_waiting(unit_ids=[vald.pk])) == [talk]
+
+
+def test_a_unit_handover_goes_back_to_a_queue_as_any_return_does_and_tells_both_units(
+    talk, anna, ekonomi, vald, published, django_capture_on_commit_callbacks
+):
+    """One home for putting a conversation back in a queue (conversation_return_to_queue):
+    the sending unit's staff see it leave their queue, the receiving unit's see it arrive,
+    and the client sees the handover start once."""
+    with django_capture_on_commit_callbacks(execute=True):
+        hand_over(talk, anna, to_unit=vald)
+
+    queues = {
+        unit.pk: [
+            [c["id"] for c in event["waiting"]]
+            for event in sent_to(published, realtime.unit_staff_group(unit.pk))
+            if event["type"] == "queue.updated"
+        ]
+        for unit in (ekonomi, vald)
+    }
+    assert queues == {ekonomi.pk: [[]], vald.pk: [[talk.pk]]}
+    events = list(Message.objects.filter(conversation=talk).values_list("event", flat=True))
+    assert events.count(Message.Event.HANDOVER_STARTED) == 1
+    talk.refresh_from_db()
+    assert talk.case.unit == vald
+    assert talk.unanswered_flagged_at is None
 
 
 def test_it_puts_a_transferred_conversation_behind_urgent_clients_and_ahead_of_normal_ones(

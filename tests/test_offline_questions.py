@@ -5,6 +5,7 @@ a question in the unit's follow-up inbox, and a case code to come back with for 
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from chat import realtime
+from chat.consumers.client import first_message
 from chat.errors import InvalidInput, NotFound, TooLong
 from chat.models import Case, ClientRecord, Conversation, FollowUp, Message
 from chat.selectors import followup_inbox, token_hash
@@ -36,7 +38,7 @@ def leave(unit, body=QUESTION, *, token=None, case=None):
         unit_id=unit.pk,
         token=token or factories.new_token(),
         body=body,
-        client_id=factories.new_client_id(),
+        client_id=uuid.uuid4(),
         case=case,
     )
 
@@ -111,14 +113,9 @@ def test_a_returning_client_of_another_unit_is_refused(closed, vald):
     "changes,error",
     [
         ({"token": "short"}, InvalidInput),
-        ({"token": None}, InvalidInput),
         ({"body": ""}, InvalidInput),
         ({"body": "   "}, InvalidInput),
-        ({"body": None}, InvalidInput),
         ({"body": "x" * 100_000}, TooLong),
-        ({"client_id": "not-a-uuid"}, InvalidInput),
-        ({"unit_id": "1"}, InvalidInput),
-        ({"unit_id": True}, InvalidInput),
         ({"unit_id": 999_999}, NotFound),
     ],
     ids=repr,
@@ -128,12 +125,38 @@ def test_it_refuses_bad_input_and_stores_nothing(closed, changes, error):
         "unit_id": closed.pk,
         "token": factories.new_token(),
         "body": QUESTION,
-        "client_id": factories.new_client_id(),
+        "client_id": uuid.uuid4(),
         **changes,
     }
 
     with pytest.raises(error):
         conversation_leave_question(**arguments)
+
+    assert not Conversation.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "changes",
+    [{"token": None}, {"body": None}, {"client_id": "not-a-uuid"}, {"unit": "1"}, {"unit": True}],
+    ids=repr,
+)
+def test_a_leave_question_frame_that_is_not_text_uuid_and_id_is_refused(closed, changes):
+    """Refused where the frame is read (chat/consumers/client.py), as `start` is."""
+    frame = {
+        "type": "leave_question",
+        "unit": closed.pk,
+        "token": factories.new_token(),
+        "body": QUESTION,
+        "client_id": factories.new_client_id(),
+        **changes,
+    }
+
+    with pytest.raises(InvalidInput, match=f"`{next(iter(changes))}`"):
+        first = first_message(frame)
+        conversation_leave_question(
+            unit_id=first.unit_id, token=first.token, body=first.body, client_id=first.client_id
+        )
 
     assert not Conversation.objects.exists()
     assert not FollowUp.objects.exists()

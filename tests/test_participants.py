@@ -5,6 +5,8 @@ sender, and leaves or is removed; an external interpreter's link works once."""
 import pytest
 
 from chat import realtime, selectors
+from chat.consumers.console import console_invite, console_remove
+from chat.consumers.interpreter import join_frame
 from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from chat.models import Conversation, Message, Participant
 from chat.services.conversations import conversation_accept, conversation_end
@@ -155,9 +157,11 @@ def test_it_refuses_to_invite_oneself_or_partner_staff(talk, anna, persona, requ
 
 
 def test_it_refuses_an_invitation_that_is_not_a_user_id(talk, anna):
+    """Refused where the console reads the frame: the service takes an id."""
     for value in ("3", None, True, 2.0):
-        with pytest.raises(InvalidInput):
-            participant_invite(conversation=talk, actor=anna, user_id=value)
+        with pytest.raises(InvalidInput, match="`user`"):
+            console_invite(anna, {"conversation": talk.pk, "user": value})
+    assert not Participant.objects.exists()
 
 
 def test_it_takes_no_participants_in_a_conversation_that_is_not_active(ekonomi, anna, cecilia):
@@ -240,10 +244,27 @@ def test_it_refuses_an_unknown_link_or_a_malformed_token(talk, anna):
     with pytest.raises(NotFound):
         join("not-the-invitation")
     with pytest.raises(NotFound):
-        join(None)
-    for token in ("short", None, "x" * 44):
+        join("")
+    for token in ("short", "x" * 44):
         with pytest.raises(InvalidInput):
             participant_join_by_link(invitation=invitation, token=token)
+    assert not Participant.objects.get(conversation=talk).is_present
+
+
+def test_a_join_frame_that_is_not_text_is_refused_where_it_is_read(talk, anna):
+    """The interpreter's socket reads the frame (chat/consumers/interpreter.py): a token that
+    is not text is invalid, an invitation that is not text is not found, as before."""
+    invitation = participant_invite_link(conversation=talk, actor=anna)
+    token = factories.new_token()
+
+    with pytest.raises(NotFound):
+        join_frame({"invitation": None, "token": token})
+    with pytest.raises(NotFound):
+        join_frame({"invitation": 42, "token": token})
+    for bad in (None, 42, [token]):
+        with pytest.raises(InvalidInput, match="`token`"):
+            join_frame({"invitation": invitation, "token": bad})
+    assert join_frame({"invitation": invitation, "token": token}) == (invitation, token)
     assert not Participant.objects.get(conversation=talk).is_present
 
 
@@ -397,8 +418,9 @@ def test_it_finds_a_participant_to_remove_only_in_that_conversation(talk, anna, 
     assert selectors.participant_get_for_removal(conversation=talk, participant_id=seat.pk) == seat
     with pytest.raises(NotFound):
         selectors.participant_get_for_removal(conversation=other, participant_id=seat.pk)
-    with pytest.raises(InvalidInput):
-        selectors.participant_get_for_removal(conversation=talk, participant_id=str(seat.pk))
+    with pytest.raises(InvalidInput, match="`participant`"):
+        console_remove(anna, {"conversation": talk.pk, "participant": str(seat.pk)})
+    assert selectors.participant_get_present(participant_id=seat.pk) == seat
 
 
 # --- participants and a handover to another unit ------------------------------------------

@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from accounts.models import ConsoleConnection, Presence
 from chat import realtime
+from chat.consumers.console import console_presence
+from chat.consumers.dashboard import dashboard_set_capacity, dashboard_set_presence
 from chat.errors import InvalidInput, NotAllowed
 from chat.selectors import presence_shown, unit_staff_load
 from chat.services.presence import (
@@ -251,10 +253,18 @@ def test_it_refuses_a_former_supervisor(anna, sara, published):
         presence_set_status(worker=anna, status="available", actor=sara)
 
 
-@pytest.mark.parametrize("status", ["busy", "offline", "", None, 1, ["available"]])
-def test_it_refuses_a_status_a_worker_cannot_choose(anna, status, published):
-    with pytest.raises(InvalidInput):
-        presence_set_status(worker=anna, status=status, actor=anna)
+@pytest.mark.parametrize("status", ["busy", "offline", "", None, 1, ["available"], "AWAY"])
+def test_it_refuses_a_status_a_worker_cannot_choose(anna, sara, status, published):
+    """Refused where the console's and the dashboard's frames are read: the service takes
+    a Presence.Status."""
+    set_presence(anna, status=Presence.Status.AWAY)
+
+    with pytest.raises(InvalidInput, match="`status`"):
+        console_presence(anna, {"status": status})
+    with pytest.raises(InvalidInput, match="`presence`"):
+        dashboard_set_presence(sara, {"worker": anna.pk, "presence": status})
+
+    assert Presence.objects.get(user=anna).status == Presence.Status.AWAY
 
 
 # --- capacity -----------------------------------------------------------------------------------
@@ -290,14 +300,26 @@ def test_it_refuses_capacity_from_a_colleague(anna, bengt, published):
         presence_set_capacity(worker=anna, capacity=5, actor=bengt)
 
 
-@pytest.mark.parametrize("capacity", [0, 11, -1, "3", 3.0, None, True, [3]])
+@pytest.mark.parametrize("capacity", [0, 11, -1])
 def test_it_refuses_a_capacity_that_is_not_a_whole_number_from_1_to_10(
     anna, sara, capacity, published
 ):
     set_presence(anna, capacity=3)
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput, match="`capacity` must be a whole number from 1 to 10"):
         presence_set_capacity(worker=anna, capacity=capacity, actor=sara)
+
+    assert Presence.objects.get(user=anna).capacity == 3
+
+
+@pytest.mark.parametrize("capacity", [0, 11, -1, "3", 3.0, None, True, [3]], ids=repr)
+def test_a_dashboard_frame_sets_capacity_only_to_a_whole_number_from_1_to_10(
+    anna, sara, capacity, published
+):
+    set_presence(anna, capacity=3)
+
+    with pytest.raises(InvalidInput, match="`capacity` must be a whole number from 1 to 10"):
+        dashboard_set_capacity(sara, {"worker": anna.pk, "capacity": capacity})
 
     assert Presence.objects.get(user=anna).capacity == 3
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import ConsoleConnection, Presence
 from chat import realtime
+from chat.consumers.dashboard import dashboard_move, dashboard_set_priority
 from chat.errors import Conflict, InvalidInput, NotFound, NothingWaiting
 from chat.models import Conversation, Message
 from chat.selectors import queue_positions, token_hash, unit_stats
@@ -559,14 +560,19 @@ def test_it_moves_an_urgent_conversation_to_the_front(ekonomi, sara, commit, pub
     assert queue_of(ekonomi) == [first.pk, second.pk, third.pk]
 
 
-@pytest.mark.parametrize("priority", [2, -1, "1", None, True, [1]])
+@pytest.mark.parametrize("priority", [2, -1, "1", None, True, [1], 1.0])
 def test_it_refuses_a_priority_that_is_neither_normal_nor_urgent(
     ekonomi, sara, priority, published
 ):
+    """Refused where the dashboard's frame is read: the service takes a Priority."""
     conversation, _ = start_conversation(ekonomi)
+    frame = {"conversation": conversation.pk, "priority": priority}
 
-    with pytest.raises(InvalidInput):
-        conversation_set_priority(conversation_id=conversation.pk, priority=priority, actor=sara)
+    with pytest.raises(InvalidInput, match="`priority`"):
+        dashboard_set_priority(sara, frame)
+
+    conversation.refresh_from_db()
+    assert conversation.priority == Conversation.Priority.NORMAL
 
 
 def test_it_hides_another_units_conversation_from_a_supervisor(ekonomi, vera, published):
@@ -670,10 +676,14 @@ def test_it_cannot_move_an_active_conversation(ekonomi, vald, anna, gunnar, publ
 
 @pytest.mark.parametrize("unit_id", [None, "2", True, 2.0])
 def test_it_refuses_a_unit_that_is_not_an_id(ekonomi, gunnar, unit_id, published):
+    """Refused where the dashboard's frame is read: the service takes an id."""
     conversation, _ = start_conversation(ekonomi)
 
-    with pytest.raises(InvalidInput):
-        conversation_move(conversation_id=conversation.pk, unit_id=unit_id, actor=gunnar)
+    with pytest.raises(InvalidInput, match="`unit`"):
+        dashboard_move(gunnar, {"conversation": conversation.pk, "unit": unit_id})
+
+    conversation.refresh_from_db()
+    assert conversation.unit == ekonomi
 
 
 def test_it_auto_assigns_a_conversation_moved_into_an_auto_assign_unit(

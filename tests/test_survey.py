@@ -10,10 +10,11 @@ import pytest
 from django.contrib import admin
 from django.utils import timezone
 
+from chat.consumers.client import survey_reply
 from chat.errors import Conflict, InvalidInput, NotFound
 from chat.models import SurveyAnswer
 from chat.selectors import survey_summary
-from chat.services.cases import survey_submit
+from chat.services.cases import SurveyReply, survey_submit
 from chat.services.retention import retention_purge
 from tests import factories
 from tests.case_personas import ended_meeting
@@ -23,13 +24,14 @@ pytest_plugins = ["tests.case_personas"]
 pytestmark = pytest.mark.django_db
 
 COMMENT = "Handläggaren var snäll men jag fick vänta länge."
+YES, PARTLY, NO = SurveyAnswer.Helped.YES, SurveyAnswer.Helped.PARTLY, SurveyAnswer.Helped.NO
 
 
 def test_it_saves_the_survey_after_the_meeting(meeting):
     conversation, token = meeting
 
     survey = survey_submit(
-        token=token, answers={"helped": "partly", "rating": 4, "comment": f"  {COMMENT}  "}
+        token=token, answers=SurveyReply(helped=PARTLY, rating=4, comment=f"  {COMMENT}  ")
     )
 
     assert survey.conversation == conversation
@@ -39,9 +41,22 @@ def test_it_saves_the_survey_after_the_meeting(meeting):
 def test_every_answer_is_optional(meeting):
     _conversation, token = meeting
 
-    survey = survey_submit(token=token, answers={"type": "survey"})
+    survey = survey_submit(token=token, answers=survey_reply({"type": "survey"}))
 
     assert (survey.helped, survey.rating, survey.comment) == ("", None, "")
+
+
+@pytest.mark.parametrize(
+    "empty", [{}, {"helped": None, "rating": None, "comment": None}, {"helped": ""}]
+)
+def test_a_survey_frame_without_answers_is_no_answers(empty):
+    assert survey_reply({"type": "survey", **empty}) == SurveyReply()
+
+
+def test_a_survey_frame_is_read_as_its_answers():
+    frame = {"type": "survey", "helped": "partly", "rating": 4, "comment": COMMENT}
+
+    assert survey_reply(frame) == SurveyReply(helped=PARTLY, rating=4, comment=COMMENT)
 
 
 @pytest.mark.parametrize("accepted", [True, False], ids=["waiting", "in-the-meeting"])
@@ -51,21 +66,41 @@ def test_it_refuses_the_survey_before_the_meeting_is_over(ekonomi, anna, accepte
         factories.accept(anna, conversation)
 
     with pytest.raises(Conflict):
-        survey_submit(token=token, answers={"helped": "yes"})
+        survey_submit(token=token, answers=SurveyReply(helped=YES))
 
     assert not SurveyAnswer.objects.exists()
 
 
 def test_it_keeps_one_survey_per_conversation_and_a_second_one_updates_it(meeting):
     conversation, token = meeting
-    first = survey_submit(token=token, answers={"helped": "no", "rating": 1})
+    first = survey_submit(token=token, answers=SurveyReply(helped=NO, rating=1))
 
-    second = survey_submit(token=token, answers={"helped": "yes", "rating": 5, "comment": "Bra."})
+    second = survey_submit(token=token, answers=SurveyReply(helped=YES, rating=5, comment="Bra."))
 
     assert SurveyAnswer.objects.count() == 1
     assert second.pk == first.pk
     stored = SurveyAnswer.objects.get(conversation=conversation)
     assert (stored.helped, stored.rating, stored.comment) == ("yes", 5, "Bra.")
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"rating": 0},
+        {"rating": 6},
+        {"rating": -1},
+        {"comment": "x" * 2001},
+        {"comment": "nul\x00byte"},
+    ],
+    ids=repr,
+)
+def test_it_refuses_answers_outside_the_questions(meeting, answers):
+    _conversation, token = meeting
+
+    with pytest.raises(InvalidInput):
+        survey_submit(token=token, answers=SurveyReply(**answers))
+
+    assert not SurveyAnswer.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -84,41 +119,36 @@ def test_it_keeps_one_survey_per_conversation_and_a_second_one_updates_it(meetin
         {"rating": [5]},
         {"comment": 42},
         {"comment": ["Bra"]},
-        {"comment": "x" * 2001},
-        {"comment": "nul\x00byte"},
     ],
     ids=repr,
 )
-def test_it_refuses_answers_outside_the_questions(meeting, answers):
-    _conversation, token = meeting
-
-    with pytest.raises(InvalidInput):
-        survey_submit(token=token, answers=answers)
-
-    assert not SurveyAnswer.objects.exists()
+def test_a_survey_frame_with_answers_outside_the_questions_is_refused(answers):
+    """Refused where the frame is read (chat/consumers/client.py), before the service."""
+    with pytest.raises(InvalidInput, match=f"`{next(iter(answers))}`"):
+        survey_reply({"type": "survey", **answers})
 
 
 @pytest.mark.parametrize("rating", [1, 2, 3, 4, 5])
 def test_it_takes_every_rating_from_one_to_five(meeting, rating):
     _conversation, token = meeting
-    assert survey_submit(token=token, answers={"rating": rating}).rating == rating
+    assert survey_submit(token=token, answers=survey_reply({"rating": rating})).rating == rating
 
 
 def test_a_bad_second_survey_leaves_the_first_as_it_was(meeting):
     conversation, token = meeting
-    survey_submit(token=token, answers={"helped": "yes", "rating": 5, "comment": COMMENT})
+    survey_submit(token=token, answers=SurveyReply(helped=YES, rating=5, comment=COMMENT))
 
     with pytest.raises(InvalidInput):
-        survey_submit(token=token, answers={"helped": "no", "rating": 9})
+        survey_submit(token=token, answers=SurveyReply(helped=NO, rating=9))
 
     stored = SurveyAnswer.objects.get(conversation=conversation)
     assert (stored.helped, stored.rating, stored.comment) == ("yes", 5, COMMENT)
 
 
-@pytest.mark.parametrize("token", ["", None, 12, "x" * 43])
+@pytest.mark.parametrize("token", ["", "x" * 43, factories.new_token()])
 def test_it_refuses_an_unknown_token(meeting, token):
     with pytest.raises(NotFound):
-        survey_submit(token=token or factories.new_token(), answers={"helped": "yes"})
+        survey_submit(token=token, answers=SurveyReply(helped=YES))
     assert not SurveyAnswer.objects.exists()
 
 
@@ -133,10 +163,13 @@ def answered(ekonomi, vald, anna, cecilia):
         ("partly", None, "Okej."),
     ]:
         conversation, token = ended_meeting(ekonomi, anna)
-        survey_submit(token=token, answers={"helped": helped, "rating": rating, "comment": comment})
+        survey_submit(
+            token=token,
+            answers=SurveyReply(helped=SurveyAnswer.Helped(helped), rating=rating, comment=comment),
+        )
         conversations.append(conversation)
     _vald_conversation, vald_token = ended_meeting(vald, cecilia)
-    survey_submit(token=vald_token, answers={"helped": "yes", "rating": 1, "comment": "Våld."})
+    survey_submit(token=vald_token, answers=SurveyReply(helped=YES, rating=1, comment="Våld."))
     return conversations
 
 
@@ -212,7 +245,7 @@ def test_survey_answers_are_not_in_the_admin():
 
 def test_the_client_does_not_see_the_survey_in_their_transcript(meeting):
     _conversation, token = meeting
-    survey_submit(token=token, answers={"comment": COMMENT})
+    survey_submit(token=token, answers=SurveyReply(comment=COMMENT))
 
     text = http_client(None).post("/transcript/", {"token": token}).content.decode()
 
@@ -221,7 +254,7 @@ def test_the_client_does_not_see_the_survey_in_their_transcript(meeting):
 
 def test_survey_answers_are_purged_after_their_retention_period(settings, meeting):
     _conversation, token = meeting
-    survey_submit(token=token, answers={"comment": COMMENT})
+    survey_submit(token=token, answers=SurveyReply(comment=COMMENT))
     days = settings.RETENTION_DAYS["survey_answers"]
     SurveyAnswer.objects.update(created_at=timezone.now() - timedelta(days=days + 1))
 

@@ -4,6 +4,8 @@ token its tab holds, and never sees a staff member's name or a private note."""
 from __future__ import annotations
 
 import contextlib
+import uuid
+from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -18,10 +20,20 @@ from chat.consumers.base import (
     ack_frame,
     seq_value,
 )
-from chat.errors import ChatError, InvalidInput
-from chat.models import Conversation, Message
-from chat.parsing import frame_id
+from chat.errors import ChatError, InvalidInput, NotFound
+from chat.models import Conversation, Message, SurveyAnswer
+from chat.parsing import (
+    frame_choice,
+    frame_id,
+    frame_int,
+    frame_text,
+    frame_uuid,
+    session_id,
+)
 from chat.services.cases import (
+    RATING_MAX,
+    RATING_MIN,
+    SurveyReply,
     case_issue_code_for_client,
     conversation_leave_question,
     survey_submit,
@@ -39,30 +51,66 @@ from chat.services.messages import message_post
 PLACE_SHOWN = ("position", "estimate", "unit_open", "staff_available", "staff_serving")
 
 
+# --- frames parsed once, here (chat/parsing.py) ------------------------------------------
+@dataclass(frozen=True)
+class FirstMessage:
+    """A `start` or `leave_question` frame: the unit, the tab's resume token, the first
+    message and its client_id."""
+
+    unit_id: int
+    token: str
+    body: str
+    client_id: uuid.UUID
+
+
+def first_message(frame: Frame) -> FirstMessage:
+    """Refused field by field, in this order."""
+    return FirstMessage(
+        unit_id=frame_id(frame.get("unit"), name="unit"),
+        token=frame_text(frame.get("token"), name="token"),
+        body=frame_text(frame.get("body"), name="body"),
+        client_id=frame_uuid(frame.get("client_id"), name="client_id"),
+    )
+
+
+def survey_reply(frame: Frame) -> SurveyReply:
+    """The survey's answers, each optional: absent, null or "" is no answer."""
+    helped, rating = frame.get("helped"), frame.get("rating")
+    return SurveyReply(
+        helped=None
+        if helped in (None, "")
+        else frame_choice(helped, SurveyAnswer.Helped, name="helped"),
+        rating=None
+        if rating is None
+        else frame_int(rating, minimum=RATING_MIN, maximum=RATING_MAX, name="rating"),
+        comment=frame_text(frame.get("comment"), name="comment", optional=True),
+    )
+
+
 # --- one crossing into sync code per client action -------------------------------------
 @database_sync_to_async
-def client_start(frame: Frame, case_id: object) -> int:
+def client_start(first: FirstMessage, case_id: int | None) -> int:
     conversation, _created = conversation_start(
-        unit_id=frame_id(frame.get("unit"), name="unit"),
-        token=frame.get("token"),
-        body=frame.get("body"),
-        client_id=frame.get("client_id"),
+        unit_id=first.unit_id,
+        token=first.token,
+        body=first.body,
+        client_id=first.client_id,
         case=selectors.case_get_returning(case_id=case_id),
     )
     return conversation.pk
 
 
 @database_sync_to_async
-def client_leave_question(frame: Frame, case_id: object) -> tuple[int, str]:
+def client_leave_question(first: FirstMessage, case_id: int | None) -> tuple[int, str]:
     """A question left outside opening hours, and the case code to come back with."""
     conversation, _created = conversation_leave_question(
-        unit_id=frame_id(frame.get("unit"), name="unit"),
-        token=frame.get("token"),
-        body=frame.get("body"),
-        client_id=frame.get("client_id"),
+        unit_id=first.unit_id,
+        token=first.token,
+        body=first.body,
+        client_id=first.client_id,
         case=selectors.case_get_returning(case_id=case_id),
     )
-    return conversation.pk, case_issue_code_for_client(token=frame.get("token"))
+    return conversation.pk, case_issue_code_for_client(token=first.token)
 
 
 @database_sync_to_async
@@ -71,14 +119,14 @@ def client_case_code(token: str) -> str:
 
 
 @database_sync_to_async
-def client_survey(token: str, frame: Frame) -> None:
-    survey_submit(token=token, answers=frame)
+def client_survey(token: str, answers: SurveyReply) -> None:
+    survey_submit(token=token, answers=answers)
 
 
 @database_sync_to_async
-def client_identify(token: object) -> tuple[int, int | None]:
+def client_identify(token: str) -> tuple[int, int | None]:
     """The conversation of this token, and its unit while it waits there."""
-    conversation = selectors.conversation_get_for_client(token=token)  # type: ignore[arg-type]
+    conversation = selectors.conversation_get_for_client(token=token)
     return conversation.pk, waiting_unit_of(conversation)
 
 
@@ -220,22 +268,22 @@ class ClientConsumer(JsonFrameConsumer):
         if self.conversation_id is not None:
             raise InvalidInput("this socket already has a conversation")
         await self.limit("queue_entries", limit=settings.RATE_QUEUE_ENTRIES_PER_HOUR, window=3600)
-        conversation_id = await client_start(frame, self.returning_case())
-        await self.follow(
-            conversation_id, frame["token"], after=0, unit_id=frame_id(frame["unit"], name="unit")
-        )
+        first = first_message(frame)
+        conversation_id = await client_start(first, self.returning_case())
+        await self.follow(conversation_id, first.token, after=0, unit_id=first.unit_id)
 
-    def returning_case(self) -> object:
+    def returning_case(self) -> int | None:
         """A client who came back with their case code has it in their session."""
         session = self.scope.get("session")
-        return session.get("case_id") if session is not None else None
+        return session_id(session.get("case_id")) if session is not None else None
 
     async def on_leave_question(self, frame: Frame) -> None:
         if self.conversation_id is not None:
             raise InvalidInput("this socket already has a conversation")
         await self.limit("queue_entries", limit=settings.RATE_QUEUE_ENTRIES_PER_HOUR, window=3600)
-        conversation_id, code = await client_leave_question(frame, self.returning_case())
-        await self.follow(conversation_id, frame["token"], after=0)
+        first = first_message(frame)
+        conversation_id, code = await client_leave_question(first, self.returning_case())
+        await self.follow(conversation_id, first.token, after=0)
         await self.send_json({"type": "case.code", "code": code})
 
     async def on_case_code(self, frame: Frame) -> None:
@@ -244,16 +292,16 @@ class ClientConsumer(JsonFrameConsumer):
 
     async def on_survey(self, frame: Frame) -> None:
         self.require_conversation()
-        await client_survey(self.token, frame)
+        await client_survey(self.token, survey_reply(frame))
         await self.send_json({"type": "survey.saved"})
 
     async def on_resume(self, frame: Frame) -> None:
-        conversation_id, unit_id = await client_identify(frame.get("token"))
+        # Not text is no token of a conversation: not found, as for an unknown one.
+        token = frame_text(frame.get("token"), name="token", error=NotFound)
+        conversation_id, unit_id = await client_identify(token)
         if self.conversation_id not in (None, conversation_id):
             raise InvalidInput("this socket belongs to another conversation")
-        await self.follow(
-            conversation_id, frame["token"], after=frame.get("after", 0), unit_id=unit_id
-        )
+        await self.follow(conversation_id, token, after=frame.get("after", 0), unit_id=unit_id)
 
     async def follow(
         self, conversation_id: int, token: str, *, after: object, unit_id: int | None = None

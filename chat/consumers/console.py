@@ -8,13 +8,23 @@ from datetime import UTC, datetime
 
 from channels.db import database_sync_to_async
 
-from accounts.models import User
+from accounts.models import Presence, User
 from chat import liveness, realtime, selectors
 from chat.consumers.base import Frame, StaffConsumer, ack_frame, seq_value
 from chat.errors import NotFound
-from chat.parsing import frame_id, frame_int, frame_optional_id
+from chat.parsing import (
+    frame_bool,
+    frame_choice,
+    frame_id,
+    frame_int,
+    frame_list,
+    frame_object,
+    frame_optional_id,
+    frame_text,
+    frame_texts,
+)
 from chat.services.access import conversation_open, followup_read
-from chat.services.cases import followup_ask, followup_worker_answer
+from chat.services.cases import FollowUpQuestion, followup_ask, followup_worker_answer
 from chat.services.conversations import conversation_accept, conversation_end
 from chat.services.handover import (
     conversation_hand_over,
@@ -43,6 +53,20 @@ def browser_time(value: object) -> datetime | None:
 
 
 BROWSER_TIME_MAX = 2**53 - 1  # the largest whole number a browser's clock gives exactly
+
+
+def followup_questions(value: object) -> list[FollowUpQuestion]:
+    """The questions an `end` frame leaves for the client: a list of {body, choices}."""
+    questions = []
+    for item in frame_list(value, name="followups"):
+        question = frame_object(item, name="followups")
+        questions.append(
+            FollowUpQuestion(
+                body=frame_text(question.get("body"), name="body"),
+                choices=frame_texts(question.get("choices"), name="choices"),
+            )
+        )
+    return questions
 
 
 # --- the console's actions: each runs in one crossing into sync code (StaffConsumer.act) --
@@ -81,7 +105,7 @@ def console_ping(user: User) -> Frame:
 def console_presence(user: User, frame: Frame) -> None:
     presence_set_status(
         worker=user,
-        status=frame.get("status"),
+        status=frame_choice(frame.get("status"), Presence.Status, name="status"),
         actor=user,
         chosen_at=browser_time(frame.get("chosen_at")),
     )
@@ -143,16 +167,20 @@ def console_note(user: User, frame: Frame) -> Frame:
 
 
 def console_end(user: User, frame: Frame) -> None:
-    conversation_end(
-        conversation=_conversation(user, frame), actor=user, followups=frame.get("followups")
-    )
+    followups = followup_questions(frame.get("followups"))
+    conversation_end(conversation=_conversation(user, frame), actor=user, followups=followups)
 
 
 def console_ask_followup(user: User, frame: Frame) -> None:
     case = selectors.case_get_for_staff(
         user=user, case_id=frame_id(frame.get("case"), name="case", error=NotFound)
     )
-    followup_ask(case=case, actor=user, body=frame.get("body"), choices=frame.get("choices"))
+    followup_ask(
+        case=case,
+        actor=user,
+        body=frame_text(frame.get("body"), name="body"),
+        choices=frame_texts(frame.get("choices"), name="choices"),
+    )
 
 
 def console_read_followup(user: User, frame: Frame) -> Frame:
@@ -168,15 +196,18 @@ def console_answer_question(user: User, frame: Frame) -> None:
     followup = selectors.followup_get_for_staff(
         user=user, followup_id=frame_id(frame.get("followup"), name="followup", error=NotFound)
     )
-    followup_worker_answer(followup=followup, actor=user, answer=frame.get("answer"))
+    followup_worker_answer(
+        followup=followup, actor=user, answer=frame_text(frame.get("answer"), name="answer")
+    )
 
 
 def console_hand_over(user: User, frame: Frame) -> None:
     conversation_hand_over(
         conversation=_conversation(user, frame),
         actor=user,
-        note=frame.get("note"),
-        share_history=frame.get("share_history", True) is True,
+        note=frame_text(frame.get("note"), name="note"),
+        # Absent is the whole history; null shares only the note, as false does.
+        share_history=frame_bool(frame.get("share_history", True), name="share_history"),
         to_worker_id=frame_optional_id(frame.get("to_worker"), name="to_worker"),
         to_unit_id=frame_optional_id(frame.get("to_unit"), name="to_unit"),
     )
@@ -186,14 +217,17 @@ def console_handover_accept(user: User, frame: Frame) -> None:
     handover = selectors.handover_get_for(
         user=user, handover_id=frame_id(frame.get("handover"), name="handover", error=NotFound)
     )
-    handover_accept(handover=handover, actor=user, show_name=frame.get("show_name") is True)
+    show_name = frame_bool(frame.get("show_name"), name="show_name")
+    handover_accept(handover=handover, actor=user, show_name=show_name)
 
 
 def console_handover_decline(user: User, frame: Frame) -> None:
     handover = selectors.handover_get_for(
         user=user, handover_id=frame_id(frame.get("handover"), name="handover", error=NotFound)
     )
-    handover_decline(handover=handover, actor=user, reason=frame.get("reason"))
+    handover_decline(
+        handover=handover, actor=user, reason=frame_text(frame.get("reason"), name="reason")
+    )
 
 
 def console_invite(user: User, frame: Frame) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 
-from accounts.models import User
+from accounts.models import Presence, User
 from chat import realtime, selectors
 from chat.consumers.base import Frame, StaffConsumer
 from chat.models import Conversation
-from chat.parsing import frame_id, frame_int
+from chat.parsing import frame_choice, frame_id, frame_int
 from chat.services.conversations import conversation_move, conversation_set_priority
 from chat.services.presence import (
     CAPACITY_MAX,
@@ -36,12 +36,7 @@ def dashboard_snapshot(user: User) -> Frame:
 def dashboard_set_priority(user: User, frame: Frame) -> None:
     conversation_set_priority(
         conversation_id=frame_id(frame.get("conversation"), name="conversation"),
-        priority=frame_int(
-            frame.get("priority"),
-            minimum=min(Conversation.Priority.values),
-            maximum=max(Conversation.Priority.values),
-            name="priority",
-        ),
+        priority=frame_choice(frame.get("priority"), Conversation.Priority, name="priority"),
         actor=user,
     )
 
@@ -68,7 +63,8 @@ def dashboard_set_presence(user: User, frame: Frame) -> None:
     worker = selectors.worker_get_for_supervisor(
         actor=user, worker_id=frame_id(frame.get("worker"), name="worker")
     )
-    presence_set_status(worker=worker, status=frame.get("presence"), actor=user)
+    status = frame_choice(frame.get("presence"), Presence.Status, name="presence")
+    presence_set_status(worker=worker, status=status, actor=user)
 
 
 class DashboardConsumer(StaffConsumer):

@@ -18,22 +18,32 @@ from chat.consumers.base import (
     seq_value,
     staff_session_ok,
 )
-from chat.errors import InvalidInput
+from chat.errors import InvalidInput, NotFound
 from chat.models import Participant
+from chat.parsing import frame_text
 from chat.permissions import can
 from chat.services.messages import message_post
 from chat.services.participants import participant_join_by_link, participant_leave
 
 
+# --- frames parsed once, here (chat/parsing.py) ------------------------------------------
+def join_frame(frame: Frame) -> tuple[str, str]:
+    """A `join` frame's invitation and the tab's own token. The token is refused first; an
+    invitation that is not text is not found, as an unknown one is."""
+    token = frame_text(frame.get("token"), name="token")
+    invitation = frame_text(frame.get("invitation"), name="invitation", error=NotFound)
+    return invitation, token
+
+
 # --- one crossing into sync code per action ----------------------------------------------
 @database_sync_to_async
-def interpreter_join(frame: Frame) -> tuple[int, int]:
-    seat = participant_join_by_link(invitation=frame.get("invitation"), token=frame.get("token"))
+def interpreter_join(invitation: str, token: str) -> tuple[int, int]:
+    seat = participant_join_by_link(invitation=invitation, token=token)
     return seat.pk, seat.conversation_id
 
 
 @database_sync_to_async
-def interpreter_seat(token: object, user: User | None) -> tuple[int, int]:
+def interpreter_seat(token: str | None, user: User | None) -> tuple[int, int]:
     if token is not None:
         seat = selectors.participant_get_by_token(token=token)
     else:
@@ -102,7 +112,7 @@ class InterpreterConsumer(JsonFrameConsumer):
         return realtime.for_client(event)
 
     async def on_join(self, frame: Frame) -> None:
-        await self.follow(*await interpreter_join(frame), after=0)
+        await self.follow(*await interpreter_join(*join_frame(frame)), after=0)
 
     async def on_resume(self, frame: Frame) -> None:
         user = self.scope.get("user")
@@ -114,7 +124,10 @@ class InterpreterConsumer(JsonFrameConsumer):
                 await self.close(code=CLOSE_NOT_AUTHENTICATED)
                 return
             await self.join(realtime.worker_group(signed_in.pk))
-        seat, conversation_id = await interpreter_seat(frame.get("token"), signed_in)
+        token = frame.get("token")
+        seat, conversation_id = await interpreter_seat(
+            None if token is None else frame_text(token, name="token", error=NotFound), signed_in
+        )
         await self.follow(seat, conversation_id, after=frame.get("after", 0))
 
     async def follow(self, participant_id: int, conversation_id: int, *, after: object) -> None:

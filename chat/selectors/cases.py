@@ -6,7 +6,6 @@ from datetime import date
 from typing import Any
 
 from accounts.models import User
-from chat.errors import NotFound
 from chat.models import (
     Case,
     FollowUp,
@@ -18,16 +17,15 @@ from chat.selectors.handovers import handover_trail
 from chat.selectors.units import unit_list_supervised
 
 
-def case_get_returning(*, case_id: object) -> Case | None:
-    """The case a returning client opened with its code (kept in their session)."""
-    if isinstance(case_id, bool) or not isinstance(case_id, int):
+def case_get_returning(*, case_id: int | None) -> Case | None:
+    """The case a returning client opened with its code (kept in their session; read it
+    with chat.parsing.session_id)."""
+    if case_id is None:
         return None
     return Case.objects.select_related("unit").filter(pk=case_id).first()
 
 
-def case_get_for_staff(*, user: User, case_id: object) -> Case:
-    if isinstance(case_id, bool) or not isinstance(case_id, int):
-        raise NotFound("no such case")
+def case_get_for_staff(*, user: User, case_id: int) -> Case:
     case = Case.objects.select_related("unit", "owner").filter(pk=case_id).first()
     return require(user, "chat.manage_case", case, hide=True)
 
@@ -80,9 +78,7 @@ def case_timeline(*, user: User, case: Case) -> list[dict[str, Any]]:
     return sorted(entries, key=lambda e: e["at"])
 
 
-def followup_get_for_staff(*, user: User, followup_id: object) -> FollowUp:
-    if isinstance(followup_id, bool) or not isinstance(followup_id, int):
-        raise NotFound("no such question")
+def followup_get_for_staff(*, user: User, followup_id: int) -> FollowUp:
     followup = FollowUp.objects.select_related("case").filter(pk=followup_id).first()
     require(user, "chat.manage_case", followup.case if followup else None, hide=True)
     return followup  # type: ignore[return-value]  # require() refused None

@@ -47,7 +47,7 @@ def conversation_list_active_for(*, worker: User) -> QuerySet[Conversation]:
 
 def conversation_get_for_client(*, token: str) -> Conversation:
     """The conversation whose resume token this is; `NotFound` for any other string."""
-    if not isinstance(token, str) or not token:
+    if not token:
         raise NotFound("no such conversation")
     try:
         return Conversation.objects.select_related("unit").get(token_hash=token_hash(token))
@@ -55,10 +55,8 @@ def conversation_get_for_client(*, token: str) -> Conversation:
         raise NotFound("no such conversation") from None
 
 
-def conversation_get_for_staff(*, user: User, conversation_id: object) -> Conversation:
+def conversation_get_for_staff(*, user: User, conversation_id: int) -> Conversation:
     """A conversation the staff member may read (chat.read_conversation), else NotFound."""
-    if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):
-        raise NotFound("no such conversation")
     conversation = (
         Conversation.objects.select_related("unit", "worker").filter(pk=conversation_id).first()
     )
@@ -144,9 +142,9 @@ def conversation_list_open_for(*, user: User) -> QuerySet[Conversation]:
     )
 
 
-def transcript_for_client(*, token: object) -> Transcript:
+def transcript_for_client(*, token: str) -> Transcript:
     """The client's own transcript: what they and the unit wrote, no notes, no names."""
-    conversation = conversation_get_for_client(token=token)  # type: ignore[arg-type]
+    conversation = conversation_get_for_client(token=token)
     return Transcript(
         conversation=conversation,
         messages=message_list_all_after(conversation=conversation, after=0),

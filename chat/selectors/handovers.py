@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from accounts.models import User
-from chat.errors import InvalidInput, NotFound
+from chat.errors import NotFound
 from chat.models import (
     Conversation,
     Handover,
@@ -39,9 +39,9 @@ def participant_list(*, conversation: Conversation) -> list[Participant]:
     )
 
 
-def participant_get_by_token(*, token: object) -> Participant:
+def participant_get_by_token(*, token: str) -> Participant:
     """An external interpreter's seat, by the resume token their tab holds."""
-    if not isinstance(token, str) or not token:
+    if not token:
         raise NotFound("no such invitation")
     participant = (
         Participant.objects.select_related("conversation", "conversation__unit")
@@ -53,9 +53,7 @@ def participant_get_by_token(*, token: object) -> Participant:
     return participant
 
 
-def handover_get_for(*, user: User, handover_id: object) -> Handover:
-    if isinstance(handover_id, bool) or not isinstance(handover_id, int):
-        raise NotFound("no such handover")
+def handover_get_for(*, user: User, handover_id: int) -> Handover:
     handover = (
         Handover.objects.select_related("conversation", "to_unit", "from_worker")
         .filter(pk=handover_id)
@@ -64,11 +62,7 @@ def handover_get_for(*, user: User, handover_id: object) -> Handover:
     return require(user, "chat.answer_handover", handover, hide=True)
 
 
-def participant_get_for_removal(
-    *, conversation: Conversation, participant_id: object
-) -> Participant:
-    if isinstance(participant_id, bool) or not isinstance(participant_id, int):
-        raise InvalidInput("`participant` must be an id")
+def participant_get_for_removal(*, conversation: Conversation, participant_id: int) -> Participant:
     seat = Participant.objects.filter(pk=participant_id, conversation=conversation).first()
     if seat is None:
         raise NotFound("no such participant")

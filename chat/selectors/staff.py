@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import ConsoleConnection, Presence, Unit, User
-from chat.errors import InvalidInput, NotFound
+from chat.errors import NotFound
 from chat.models import (
     CannedReply,
     Conversation,
@@ -94,10 +94,8 @@ def unit_staff_load(*, unit: Unit, at: datetime | None = None) -> list[StaffLoad
     return loads
 
 
-def worker_get_for_supervisor(*, actor: User, worker_id: object) -> User:
+def worker_get_for_supervisor(*, actor: User, worker_id: int) -> User:
     """A worker of one of the supervisor's units, else `NotFound`."""
-    if isinstance(worker_id, bool) or not isinstance(worker_id, int):
-        raise InvalidInput("`worker` must be a user id")
     worker = User.objects.filter(pk=worker_id, units__in=actor.units.all()).distinct().first()
     if worker is None or not can(actor, "chat.view_dashboard"):
         raise NotFound("no such worker")

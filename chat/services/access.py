@@ -51,7 +51,7 @@ def _row(
 
 
 def conversation_read_messages(
-    *, actor: User, conversation_id: object, after: int, request_id: uuid.UUID
+    *, actor: User, conversation_id: int, after: int, request_id: uuid.UUID
 ) -> tuple[Conversation, list[Message], int]:
     """A staff member reads a conversation's messages after `after`: allowed by
     chat.read_conversation (else NotFound), never before where the reader's view starts,
@@ -146,7 +146,7 @@ def conversation_announce_context(
 
 
 def conversation_transcript(
-    *, actor: User, conversation_id: object, include_notes: bool, request_id: uuid.UUID
+    *, actor: User, conversation_id: int, include_notes: bool, request_id: uuid.UUID
 ) -> Transcript:
     """A journal-ready transcript for staff: what the reader may see of the messages,
     the handover trail, participants, and private notes only if asked and allowed.
@@ -185,7 +185,7 @@ def followup_inbox_read(*, actor: User, request_id: uuid.UUID) -> list:
     return items
 
 
-def case_read(*, actor: User, case_id: object, request_id: uuid.UUID) -> Case:
+def case_read(*, actor: User, case_id: int, request_id: uuid.UUID) -> Case:
     """A staff member opens a case page: allowed by chat.manage_case, and logged."""
     case = selectors.case_get_for_staff(user=actor, case_id=case_id)
     access_log_record(
@@ -194,7 +194,7 @@ def case_read(*, actor: User, case_id: object, request_id: uuid.UUID) -> Case:
     return case
 
 
-def followup_read(*, actor: User, followup_id: object, request_id: uuid.UUID) -> FollowUp:
+def followup_read(*, actor: User, followup_id: int, request_id: uuid.UUID) -> FollowUp:
     """A staff member shows one follow-up's text (the live inbox): allowed like the case
     page, and logged like opening the case."""
     followup = selectors.followup_get_for_staff(user=actor, followup_id=followup_id)

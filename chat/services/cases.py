@@ -8,7 +8,9 @@ import hashlib
 import hmac
 import math
 import secrets
-from typing import Any
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -18,10 +20,10 @@ from accounts.models import Unit, User
 from chat import realtime, selectors
 from chat.errors import ChatError, Conflict, InvalidInput, NotFound
 from chat.models import Case, ClientRecord, Conversation, FollowUp, Message, SurveyAnswer
-from chat.parsing import frame_id, frame_int
+from chat.parsing import in_range
 from chat.permissions import require
 from chat.ratelimit import count_one, counted
-from chat.services.messages import message_append, message_clean_body, message_clean_client_id
+from chat.services.messages import message_append, message_clean_body
 
 # No 0/O, 1/I/L: nothing to mistake when reading a code off paper or a screen.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -31,13 +33,12 @@ CODE_GROUPS, CODE_GROUP_LENGTH = 3, 4
 CODE_ENTROPY_BITS = CODE_GROUPS * CODE_GROUP_LENGTH * math.log2(len(CODE_ALPHABET))
 QUESTION_MAX_LENGTH = 2000
 CHOICES_MAX = 6
+CHOICE_MAX_LENGTH = 100
 RATING_MIN, RATING_MAX = 1, 5  # the survey's stars (the table's check constraint)
 
 
 # --- case codes ------------------------------------------------------------------------------
-def case_code_normalise(code: object) -> str:
-    if not isinstance(code, str):
-        return ""
+def case_code_normalise(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
@@ -67,7 +68,7 @@ def case_issue_code(*, case: Case) -> str:
     raise Conflict("could not make a unique code")  # pragma: no cover - 59 bits
 
 
-def case_open_by_code(*, code: object, address: str) -> Case:
+def case_open_by_code(*, code: str, address: str) -> Case:
     """The case a code opens. Wrong codes are counted per address and per code; after
     CASE_CODE_TRIES of them nothing opens from that address, or with that code, until the
     lockout has passed. Every refusal looks the same, so a guesser learns nothing; a client
@@ -118,8 +119,8 @@ def case_for_transfer(*, case: Case, unit: Unit) -> Case:
     return existing or Case.objects.create(client_id=case.client_id, unit=unit)
 
 
-def case_issue_code_for_client(*, token: object) -> str:
-    conversation = selectors.conversation_get_for_client(token=token)  # type: ignore[arg-type]
+def case_issue_code_for_client(*, token: str) -> str:
+    conversation = selectors.conversation_get_for_client(token=token)
     return case_issue_code(case=conversation.case)
 
 
@@ -129,21 +130,28 @@ def case_close(*, case: Case, actor: User) -> None:
 
 
 # --- follow-up ------------------------------------------------------------------------------
-def _clean_question(body: object) -> str:
-    if not isinstance(body, str) or not body.strip():
+@dataclass(frozen=True)
+class FollowUpQuestion:
+    """A question a worker leaves for the client as they end a meeting, with its quick
+    answers (chat/consumers/console.py parses it from the `end` frame)."""
+
+    body: str
+    choices: tuple[str, ...] = ()
+
+
+def _clean_question(body: str) -> str:
+    if not body.strip():
         raise InvalidInput("a question needs text")
     if len(body) > QUESTION_MAX_LENGTH or "\x00" in body:
         raise InvalidInput(f"at most {QUESTION_MAX_LENGTH} characters")
     return body.strip()
 
 
-def _clean_choices(choices: object) -> list[str]:
-    if choices in (None, ""):
-        return []
-    if not isinstance(choices, list) or len(choices) > CHOICES_MAX:
+def _clean_choices(choices: Sequence[str]) -> list[str]:
+    if len(choices) > CHOICES_MAX:
         raise InvalidInput(f"at most {CHOICES_MAX} quick answers")
-    clean = [c.strip() for c in choices if isinstance(c, str) and c.strip()]
-    if len(clean) != len(choices) or any(len(c) > 100 for c in clean):
+    clean = [c.strip() for c in choices]
+    if not all(clean) or any(len(c) > CHOICE_MAX_LENGTH for c in clean):
         raise InvalidInput("quick answers are short texts")
     return clean
 
@@ -158,8 +166,8 @@ def followup_ask(
     *,
     case: Case,
     actor: User,
-    body: object,
-    choices: object = None,
+    body: str,
+    choices: Sequence[str] = (),
     conversation: Conversation | None = None,
 ) -> FollowUp:
     """A worker asks the client a follow-up question on the case."""
@@ -176,14 +184,13 @@ def followup_ask(
     return followup
 
 
-def followup_client_answer(*, case: Case, followup_id: object, answer: object) -> FollowUp:
+def followup_client_answer(*, case: Case, followup_id: int, answer: str) -> FollowUp:
     """The returning client answers a question put to them: a quick answer or own words."""
     text = _clean_question(answer)
-    pk = frame_id(followup_id, name="followup", error=NotFound)
     with transaction.atomic():
         followup = (
             FollowUp.objects.select_for_update()
-            .filter(pk=pk, case=case, kind=FollowUp.Kind.TO_CLIENT)
+            .filter(pk=followup_id, case=case, kind=FollowUp.Kind.TO_CLIENT)
             .first()
         )
         if followup is None:
@@ -198,7 +205,7 @@ def followup_client_answer(*, case: Case, followup_id: object, answer: object) -
 
 
 def followup_client_ask(
-    *, case: Case, body: object, conversation: Conversation | None = None
+    *, case: Case, body: str, conversation: Conversation | None = None
 ) -> FollowUp:
     """The client asks the unit a question on their case."""
     followup = FollowUp.objects.create(
@@ -211,7 +218,7 @@ def followup_client_ask(
     return followup
 
 
-def followup_worker_answer(*, followup: FollowUp, actor: User, answer: object) -> FollowUp:
+def followup_worker_answer(*, followup: FollowUp, actor: User, answer: str) -> FollowUp:
     """A worker answers a client's question; the client sees it when they come back."""
     text = _clean_question(answer)
     with transaction.atomic():
@@ -238,19 +245,23 @@ def followup_mark_read(*, case: Case) -> None:
 
 # --- outside opening hours -------------------------------------------------------------------
 def conversation_leave_question(
-    *, unit_id: object, token: object, body: object, client_id: object, case: Case | None = None
+    *,
+    unit_id: int,
+    token: str,
+    body: str,
+    client_id: uuid.UUID,
+    case: Case | None = None,
 ) -> tuple[Conversation, bool]:
     """When the unit is closed or nobody is available, the client leaves a question. It is
     stored as an `offline` conversation on a case and lands in the unit's follow-up inbox.
     A repeat with the same token finds the same conversation."""
-    if not isinstance(token, str) or not selectors.TOKEN_PATTERN.fullmatch(token):
+    if not selectors.TOKEN_PATTERN.fullmatch(token):
         raise InvalidInput("token must be 43 base64url characters")
     clean_body = message_clean_body(body)
-    clean_client_id = message_clean_client_id(client_id)
     existing = Conversation.objects.filter(token_hash=selectors.token_hash(token)).first()
     if existing is not None:
         return existing, False
-    unit = Unit.objects.filter(pk=frame_id(unit_id, name="unit"), is_active=True).first()
+    unit = Unit.objects.filter(pk=unit_id, is_active=True).first()
     if unit is None:
         raise NotFound("no such unit")
     with transaction.atomic():
@@ -265,29 +276,39 @@ def conversation_leave_question(
             ended_by=Conversation.EndedBy.CLIENT,
         )
         message_append(
-            conversation, sender=Message.Sender.CLIENT, body=clean_body, client_id=clean_client_id
+            conversation, sender=Message.Sender.CLIENT, body=clean_body, client_id=client_id
         )
-        followup_client_ask(case=conversation.case, body=clean_body, conversation=conversation)  # type: ignore[arg-type]
+        followup_client_ask(case=conversation.case, body=clean_body, conversation=conversation)
     return conversation, True
 
 
 # --- the post-chat survey ---------------------------------------------------------------------
-def survey_submit(*, token: object, answers: dict[str, Any]) -> SurveyAnswer:
+@dataclass(frozen=True)
+class SurveyReply:
+    """The client's answers to the post-chat survey, each optional (chat/consumers/client.py
+    parses them from the `survey` frame)."""
+
+    helped: SurveyAnswer.Helped | None = None
+    rating: int | None = None
+    comment: str = ""
+
+
+def survey_submit(*, token: str, answers: SurveyReply) -> SurveyAnswer:
     """The client's optional answers after a meeting, once per conversation."""
-    conversation = selectors.conversation_get_for_client(token=token)  # type: ignore[arg-type]
+    conversation = selectors.conversation_get_for_client(token=token)
     if conversation.state != Conversation.State.ENDED or conversation.accepted_at is None:
         raise Conflict("the survey comes after a meeting")
-    helped = answers.get("helped") or ""
-    rating = answers.get("rating")
-    comment = answers.get("comment") or ""
-    if helped not in ("", *SurveyAnswer.Helped.values):
-        raise InvalidInput("helped is yes, partly or no")
-    if rating is not None:
-        frame_int(rating, minimum=RATING_MIN, maximum=RATING_MAX, name="rating")
-    if not isinstance(comment, str) or len(comment) > QUESTION_MAX_LENGTH or "\x00" in comment:
-        raise InvalidInput("the comment is text")
+    if answers.rating is not None:
+        in_range(answers.rating, minimum=RATING_MIN, maximum=RATING_MAX, name="rating")
+    comment = answers.comment
+    if len(comment) > QUESTION_MAX_LENGTH or "\x00" in comment:
+        raise InvalidInput(f"the comment is text of at most {QUESTION_MAX_LENGTH} characters")
     survey, _created = SurveyAnswer.objects.update_or_create(
         conversation=conversation,
-        defaults={"helped": helped, "rating": rating, "comment": comment.strip()},
+        defaults={
+            "helped": answers.helped or "",
+            "rating": answers.rating,
+            "comment": comment.strip(),
+        },
     )
     return survey

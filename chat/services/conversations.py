@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -11,14 +12,14 @@ from accounts.models import Presence, Unit, User
 from chat import selectors
 from chat.errors import Conflict, InvalidInput, NotFound, NothingWaiting
 from chat.models import Case, Conversation, Message
-from chat.parsing import frame_id, frame_int
 from chat.permissions import require
-from chat.services.cases import case_for_transfer, case_open_for_new_conversation, followup_ask
-from chat.services.messages import (
-    message_append,
-    message_clean_body,
-    message_clean_client_id,
+from chat.services.cases import (
+    FollowUpQuestion,
+    case_for_transfer,
+    case_open_for_new_conversation,
+    followup_ask,
 )
+from chat.services.messages import message_append, message_clean_body
 from chat.services.participants import participants_leave_all
 from chat.services.queue import conversation_assign, queue_announce, queue_dispatch_on_commit
 
@@ -27,10 +28,10 @@ TOKEN_PATTERN = selectors.TOKEN_PATTERN
 
 def conversation_start(
     *,
-    unit_id: object,
-    token: object,
-    body: object,
-    client_id: object,
+    unit_id: int,
+    token: str,
+    body: str,
+    client_id: uuid.UUID,
     case: Case | None = None,
 ) -> tuple[Conversation, bool]:
     """Open a conversation in the unit's queue with the client's first message.
@@ -40,15 +41,14 @@ def conversation_start(
     is stored. A closed unit takes no new conversations. The conversation belongs to the
     returning client's `case`, or to a new case. Returns `(conversation, created)`.
     """
-    if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
+    if not TOKEN_PATTERN.fullmatch(token):
         raise InvalidInput("token must be 43 base64url characters")
     clean_body = message_clean_body(body)
-    clean_client_id = message_clean_client_id(client_id)
     token_hash = selectors.token_hash(token)
     existing = Conversation.objects.filter(token_hash=token_hash).first()
     if existing is not None:
         return existing, False
-    unit = Unit.objects.filter(pk=frame_id(unit_id, name="unit"), is_active=True).first()
+    unit = Unit.objects.filter(pk=unit_id, is_active=True).first()
     if unit is None:
         raise NotFound("no such unit")
     if not selectors.unit_is_open(unit=unit):
@@ -67,7 +67,7 @@ def conversation_start(
                 conversation,
                 sender=Message.Sender.CLIENT,
                 body=clean_body,
-                client_id=clean_client_id,
+                client_id=client_id,
             )
             queue_announce(unit_id=unit.pk)
             queue_dispatch_on_commit(unit_ids=[unit.pk])
@@ -134,14 +134,16 @@ def conversation_accept(*, worker: User, conversation_id: int | None = None) -> 
 
 
 def conversation_end(
-    *, conversation: Conversation, actor: User | None, followups: object = None
+    *,
+    conversation: Conversation,
+    actor: User | None,
+    followups: Sequence[FollowUpQuestion] = (),
 ) -> Conversation:
     """End the conversation for everyone. `actor=None` is its client: a client who ends
     while still waiting has left the queue (abandoned). Ending twice is harmless. A worker
     may add follow-up questions for the client to answer when they come back."""
-    questions = followups if isinstance(followups, list) else []
-    if followups not in (None, []) and (not isinstance(followups, list) or actor is None):
-        raise InvalidInput("follow-up questions are a list, from the worker")
+    if followups and actor is None:
+        raise InvalidInput("only a worker leaves follow-up questions")
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if actor is not None:
@@ -151,24 +153,22 @@ def conversation_end(
             _close(locked, ended_by=ended_by, actor=actor)
         # Questions still count when the client ended a moment before the worker did.
         if actor is not None:
-            for question in questions:
-                if not isinstance(question, dict):
-                    raise InvalidInput("a follow-up question is an object with a body")
+            for question in followups:
                 followup_ask(
                     case=locked.case,
                     actor=actor,
-                    body=question.get("body"),
-                    choices=question.get("choices"),
+                    body=question.body,
+                    choices=question.choices,
                     conversation=locked,
                 )
     return locked
 
 
-def conversation_quick_exit(*, token: object) -> None:
+def conversation_quick_exit(*, token: str) -> None:
     """The client left with the quick exit: end the conversation and tell the worker, so
-    nothing is written back that someone near the client could see. Unknown tokens and
-    conversations already over are ignored: the client is gone either way."""
-    if not isinstance(token, str):
+    nothing is written back that someone near the client could see. Unknown tokens (and
+    none, "") and conversations already over are ignored: the client is gone either way."""
+    if not token:
         return
     conversation = Conversation.objects.filter(token_hash=selectors.token_hash(token)).first()
     if conversation is None:
@@ -248,13 +248,12 @@ def conversation_rejoin(*, conversation: Conversation) -> bool:
     return True
 
 
-def _supervised_waiting(*, actor: User, conversation_id: object) -> Conversation:
+def _supervised_waiting(*, actor: User, conversation_id: int) -> Conversation:
     """Lock a waiting conversation of one of the supervisor's units."""
-    pk = frame_id(conversation_id, name="conversation")
     conversation = require(
         actor,
         "chat.manage_waiting",
-        Conversation.objects.select_for_update().filter(pk=pk).first(),
+        Conversation.objects.select_for_update().filter(pk=conversation_id).first(),
         hide=True,
     )
     if conversation.state != Conversation.State.QUEUED:
@@ -262,25 +261,24 @@ def _supervised_waiting(*, actor: User, conversation_id: object) -> Conversation
     return conversation
 
 
-def conversation_set_priority(*, conversation_id: object, priority: object, actor: User) -> None:
+def conversation_set_priority(
+    *, conversation_id: int, priority: Conversation.Priority, actor: User
+) -> None:
     """A supervisor marks a waiting conversation urgent (first in the queue) or normal."""
-    priorities = Conversation.Priority.values  # 0 normal, 1 urgent
-    chosen = frame_int(priority, minimum=min(priorities), maximum=max(priorities), name="priority")
     with transaction.atomic():
         conversation = _supervised_waiting(actor=actor, conversation_id=conversation_id)
-        conversation.priority = chosen
+        conversation.priority = priority
         conversation.save(update_fields=["priority"])
         queue_announce(unit_id=conversation.unit_id)
 
 
-def conversation_move(*, conversation_id: object, unit_id: object, actor: User) -> None:
+def conversation_move(*, conversation_id: int, unit_id: int, actor: User) -> None:
     """A supervisor moves a waiting conversation to another of their units. It keeps its
     waiting time, so the client loses no place for the move."""
-    target_id = frame_id(unit_id, name="unit")
     with transaction.atomic():
         conversation = _supervised_waiting(actor=actor, conversation_id=conversation_id)
         target = require(
-            actor, "chat.receive_moved", Unit.objects.filter(pk=target_id).first(), hide=True
+            actor, "chat.receive_moved", Unit.objects.filter(pk=unit_id).first(), hide=True
         )
         if target.pk == conversation.unit_id:
             return

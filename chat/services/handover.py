@@ -14,7 +14,6 @@ from accounts.models import Unit, User
 from chat import realtime, selectors
 from chat.errors import Conflict, InvalidInput, NotFound
 from chat.models import Conversation, Handover, Message
-from chat.parsing import frame_optional_id
 from chat.permissions import can, require
 from chat.services.access import conversation_announce_context
 from chat.services.cases import case_for_transfer
@@ -22,23 +21,19 @@ from chat.services.messages import message_append
 from chat.services.participants import participants_leave_all
 from chat.services.queue import (
     conversation_assign,
-    queue_announce,
+    conversation_return_to_queue,
     queue_dispatch_on_commit,
 )
 
 NOTE_MAX_LENGTH = 2000
 
 
-def _clean_note(note: object) -> str:
-    if not isinstance(note, str) or not note.strip():
+def _clean_note(note: str) -> str:
+    if not note.strip():
         raise InvalidInput("a handover needs a note for the receiver")
     if len(note) > NOTE_MAX_LENGTH or "\x00" in note:
         raise InvalidInput(f"the note must be text of at most {NOTE_MAX_LENGTH} characters")
     return note.strip()
-
-
-def _id(value: object, name: str) -> int | None:
-    return frame_optional_id(value, name=name)
 
 
 def _notify(handover: Handover) -> None:
@@ -50,12 +45,12 @@ def _notify(handover: Handover) -> None:
     conversation_announce_context(conversation_id=handover.conversation_id)
 
 
-def _move_to_unit(conversation: Conversation, handover: Handover) -> None:
-    """The conversation now belongs to the receiving unit. Without its history, that
-    unit's staff see only what is written from the handover on."""
+def _settle_move(conversation: Conversation, handover: Handover) -> None:
+    """What goes with the conversation to the receiving unit (the caller moves it there):
+    the client's case with that unit, and, without its history, only what is written from
+    the handover on for that unit's staff."""
     if handover.to_unit_id == conversation.unit_id:
         return
-    conversation.unit_id = handover.to_unit_id
     conversation.case = case_for_transfer(case=conversation.case, unit=handover.to_unit)
     # Whoever the sending unit invited leaves with it: secrecy between units.
     participants_leave_all(conversation=conversation, reason="handed_over")
@@ -69,10 +64,10 @@ def conversation_hand_over(
     *,
     conversation: Conversation,
     actor: User,
-    note: object,
-    share_history: object = False,
-    to_worker_id: object = None,
-    to_unit_id: object = None,
+    note: str,
+    share_history: bool = False,
+    to_worker_id: int | None = None,
+    to_unit_id: int | None = None,
 ) -> Handover:
     """Offer the conversation to a named colleague, or send it to a unit's queue.
 
@@ -82,8 +77,8 @@ def conversation_hand_over(
     note goes unless they choose otherwise (secrecy between units).
     """
     clean_note = _clean_note(note)
-    worker_id, unit_id = _id(to_worker_id, "to_worker"), _id(to_unit_id, "to_unit")
-    if (worker_id is None) == (unit_id is None) and worker_id is None:
+    worker_id, unit_id = to_worker_id, to_unit_id
+    if worker_id is None and unit_id is None:
         raise InvalidInput("hand over to a colleague or to a unit")
     with transaction.atomic():
         locked = require(
@@ -120,7 +115,7 @@ def conversation_hand_over(
             to_worker=receiver,
             to_unit=to_unit,
             note=clean_note,
-            share_history=True if same_unit else bool(share_history),
+            share_history=True if same_unit else share_history,
             at_seq=locked.last_seq,
             state=Handover.State.OFFERED if receiver else Handover.State.QUEUED,
             expires_at=(
@@ -129,22 +124,19 @@ def conversation_hand_over(
                 else None
             ),
         )
-        message_append(locked, sender=Message.Sender.SYSTEM, event=Message.Event.HANDOVER_STARTED)
         if receiver is None:
             # To the unit's queue: the sender lets go now; the receiving unit takes it.
-            _move_to_unit(locked, handover)
-            locked.state = Conversation.State.QUEUED
-            locked.worker = None
-            locked.transferred = True
-            locked.queued_at = timezone.now()
-            locked.save()
-            realtime.publish_on_commit(
-                realtime.worker_group(actor.pk),
-                realtime.left_event(locked.pk, reason="handed_over"),
+            _settle_move(locked, handover)
+            conversation_return_to_queue(
+                conversation=locked,
+                event=Message.Event.HANDOVER_STARTED,
+                reason="handed_over",
+                unit=to_unit,
             )
-            queue_announce(unit_id=handover.from_unit_id)
-            queue_announce(unit_id=to_unit.pk)
-            queue_dispatch_on_commit(unit_ids=[to_unit.pk])
+        else:
+            message_append(
+                locked, sender=Message.Sender.SYSTEM, event=Message.Event.HANDOVER_STARTED
+            )
         _notify(handover)
     return handover
 
@@ -164,7 +156,8 @@ def handover_accept(*, handover: Handover, actor: User, show_name: bool = False)
         # Free the sender's place first, then take the receiver's (capacity holds).
         conversation.state = Conversation.State.QUEUED
         conversation.worker = None
-        _move_to_unit(conversation, locked)
+        _settle_move(conversation, locked)
+        conversation.unit_id = locked.to_unit_id
         conversation.save()
         conversation_assign(conversation=conversation, worker=actor, announce_accepted=False)
         locked.state = Handover.State.ACCEPTED
@@ -202,9 +195,9 @@ def _cancel(handover: Handover, *, state: str, reason: str = "") -> None:
     _notify(handover)
 
 
-def handover_decline(*, handover: Handover, actor: User, reason: object) -> Handover:
+def handover_decline(*, handover: Handover, actor: User, reason: str) -> Handover:
     """The named colleague says no, with a reason the sender is shown."""
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > NOTE_MAX_LENGTH:
+    if not reason.strip() or len(reason) > NOTE_MAX_LENGTH or "\x00" in reason:
         raise InvalidInput("say why you decline")
     with transaction.atomic():
         Conversation.objects.select_for_update().get(pk=handover.conversation_id)

@@ -12,7 +12,6 @@ from accounts.models import User
 from chat import realtime, selectors
 from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from chat.models import Conversation, Message, Participant
-from chat.parsing import frame_id
 from chat.permissions import can, require
 from chat.services.access import conversation_announce_assigned, conversation_announce_context
 from chat.services.messages import message_append
@@ -30,9 +29,8 @@ def _joined(conversation: Conversation, participant: Participant) -> None:
     )
 
 
-def participant_invite(*, conversation: Conversation, actor: User, user_id: object) -> Participant:
+def participant_invite(*, conversation: Conversation, actor: User, user_id: int) -> Participant:
     """The conversation's worker invites a colleague (any unit) or an interpreter user."""
-    invitee_id = frame_id(user_id, name="user")
     with transaction.atomic():
         locked = require(
             actor,
@@ -41,7 +39,7 @@ def participant_invite(*, conversation: Conversation, actor: User, user_id: obje
         )
         if locked.state != Conversation.State.ACTIVE:
             raise Conflict("only an active conversation takes participants")
-        invitee = User.objects.filter(pk=invitee_id, is_active=True).exclude(pk=actor.pk).first()
+        invitee = User.objects.filter(pk=user_id, is_active=True).exclude(pk=actor.pk).first()
         if invitee is None:
             raise NotFound("no such colleague")
         if invitee.role == User.Role.INTERPRETER:
@@ -90,13 +88,13 @@ def participant_invite_link(*, conversation: Conversation, actor: User) -> str:
     return invitation
 
 
-def participant_join_by_link(*, invitation: object, token: object) -> Participant:
+def participant_join_by_link(*, invitation: str, token: str) -> Participant:
     """An external interpreter opens the link. The invitation works once; the browser's
     own token (made like a client's) lets the same tab come back. A repeat with the same
     pair answers the same seat."""
-    if not isinstance(token, str) or not selectors.TOKEN_PATTERN.fullmatch(token):
+    if not selectors.TOKEN_PATTERN.fullmatch(token):
         raise InvalidInput("token must be 43 base64url characters")
-    if not isinstance(invitation, str) or not invitation:
+    if not invitation:
         raise NotFound("no such invitation")
     with transaction.atomic():
         seat = (

@@ -15,9 +15,8 @@ from django.utils import timezone
 
 from accounts.models import CAPACITY_VALIDATORS, ConsoleConnection, Presence, User
 from chat import realtime, selectors
-from chat.errors import InvalidInput
 from chat.models import Conversation, Message
-from chat.parsing import frame_int
+from chat.parsing import in_range
 from chat.permissions import require
 from chat.services.queue import (
     conversation_return_to_queue,
@@ -182,14 +181,12 @@ def _worker_gone(worker: User, presence: Presence) -> None:
 
 
 def presence_set_status(
-    *, worker: User, status: object, actor: User, chosen_at: datetime | None = None
+    *, worker: User, status: Presence.Status, actor: User, chosen_at: datetime | None = None
 ) -> Presence:
     """The worker (or their supervisor) chooses available or away. The last choice wins:
     `chosen_at` is when it was made (the browser's clock, never later than now); a choice
     older than the one in force changes nothing, but the worker's consoles are told the
     status in force either way."""
-    if status not in Presence.Status.values:
-        raise InvalidInput("status must be available or away")
     require(actor, "accounts.set_presence", worker)
     now = timezone.now()
     chosen = min(chosen_at, now) if chosen_at is not None else now
@@ -200,16 +197,16 @@ def presence_set_status(
                 realtime.worker_group(worker.pk), realtime.presence_event(presence)
             )
             return presence
-        presence.status = str(status)
+        presence.status = status
         presence.status_chosen_at = chosen
         presence.save(update_fields=["status", "status_chosen_at"])
         _announce(worker, presence)
     return presence
 
 
-def presence_set_capacity(*, worker: User, capacity: object, actor: User) -> Presence:
+def presence_set_capacity(*, worker: User, capacity: int, actor: User) -> Presence:
     """Supervisors set how many conversations a worker of their units takes at once."""
-    chosen = frame_int(capacity, minimum=CAPACITY_MIN, maximum=CAPACITY_MAX, name="capacity")
+    chosen = in_range(capacity, minimum=CAPACITY_MIN, maximum=CAPACITY_MAX, name="capacity")
     require(actor, "accounts.set_capacity", worker)
     with transaction.atomic():
         presence = presence_lock(worker=worker)

@@ -131,22 +131,35 @@ def conversation_flag_if_unanswered(*, conversation_id: int) -> bool:
     return True
 
 
-def conversation_return_to_queue(*, conversation: Conversation, event: str) -> None:
-    """Put an active conversation back at the front of its unit's queue (ahead of normal
-    priority, with its waiting time kept), tell the client and staff why with the system
-    message `event`, and let go of the worker. The caller holds the conversation's row lock.
-    Publishes `conversation.left` to the worker and the queue after commit."""
+def conversation_return_to_queue(
+    *, conversation: Conversation, event: str, reason: str = "", unit: Unit | None = None
+) -> None:
+    """Put an active conversation back at the front of a queue, ahead of normal priority:
+    its own unit's, keeping its waiting time (unanswered, its worker gone), or with `unit`
+    that unit's, where it waits from now (a handover to a unit's queue; the caller has
+    settled its case and history mark for the move, and they are saved here). Tell the
+    client and staff why with the system message `event`, and let go of the worker:
+    `conversation.left` with `reason` (the event when not given). The caller holds the
+    conversation's row lock. The queues it left and joined are announced after commit."""
     worker_id = conversation.worker_id
+    from_unit_id = conversation.unit_id
     conversation.state = Conversation.State.QUEUED
     conversation.worker = None
     conversation.transferred = True
     conversation.unanswered_flagged_at = None
-    conversation.save(update_fields=["state", "worker", "transferred", "unanswered_flagged_at"])
+    fields = ["state", "worker", "transferred", "unanswered_flagged_at"]
+    if unit is not None:
+        conversation.unit = unit
+        conversation.queued_at = timezone.now()
+        fields += ["unit", "case", "unit_visible_from_seq", "queued_at"]
+    conversation.save(update_fields=fields)
     message_append(conversation, sender=Message.Sender.SYSTEM, event=event)
     if worker_id is not None:
         realtime.publish_on_commit(
             realtime.worker_group(worker_id),
-            realtime.left_event(conversation.pk, reason=str(event)),
+            realtime.left_event(conversation.pk, reason=reason or str(event)),
         )
+    if from_unit_id != conversation.unit_id:
+        queue_announce(unit_id=from_unit_id)
     queue_announce(unit_id=conversation.unit_id)
     queue_dispatch_on_commit(unit_ids=[conversation.unit_id])

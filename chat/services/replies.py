@@ -11,27 +11,25 @@ TITLE_MAX = 80
 BODY_MAX = 4000
 
 
-def _clean(title: object, body: object, language: object) -> tuple[str, str, str]:
-    if not isinstance(title, str) or not title.strip() or len(title) > TITLE_MAX:
+def _clean(title: str, body: str) -> tuple[str, str]:
+    if not title.strip() or len(title) > TITLE_MAX or "\x00" in title:
         raise InvalidInput(f"a title of at most {TITLE_MAX} characters")
-    if not isinstance(body, str) or not body.strip() or len(body) > BODY_MAX or "\x00" in body:
+    if not body.strip() or len(body) > BODY_MAX or "\x00" in body:
         raise InvalidInput(f"a text of at most {BODY_MAX} characters")
-    if language not in CannedReply.Language.values:
-        raise InvalidInput("language must be sv or en")
-    return title.strip(), body.strip(), str(language)
+    return title.strip(), body.strip()
 
 
 def canned_reply_save(
     *,
     actor: User,
-    title: object,
-    body: object,
-    language: object,
+    title: str,
+    body: str,
+    language: CannedReply.Language,
     unit: Unit | None = None,
     reply: CannedReply | None = None,
 ) -> CannedReply:
     """Create or change a snippet: the unit's (its supervisors only) or the actor's own."""
-    clean_title, clean_body, clean_language = _clean(title, body, language)
+    clean_title, clean_body = _clean(title, body)
     if reply is not None:
         unit = reply.unit
         if reply.owner_id not in (None, actor.pk):
@@ -42,7 +40,7 @@ def canned_reply_save(
         require(actor, "chat.use_console")
     with transaction.atomic():
         reply = reply or CannedReply(unit=unit, owner=None if unit else actor)
-        reply.title, reply.body, reply.language = clean_title, clean_body, clean_language
+        reply.title, reply.body, reply.language = clean_title, clean_body, language
         reply.save()
     return reply
 
