@@ -352,8 +352,9 @@ def publish(group: str, event: Event) -> None:
 
 
 async def relay(group: str, event: Event) -> None:
-    """Send from async code an event that is never stored (typing, seen). Never raises:
-    a notice lost while the layer is down is not worth a failed frame."""
+    """Send from async code: events that are never stored (typing, seen) and the queue
+    announcements (chat/announce.py), each of which the next one heals. Never raises: a
+    notice lost while the layer is down is not worth a failed frame."""
     layer = get_channel_layer()
     if layer is None:
         return

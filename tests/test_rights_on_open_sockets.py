@@ -189,7 +189,12 @@ async def test_a_right_taken_away_during_a_redis_outage_holds_from_the_next_hear
 
     await database_sync_to_async(anna.units.add)(vald)
     console, _snapshot = await ws.console(anna)
-    monkeypatch.setattr(realtime, "publish", lambda group, event: None)  # Redis is down
+    async def lost(group, event):
+        return None
+
+    # Redis is down: neither what services publish nor what the loop relays gets through.
+    monkeypatch.setattr(realtime, "publish", lambda group, event: None)
+    monkeypatch.setattr(realtime, "relay", lost)
     await database_sync_to_async(anna.units.remove)(ekonomi)
     assert await settle(console) == []  # nothing reached the console
     monkeypatch.undo()
