@@ -112,7 +112,7 @@ def post_all(
             started = time.perf_counter()
             try:
                 _message, created = message_post(
-                    conversation=conversation,
+                    conversation_id=conversation.pk,
                     author=author,
                     body=f"tråd {index} meddelande {i}",
                     client_id=client_id,

@@ -70,14 +70,17 @@ def fresh(conversation: Conversation) -> Conversation:
 
 def client_says(conversation: Conversation, body: str) -> Message:
     message, _created = message_post(
-        conversation=conversation, author=None, body=body, client_id=factories.new_client_id()
+        conversation_id=conversation.pk, author=None, body=body, client_id=factories.new_client_id()
     )
     return message
 
 
 def staff_says(conversation: Conversation, author: User, body: str) -> Message:
     message, _created = message_post(
-        conversation=conversation, author=author, body=body, client_id=factories.new_client_id()
+        conversation_id=conversation.pk,
+        author=author,
+        body=body,
+        client_id=factories.new_client_id(),
     )
     return message
 

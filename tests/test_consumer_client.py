@@ -381,6 +381,59 @@ async def test_it_refuses_an_oversized_first_message_and_stores_nothing(ws, ekon
 
 
 @transactional
+@pytest.mark.parametrize(
+    ("body", "client_id"),
+    [
+        (None, "uuid"),
+        (7, "uuid"),
+        (["Hej"], "uuid"),
+        ({"body": "Hej"}, "uuid"),
+        ("Hej", None),
+        ("Hej", ""),
+        ("Hej", "1234"),
+        ("Hej", 42),
+        ("Hej", ["x"]),
+        ("  ", "uuid"),
+        ("Hej\x00", "uuid"),
+    ],
+)
+async def test_it_refuses_a_message_without_text_or_a_uuid_and_stays_open(
+    ws, ekonomi, body, client_id
+):
+    """Parsed at the socket (chat/parsing.py), and what a body may hold is the service's
+    rule: either way an `invalid` error, nothing stored, and the socket goes on."""
+    client = await ws.client()
+    sync, _token = await client_start(client, ekonomi)
+    await settle(client)
+    if client_id == "uuid":
+        client_id = new_client_id()
+
+    await client.send_json_to({"type": "message", "body": body, "client_id": client_id})
+    error = await next_frame(client, "error")
+
+    assert (error["code"], error["in_reply_to"]) == ("invalid", "message")
+    assert await stored_seqs(sync["conversation"]) == [1]
+    fits = await send_message(client, "Nu rätt")
+    assert (await ack_for(client, fits))["seq"] == 2
+
+
+@transactional
+async def test_it_takes_a_client_id_in_capitals_as_the_same_message(ws, ekonomi):
+    client = await ws.client()
+    sync, _token = await client_start(client, ekonomi)
+    await settle(client)
+    client_id = await send_message(client, "En gång")
+    first = await ack_for(client, client_id)
+
+    await send_message(client, "En gång", client_id=client_id.upper())
+    again = await next_frame(client, "ack")
+
+    assert (again["seq"], again["client_id"]) == (first["seq"], client_id)
+    assert await stored_seqs(sync["conversation"]) == [1, 2]
+    assert await settle(client) == []
+
+
+@transactional
 async def test_it_refuses_a_message_after_the_client_ended(ws, ekonomi):
     client = await ws.client()
     sync, _token = await client_start(client, ekonomi)

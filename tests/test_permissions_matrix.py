@@ -771,7 +771,10 @@ async def _client_writes(cast: Cast, body: str) -> None:
     def write():
         conversation = conversation_get_for_client(token=cast.token)
         message_post(
-            conversation=conversation, author=None, body=body, client_id=factories.new_client_id()
+            conversation_id=conversation.pk,
+            author=None,
+            body=body,
+            client_id=factories.new_client_id(),
         )
 
     await database_sync_to_async(write)()

@@ -6,6 +6,7 @@ all threads start together at a barrier.
 """
 
 import threading
+import uuid
 from collections import Counter
 
 import pytest
@@ -16,7 +17,7 @@ from chat.errors import NothingWaiting
 from chat.models import Conversation, Message
 from chat.services.conversations import conversation_accept
 from chat.services.messages import message_post
-from tests.factories import accept, make_user, new_client_id, seqs, start_conversation
+from tests.factories import accept, make_user, seqs, start_conversation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -58,10 +59,10 @@ def test_it_numbers_concurrent_messages_from_both_sides_without_gaps(ekonomi, an
         def work():
             for _ in range(per_thread):
                 message_post(
-                    conversation=conversation,
+                    conversation_id=conversation.pk,
                     author=author,
                     body="Samtidigt",
-                    client_id=new_client_id(),
+                    client_id=uuid.uuid4(),
                 )
 
         return work
@@ -84,21 +85,37 @@ def test_it_numbers_concurrent_messages_from_both_sides_without_gaps(ekonomi, an
     assert broadcast == list(range(3, total + 1))
 
 
-def test_it_stores_a_client_id_once_when_the_same_message_races_in(ekonomi, published):
+@pytest.mark.parametrize("who", ["client", "worker"])
+def test_it_stores_a_client_id_once_when_the_same_message_races_in(ekonomi, anna, published, who):
+    """The copies that lose the race fail on the unique constraint and are rolled back
+    whole: the seq they took is given back, so the next message is seq 4, not 9."""
     conversation, _token = start_conversation(ekonomi)
-    client_id = new_client_id()
+    accept(anna, conversation)  # seq 2: accepted
+    author = anna if who == "worker" else None
+    client_id = uuid.uuid4()
     answers = []
+    published.clear()
 
     def resend():
         message, created = message_post(
-            conversation=conversation, author=None, body="Skickat på nytt", client_id=client_id
+            conversation_id=conversation.pk,
+            author=author,
+            body="Skickat på nytt",
+            client_id=client_id,
         )
         answers.append((message.seq, created))
 
     run_together([resend] * 6)
 
-    assert sorted(answers) == [(2, False)] * 5 + [(2, True)]
-    assert seqs(conversation) == [1, 2]
+    assert sorted(answers) == [(3, False)] * 5 + [(3, True)]
+    assert seqs(conversation) == [1, 2, 3]
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 3
+    assert [event["message"]["seq"] for _group, event in published] == [3]
+    after, _created = message_post(
+        conversation_id=conversation.pk, author=None, body="Nästa", client_id=uuid.uuid4()
+    )
+    assert after.seq == 4
 
 
 def test_it_never_gives_one_client_to_two_workers(db, published):

@@ -94,14 +94,35 @@ def test_it_stores_a_repeated_client_id_once_and_publishes_nothing_new(
     assert published == []
 
 
+@pytest.mark.parametrize("body", ["", "   ", "a\x00b"])
+def test_it_refuses_a_note_without_text(talk, anna, body):
+    with pytest.raises(InvalidInput):
+        note(talk, anna, body)
+    assert not PrivateNote.objects.exists()
+
+
+@sockets
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("body", "client_id"),
-    [("", None), ("   ", None), (None, None), ("ok", "not-a-uuid"), ("a\x00b", None)],
+    [(None, "uuid"), (["Hej"], "uuid"), ("Hej", None), ("Hej", "not-a-uuid"), ("Hej", 42)],
 )
-def test_it_refuses_a_note_without_text_or_with_a_bad_client_id(talk, anna, body, client_id):
-    with pytest.raises(InvalidInput):
-        note(talk, anna, body, client_id=client_id or factories.new_client_id())
-    assert not PrivateNote.objects.exists()
+async def test_it_refuses_a_note_frame_without_text_or_a_uuid(ws, ekonomi, anna, body, client_id):
+    """Parsed at the socket: the service only ever sees a str and a UUID."""
+    _client, console, conversation_id = await factories.accepted(ws, anna, ekonomi)
+    await settle(console)
+    if client_id == "uuid":
+        client_id = factories.new_client_id()
+
+    await console.send_json_to(
+        {"type": "note", "conversation": conversation_id, "body": body, "client_id": client_id}
+    )
+
+    error = await next_frame(console, "error")
+    assert (error["code"], error["in_reply_to"]) == ("invalid", "note")
+    assert not await PrivateNote.objects.aexists()
+    await console.send_json_to({"type": "ping"})
+    await next_frame(console, "pong")
 
 
 # --- who writes them --------------------------------------------------------------------------

@@ -189,6 +189,7 @@ async def test_a_right_taken_away_during_a_redis_outage_holds_from_the_next_hear
 
     await database_sync_to_async(anna.units.add)(vald)
     console, _snapshot = await ws.console(anna)
+
     async def lost(group, event):
         return None
 

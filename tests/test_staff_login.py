@@ -421,7 +421,7 @@ def interpreter_in_conversation(ekonomi, anna):
     factories.accept(anna, conversation)
     participant_invite(conversation=conversation, actor=anna, user_id=tove.pk)
     message_post(
-        conversation=conversation_get_for_client(token=token),
+        conversation_id=conversation_get_for_client(token=token).pk,
         author=None,
         body=AFTER_JOIN,
         client_id=factories.new_client_id(),

@@ -35,7 +35,10 @@ HANDOVER_NOTE = "Gäller hyresskuld, Bengt tar över."
 
 def post(conversation, author, body):
     return message_post(
-        conversation=conversation, author=author, body=body, client_id=factories.new_client_id()
+        conversation_id=conversation.pk,
+        author=author,
+        body=body,
+        client_id=factories.new_client_id(),
     )[0]
 
 

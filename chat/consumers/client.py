@@ -180,15 +180,16 @@ def client_left(token: str) -> int:
 
 
 @database_sync_to_async
-def client_post(token: str, frame: Frame) -> Frame:
-    conversation = selectors.conversation_get_for_client(token=token)
+def client_post(conversation_id: int, frame: Frame) -> Frame:
+    """The socket found its conversation by the token when it joined; the statement that
+    stores the message refuses one that has ended (or was purged) since."""
     message, _created = message_post(
-        conversation=conversation,
+        conversation_id=conversation_id,
         author=None,
-        body=frame.get("body"),
-        client_id=frame.get("client_id"),
+        body=frame_text(frame.get("body"), name="body"),
+        client_id=frame_uuid(frame.get("client_id")),
     )
-    return ack_frame(message, conversation.pk)
+    return ack_frame(message, conversation_id)
 
 
 @database_sync_to_async
@@ -380,9 +381,9 @@ class ClientConsumer(JsonFrameConsumer):
             await self.wait_in(None)
 
     async def on_message(self, frame: Frame) -> None:
-        self.require_conversation()
+        conversation_id = self.require_conversation()
         await self.limit("messages", limit=settings.RATE_MESSAGES_PER_MINUTE, window=60)
-        await self.send_json(await client_post(self.token, frame))
+        await self.send_json(await client_post(conversation_id, frame))
 
     async def on_end(self, frame: Frame) -> None:
         self.require_conversation()

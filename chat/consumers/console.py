@@ -22,6 +22,7 @@ from chat.parsing import (
     frame_optional_id,
     frame_text,
     frame_texts,
+    frame_uuid,
 )
 from chat.services.access import conversation_open, followup_read
 from chat.services.cases import FollowUpQuestion, followup_ask, followup_worker_answer
@@ -140,23 +141,25 @@ def _conversation(user: User, frame: Frame):
 
 
 def console_post(user: User, frame: Frame) -> Frame:
-    conversation = _conversation(user, frame)
+    """message_post checks the worker's rights itself, under the row lock its statement
+    takes, and answers NotFound to a worker who may not read the conversation: no separate
+    look-up here."""
+    conversation_id = frame_id(frame.get("conversation"), name="conversation", error=NotFound)
     message, _created = message_post(
-        conversation=conversation,
+        conversation_id=conversation_id,
         author=user,
-        body=frame.get("body"),
-        client_id=frame.get("client_id"),
+        body=frame_text(frame.get("body"), name="body"),
+        client_id=frame_uuid(frame.get("client_id")),
     )
-    return ack_frame(message, conversation.pk)
+    return ack_frame(message, conversation_id)
 
 
 def console_note(user: User, frame: Frame) -> Frame:
+    body = frame_text(frame.get("body"), name="body")
+    client_id = frame_uuid(frame.get("client_id"))
     conversation = _conversation(user, frame)
     note, _created = private_note_post(
-        conversation=conversation,
-        author=user,
-        body=frame.get("body"),
-        client_id=frame.get("client_id"),
+        conversation=conversation, author=user, body=body, client_id=client_id
     )
     return {
         "type": "ack",

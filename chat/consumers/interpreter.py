@@ -20,7 +20,7 @@ from chat.consumers.base import (
 )
 from chat.errors import InvalidInput, NotFound
 from chat.models import Participant
-from chat.parsing import frame_text
+from chat.parsing import frame_text, frame_uuid
 from chat.permissions import can
 from chat.services.messages import message_post
 from chat.services.participants import participant_join_by_link, participant_leave
@@ -72,13 +72,15 @@ def interpreter_sync(participant_id: int, after: object) -> Frame:
 
 @database_sync_to_async
 def interpreter_post(participant_id: int, frame: Frame) -> Frame:
+    body = frame_text(frame.get("body"), name="body")
+    client_id = frame_uuid(frame.get("client_id"))
     seat = _present(participant_id)
     message, _created = message_post(
-        conversation=seat.conversation,
+        conversation_id=seat.conversation_id,
         author=seat.user,
         participant=None if seat.user else seat,
-        body=frame.get("body"),
-        client_id=frame.get("client_id"),
+        body=body,
+        client_id=client_id,
     )
     return ack_frame(message, seat.conversation_id)
 

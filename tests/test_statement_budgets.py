@@ -1,0 +1,212 @@
+"""Statement budgets on the hot paths (conventions habit 26): a client message, a worker
+message, `start`, `accept` and a console connecting, each as its consumer runs it in its one
+crossing into sync code (for staff: the account check of StaffConsumer.act included).
+
+What is counted:
+
+- statements: every statement Django sends, from its query capture. Django logs its own
+  transaction statements there too (BEGIN, COMMIT, SAVEPOINT; on SQLite BEGIN IMMEDIATE),
+  so a transaction counts as its statements plus two.
+- round trips (PostgreSQL only): every time the process sends PostgreSQL something and
+  waits for the answer, read from libpq's trace of the connection (each `Query` message,
+  each `Sync`). This is the number that costs latency; it equals the statements today, and
+  the test says so if a driver or a pool ever adds a hidden one.
+
+The tests commit for real (`transaction=True`): a statement runs in autocommit, as in the
+server, not inside a test's wrapping transaction. SQLite has no DML in a CTE, so a message
+there is the ORM's five statements plus BEGIN and COMMIT; the budgets differ per vendor.
+
+The message budgets are the design (chat/services/messages.py). The start, accept and
+connect budgets are the counts measured when they were written: ceilings to lower, never
+to raise without a reason in the commit message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from chat.consumers.base import as_current_user, staff_session_ok
+from chat.consumers.client import client_post, client_start
+from chat.consumers.console import (
+    console_accept,
+    console_note,
+    console_post,
+    console_snapshot,
+    console_unit_ids,
+)
+from tests import factories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+POSTGRES = connection.vendor == "postgresql"
+
+
+@dataclass
+class Counted:
+    statements: int = 0
+    round_trips: int = 0
+    sql: list[str] = field(default_factory=list)  # shown when a budget fails
+
+
+@contextlib.contextmanager
+def counted() -> Iterator[Counted]:
+    """Statements (Django's capture) and, on PostgreSQL, round trips (libpq's trace)."""
+    result = Counted()
+    connection.ensure_connection()
+    trace = None
+    if POSTGRES:
+        from psycopg import pq
+
+        descriptor, trace = tempfile.mkstemp(prefix="libpq-trace-")
+        pgconn = connection.connection.pgconn
+        pgconn.trace(descriptor)
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+    try:
+        with CaptureQueriesContext(connection) as captured:
+            yield result
+    finally:
+        if trace is not None:
+            connection.connection.pgconn.untrace()  # flushes the trace file, leaves it open
+            os.close(descriptor)
+            with open(trace, encoding="utf-8", errors="replace") as lines:
+                sent = [line.split("\t") for line in lines if line.startswith("F\t")]
+            os.unlink(trace)
+            result.round_trips = sum(1 for f in sent if len(f) > 2 and f[2] in ("Query", "Sync"))
+    result.statements = len(captured.captured_queries)
+    result.sql = [query["sql"] for query in captured.captured_queries]
+
+
+POSTGRES_BUDGETS = {
+    # One statement: bump last_seq and insert, in autocommit.
+    "client message": 1,
+    # The account check, then BEGIN, the statement, COMMIT: the right to write is decided
+    # after the statement, under the row lock it took, so that a refusal can roll it back.
+    "worker message": 4,
+    # The rare paths: the statement stores nothing, then one look-up finds the stored copy.
+    "client repeat": 2,
+    "private note": 7,
+    # Ceilings to lower (measured, not designed).
+    "start": 30,
+    "accept": 38,
+    "console connect": 46,
+}
+SQLITE_BUDGETS = {
+    "client message": 6,
+    "worker message": 7,
+    "client repeat": 7,
+    "private note": 7,
+    "start": 31,
+    "accept": 39,
+    "console connect": 46,
+}
+
+
+def within_budget(count: Counted, action: str) -> bool:
+    budget = (POSTGRES_BUDGETS if POSTGRES else SQLITE_BUDGETS)[action]
+    if POSTGRES and count.round_trips > budget:
+        return False
+    return count.statements <= budget
+
+
+def message_frame(conversation_id: int | None = None, body: str = "Hej") -> dict:
+    frame = {"type": "message", "body": body, "client_id": str(uuid.uuid4())}
+    if conversation_id is not None:
+        frame["conversation"] = conversation_id
+    return frame
+
+
+def staff(user, action, *args):
+    """A console frame as StaffConsumer.act runs it: the account check, then the action."""
+    return as_current_user(user.pk, "chat.use_console", None, action, *args)
+
+
+@pytest.fixture
+def active(ekonomi, anna):
+    conversation, _token = factories.start_conversation(ekonomi)
+    return factories.accept(anna, conversation)
+
+
+def test_a_client_message(active):
+    with counted() as count:
+        ack = client_post.func(active.pk, message_frame())
+
+    assert ack["seq"] == 3
+    assert within_budget(count, "client message"), count
+
+
+def test_a_repeated_client_message(active):
+    frame = message_frame()
+    first = client_post.func(active.pk, frame)
+
+    with counted() as count:
+        again = client_post.func(active.pk, frame)
+
+    assert again == first
+    assert within_budget(count, "client repeat"), count
+
+
+def test_a_worker_message(active, anna):
+    with counted() as count:
+        _fresh, ack = staff(anna, console_post, message_frame(active.pk))
+
+    assert ack["seq"] == 3
+    assert within_budget(count, "worker message"), count
+
+
+def test_a_private_note(active, anna):
+    with counted() as count:
+        _fresh, ack = staff(anna, console_note, message_frame(active.pk))
+
+    assert ack["note"] is not None
+    assert within_budget(count, "private note"), count
+
+
+def test_start(ekonomi, anna):
+    frame = {
+        "type": "start",
+        "unit": ekonomi.pk,
+        "token": factories.new_token(),
+        "body": "Hej",
+        "client_id": str(uuid.uuid4()),
+    }
+    with counted() as count:
+        client_start.func(frame, None)
+
+    assert within_budget(count, "start"), count
+
+
+def test_accept(ekonomi, anna):
+    conversation, _token = factories.start_conversation(ekonomi)
+
+    with counted() as count:
+        staff(anna, console_accept, {"type": "accept", "conversation": conversation.pk})
+
+    assert within_budget(count, "accept"), count
+
+
+def test_a_console_connecting(ekonomi, anna):
+    """StaffConsumer.connect's session check, then staff_connected's two crossings, with
+    one conversation of Anna's and one client waiting."""
+    factories.accept(anna, factories.start_conversation(ekonomi)[0])
+    factories.start_conversation(ekonomi)
+    browser = Client()
+    browser.force_login(anna)
+    session = browser.session
+
+    with counted() as count:
+        assert staff_session_ok.func(anna, session) is True
+        console_unit_ids.func(anna)
+        snapshot = console_snapshot.func(anna, "channel.test", session.session_key)
+
+    assert len(snapshot["conversations"]) == 1 and len(snapshot["waiting"]) == 1
+    assert within_budget(count, "console connect"), count
