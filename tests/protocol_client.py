@@ -175,6 +175,9 @@ class Link:
         self.last_frame_at = 0.0
         self.opens = 0
         self.silent_drops = 0  # sockets dropped by the heartbeat check
+        self.frames: dict[str, int] = {}  # frames received, by type
+        self.heartbeat_task: asyncio.Task | None = None
+        self.pings = 0
         self.refused: int | None = None
         self.stopped = False
 
@@ -204,12 +207,16 @@ class Link:
             self.attempt = 0
             self.opens += 1
             self.opened_at = self.last_frame_at = time.monotonic()
-            heartbeat = asyncio.create_task(self._heartbeat(self.ws))
+            heartbeat = self.heartbeat_task = asyncio.create_task(self._heartbeat(self.ws))
             try:
                 self.on_open()
                 while True:
                     frame = await self.ws.recv()
                     self.last_frame_at = time.monotonic()
+                    kind = frame.get("type", "")
+                    if kind == "error":
+                        kind = f"error:{frame.get('code')}"
+                    self.frames[kind] = self.frames.get(kind, 0) + 1
                     handler = self.handlers.get(frame.get("type", ""))
                     if handler is not None:
                         handler(frame)
@@ -233,6 +240,7 @@ class Link:
                 self.silent_drops += 1
                 ws.abort()  # the reader sees the loss and reconnects
                 return
+            self.pings += 1
             self.send({"type": "ping"})
 
     def stop(self) -> None:
@@ -409,6 +417,7 @@ class ConsolePage:
         self.threads: dict[int, Thread] = {}
         self.errors: list[Frame] = []
         self.snapshots = 0
+        self.last_pong: Frame = {}
         self.assigned: asyncio.Queue[int] = asyncio.Queue()
         self.link = Link(
             port,
@@ -461,6 +470,7 @@ class ConsolePage:
             self.threads[frame["conversation"]].receive(frame)
 
     def on_pong(self, frame: Frame) -> None:
+        self.last_pong = frame
         for conversation, last_seq in frame.get("last_seqs", {}).items():
             thread = self.threads.get(int(conversation))
             if thread is not None and last_seq > thread.last_seq:
