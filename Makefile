@@ -9,7 +9,7 @@ PORT ?= 8000
 WEBSOCKET_MAX_MESSAGE_BYTES ?= 65536
 PYTEST_ARGS ?=
 
-.PHONY: venv venv-dev lock check-lock migrate demo test check format messages clean
+.PHONY: venv venv-dev lock check-lock migrate demo cluster test check format messages clean
 
 # --- virtualenv -----------------------------------------------------------------
 # Installs only from the hashed locks (see pyproject.toml): `venv` what the platform runs,
@@ -70,6 +70,19 @@ demo: venv migrate
 	@echo
 	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) \
 		--websocket-max-message-size $(WEBSOCKET_MAX_MESSAGE_BYTES) chatcounsel.asgi:application
+
+# The production shape on one machine: N daphne processes (ports PORT+1..PORT+N) behind
+# nginx on PORT, sharing PostgreSQL and Redis, plus the scheduler process, with demo data.
+# Needs nginx (Debian: apt-get install -y nginx) and PostgreSQL and Redis answering
+# (scripts/ensure-services.sh starts them). docs/deployment.md explains the parts.
+N ?= 2
+cluster: export DEBUG := true
+cluster: export STAFF_TWO_FACTOR := false
+cluster: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chatcounsel
+cluster: export REDIS_URL ?= redis://127.0.0.1:6379/0
+cluster: venv
+	N=$(N) PORT=$(PORT) PY=$(abspath $(PY)) WEBSOCKET_MAX_MESSAGE_BYTES=$(WEBSOCKET_MAX_MESSAGE_BYTES) \
+		scripts/cluster.sh
 
 # --- quality ------------------------------------------------------------------------
 # Browser tests drive Debian's /usr/bin/chromium; ensure-chromium.sh installs it when missing.

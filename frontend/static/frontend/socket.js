@@ -1,7 +1,23 @@
 // The shared websocket: reconnect with backoff and jitter, a heartbeat that notices a dead
 // network, and dispatch of frames by `type`. Pages give it handlers; it never touches the DOM.
 
+const FIRST_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 30000;
+// A page that heard from the server within RECENT_MS lost it to a restart or a deploy,
+// which is over in seconds: its ceiling stops at RECENT_MAX_BACKOFF_MS, so it is back within
+// a few seconds of the server answering. Full jitter still spreads the return of every page
+// over those seconds.
+const RECENT_MAX_BACKOFF_MS = 5000;
+const RECENT_MS = 60000;
+const MIN_WAIT_MS = 100;
+
+// The wait before reconnect attempt `attempt` (0, 1, 2 ...): a random time up to a ceiling
+// that doubles from 0.5 s (full jitter), at most 5 s while the page heard from the server
+// `sinceFrameMs` ago within the last minute, else at most 30 s. `random` is in [0, 1).
+export function reconnectDelay(attempt, sinceFrameMs, random = Math.random()) {
+  const cap = sinceFrameMs < RECENT_MS ? RECENT_MAX_BACKOFF_MS : MAX_BACKOFF_MS;
+  return MIN_WAIT_MS + random * Math.min(cap, FIRST_BACKOFF_MS * 2 ** attempt);
+}
 
 export class Socket {
   constructor(path, { handlers, onOpen, onStatus, heartbeatSeconds = 15, pingFrame }) {
@@ -58,13 +74,13 @@ export class Socket {
     });
   }
 
-  // Exponential backoff with full jitter: a random wait up to 0.5 s, 1 s, 2 s ... 30 s, so
-  // clients cut off together by a restart do not all come back at the same moment.
+  // Exponential backoff with full jitter (reconnectDelay), so clients cut off together by a
+  // restart do not all come back at the same moment. `lastFrameAt` is 0 until the first
+  // open: a page that never reached the server backs off to 30 s.
   scheduleReconnect() {
     if (this.stopped) return;
     this.onStatus("reconnecting");
-    const ceiling = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.attempt);
-    const delay = 100 + Math.random() * ceiling;
+    const delay = reconnectDelay(this.attempt, Date.now() - this.lastFrameAt);
     this.attempt += 1;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect(), delay);
