@@ -175,6 +175,7 @@ class Daphne:
         *,
         root: Path = PROJECT_ROOT,
         app: str = "chatcounsel.asgi:application",
+        max_message_bytes: int = 65536,
     ) -> None:
         self.port = free_port()
         self.label = label
@@ -195,7 +196,7 @@ class Daphne:
                 "-p",
                 str(self.port),
                 "--websocket-max-message-size",
-                "65536",
+                str(max_message_bytes),
                 app,
             ],
             cwd=root,

@@ -276,6 +276,25 @@ def make_waiting(unit: Any, count: int) -> list[Conv]:
 
 
 # --- sockets --------------------------------------------------------------------------------
+PRODUCTION_FRAME_LIMIT = 65536  # the Procfile's --websocket-max-message-size
+
+
+class FrameSizes:
+    """The largest frame each kind of socket received, by type, in the current scenario."""
+
+    def __init__(self) -> None:
+        self.largest: dict[str, int] = {}
+
+    def saw(self, kind: str, size: int) -> None:
+        if size > self.largest.get(kind, 0):
+            self.largest[kind] = size
+
+    def take(self) -> dict[str, int]:
+        found, self.largest = self.largest, {}
+        return dict(sorted(found.items(), key=lambda item: -item[1]))
+
+
+FRAMES = FrameSizes()
 Handler = Callable[["Peer", dict[str, Any], float], None]
 
 
@@ -301,9 +320,11 @@ class Peer:
     async def _read(self) -> None:
         try:
             while True:
-                frame = await self.ws.recv_json()
+                text = await self.ws.recv_text()
                 now = time.perf_counter()
+                frame = json.loads(text)
                 kind = str(frame.get("type"))
+                FRAMES.saw(kind, len(text.encode()))
                 if kind == "error":
                     self.errors[str(frame.get("code"))] += 1
                 for future in self.waiters.pop(kind, []):
@@ -416,6 +437,19 @@ async def bounded(
             return await job()
 
     return await asyncio.gather(*(one(job) for job in jobs), return_exceptions=True)
+
+
+async def retried(job: Callable[[], Awaitable[Peer]], tries: int = 3) -> Peer:
+    """For set-up only: open a socket again when the handshake was dropped (daphne drops
+    one the application has not accepted within 5 s, as on a busy machine)."""
+    for attempt in range(tries):
+        try:
+            return await job()
+        except (ConnectionError, bench.WebSocketClosed, TimeoutError):
+            if attempt == tries - 1:
+                raise
+            await asyncio.sleep(1.0 + attempt)
+    raise AssertionError("unreachable")
 
 
 async def close_all(peers: Iterable[Peer | BaseException | None]) -> None:
@@ -667,13 +701,17 @@ async def open_conversations(
 ) -> tuple[list[Peer], list[Peer]]:
     worker_peers = await bounded(
         [
-            lambda w=w, i=i: target.worker(placement(i)[0], w, handler)
+            lambda w=w, i=i: retried(lambda: target.worker(placement(i)[0], w, handler))
             for i, w in enumerate(workers)
         ],
-        min(limit, 20),
+        min(limit, 10),
     )
     client_peers = await bounded(
-        [lambda c=c: target.client(placement(c.worker)[1], c, handler) for c in convs], limit
+        [
+            lambda c=c: retried(lambda: target.client(placement(c.worker)[1], c, handler))
+            for c in convs
+        ],
+        limit,
     )
     for result in [*worker_peers, *client_peers]:
         if isinstance(result, BaseException):
@@ -837,10 +875,13 @@ async def scenario_queue(ctx: Ctx, target: Target) -> dict[str, Any]:
     # The console first: its handshake waits for the session and user to load, behind
     # whatever the process's database thread is doing.
     await meter.settle(sizes.settle_seconds)
-    console = await target.worker(0, fx.acceptor)
+    console = await retried(lambda: target.worker(0, fx.acceptor))
     results = await bounded(
-        [lambda i=i, c=c: target.client(i % 2, c, on_frame) for i, c in enumerate(fx.waiting)],
-        50,
+        [
+            lambda i=i, c=c: retried(lambda: target.client(i % 2, c, on_frame))
+            for i, c in enumerate(fx.waiting)
+        ],
+        20,
     )
     clients, failures = ok_peers(results)
     try:
@@ -983,7 +1024,9 @@ async def scenario_paced(ctx: Ctx, target: Target) -> dict[str, Any]:
     seconds = sizes.paced_seconds if target.is_server else sizes.relay_paced_seconds
     traffic = Traffic()
     t = time.perf_counter()
-    worker_peers, client_peers = await open_conversations(target, convs, workers, traffic.on_frame)
+    worker_peers, client_peers = await open_conversations(
+        target, convs, workers, traffic.on_frame, limit=20
+    )
     setup_seconds = time.perf_counter() - t
     try:
         await meter.settle(sizes.settle_seconds)
@@ -1028,7 +1071,7 @@ async def scenario_paced(ctx: Ctx, target: Target) -> dict[str, Any]:
             drain_seconds=b.wall - sent_until,
             offered_per_second=2 * len(convs) / period,
             send_lag_ms=pct_ms(lags),
-            cpu_ms_per_message=per(used, result["delivered"]),
+            cpu_ms_per_message=per(used, result["acked"]),
             cpu_share={k: used[k] / used["seconds"] for k in ("daphne", "postgres", "redis")},
             load=used["load"],
         )
@@ -1326,6 +1369,28 @@ def rows_for(results: dict[str, dict[str, Any]], sizes: Sizes) -> list[Row]:
                 r and r["cpu_ms_per_accept"]["daphne"],
             ),
         ]
+    biggest = [
+        (size, kind, scenario)
+        for scenario, by_target in results.items()
+        for kind, size in (by_target.get("server") or {}).get("largest_frames", {}).items()
+    ]
+    if biggest:
+        size, kind, scenario = max(biggest)
+        relay_sizes = [
+            size
+            for by_target in results.values()
+            for size in (by_target.get("relay") or {}).get("largest_frames", {}).values()
+        ]
+        rows.append(
+            Row(
+                "frames",
+                f"largest frame to a socket, bytes ({kind}, {scenario})",
+                size,
+                max(relay_sizes, default=None),
+                f"≤ {PRODUCTION_FRAME_LIMIT} (daphne's limit)",
+                met=size <= PRODUCTION_FRAME_LIMIT,
+            )
+        )
     for scenario, by_target in results.items():
         for who, found in by_target.items():
             if isinstance(found, dict) and "error" in found:
@@ -1427,6 +1492,7 @@ def run(args: argparse.Namespace) -> int:
         "machine": bench.machine_line(),
         "python": sys.version.split()[0],
         "open_files_limit": limit,
+        "server_frame_limit": args.frame_limit,
     }
     print(f"make bench: server {meta['server_commit']} from {server_root}")
     print(f"machine: {meta['machine']}; scenarios: {', '.join(only)}")
@@ -1449,7 +1515,12 @@ def run(args: argparse.Namespace) -> int:
             "DJANGO_SETTINGS_MODULE": "relay.settings",
             "PYTHONUNBUFFERED": "1",
         }
-        server = [bench.Daphne(env, logdir, f"server-{x}", root=server_root) for x in "ab"]
+        server = [
+            bench.Daphne(
+                env, logdir, f"server-{x}", root=server_root, max_message_bytes=args.frame_limit
+            )
+            for x in "ab"
+        ]
         relay = [
             bench.Daphne(
                 relay_env, logdir, f"relay-{x}", root=BENCH_DIR, app="relay.asgi:application"
@@ -1474,6 +1545,7 @@ def run(args: argparse.Namespace) -> int:
             for who in ("server", "relay"):
                 t = time.perf_counter()
                 print(f"  {scenario} / {who} ...", end="", flush=True)
+                FRAMES.take()
                 try:
                     found = asyncio.run(
                         asyncio.wait_for(RUNNERS[scenario](ctx, ctx.targets[who]), 600)
@@ -1484,6 +1556,7 @@ def run(args: argparse.Namespace) -> int:
                     for proc in procs:
                         if proc.proc.poll() is not None:
                             print(f"--- {proc.label} exited:\n{proc.log_tail()}", file=sys.stderr)
+                found["largest_frames"] = FRAMES.take()
                 found["wall_seconds"] = time.perf_counter() - t
                 results[scenario][who] = found
                 print(f" {found['wall_seconds']:.0f} s, load {os.getloadavg()[0]:.1f}")
@@ -1504,7 +1577,8 @@ def run(args: argparse.Namespace) -> int:
     print(render(rows))
     print(
         f"\nserver {meta['server_commit']}; two daphne processes (idle: one; storm: one at a "
-        f"time); PostgreSQL + Redis on 127.0.0.1; CPU from /proc; load = 1-minute load "
+        f"time), frames up to {args.frame_limit} bytes; PostgreSQL + Redis on 127.0.0.1; "
+        f"CPU from /proc; load = 1-minute load "
         f"average at the end of the part; {meta['machine_after']}; "
         f"{meta['total_seconds']:.0f} s in all."
     )
@@ -1568,6 +1642,13 @@ def main() -> int:
     parser.add_argument("--db-name", default=env("BENCH_DB_NAME", "cc_bench"))
     parser.add_argument(
         "--results", default=env("BENCH_RESULTS", str(BENCH_DIR / "results" / "latest.json"))
+    )
+    parser.add_argument(
+        "--frame-limit",
+        type=int,
+        default=int(env("BENCH_WEBSOCKET_MAX_MESSAGE_BYTES", str(2**20))),
+        help="the server's --websocket-max-message-size (production: 65536); larger, so "
+        "that a frame above production's limit is measured and flagged, not fatal",
     )
     parser.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"))
     args = parser.parse_args()
