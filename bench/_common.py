@@ -251,6 +251,19 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_children_cpu_seconds(pid: int) -> float:
+    """cutime + cstime: CPU of the process's children that ended and were waited for."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def process_rss_bytes(pid: int) -> int:
     """Resident memory of one process (VmRSS in /proc/<pid>/status); 0 if gone."""
     try:
@@ -263,29 +276,40 @@ def process_rss_bytes(pid: int) -> int:
 
 
 class PostgresBackends:
-    """CPU time of the PostgreSQL backends serving one database: the processes that
-    `pg_stat_activity` lists with that `datname` (the servers' pooled connections, and
-    autovacuum workers on it), read from /proc. Asked over its own connection to the
-    `postgres` database, which therefore never counts. Needs PostgreSQL on this machine."""
+    """CPU time of the PostgreSQL backends serving one database, read from /proc: the
+    processes that `pg_stat_activity` lists with that `datname` (the servers' pooled
+    connections, autovacuum workers on it), plus the backends that ended meanwhile, which
+    the postmaster's cutime + cstime collect (a server without a pool opens and closes one
+    per request). Those are the whole cluster's: on a shared PostgreSQL, other databases'
+    short connections count too. Asked over its own connection to the `postgres`
+    database, which lives on and so never counts. Needs PostgreSQL on this machine."""
+
+    ENDED = -1  # the key under which cpu() reports the ended backends' total
 
     def __init__(self, admin_url: str, database: str) -> None:
         import psycopg
 
         self.database = database
         self.conn = psycopg.connect(_libpq(admin_url), autocommit=True)
+        row = self.conn.execute("SELECT pg_backend_pid()").fetchone()
+        self.postmaster = process_parent(int(row[0])) if row else 0
 
     def cpu(self) -> dict[int, float]:
-        """CPU seconds so far per backend process."""
+        """CPU seconds so far per live backend, and under ENDED those of ended ones."""
         rows = self.conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,)
         ).fetchall()
         found = {int(pid): process_cpu_seconds(int(pid)) for (pid,) in rows}
+        if self.postmaster:
+            found[self.ENDED] = process_children_cpu_seconds(self.postmaster)
         return {pid: seconds for pid, seconds in found.items() if seconds == seconds}
 
     @staticmethod
     def used(before: dict[int, float], after: dict[int, float]) -> float:
         """CPU seconds used between two readings: backends present in both by their growth,
-        backends that appeared meanwhile in full (one that ended meanwhile is missed)."""
+        backends that appeared meanwhile in full, and the ended ones' total by its growth (a
+        backend live at the first reading that ended before the second counts its earlier
+        CPU twice)."""
         return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
     def close(self) -> None:
