@@ -55,6 +55,7 @@ import math
 import os
 import random
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -1569,6 +1570,10 @@ def run(args: argparse.Namespace) -> int:
         bench.flush_redis_prefix(args.redis_url)
         bench.flush_redis_prefix(args.redis_url, "ccbench-relay")
         db.drop()
+        if all("error" not in found for by in results.values() for found in by.values()):
+            shutil.rmtree(logdir, ignore_errors=True)
+        else:
+            print(f"daphne logs kept in {logdir}", file=sys.stderr)
     meta["total_seconds"] = time.monotonic() - started
     meta["machine_after"] = bench.machine_line()
 
