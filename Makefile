@@ -9,7 +9,7 @@ PORT ?= 8000
 WEBSOCKET_MAX_MESSAGE_BYTES ?= 65536
 PYTEST_ARGS ?=
 
-.PHONY: venv venv-dev lock check-lock migrate demo cluster test check format messages clean
+.PHONY: venv venv-dev lock check-lock migrate demo cluster test check format bench messages clean
 
 # --- virtualenv -----------------------------------------------------------------
 # Installs only from the hashed locks (see pyproject.toml): `venv` what the platform runs,
@@ -100,6 +100,14 @@ check: venv-dev check-lock
 format: venv-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# The standard scenarios against PostgreSQL + Redis on 127.0.0.1 (as in CI), two daphne
+# processes, with a no-persistence Channels relay (bench/relay/) measured in the same run as
+# the baseline; about 10 minutes. BENCH_QUICK=1 for a smoke run of about a minute;
+# BENCH_SERVER_ROOT=/path/to/checkout measures another checkout's server. One table, also
+# written to bench/results/latest.json. See docs/performance.md.
+bench: venv-dev
+	$(PY) bench/standard.py
 
 # --- translations -------------------------------------------------------------------
 MESSAGES_IGNORE := -i ".venv/*" -i "tests/*" -i "staticfiles/*" -i "test-results/*"

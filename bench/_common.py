@@ -95,11 +95,13 @@ def _libpq(url: str) -> str:
     return " ".join(f"{k}={v}" for k, v in items.items())
 
 
-def bench_env(database_url: str, redis_url: str | None) -> dict[str, str]:
-    """The environment for the app, in this process and in any daphne it starts."""
+def bench_env(database_url: str, redis_url: str | None, *, debug: bool = True) -> dict[str, str]:
+    """The environment for the app, in this process and in any daphne it starts. With
+    `debug=False` the app runs as in production (no SQL kept per connection), with a
+    throwaway secret key and without the HTTPS redirects (everything is 127.0.0.1)."""
     env = {
         "DATABASE_URL": database_url,
-        "DEBUG": "true",
+        "DEBUG": "true" if debug else "false",
         "STAFF_TWO_FACTOR": "false",
         "REDIS_PREFIX": REDIS_PREFIX,
         "LOG_LEVEL": "WARNING",
@@ -107,6 +109,9 @@ def bench_env(database_url: str, redis_url: str | None) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "chatcounsel.settings",
         **LIFTED_LIMITS,
     }
+    if not debug:
+        env["SECRET_KEY"] = base64.urlsafe_b64encode(os.urandom(48)).decode()
+        env["SECURE"] = "false"
     if redis_url:
         env["REDIS_URL"] = redis_url
     return env
@@ -158,12 +163,22 @@ def free_port() -> int:
 
 
 class Daphne:
-    """One daphne process serving the app on 127.0.0.1, started and stopped by PID."""
+    """One daphne process serving an ASGI app on 127.0.0.1, started and stopped by PID: by
+    default this checkout's application; `root` and `app` serve another (another checkout,
+    the relay in bench/relay/)."""
 
     def __init__(
-        self, env: dict[str, str], logdir: str, label: str, *, max_message_size: int = 65536
+        self,
+        env: dict[str, str],
+        logdir: str,
+        label: str,
+        *,
+        root: Path = PROJECT_ROOT,
+        app: str = "chatcounsel.asgi:application",
+        max_message_bytes: int = 65536,
     ) -> None:
         self.port = free_port()
+        self.label = label
         self.log_path = Path(logdir) / f"daphne-{label}.log"
         full_env = {**os.environ, **env}
         full_env.pop("CHATCOUNSEL_TEST_DB_NAME", None)
@@ -181,10 +196,10 @@ class Daphne:
                 "-p",
                 str(self.port),
                 "--websocket-max-message-size",
-                str(max_message_size),
-                "chatcounsel.asgi:application",
+                str(max_message_bytes),
+                app,
             ],
-            cwd=PROJECT_ROOT,
+            cwd=root,
             env=full_env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -223,13 +238,102 @@ class Daphne:
                 self.proc.wait(timeout=10)
         self._log.close()
 
+    def rss_bytes(self) -> int:
+        return process_rss_bytes(self.proc.pid)
+
 
 def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (Linux /proc/<pid>/stat), in seconds; nan if gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_children_cpu_seconds(pid: int) -> float:
+    """cutime + cstime: CPU of the process's children that ended and were waited for."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def process_rss_bytes(pid: int) -> int:
+    """Resident memory of one process (VmRSS in /proc/<pid>/status); 0 if gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class PostgresBackends:
+    """CPU time of the PostgreSQL backends serving one database, read from /proc: the
+    processes that `pg_stat_activity` lists with that `datname` (the servers' pooled
+    connections, autovacuum workers on it), plus the backends that ended meanwhile, which
+    the postmaster's cutime + cstime collect (a server without a pool opens and closes one
+    per request). Those are the whole cluster's: on a shared PostgreSQL, other databases'
+    short connections count too. Asked over its own connection to the `postgres`
+    database, which lives on and so never counts. Needs PostgreSQL on this machine."""
+
+    ENDED = -1  # the key under which cpu() reports the ended backends' total
+
+    def __init__(self, admin_url: str, database: str) -> None:
+        import psycopg
+
+        self.database = database
+        self.conn = psycopg.connect(_libpq(admin_url), autocommit=True)
+        row = self.conn.execute("SELECT pg_backend_pid()").fetchone()
+        self.postmaster = process_parent(int(row[0])) if row else 0
+
+    def cpu(self) -> dict[int, float]:
+        """CPU seconds so far per live backend, and under ENDED those of ended ones."""
+        rows = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,)
+        ).fetchall()
+        found = {int(pid): process_cpu_seconds(int(pid)) for (pid,) in rows}
+        if self.postmaster:
+            found[self.ENDED] = process_children_cpu_seconds(self.postmaster)
+        return {pid: seconds for pid, seconds in found.items() if seconds == seconds}
+
+    @staticmethod
+    def used(before: dict[int, float], after: dict[int, float]) -> float:
+        """CPU seconds used between two readings: backends present in both by their growth,
+        backends that appeared meanwhile in full, and the ended ones' total by its growth (a
+        backend live at the first reading that ended before the second counts its earlier
+        CPU twice)."""
+        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def redis_cpu_seconds(client: Any) -> float:
+    """The Redis server's own CPU time (INFO cpu: used_cpu_user + used_cpu_sys). The whole
+    server: on a shared Redis, other users' work counts too."""
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def raise_open_files(wanted: int) -> int:
+    """Raise this process's soft limit of open files towards `wanted` (never above the hard
+    limit); child processes inherit it. Returns the limit in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    return soft
 
 
 # --- a minimal RFC 6455 client (text frames, client-side masking) -------------------------

@@ -309,7 +309,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             unit_id, tokens, cookie = prepare(size, f"n{size}")
             bench.close_db_connections()
             # A fresh process per size: no memory of the last one's sockets.
-            server = bench.Daphne(env, logdir, f"n{size}", max_message_size=args.max_message_size)
+            server = bench.Daphne(env, logdir, f"n{size}", max_message_bytes=args.max_message_size)
             server.wait_ready()
             load_before = bench.machine_line()
             result = asyncio.run(
