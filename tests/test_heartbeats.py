@@ -97,7 +97,10 @@ def stored_quietly(conversation_id: int, body: str) -> int:
     """A client message stored while its broadcast is lost; its seq."""
     conversation = Conversation.objects.get(pk=conversation_id)
     message, _created = message_post(
-        conversation=conversation, author=None, body=body, client_id=factories.new_client_id()
+        conversation_id=conversation.pk,
+        author=None,
+        body=body,
+        client_id=uuid.UUID(factories.new_client_id()),
     )
     return message.seq
 

@@ -36,7 +36,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from chat.consumers.base import as_current_user, staff_session_ok
-from chat.consumers.client import client_post, client_start
+from chat.consumers.client import client_post, client_start, first_message
 from chat.consumers.console import (
     console_accept,
     console_note,
@@ -180,7 +180,7 @@ def test_start(ekonomi, anna):
         "client_id": str(uuid.uuid4()),
     }
     with counted() as count:
-        client_start.func(frame, None)
+        client_start.func(first_message(frame), None)
 
     assert within_budget(count, "start"), count
 
