@@ -94,7 +94,9 @@ async def test_it_sends_a_worker_their_units_and_waiting_list(ws, ekonomi, vald,
 
     _console, snapshot = await ws.console(anna)
 
-    assert snapshot["units"] == [{"id": ekonomi.pk, "name": "Ekonomiskt bistånd"}]
+    assert snapshot["units"] == [
+        {"id": ekonomi.pk, "name": "Ekonomiskt bistånd", "waiting_total": 2, "urgent_beyond": 0}
+    ]
     assert [c["id"] for c in snapshot["waiting"]] == [first.pk, second.pk]
     assert {c["unit"] for c in snapshot["waiting"]} == {ekonomi.pk}
     assert snapshot["conversations"] == []
