@@ -4,7 +4,8 @@
 announcement is three events, whatever the length of the queue: `queue.updated` to the
 unit's staff, `queue.places` to its waiting clients (each socket reads its own place) and
 `dashboard.unit` to its supervisors, made from one read of the queue
-(`selectors.queue_snapshot`).
+(`selectors.queue_snapshot`). Staff's events carry the front of the queue only
+(`selectors.QueueHead`), so their size does not grow with it.
 
 The read takes one crossing into the database thread; the events leave from the event
 loop, so the thread that committed the change never waits for the channel layer. Where no
@@ -56,7 +57,7 @@ def announcements(unit_ids: list[int]) -> list[tuple[str, realtime.Event]]:
         events += [
             (
                 realtime.unit_staff_group(unit.pk),
-                realtime.queue_event(unit.pk, snapshot.waiting),
+                realtime.queue_event(unit.pk, snapshot.head),
             ),
             (
                 realtime.unit_waiting_group(unit.pk),

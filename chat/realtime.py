@@ -32,7 +32,7 @@ if TYPE_CHECKING:
         Participant,
         PrivateNote,
     )
-    from chat.selectors import WaitingRow
+    from chat.selectors import QueueHead, WaitingRow
 
 log = logging.getLogger(__name__)
 
@@ -268,13 +268,20 @@ def unanswered_event(conversation: Conversation) -> Event:
     return {"type": "conversation.unanswered", "conversation": conversation.pk}
 
 
-def queue_event(unit_id: int, waiting: Iterable[Conversation | WaitingRow]) -> Event:
-    """The whole waiting list of a unit: a dropped event is healed by the next one."""
+def queue_event(unit_id: int, head: QueueHead) -> Event:
+    """A unit's queue as staff see it (`selectors.QueueHead`): its first rows and how many
+    wait, however long it is. A dropped event is healed by the next one."""
     return {
         "type": "queue.updated",
         "unit": unit_id,
-        "waiting": [conversation_payload(c) for c in waiting],
+        "waiting": [conversation_payload(c) for c in head.rows],
+        **queue_counts(head),
     }
+
+
+def queue_counts(head: QueueHead) -> dict[str, int]:
+    """How many wait in the unit, and how many urgent ones are not among the rows sent."""
+    return {"waiting_total": head.total, "urgent_beyond": head.urgent_beyond}
 
 
 def queue_places_event(unit_id: int, places: dict[str, Any]) -> Event:

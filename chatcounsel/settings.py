@@ -321,6 +321,12 @@ if TIMED_RULES not in {"process", "scheduler", "off"}:
 # Each process announces a unit's queue at most once per this many milliseconds; a burst
 # of changes within it costs one announcement (chat/announce.py). 0 announces each change.
 QUEUE_ANNOUNCE_MS = env_int("QUEUE_ANNOUNCE_MS", 250, minimum=0)
+# Consoles and dashboards get this many of a unit's first waiting conversations, and the
+# counts of the rest: their frames stay far below the websocket message limit (64 KiB)
+# however long the queue. At most 200 (about 26 KB of conversations per unit).
+CONSOLE_QUEUE_ROWS = env_int("CONSOLE_QUEUE_ROWS", 50, minimum=1)
+if CONSOLE_QUEUE_ROWS > 200:
+    raise ImproperlyConfigured("CONSOLE_QUEUE_ROWS must be at most 200")
 # A handover offer to a named colleague not answered this soon goes back to its sender.
 HANDOVER_OFFER_SECONDS = env_int("HANDOVER_OFFER_SECONDS", 120, minimum=10)
 # Case codes: a keyed hash (CASE_CODE_PEPPER, else SECRET_KEY); this many tries per

@@ -82,13 +82,18 @@ def console_snapshot(user: User, channel_name: str, session_key: str | None) -> 
     presence = presence_console_opened(
         worker=user, channel_name=channel_name, session_key=session_key
     )
-    units = selectors.unit_list_for_staff(user=user)
-    waiting = selectors.conversation_list_waiting(unit_ids=units.values("pk"))
+    units = list(selectors.unit_list_for_staff(user=user))
+    heads = selectors.queue_heads(unit_ids=[u.pk for u in units])
+    waiting = sorted(
+        (row for head in heads.values() for row in head.rows), key=selectors.queue_sort_key
+    )
     mine = selectors.conversation_list_open_for(user=user)
     offers = selectors.handover_list_offered_to(user=user)
     return {
         "type": "console.snapshot",
-        "units": [{"id": u.pk, "name": u.name} for u in units],
+        "units": [
+            {"id": u.pk, "name": u.name, **realtime.queue_counts(heads[u.pk])} for u in units
+        ],
         "waiting": [realtime.conversation_payload(c) for c in waiting],
         "conversations": [realtime.conversation_payload(c) for c in mine],
         "offers": [realtime.handover_payload(h) for h in offers],

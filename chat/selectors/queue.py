@@ -4,7 +4,11 @@ estimates, a unit's numbers.
 A unit's queue is read in one pass (`queue_snapshot`): the waiting list, the staff's load,
 recent handling times and opening hours, once, however many wait. `queue_places` turns it
 into one plain-JSON body from which every waiting client's place is read
-(`queue_place_in`), so one event serves them all."""
+(`queue_place_in`), so one event serves them all.
+
+Staff see the front of each queue only (`QueueHead`: at most `CONSOLE_QUEUE_ROWS` rows,
+with the exact numbers of the whole queue): a worker takes from the front, and a frame
+that grew with the queue would outgrow the server's websocket message limit."""
 
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, F, Min, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import Presence, Unit
@@ -45,6 +50,74 @@ def waiting_rows(*, unit_id: int) -> list[WaitingRow]:
     """The unit's waiting conversations in queue order."""
     rows = conversation_list_waiting(unit_ids=[unit_id]).values_list(*WaitingRow._fields)
     return [WaitingRow._make(row) for row in rows]
+
+
+def queue_sort_key(row: WaitingRow) -> tuple[int, int, datetime, int]:
+    """Queue order, as `conversation_list_waiting` sorts: urgent first, then handed over,
+    then who has waited longest."""
+    return (-row.priority, -int(row.transferred), row.queued_at, row.pk)
+
+
+class QueueHead(NamedTuple):
+    """The front of one unit's queue, as consoles and dashboards show it: at most
+    `CONSOLE_QUEUE_ROWS` rows in queue order, and exact numbers of the whole queue."""
+
+    rows: list[WaitingRow]
+    total: int  # how many wait, shown or not
+    urgent_beyond: int  # urgent ones behind the rows shown (only when more are urgent)
+    oldest_queued_at: datetime | None  # the longest waiter's, who need not be first
+
+
+def queue_head(rows: list[WaitingRow], *, limit: int | None = None) -> QueueHead:
+    """The head of a queue already read whole (`waiting_rows`)."""
+    limit = settings.CONSOLE_QUEUE_ROWS if limit is None else limit
+    return QueueHead(
+        rows=rows[:limit],
+        total=len(rows),
+        urgent_beyond=sum(1 for row in rows[limit:] if row.priority > Conversation.Priority.NORMAL),
+        oldest_queued_at=min((row.queued_at for row in rows), default=None),
+    )
+
+
+def queue_heads(*, unit_ids: list[int], limit: int | None = None) -> dict[int, QueueHead]:
+    """The head of each unit's queue (a unit nobody waits in has an empty one), in one
+    statement: each unit's first `limit` rows, each carrying its unit's counts. The
+    database counts the queue; only the rows shown come back."""
+    limit = settings.CONSOLE_QUEUE_ROWS if limit is None else limit
+    unit = F("unit_id")
+    waiting = conversation_list_waiting(unit_ids=unit_ids)
+    found = (
+        waiting.annotate(
+            # Places numbered in the queue's own order, as that selector sorts.
+            place=Window(
+                RowNumber(), partition_by=unit, order_by=[str(by) for by in waiting.query.order_by]
+            ),
+            unit_total=Window(Count("pk"), partition_by=unit),
+            unit_urgent=Window(
+                Count("pk", filter=Q(priority__gt=Conversation.Priority.NORMAL)),
+                partition_by=unit,
+            ),
+            unit_oldest=Window(Min("queued_at"), partition_by=unit),
+        )
+        .filter(place__lte=limit)
+        .order_by("unit_id", "place")
+        .values_list(*WaitingRow._fields, "unit_total", "unit_urgent", "unit_oldest")
+    )
+    rows: dict[int, list[WaitingRow]] = {unit_id: [] for unit_id in unit_ids}
+    counts: dict[int, tuple[int, int, datetime]] = {}
+    width = len(WaitingRow._fields)
+    for values in found:
+        row = WaitingRow._make(values[:width])
+        rows.setdefault(row.unit_id, []).append(row)
+        counts[row.unit_id] = values[width:]
+    heads = {}
+    for unit_id, shown in rows.items():
+        total, urgent, oldest = counts.get(unit_id, (0, 0, None))
+        shown_urgent = sum(1 for row in shown if row.priority > Conversation.Priority.NORMAL)
+        heads[unit_id] = QueueHead(
+            rows=shown, total=total, urgent_beyond=urgent - shown_urgent, oldest_queued_at=oldest
+        )
+    return heads
 
 
 def handling_minutes(*, unit: Unit, at: datetime | None = None) -> list[float]:
@@ -114,6 +187,11 @@ class QueueSnapshot:
     staff: list[StaffLoad]
     is_open: bool
     estimate: dict[str, Any] | None  # estimate_basis
+
+    @property
+    def head(self) -> QueueHead:
+        """What staff see of it: the front and the numbers (`queue_head`)."""
+        return queue_head(self.waiting)
 
 
 def queue_snapshot(*, unit: Unit, at: datetime | None = None) -> QueueSnapshot:
@@ -249,17 +327,18 @@ def unit_stats(
     at: datetime | None = None,
     snapshot: QueueSnapshot | None = None,
 ) -> dict[str, Any]:
-    """Everything the dashboard shows of one unit, as plain JSON. With `snapshot` (read at
-    `snapshot.at`), its waiting list, staff and opening are used, not read again."""
+    """Everything the dashboard shows of one unit, as plain JSON: exact numbers, and the
+    front of the queue (`QueueHead`). With `snapshot` (read at `snapshot.at`), its waiting
+    list, staff and opening are used, not read again."""
     if snapshot is None:
         now = at or timezone.now()
-        waiting = waiting_rows(unit_id=unit.pk)
+        head = queue_heads(unit_ids=[unit.pk])[unit.pk]
         staff = unit_staff_load(unit=unit, at=now)
         is_open = unit_is_open(unit=unit, at=now)
     else:
-        now, waiting, staff, is_open = (
+        now, head, staff, is_open = (
             snapshot.at,
-            snapshot.waiting,
+            snapshot.head,
             snapshot.staff,
             snapshot.is_open,
         )
@@ -279,10 +358,11 @@ def unit_stats(
         "is_open": is_open,
         "hours_today": unit_hours_text(unit=unit, day=local.date()),
         "auto_assign": unit.auto_assign,
-        "waiting_count": len(waiting),
+        "waiting_count": head.total,
+        "urgent_beyond": head.urgent_beyond,
         # The longest waiter, not the first in line: urgent clients go ahead.
-        "longest_wait_seconds": int((now - min(c.queued_at for c in waiting)).total_seconds())
-        if waiting
+        "longest_wait_seconds": int((now - head.oldest_queued_at).total_seconds())
+        if head.oldest_queued_at is not None
         else None,
         "average_wait_today_seconds": int(sum(accepted_today) / len(accepted_today))
         if accepted_today
@@ -317,6 +397,6 @@ def unit_stats(
                 "queued_at": c.queued_at.isoformat(),
                 "position": position,
             }
-            for position, c in enumerate(waiting, start=1)
+            for position, c in enumerate(head.rows, start=1)
         ],
     }

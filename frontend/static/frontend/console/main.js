@@ -172,7 +172,7 @@ ctx.socket = new Socket("/ws/console/", {
     "console.snapshot": onSnapshot,
     "presence.updated": (frame) => queue.showPresence(frame),
     pong: onPong,
-    "queue.updated": (frame) => queue.updateUnit(frame.unit, frame.waiting),
+    "queue.updated": (frame) => queue.updateUnit(frame),
     "conversation.assigned": onAssigned,
     "conversation.sync": applySync,
     "conversation.context": (frame) => {

@@ -2,6 +2,7 @@
 // and the worker's status (available, busy, away) with their load.
 
 import { interpolate } from "../bidi.js";
+import { moreWaitingText } from "../queue-texts.js";
 import { loadSession, saveSession } from "../session.js";
 import { $, fromTemplate } from "./dom.js";
 
@@ -22,13 +23,15 @@ function waitedText(isoTime) {
 export class Queue {
   constructor(ctx) {
     this.ctx = ctx;
-    this.waitingByUnit = new Map(); // unit id -> list of waiting conversations
+    this.waitingByUnit = new Map(); // unit id -> the front of its queue (the server's cap)
+    this.countsByUnit = new Map(); // unit id -> { total, urgentBeyond } of its whole queue
     this.knownWaiting = new Set();
     this.newWaiting = new Set(); // waiting ids that arrived while this window was elsewhere
     this.acceptedHere = false; // focus a conversation this tab accepted
     this.capacity = null;
     this.list = $("waiting");
     this.empty = $("waiting-empty");
+    this.more = $("waiting-more");
     this.presenceSelect = $("presence-status");
 
     this.presenceSelect.addEventListener("change", () => {
@@ -89,31 +92,61 @@ export class Queue {
   }
 
   // --- the waiting list -----------------------------------------------------------------
-  // All waiting conversations of the worker's units, from the console's snapshot.
+  // The front of each of the worker's units' queues, and their counts, from the snapshot.
   replace(units, waiting) {
     this.waitingByUnit.clear();
-    for (const unit of units) this.waitingByUnit.set(unit.id, []);
+    this.countsByUnit.clear();
+    for (const unit of units) {
+      this.waitingByUnit.set(unit.id, []);
+      this.setCounts(unit.id, unit.waiting_total, unit.urgent_beyond);
+    }
     for (const c of waiting) {
       this.waitingByUnit.get(c.unit)?.push(c);
       this.knownWaiting.add(c.id);
     }
+    for (const [unit, rows] of this.waitingByUnit) {
+      if (!this.countsByUnit.has(unit)) this.setCounts(unit, rows.length, 0);
+    }
     this.render();
   }
 
-  updateUnit(unit, waiting) {
+  // A `queue.updated`: the front of one unit's queue and how many wait in it.
+  updateUnit(frame) {
+    const { unit, waiting } = frame;
+    const total = frame.waiting_total ?? waiting.length;
     this.waitingByUnit.set(unit, waiting);
-    this.noticeNewWaiting();
+    this.setCounts(unit, total, frame.urgent_beyond);
+    this.noticeNewWaiting(this.arrivals(waiting, total));
     this.render();
+  }
+
+  setCounts(unit, total, urgentBeyond) {
+    this.countsByUnit.set(unit, { total: total ?? 0, urgentBeyond: urgentBeyond ?? 0 });
+  }
+
+  // Who in a unit's new front is a new client. When the front is all of the queue, anyone
+  // not seen before. When it is capped, rows that moved up into view from behind the cap
+  // are nobody new: only an unseen client ahead of someone already seen (urgent, or
+  // handed over) has just come.
+  arrivals(waiting, total) {
+    const unseen = (c) => !this.knownWaiting.has(c.id);
+    if (waiting.length >= total) return new Set(waiting.filter(unseen).map((c) => c.id));
+    let lastSeen = -1;
+    waiting.forEach((c, index) => {
+      if (!unseen(c)) lastSeen = index;
+    });
+    return new Set(waiting.filter((c, index) => unseen(c) && index < lastSeen).map((c) => c.id));
   }
 
   // A client who just came into one of the worker's queues: chime, and count it in the
-  // title while the window is elsewhere.
-  noticeNewWaiting() {
+  // title while the window is elsewhere. Every row shown counts as seen from now on.
+  noticeNewWaiting(arrivals) {
     const now = new Set([...this.waitingByUnit.values()].flat().map((c) => c.id));
     let arrived = false;
     for (const id of now) {
       if (!this.knownWaiting.has(id)) {
         this.knownWaiting.add(id);
+        if (!arrivals.has(id)) continue;
         arrived = true;
         if (!document.hasFocus()) this.newWaiting.add(id);
       }
@@ -137,9 +170,19 @@ export class Queue {
       return li;
     });
     this.list.replaceChildren(...items);
-    this.empty.hidden = items.length > 0;
-    $("accept-next").disabled = items.length === 0;
-    $("waiting-count").textContent = String(items.length);
+    let total = 0;
+    let urgentBeyond = 0;
+    for (const [unit, rows] of this.waitingByUnit) {
+      const counts = this.countsByUnit.get(unit);
+      total += Math.max(counts?.total ?? 0, rows.length);
+      urgentBeyond += counts?.urgentBeyond ?? 0;
+    }
+    const more = total - items.length;
+    this.more.textContent = more > 0 ? moreWaitingText(more, urgentBeyond) : "";
+    this.more.hidden = more <= 0;
+    this.empty.hidden = total > 0;
+    $("accept-next").disabled = total === 0;
+    $("waiting-count").textContent = String(total);
   }
 
   accept(conversationId) {

@@ -5,6 +5,7 @@
 
 import { interpolate } from "../bidi.js";
 import { connectionLine } from "../connection.js";
+import { moreWaitingText } from "../queue-texts.js";
 import { Socket, readSettings } from "../socket.js";
 import { $, fromTemplate, placeInOrder, reconcile, setFigure, setText } from "./dom.js";
 import { createWaitingItem, createWorkerRow, updateWaitingItem, updateWorkerRow } from "./rows.js";
@@ -280,7 +281,12 @@ function renderUnit(entry) {
     (conversation) => createWaitingItem(board, stats.id, conversation.id),
     (item, conversation) => updateWaitingItem(board, item, stats.id, conversation),
   );
-  section.querySelector(".queue-empty").hidden = waiting.length > 0;
+  section.querySelector(".queue-empty").hidden = stats.waiting_count > 0;
+  // The server sends the front of the queue; the count is of all of it.
+  const more = stats.waiting_count - waiting.length;
+  const moreEl = section.querySelector(".queue-more");
+  setText(moreEl, more > 0 ? moreWaitingText(more, stats.urgent_beyond || 0) : "");
+  moreEl.hidden = more <= 0;
 }
 
 function createOverviewItem(unitId) {

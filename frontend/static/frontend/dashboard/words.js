@@ -50,10 +50,12 @@ export function clientLabel(id) {
 }
 
 // The longest wait: the oldest `queued_at` in the queue (the same clock as each client's own
-// waiting time), else the server's figure carried forward by the age of the frame.
+// waiting time) when the frame holds all of it, else the server's figure carried forward by
+// the age of the frame (the longest waiter may be behind the rows sent).
 export function longestWaitSeconds(entry) {
   const { stats } = entry;
-  if (stats.waiting.length) return Math.max(...stats.waiting.map((c) => secondsSince(c.queued_at)));
+  const whole = stats.waiting.length > 0 && stats.waiting.length >= stats.waiting_count;
+  if (whole) return Math.max(...stats.waiting.map((c) => secondsSince(c.queued_at)));
   if (stats.longest_wait_seconds === null || stats.longest_wait_seconds === undefined) return null;
   return stats.longest_wait_seconds + (Date.now() - entry.receivedAt) / 1000;
 }
