@@ -4,8 +4,10 @@ thread and outbox of `thread.js` and `outbox.js`, and the client page and the co
 `client.js` and `console/main.js` drive them (docs/realtime.md, "Delivery guarantees").
 
 Nothing here takes a shortcut the browser does not have: messages go into an outbox first
-and are resent with the same `client_id` until acknowledged; a live message is applied
-only if it is the next `seq`, a gap asks for a resync from the last `seq`; a reconnect
+and are resent with the same `client_id` until acknowledged (once after each reconnect,
+and when the ack is long in coming; a sync answer on the same socket sends only what has
+not gone out on it); a live message is applied only if it is the next `seq`, a gap asks for
+a resync from the last `seq`, one in flight per conversation (`resync.js`); a reconnect
 resumes (client) or syncs every conversation (console) from the last `seq`; a `pong`'s
 `last_seq` or `last_seqs` and the check 1.5 s after an `ack` catch a lost last broadcast.
 
@@ -37,6 +39,7 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
 HANDSHAKE_TIMEOUT = 10.0
 ACK_CHECK_SECONDS = 1.5  # thread.js: the broadcast of an acknowledged message may be lost
 STALE_SECONDS = 5.0  # outbox.js: resend what has waited this long for its ack
+RESYNC_TIMEOUT = 10.0  # resync.js: a request unanswered this long is forgotten
 # socket.js: the ceiling doubles from BACKOFF_START (0.5, 1, 2 ...) up to RECENT_BACKOFF_MAX
 # for a page that was connected a moment ago, each wait a random time up to it.
 BACKOFF_START = 0.5
@@ -249,12 +252,13 @@ class Link:
             self.ws.abort()
 
 
-# --- thread.js and outbox.js ------------------------------------------------------------------
+# --- resync.js, thread.js and outbox.js -------------------------------------------------------
 @dataclass
 class Item:
     client_id: str
     body: str
     sent_at: float = 0.0
+    sent_on: object = None  # the socket it last went out on
 
 
 @dataclass
@@ -263,7 +267,8 @@ class Thread:
 
     side: str  # "client" or "worker": who writes from this page
     send: Callable[[Frame], bool]
-    on_gap: Callable[[int], None]
+    request_sync: Callable[[int], bool]  # `resume` or `sync` after a seq; False if not sent
+    connection: Callable[[], object]  # the socket frames go out on now
     conversation: int | None = None
     last_seq: int = 0
     log: list[Frame] = field(default_factory=list)  # what the page shows, in order
@@ -271,28 +276,76 @@ class Thread:
     acked: dict[str, int] = field(default_factory=dict)  # client_id -> seq from its ack
     posted: dict[str, str] = field(default_factory=dict)  # client_id -> body, everything written
     refused: list[Frame] = field(default_factory=list)
-    gaps: int = 0  # resyncs this thread asked for
+    gaps: int = 0  # resyncs this thread asked for to fill a gap (not those of a reconnect)
+    gap_signs: int = 0  # signs of a gap it saw (one resync in flight answers many)
     resends: int = 0  # items sent again (after a reconnect or when stale)
     ack_check: asyncio.TimerHandle | None = None
+    # resync.js: the socket of the request in flight, its timeout, and the highest seq a
+    # sign named while it was out (0: none).
+    resync_on: object = None
+    resync_timer: asyncio.TimerHandle | None = None
+    resync_again: float = 0
 
     def apply_sync(self, frame: Frame) -> None:
         self.conversation = frame["conversation"]
         for message in frame["messages"]:
             self.accept(message)
-        if frame["last_seq"] > self.last_seq:
-            self.gap()
+        self.resync_answered(frame["last_seq"])
         self.flush()
 
-    def gap(self) -> None:
-        self.gaps += 1
-        self.on_gap(self.last_seq)
+    def ask_sync(self) -> None:
+        """After a (re)connect: ask for everything after the last seq."""
+        self.resync_need(float("inf"), for_gap=False)
+
+    def need(self, seq: float) -> None:
+        """A sign that the server has messages up to `seq`."""
+        if seq > self.last_seq:
+            self.gap_signs += 1
+            self.resync_need(seq)
+
+    def resync_need(self, seq: float, *, for_gap: bool = True) -> None:
+        if self.resync_on is not None and self.resync_on is self.connection():
+            self.resync_again = max(self.resync_again, seq)
+            return
+        self.resync_send(for_gap=for_gap)
+
+    def resync_answered(self, last_seq: int) -> None:
+        again = max(self.resync_again, last_seq)
+        self.resync_forget()
+        if again > self.last_seq:
+            self.resync_send()
+
+    def resync_send(self, *, for_gap: bool = True) -> None:
+        self.resync_forget()
+        if not self.request_sync(self.last_seq):
+            return
+        self.gaps += for_gap
+        sent_on = self.resync_on = self.connection()
+        self.resync_timer = asyncio.get_running_loop().call_later(
+            RESYNC_TIMEOUT, self.resync_expire, sent_on
+        )
+
+    def resync_expire(self, sent_on: object) -> None:
+        if self.resync_on is not sent_on:
+            return
+        again = self.resync_again
+        self.resync_forget()
+        if again > self.last_seq:
+            self.resync_send()
+
+    def resync_forget(self) -> None:
+        if self.resync_timer is not None:
+            self.resync_timer.cancel()
+        self.resync_timer = None
+        self.resync_on = None
+        self.resync_again = 0
 
     def receive(self, frame: Frame) -> None:
         message = frame["message"]
         if message["seq"] <= self.last_seq:
             return  # a duplicate: dropped by seq
         if message["seq"] > self.last_seq + 1:
-            self.gap()  # dropped; the resync brings it in order
+            self.need(message["seq"])  # dropped; the resync brings it in order
             return
         self.accept(message)
 
@@ -314,14 +367,15 @@ class Thread:
         )
 
     def check_arrived(self, seq: int) -> None:
-        if seq > self.last_seq:
-            self.gap()
+        self.need(seq)
 
     def fail(self, frame: Frame) -> None:
         item = self.outbox.get(frame["client_id"])
         if item is None:
             return
         if frame["code"] == "rate_limited":  # not a refusal: it goes again shortly
+            for waiting in self.outbox.values():  # the limit may have dropped others silently
+                waiting.sent_on = None
             asyncio.get_running_loop().call_later(frame.get("retry_after") or 1, self.flush)
             return
         del self.outbox[frame["client_id"]]
@@ -342,11 +396,14 @@ class Thread:
     def send_item(self, item: Item) -> None:
         self.resends += item.sent_at > 0
         item.sent_at = time.monotonic()
-        self.send(self.frame_for(item))
+        item.sent_on = self.connection() if self.send(self.frame_for(item)) else None
 
     def flush(self) -> None:
+        """After a sync answer: what has not gone out on this socket yet."""
+        now = self.connection()
         for item in list(self.outbox.values()):
-            self.send_item(item)
+            if item.sent_on is None or item.sent_on is not now:
+                self.send_item(item)
 
     def flush_stale(self) -> None:
         now = time.monotonic()
@@ -363,7 +420,12 @@ class ClientPage:
         self.token = secrets.token_urlsafe(32)  # as newToken(): 43 base64url characters
         self.start: Frame | None = {"unit": unit, "body": first, "client_id": str(uuid.uuid4())}
         self.errors: list[Frame] = []
-        self.thread = Thread(side="client", send=self._send, on_gap=self._resync)
+        self.thread = Thread(
+            side="client",
+            send=self._send,
+            request_sync=self._resync,
+            connection=lambda: self.link.ws,
+        )
         self.thread.posted[self.start["client_id"]] = first
         self.link = Link(
             port,
@@ -383,14 +445,14 @@ class ClientPage:
     def _send(self, frame: Frame) -> bool:
         return self.link.send(frame)
 
-    def _resync(self, after: int) -> None:
-        self.link.send({"type": "resume", "token": self.token, "after": after})
+    def _resync(self, after: int) -> bool:
+        return self.link.send({"type": "resume", "token": self.token, "after": after})
 
     def on_open(self) -> None:
         if self.start is not None:
             self.link.send({"type": "start", "token": self.token, **self.start})
         else:
-            self._resync(self.thread.last_seq)
+            self.thread.ask_sync()
 
     def on_sync(self, frame: Frame) -> None:
         if self.start is not None:
@@ -400,8 +462,7 @@ class ClientPage:
         self.thread.apply_sync(frame)
 
     def on_pong(self, frame: Frame) -> None:
-        if frame.get("last_seq", 0) > self.thread.last_seq:
-            self.thread.gap()
+        self.thread.need(frame.get("last_seq", 0))
         self.thread.flush_stale()
 
     def on_error(self, frame: Frame) -> None:
@@ -442,20 +503,21 @@ class ConsolePage:
             self.threads[conversation] = Thread(
                 side="worker",
                 send=self.link.send,
-                on_gap=functools.partial(self.request_sync, conversation),
+                request_sync=functools.partial(self.request_sync, conversation),
+                connection=lambda: self.link.ws,
                 conversation=conversation,
             )
         return self.threads[conversation]
 
-    def request_sync(self, conversation: int, after: int) -> None:
-        self.link.send({"type": "sync", "conversation": conversation, "after": after})
+    def request_sync(self, conversation: int, after: int) -> bool:
+        return self.link.send({"type": "sync", "conversation": conversation, "after": after})
 
     def on_snapshot(self, frame: Frame) -> None:
         self.snapshots += 1
         for conversation in frame["conversations"]:
             self.thread(conversation["id"])
-        for conversation, thread in self.threads.items():
-            self.request_sync(conversation, thread.last_seq)
+        for thread in self.threads.values():
+            thread.ask_sync()
 
     def on_assigned(self, frame: Frame) -> None:
         self.thread(frame["conversation"]).apply_sync(frame["sync"])
@@ -473,8 +535,8 @@ class ConsolePage:
         self.last_pong = frame
         for conversation, last_seq in frame.get("last_seqs", {}).items():
             thread = self.threads.get(int(conversation))
-            if thread is not None and last_seq > thread.last_seq:
-                thread.gap()
+            if thread is not None:
+                thread.need(last_seq)
         for thread in self.threads.values():
             thread.flush_stale()
 

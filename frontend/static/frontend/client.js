@@ -49,7 +49,9 @@ const thread = new Thread({
   viewer: "client",
   storageKey: `${KEY}.outbox`,
   send: (frame) => socket.send(frame),
-  onGap: (after) => session && socket.send({ type: "resume", token: session.token, after }),
+  requestSync: (after) =>
+    Boolean(session) && socket.send({ type: "resume", token: session.token, after }),
+  connection: () => socket.ws,
   onStateChange: showState,
   onFailed: (body, reason) => {
     if (!composerBody.value) composerBody.value = body;
@@ -120,7 +122,7 @@ const socket = new Socket("/ws/client/", {
     else if (session.leave) {
       after.awaitingCode = true;
       socket.send({ type: "leave_question", token: session.token, ...session.leave });
-    } else socket.send({ type: "resume", token: session.token, after: thread.lastSeq });
+    } else thread.askSync();
   },
   handlers: {
     "conversation.sync": (frame) => {
@@ -152,7 +154,7 @@ const socket = new Socket("/ws/client/", {
     "case.code": (frame) => after.showCode(frame.code),
     "survey.saved": () => after.surveySaved(),
     pong: (frame) => {
-      if (frame.last_seq > thread.lastSeq) thread.onGap(thread.lastSeq);
+      if (frame.last_seq) thread.gapTo(frame.last_seq);
       thread.flushStale();
     },
     ack: (frame) => thread.ack(frame),

@@ -42,7 +42,8 @@ const thread = new Thread({
   viewer: "interpreter",
   storageKey: `${KEY}.outbox`,
   send: (frame) => socket.send(frame),
-  onGap: (after) => resume(after),
+  requestSync: (after) => resume(after),
+  connection: () => socket.ws,
   onStateChange: showState,
   onFailed: (body, reason) => {
     if (!composerBody.value) composerBody.value = body;
@@ -95,7 +96,7 @@ function stop(text) {
 function resume(after) {
   const frame = { type: "resume", after };
   if (session?.token) frame.token = session.token;
-  socket.send(frame);
+  return socket.send(frame);
 }
 
 const socket = new Socket("/ws/interpreter/", {
@@ -107,7 +108,7 @@ const socket = new Socket("/ws/interpreter/", {
     if (invitation && !joined) {
       socket.send({ type: "join", invitation, token: session.token });
     } else {
-      resume(thread.lastSeq);
+      thread.askSync();
     }
   },
   handlers: {

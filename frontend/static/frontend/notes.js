@@ -8,7 +8,7 @@ import { Outbox } from "./outbox.js";
 const { gettext } = window;
 
 export class NoteBook {
-  constructor({ log, template, storageKey, send, conversation, onFailed, me }) {
+  constructor({ log, template, storageKey, send, connection, conversation, onFailed, me }) {
     this.log = log;
     this.me = me || null;
     this.template = template;
@@ -16,7 +16,8 @@ export class NoteBook {
     this.onFailed = onFailed || (() => {});
     this.fromSeq = 0;
     this.ids = new Set();
-    this.outbox = new Outbox({ storageKey, send, frameFor: (item) => this.frameFor(item) });
+    const frameFor = (item) => this.frameFor(item);
+    this.outbox = new Outbox({ storageKey, send, frameFor, connection });
     for (const item of this.outbox.items) this.renderPending(item);
   }
 

@@ -1,8 +1,11 @@
 // What a reader wrote and the server has not confirmed yet: kept in this tab's
-// sessionStorage so that it survives a reload, sent again after every (re)connect and when
-// its acknowledgement is long in coming. The server stores a client_id once, so sending an
-// item again never doubles it. Messages (thread.js) and private notes (notes.js) each keep
-// one; they differ only in the frame they send and in what an acknowledgement settles.
+// sessionStorage so that it survives a reload, sent again once after every (re)connect and
+// when its acknowledgement is long in coming. A sync answer on the same socket does not
+// send again what already went out on that socket: its ack is on the way, and a frame
+// dropped on the way is caught by `flushStale`. The server stores a client_id once, so
+// sending an item again never doubles it. Messages (thread.js) and private notes (notes.js)
+// each keep one; they differ only in the frame they send and in what an acknowledgement
+// settles.
 
 import { loadSession, saveSession } from "./session.js";
 
@@ -20,13 +23,17 @@ function uuidFallback() {
 
 export class Outbox {
   // frameFor(item): the frame that sends an item; send(frame) returns false when the socket
-  // is down (the item then simply waits for the next flush).
-  constructor({ storageKey, send, frameFor }) {
+  // is down (the item then simply waits for the next flush). connection(): the socket
+  // frames go out on now (compared by identity); without it every flush sends everything.
+  constructor({ storageKey, send, frameFor, connection }) {
     this.storageKey = storageKey;
     this.send = send;
     this.frameFor = frameFor;
+    this.connection = connection || (() => ({}));
     this.closed = false;
     this.items = loadSession(storageKey, []);
+    // client_id -> the connection it last went out on (in memory: a reload sends all again).
+    this.sentOn = new Map();
   }
 
   save() {
@@ -48,13 +55,18 @@ export class Outbox {
 
   sendItem(item) {
     item.sent_at = Date.now();
-    this.send(this.frameFor(item));
+    if (this.send(this.frameFor(item))) this.sentOn.set(item.client_id, this.connection());
+    else this.sentOn.delete(item.client_id);
   }
 
-  // Sent again, all of it: after a (re)connect and its sync.
+  // After a sync answer: sent again, what has not yet gone out on this socket (so all of it
+  // once after a reconnect, nothing on the answers that follow).
   flush() {
     if (this.closed) return;
-    for (const item of this.items) this.sendItem(item);
+    const now = this.connection();
+    for (const item of this.items) {
+      if (this.sentOn.get(item.client_id) !== now) this.sendItem(item);
+    }
   }
 
   // The server has it (acknowledged, or its broadcast arrived): it leaves the outbox.
@@ -64,6 +76,7 @@ export class Outbox {
     const before = this.items.length;
     this.items = this.items.filter((item) => item.client_id !== clientId);
     if (this.items.length === before) return false;
+    this.sentOn.delete(clientId);
     this.save();
     return true;
   }
@@ -81,6 +94,8 @@ export class Outbox {
     const item = this.find(frame.client_id);
     if (!item) return null;
     if (frame.code === "rate_limited") {
+      // The limit may have dropped more than this one without a word: all go again.
+      this.sentOn.clear();
       setTimeout(() => this.flush(), (frame.retry_after || 1) * 1000);
       return null;
     }
@@ -97,9 +112,10 @@ export class Outbox {
     let needsSync = false;
     for (const item of this.items) {
       if (now - (item.sent_at || 0) > olderThanMs) {
-        item.sent_at = now;
-        if (item.acked) needsSync = true;
-        else this.send(this.frameFor(item));
+        if (item.acked) {
+          item.sent_at = now;
+          needsSync = true;
+        } else this.sendItem(item);
       }
     }
     return needsSync;
@@ -113,6 +129,7 @@ export class Outbox {
 
   clear() {
     this.items = [];
+    this.sentOn.clear();
     this.save();
   }
 }

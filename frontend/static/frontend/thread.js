@@ -1,6 +1,7 @@
-// One conversation's messages in the browser: gapless by seq, no duplicates, and an outbox
-// of messages not yet acknowledged that survives a reload and is resent after every
-// reconnect (outbox.js). User text only ever goes into the page as textContent.
+// One conversation's messages in the browser: gapless by seq, no duplicates, one resync in
+// flight at a time (resync.js), and an outbox of messages not yet acknowledged that survives
+// a reload and is resent once after every reconnect (outbox.js). User text only ever goes
+// into the page as textContent.
 //
 // Every item in the log carries `data-order`: a message its seq, a private note its
 // after_seq + 0.5, the "earlier messages not shown" marker from_seq + 0.9. Items still being
@@ -13,29 +14,38 @@ import { interpolate } from "./bidi.js";
 import { EVENT_TEXT, errorText } from "./event-texts.js";
 import { fillBody, keepAtBottom, placeInLog, timeFormat } from "./log.js";
 import { Outbox } from "./outbox.js";
+import { Resync } from "./resync.js";
 
 const { gettext } = window;
 
 export class Thread {
   // viewer: "client", "worker" or "interpreter"; send(frame) returns false when the socket
-  // is down. `me`: for a worker, their user id as the server writes it in `author_id`, so a
+  // is down. requestSync(after): sends the page's `resume` or `sync` for everything after
+  // `after`, returns whether it went out. connection(): the socket frames go out on now.
+  // `me`: for a worker, their user id as the server writes it in `author_id`, so a
   // colleague's messages are never shown as one's own, whatever their names.
-  constructor({ log, template, viewer, storageKey, send, onGap, onStateChange, onFailed, me }) {
+  constructor(options) {
+    const { log, template, viewer, storageKey, send, requestSync, connection } = options;
     this.log = log;
     this.template = template;
     this.viewer = viewer;
     this.storageKey = storageKey;
     this.send = send;
-    this.onGap = onGap;
-    this.onStateChange = onStateChange || (() => {});
-    this.onFailed = onFailed || (() => {});
-    this.me = me || null;
+    this.onStateChange = options.onStateChange || (() => {});
+    this.onFailed = options.onFailed || (() => {});
+    this.me = options.me || null;
     this.lastSeq = 0;
     this.fromSeq = 0;
     this.state = null;
     this.conversation = null;
     this.seen = null;
-    this.outbox = new Outbox({ storageKey, send, frameFor: (item) => this.frameFor(item) });
+    const frameFor = (item) => this.frameFor(item);
+    this.outbox = new Outbox({ storageKey, send, frameFor, connection });
+    this.resync = new Resync({
+      request: () => requestSync(this.lastSeq),
+      have: () => this.lastSeq,
+      connection,
+    });
     this.ackTimer = null;
     for (const item of this.outbox.items) this.renderPending(item);
   }
@@ -56,8 +66,22 @@ export class Thread {
     }
   }
 
+  // Ask for everything after the last seq: after a (re)connect (a request on the old socket
+  // is forgotten), or for what else the answer brings (the console's staff context). While
+  // a request is out, this only asks for one more after its answer.
+  askSync() {
+    this.resync.need();
+  }
+
+  // A sign that the server has messages up to `seq` (a pong's `last_seq`): asks for them
+  // unless a request is already out.
+  gapTo(seq) {
+    this.resync.need(seq);
+  }
+
   // A full or partial history from the server, after (re)connecting or asking for a gap.
   // `from_seq`: where this reader's view starts (joined later, or history not sent along).
+  // Then what has not gone out on this socket yet is sent (outbox.js).
   applySync(frame) {
     this.conversation = frame.conversation;
     if (frame.from_seq > this.lastSeq) {
@@ -70,7 +94,7 @@ export class Thread {
     });
     this.renderSeen();
     this.setState(frame.state);
-    if (frame.last_seq > this.lastSeq) this.onGap(this.lastSeq);
+    this.resync.answered(frame.last_seq);
     this.flush();
   }
 
@@ -93,7 +117,7 @@ export class Thread {
     const { message } = frame;
     if (message.seq <= this.lastSeq) return true;
     if (message.seq > this.lastSeq + 1) {
-      this.onGap(this.lastSeq);
+      this.resync.need(message.seq);
       return false;
     }
     keepAtBottom(this.log, () => this.accept(message));
@@ -115,7 +139,7 @@ export class Thread {
     // The broadcast of an acknowledged message may have been dropped on the way.
     clearTimeout(this.ackTimer);
     this.ackTimer = setTimeout(() => {
-      if (frame.seq > this.lastSeq) this.onGap(this.lastSeq);
+      this.resync.need(frame.seq);
     }, 1500);
   }
 
@@ -264,6 +288,7 @@ export class Thread {
   }
 
   clear() {
+    this.resync.forget();
     this.outbox.clear();
     this.log.replaceChildren();
     this.lastSeq = 0;

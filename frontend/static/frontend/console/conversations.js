@@ -79,8 +79,9 @@ export class Conversations {
     return entry;
   }
 
+  // One request in flight per conversation (thread.js, resync.js).
   requestSync(entry) {
-    this.ctx.socket.send({ type: "sync", conversation: entry.id, after: entry.thread.lastSeq });
+    entry.thread.askSync();
   }
 
   // A sync with nothing missed answers with the staff context only (trail, notes, people).

@@ -77,7 +77,7 @@ function onSnapshot(frame) {
 function onPong(frame) {
   for (const [id, lastSeq] of Object.entries(frame.last_seqs || {})) {
     const entry = conversations.get(Number(id));
-    if (entry && lastSeq > entry.thread.lastSeq) entry.thread.onGap(entry.thread.lastSeq);
+    if (entry) entry.thread.gapTo(lastSeq);
   }
   for (const entry of conversations.values()) {
     entry.thread.flushStale();

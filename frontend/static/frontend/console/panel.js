@@ -91,7 +91,8 @@ export function createEntry(ctx, id, unitId, caseId) {
     me: ctx.me.id,
     storageKey: outboxKey(id),
     send: (frame) => socket.send(frame),
-    onGap: (after) => socket.send({ type: "sync", conversation: id, after }),
+    requestSync: (after) => socket.send({ type: "sync", conversation: id, after }),
+    connection: () => socket.ws,
     onStateChange: () => refreshControls(ctx, entry),
     onFailed: (body, reason) => {
       if (!textarea.value) textarea.value = body;
@@ -104,6 +105,7 @@ export function createEntry(ctx, id, unitId, caseId) {
     template: $("note-template"),
     storageKey: notesKey(id),
     send: (frame) => socket.send(frame),
+    connection: () => socket.ws,
     conversation: id,
     me: ctx.me.id,
     onFailed: (body, reason) => {
