@@ -27,6 +27,10 @@ export class Outbox {
     this.frameFor = frameFor;
     this.closed = false;
     this.items = loadSession(storageKey, []);
+    // While a limit holds (`rate_limited`): nothing is sent before this time (ms), and one
+    // timer sends everything again when it has passed.
+    this.holdUntil = 0;
+    this.holdTimer = null;
   }
 
   save() {
@@ -46,14 +50,33 @@ export class Outbox {
     return item;
   }
 
+  // Written while a limit holds, it waits for the hold's timer.
   sendItem(item) {
     item.sent_at = Date.now();
-    this.send(this.frameFor(item));
+    if (!this.held()) this.send(this.frameFor(item));
   }
 
-  // Sent again, all of it: after a (re)connect and its sync.
+  // Send nothing for `ms`, then everything again (later holds move the time on).
+  hold(ms) {
+    const until = Date.now() + ms;
+    if (until <= this.holdUntil) return;
+    this.holdUntil = until;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      this.holdUntil = 0;
+      this.flush();
+    }, ms);
+  }
+
+  held() {
+    return Date.now() < this.holdUntil;
+  }
+
+  // Sent again, all of it: after a (re)connect and its sync, unless a limit holds (its
+  // timer sends it then).
   flush() {
-    if (this.closed) return;
+    if (this.closed || this.held()) return;
     for (const item of this.items) this.sendItem(item);
   }
 
@@ -74,14 +97,15 @@ export class Outbox {
     if (item) item.acked = true;
   }
 
-  // An error about an item. Too fast is not a refusal: it stays and goes again shortly
-  // (returns null). Anything else refuses it for good: it leaves the outbox and is returned
-  // so that its text can be given back.
+  // An error about an item. Too fast is not a refusal: it stays and goes again, once, when
+  // the wait the server named (`retry_after`) has passed (returns null). Anything else
+  // refuses it for good: it leaves the outbox and is returned so that its text can be
+  // given back.
   fail(frame) {
     const item = this.find(frame.client_id);
     if (!item) return null;
     if (frame.code === "rate_limited") {
-      setTimeout(() => this.flush(), (frame.retry_after || 1) * 1000);
+      this.hold((Number(frame.retry_after) || 1) * 1000);
       return null;
     }
     this.settle(frame.client_id);
@@ -92,7 +116,7 @@ export class Outbox {
   // a limit). An acknowledged item whose broadcast was lost is not sent again: the return
   // value says a sync should fetch it instead.
   flushStale(olderThanMs = 5000) {
-    if (this.closed) return false;
+    if (this.closed || this.held()) return false;
     const now = Date.now();
     let needsSync = false;
     for (const item of this.items) {
