@@ -1,9 +1,14 @@
-"""Flood limits for the websocket interfaces.
+"""Flood limits for the websocket interfaces, keyed to what an abuser controls.
 
 Per connection: a token bucket in memory, checked before a frame is even parsed, so a flood
-costs its sender and no one else. Per client address: fixed windows in the shared cache
-(Redis in production), keyed on an HMAC of the address so no address is stored. Staff often
-share one address (the municipality's network), so address limits apply to clients only.
+costs its sender and no one else. Per conversation: messages per minute. Per client address
+only ceilings that stop floods, since one address can be a shelter, a school or a mobile
+operator's shared address; an address that has shown abuse (`strike`: one of its sockets or
+conversations went past a limit) gets the lower `strict` limits for an hour. Windows are
+fixed and live in the shared cache (Redis in production), keyed on an HMAC of the address
+so no address is stored. Staff often share one address (the municipality's network), so
+address limits apply to clients only.
+
 While that cache is down (Redis), the same windows are counted in this process's memory:
 the limits still hold, per process, and a frame is neither let through unchecked nor
 failed. The counters share one connection pool per process (`shared_cache`), however many
@@ -132,14 +137,59 @@ def counted(cache_key: str) -> int:
     return int(value or 0)
 
 
-async def over_limit(kind: str, key: str, *, limit: int, window: int) -> int:
+def strike_key(address: str) -> str:
+    return f"rate:strikes:{address}"
+
+
+def strike(address: str) -> int:
+    """One more sign of abuse from `address`: counted for RATE_ABUSE_SECONDS from the first."""
+    return count_one(strike_key(address), timeout=settings.RATE_ABUSE_SECONDS)
+
+
+def abusive(address: str) -> bool:
+    """Whether `address` has shown abuse: RATE_ABUSE_STRIKES strikes within the hour."""
+    return counted(strike_key(address)) >= settings.RATE_ABUSE_STRIKES
+
+
+def _refused(
+    cache_key: str, *, timeout: int, limit: int, strict: int | None, address: str | None
+) -> bool:
+    """Count one under `cache_key` and say whether it is past the limit. The strike count is
+    read only when the count lies between `strict` and `limit`; the first refusal of a
+    window is a strike against `address`."""
+    count = count_one(cache_key, timeout=timeout)
+    if count > limit:
+        if address is not None and count == limit + 1:
+            strike(address)
+        return True
+    return strict is not None and address is not None and count > strict and abusive(address)
+
+
+async def over_limit(
+    kind: str,
+    key: str,
+    *,
+    limit: int,
+    window: int,
+    strict: int | None = None,
+    address: str | None = None,
+) -> int:
     """Count one event of `kind` for `key` in the current window of `window` seconds.
-    Returns 0 within the limit, else the seconds until the window ends. Runs off the
-    database thread, so a flood of checks does not hold up anyone's messages."""
+    Returns 0 within the limit, else the seconds until the window ends. `address` (its
+    `address_key`): the address whose strikes lower the limit to `strict`, and that gets a
+    strike when this limit is first passed in a window. Runs off the database thread, so a
+    flood of checks does not hold up anyone's messages."""
     now = time.time()
     window_start = int(now // window) * window
     cache_key = f"rate:{kind}:{key}:{window_start}"
-    count = await sync_to_async(count_one, thread_sensitive=False)(cache_key, timeout=window + 5)
-    if count <= limit:
+    refused = await sync_to_async(_refused, thread_sensitive=False)(
+        cache_key, timeout=window + 5, limit=limit, strict=strict, address=address
+    )
+    if not refused:
         return 0
     return max(1, math.ceil(window_start + window - now))
+
+
+async def note_strike(address: str) -> None:
+    """`strike`, off the database thread (a socket's frame bucket tripped)."""
+    await sync_to_async(strike, thread_sensitive=False)(address)

@@ -296,13 +296,20 @@ QUEUE_REJOIN_SECONDS = env_int("QUEUE_REJOIN_SECONDS", 15 * 60, minimum=0)
 # Wait estimates need this many finished conversations in the last ESTIMATE_DAYS days.
 ESTIMATE_MIN_SAMPLES = env_int("ESTIMATE_MIN_SAMPLES", 5, minimum=1)
 ESTIMATE_DAYS = env_int("ESTIMATE_DAYS", 14, minimum=1)
-# Flood limits (chat/ratelimit.py): frames per connection, and per client address the
-# sockets opened per minute, messages per minute and queue entries per hour.
+# Flood limits (chat/ratelimit.py, docs/security.md): frames per socket, messages per
+# conversation, and per client address only ceilings that stop floods (one address can be
+# a shelter, a school or a mobile operator's shared address). An address with
+# RATE_ABUSE_STRIKES strikes (a socket or conversation of its past a limit) within
+# RATE_ABUSE_SECONDS gets the STRICT limits meanwhile.
 RATE_FRAMES_PER_SECOND = env_int("RATE_FRAMES_PER_SECOND", 5, minimum=1)
 RATE_FRAME_BURST = env_int("RATE_FRAME_BURST", 20, minimum=1)
-RATE_SOCKETS_PER_MINUTE = env_int("RATE_SOCKETS_PER_MINUTE", 60, minimum=1)
-RATE_MESSAGES_PER_MINUTE = env_int("RATE_MESSAGES_PER_MINUTE", 60, minimum=1)
-RATE_QUEUE_ENTRIES_PER_HOUR = env_int("RATE_QUEUE_ENTRIES_PER_HOUR", 10, minimum=1)
+RATE_MESSAGES_PER_MINUTE = env_int("RATE_MESSAGES_PER_MINUTE", 30, minimum=1)
+RATE_SOCKETS_PER_MINUTE = env_int("RATE_SOCKETS_PER_MINUTE", 300, minimum=1)
+RATE_QUEUE_ENTRIES_PER_HOUR = env_int("RATE_QUEUE_ENTRIES_PER_HOUR", 300, minimum=1)
+RATE_ABUSE_STRIKES = env_int("RATE_ABUSE_STRIKES", 5, minimum=1)
+RATE_ABUSE_SECONDS = env_int("RATE_ABUSE_SECONDS", 3600, minimum=60)
+RATE_STRICT_SOCKETS_PER_MINUTE = env_int("RATE_STRICT_SOCKETS_PER_MINUTE", 30, minimum=1)
+RATE_STRICT_QUEUE_ENTRIES_PER_HOUR = env_int("RATE_STRICT_QUEUE_ENTRIES_PER_HOUR", 20, minimum=1)
 # Retention in days per kind of data, from the municipality's retention decision. The
 # purge (scheduler process) removes what is older; a legal hold keeps it.
 RETENTION_DAYS = {

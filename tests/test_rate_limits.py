@@ -1,6 +1,7 @@
-"""Flood limits (chat/ratelimit.py): per connection a token bucket for frames, per client
-address fixed windows for sockets, messages and queue entries. A flood costs its sender
-and no one else. The clock of the rate limiter is held still in these tests, so a window
+"""Flood limits (chat/ratelimit.py): per connection a token bucket for frames, per
+conversation messages per minute, per client address ceilings for sockets and queue entries
+that drop to strict limits once the address has shown abuse. A flood costs its sender and
+no one else. The clock of the rate limiter is held still in these tests, so a window
 boundary or a slow machine never changes a count."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -23,8 +25,14 @@ from tests import factories
 from tests.security_personas import clear_local_cache
 
 ROOT = Path(__file__).resolve().parent.parent
-# The middle of a minute and of an hour: no fixed window ends during a test.
-STILL = 1_800_000_030.0
+
+
+def still_time() -> float:
+    """The middle of a minute and of an hour (no fixed window ends during a test), in an
+    hour of its own, so a rerun's windows never meet the counts an earlier run left in a
+    shared Redis."""
+    return 1_800_000_030.0 + 3600 * secrets.randbelow(10**6)
+
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,12 +64,16 @@ def limits(settings, monkeypatch, clock):
     """Generous limits (each test lowers the one it is about) and a rate limiter whose
     clocks stand still: buckets never refill, windows never roll over."""
     clear_local_cache()
-    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: STILL, monotonic=clock))
+    still = still_time()
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: still, monotonic=clock))
     settings.RATE_FRAMES_PER_SECOND = 1000
     settings.RATE_FRAME_BURST = 1000
     settings.RATE_MESSAGES_PER_MINUTE = 1000
     settings.RATE_QUEUE_ENTRIES_PER_HOUR = 1000
     settings.RATE_SOCKETS_PER_MINUTE = 1000
+    settings.RATE_STRICT_QUEUE_ENTRIES_PER_HOUR = 1000
+    settings.RATE_STRICT_SOCKETS_PER_MINUTE = 1000
+    settings.RATE_ABUSE_STRIKES = 1000
     yield settings
     clear_local_cache()
 
@@ -115,7 +127,7 @@ async def test_a_flood_of_frames_costs_only_its_sender(ws, limits, clock, ekonom
 
     assert [f["type"] for f in flood].count("pong") == 5
     errors = [f for f in flood if f["type"] == "error"]
-    assert errors and all(e["code"] == "rate_limited" for e in errors)
+    assert errors and all(e["code"] == "rate_limited" and e["what"] == "frames" for e in errors)
     assert all(isinstance(e["retry_after"], int) and e["retry_after"] >= 1 for e in errors)
     assert len(errors) <= 2  # said at most once a second, not once a frame
     # The neighbour is answered as if nothing happened.
@@ -160,7 +172,7 @@ async def test_the_console_has_a_frame_bucket_too(ws, limits, clock, anna):
     assert codes[3:] and set(codes[3:]) == {"rate_limited"}
 
 
-# --- queue entries, messages and sockets per address -----------------------------------------
+# --- queue entries and sockets per address, messages per conversation -----------------------
 async def test_more_queue_entries_than_the_limit_from_one_address_are_refused(ws, limits, ekonomi):
     limits.RATE_QUEUE_ENTRIES_PER_HOUR = 2
     address = factories.new_address()
@@ -179,7 +191,7 @@ async def test_more_queue_entries_than_the_limit_from_one_address_are_refused(ws
     )
 
     error = (await factories.frames_until(third, "error"))[-1]
-    assert error["code"] == "rate_limited"
+    assert error["code"] == "rate_limited" and error["what"] == "starts"
     assert error["retry_after"] == 3600 - 30
     assert await database_sync_to_async(Message.objects.filter(body="En gång till.").count)() == 0
     # Someone else, from another address, still gets in.
@@ -188,9 +200,10 @@ async def test_more_queue_entries_than_the_limit_from_one_address_are_refused(ws
     assert sync["state"] == "queued"
 
 
-async def test_more_messages_than_the_limit_from_one_address_are_refused(ws, limits, ekonomi):
+async def test_more_messages_than_the_limit_in_one_conversation_are_refused(ws, limits, ekonomi):
     limits.RATE_MESSAGES_PER_MINUTE = 3
-    comm = await client_socket(ws, factories.new_address())
+    address = factories.new_address()
+    comm = await client_socket(ws, address)
     sync, _ = await factories.client_start(comm, ekonomi, "Första.")
 
     acked = []
@@ -202,6 +215,7 @@ async def test_more_messages_than_the_limit_from_one_address_are_refused(ws, lim
 
     assert acked == [2, 3, 4]
     assert error["code"] == "rate_limited" and error["retry_after"] == 30
+    assert error["what"] == "messages" and error["in_reply_to"] == "message"
     bodies = await database_sync_to_async(
         lambda: list(
             Message.objects.filter(conversation_id=sync["conversation"]).values_list(
@@ -210,6 +224,29 @@ async def test_more_messages_than_the_limit_from_one_address_are_refused(ws, lim
         )
     )()
     assert "Ett för mycket" not in bodies
+    # Another conversation from the same address writes on: the limit is the conversation's.
+    neighbour = await client_socket(ws, address)
+    await factories.client_start(neighbour, ekonomi, "Jag sitter bredvid.")
+    client_id = await factories.send_message(neighbour, "Hej.")
+    await factories.frames_until(neighbour, "ack", client_id=client_id)
+
+
+async def test_a_new_socket_does_not_reset_a_conversations_message_limit(ws, limits, ekonomi):
+    limits.RATE_MESSAGES_PER_MINUTE = 2
+    address = factories.new_address()
+    first = await client_socket(ws, address)
+    _sync, token = await factories.client_start(first, ekonomi, "Första.")
+    for n in range(2):
+        client_id = await factories.send_message(first, f"Meddelande {n}")
+        await factories.frames_until(first, "ack", client_id=client_id)
+
+    again = await client_socket(ws, address)
+    await again.send_json_to({"type": "resume", "token": token, "after": 3})
+    await factories.receive_type(again, "conversation.sync")
+    await factories.send_message(again, "Ett för mycket")
+    error = (await factories.frames_until(again, "error"))[-1]
+
+    assert error["code"] == "rate_limited" and error["what"] == "messages"
 
 
 async def test_too_many_sockets_from_one_address_are_closed_4429(ws, limits):
@@ -222,6 +259,9 @@ async def test_too_many_sockets_from_one_address_are_closed_4429(ws, limits):
 
     fourth = await client_socket(ws, address)
 
+    error = await factories.receive(fourth)
+    assert error["code"] == "rate_limited" and error["what"] == "sockets"
+    assert error["retry_after"] == 30
     assert await closed_with(fourth) == 4429
     other = await client_socket(ws, factories.new_address())
     await other.send_json_to({"type": "ping"})
@@ -244,6 +284,62 @@ async def test_staff_who_share_one_address_are_not_limited_by_it(ws, limits, ann
         assert (await comm.connect(timeout=3))[0]
         first = await factories.receive(comm)
         assert first["type"].endswith(".snapshot")
+
+
+# --- strict limits once an address has shown abuse -------------------------------------------
+async def flood_frames(comm) -> None:
+    """Trip the socket's frame bucket: one strike against its address."""
+    for _ in range(5):
+        await comm.send_json_to({"type": "ping"})
+    frames = [await factories.receive(comm) for _ in range(3)]
+    assert frames[-1]["code"] == "rate_limited" and frames[-1]["what"] == "frames"
+
+
+async def test_an_address_that_has_flooded_gets_the_strict_limits(ws, limits, ekonomi):
+    limits.RATE_FRAME_BURST = 2
+    limits.RATE_ABUSE_STRIKES = 2
+    limits.RATE_STRICT_QUEUE_ENTRIES_PER_HOUR = 1
+    flooding, shared = factories.new_address(), factories.new_address()
+    for address in (flooding, shared):
+        await factories.client_start(await client_socket(ws, address), ekonomi)
+    await flood_frames(await client_socket(ws, flooding))  # one strike: not yet abuse
+    await factories.client_start(await client_socket(ws, flooding), ekonomi)
+    await flood_frames(await client_socket(ws, flooding))
+
+    refused = await client_socket(ws, flooding)
+    await refused.send_json_to(
+        {
+            "type": "start",
+            "unit": ekonomi.pk,
+            "token": factories.new_token(),
+            "body": "Igen.",
+            "client_id": factories.new_client_id(),
+        }
+    )
+    error = (await factories.frames_until(refused, "error"))[-1]
+
+    assert error["code"] == "rate_limited" and error["what"] == "starts"
+    assert error["retry_after"] == 3600 - 30
+    # An address without strikes keeps the ceiling.
+    sync, _ = await factories.client_start(await client_socket(ws, shared), ekonomi)
+    assert sync["state"] == "queued"
+
+
+async def test_passing_a_limit_is_a_strike_against_the_address(limits):
+    address = ratelimit.address_key({"client": (factories.new_address(), 5000)})
+    limits.RATE_ABUSE_STRIKES = 1
+
+    within = [
+        await ratelimit.over_limit("messages", "c1", limit=1, window=60, address=address)
+        for _ in range(3)
+    ]
+    strict = await ratelimit.over_limit(
+        "starts", address, limit=100, strict=0, window=3600, address=address
+    )
+
+    assert within == [0, 30, 30]
+    assert await database_sync_to_async(ratelimit.counted)(ratelimit.strike_key(address)) == 1
+    assert strict == 3600 - 30
 
 
 async def test_the_address_is_never_stored_in_the_cache_key(limits):

@@ -174,8 +174,14 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             now = time.monotonic()
             if now >= self.limited_until:
                 self.limited_until = now + 1
+                await self.frames_limited()
                 await self.send_error(
-                    ChatError("too many frames", code="rate_limited", retry_after=math.ceil(wait))
+                    ChatError(
+                        "too many frames",
+                        code="rate_limited",
+                        what="frames",
+                        retry_after=math.ceil(wait),
+                    )
                 )
             return
         if text_data is None:
@@ -238,7 +244,9 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             for key in ("conversation", "worker", "handover", "participant"):
                 if isinstance(frame.get(key), int) and not isinstance(frame.get(key), bool):
                     payload[key] = frame[key]
-        payload.update({k: v for k, v in error.details.items() if k in {"limit", "retry_after"}})
+        payload.update(
+            {k: v for k, v in error.details.items() if k in {"limit", "retry_after", "what"}}
+        )
         await self.send_json(payload)
 
     async def dispatch(self, message: Frame) -> None:
@@ -253,6 +261,10 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     def visible(self, event: Frame) -> Frame:
         """What of a relayed event this socket may see; everything, unless overridden."""
         return event
+
+    async def frames_limited(self) -> None:
+        """The frame bucket refused a frame (at most once a second): a client socket counts
+        it against its address (chat/ratelimit.py); staff are not limited by address."""
 
     async def on_ping(self, frame: Frame) -> None:
         await self.send_json({"type": "pong"})

@@ -227,15 +227,48 @@ class ClientConsumer(JsonFrameConsumer):
         self.address = ratelimit.address_key(self.scope)
         self.seq_check = Every(SLOW_CHECK_SECONDS)
         await self.accept()
-        if await ratelimit.over_limit(
-            "sockets", self.address, limit=settings.RATE_SOCKETS_PER_MINUTE, window=60
-        ):
+        try:
+            await self.limit(
+                "sockets",
+                limit=settings.RATE_SOCKETS_PER_MINUTE,
+                strict=settings.RATE_STRICT_SOCKETS_PER_MINUTE,
+                window=60,
+            )
+        except ChatError as refused:
+            # Say why and for how long before closing; a frame already on its way is not
+            # acted on.
+            self.frame_types = frozenset()
+            await self.send_error(refused)
             await self.close(code=CLOSE_TOO_MANY)
 
-    async def limit(self, kind: str, *, limit: int, window: int) -> None:
-        retry_after = await ratelimit.over_limit(kind, self.address, limit=limit, window=window)
+    async def limit(
+        self,
+        what: str,
+        *,
+        limit: int,
+        window: int,
+        key: str | None = None,
+        strict: int | None = None,
+    ) -> None:
+        """Refuse with `rate_limited` (`what`, `retry_after`) past `limit` events in
+        `window` seconds for `key` (this socket's address unless given), or past `strict`
+        while the address has shown abuse. Passing a limit is a strike against the
+        address (chat/ratelimit.py)."""
+        retry_after = await ratelimit.over_limit(
+            what,
+            key or self.address,
+            limit=limit,
+            window=window,
+            strict=strict,
+            address=self.address,
+        )
         if retry_after:
-            raise ChatError(f"too many {kind}", code="rate_limited", retry_after=retry_after)
+            raise ChatError(
+                f"too many {what}", code="rate_limited", what=what, retry_after=retry_after
+            )
+
+    async def frames_limited(self) -> None:
+        await ratelimit.note_strike(self.address)
 
     async def disconnect(self, code: int) -> None:
         if self.conversation_id is None:
@@ -268,7 +301,12 @@ class ClientConsumer(JsonFrameConsumer):
     async def on_start(self, frame: Frame) -> None:
         if self.conversation_id is not None:
             raise InvalidInput("this socket already has a conversation")
-        await self.limit("queue_entries", limit=settings.RATE_QUEUE_ENTRIES_PER_HOUR, window=3600)
+        await self.limit(
+            "starts",
+            limit=settings.RATE_QUEUE_ENTRIES_PER_HOUR,
+            strict=settings.RATE_STRICT_QUEUE_ENTRIES_PER_HOUR,
+            window=3600,
+        )
         first = first_message(frame)
         conversation_id = await client_start(first, self.returning_case())
         await self.follow(conversation_id, first.token, after=0, unit_id=first.unit_id)
@@ -281,7 +319,12 @@ class ClientConsumer(JsonFrameConsumer):
     async def on_leave_question(self, frame: Frame) -> None:
         if self.conversation_id is not None:
             raise InvalidInput("this socket already has a conversation")
-        await self.limit("queue_entries", limit=settings.RATE_QUEUE_ENTRIES_PER_HOUR, window=3600)
+        await self.limit(
+            "starts",
+            limit=settings.RATE_QUEUE_ENTRIES_PER_HOUR,
+            strict=settings.RATE_STRICT_QUEUE_ENTRIES_PER_HOUR,
+            window=3600,
+        )
         first = first_message(frame)
         conversation_id, code = await client_leave_question(first, self.returning_case())
         await self.follow(conversation_id, first.token, after=0)
@@ -382,7 +425,12 @@ class ClientConsumer(JsonFrameConsumer):
 
     async def on_message(self, frame: Frame) -> None:
         conversation_id = self.require_conversation()
-        await self.limit("messages", limit=settings.RATE_MESSAGES_PER_MINUTE, window=60)
+        await self.limit(
+            "messages",
+            key=f"conversation.{conversation_id}",
+            limit=settings.RATE_MESSAGES_PER_MINUTE,
+            window=60,
+        )
         await self.send_json(await client_post(conversation_id, frame))
 
     async def on_end(self, frame: Frame) -> None:

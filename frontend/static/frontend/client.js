@@ -109,7 +109,18 @@ function showState(state) {
 }
 
 function showNotice(text) {
+  clearTimeout(waitTimer);
   $("notice").textContent = text;
+}
+
+// A limit's notice says how long to wait, and goes when the wait is over.
+let waitTimer = null;
+function showWait(frame) {
+  showNotice(errorText("rate_limited", frame));
+  const text = $("notice").textContent;
+  waitTimer = setTimeout(() => {
+    if ($("notice").textContent === text) $("notice").textContent = "";
+  }, (Number(frame.retry_after) || 1) * 1000);
 }
 
 // --- the socket ------------------------------------------------------------------------------
@@ -160,6 +171,8 @@ const socket = new Socket("/ws/client/", {
     ack: (frame) => thread.ack(frame),
     error: (frame) => {
       if (frame.client_id && frame.in_reply_to === "message") {
+        // Too fast: the message stays, shown as being sent, and goes when the wait is over.
+        if (frame.code === "rate_limited") showWait(frame);
         thread.fail(frame);
       } else if (frame.in_reply_to === "start" || frame.in_reply_to === "leave_question") {
         // The first message was refused: give the form back with the text in it.
@@ -176,7 +189,7 @@ const socket = new Socket("/ws/client/", {
           );
         } else {
           if (question && first) forcedQuestion = first.unit;
-          showStart(first, errorText(frame.code));
+          showStart(first, errorText(frame.code, frame));
         }
       } else if (frame.in_reply_to === "resume" && frame.code === "not_found") {
         saveSession(KEY, (session = null));
@@ -189,6 +202,8 @@ const socket = new Socket("/ws/client/", {
       } else if (frame.in_reply_to === "survey") {
         $("survey-error").textContent = gettext("Your answers could not be sent. Try again, or skip the questions.");
         $("survey-error").hidden = false;
+      } else if (frame.code === "rate_limited") {
+        showWait(frame);
       } else if (frame.in_reply_to !== "typing" && frame.in_reply_to !== "seen") {
         showNotice(errorText(frame.code));
       }

@@ -3,7 +3,7 @@
 
 import { interpolate } from "./bidi.js";
 
-const { gettext } = window;
+const { gettext, ngettext } = window;
 
 // Who joined or left, as the server writes it in the event's body.
 function joinedText(body, viewer) {
@@ -85,7 +85,7 @@ const ERROR_TEXT = {
   invalid: () => gettext("The message could not be sent. Check it and send again."),
   conflict: () => gettext("The chat has ended, so the message could not be sent."),
   forbidden: () => gettext("You cannot write in this chat."),
-  rate_limited: () => gettext("Too many messages at once. Wait a moment and try again."),
+  rate_limited: (frame) => limitText(frame),
   not_found: () => gettext("The chat could not be found."),
   unit_closed: () =>
     gettext("The unit has just closed for today. See the opening hours, or call 112 if it is urgent."),
@@ -93,6 +93,44 @@ const ERROR_TEXT = {
   not_present: () => gettext("You are no longer in this conversation."),
 };
 
-export function errorText(code) {
-  return (ERROR_TEXT[code] || (() => gettext("Something went wrong. Please try again.")))();
+// `frame`: the error frame, for the texts that say more than its code (a limit's wait).
+export function errorText(code, frame = {}) {
+  return (ERROR_TEXT[code] || (() => gettext("Something went wrong. Please try again.")))(frame);
+}
+
+// A flood limit (`rate_limited`): which limit (`what`) and how long to wait (`retry_after`,
+// in seconds), in the reader's words.
+export function limitText(frame = {}) {
+  const seconds = Math.max(1, Math.ceil(Number(frame.retry_after) || 0));
+  const known = Number(frame.retry_after) > 0;
+  const say = (singular, plural, n) => interpolate(ngettext(singular, plural, n), [n]);
+  switch (frame.what) {
+    case "messages":
+      return say(
+        "You have written many messages in a short time. What you wrote is kept and is sent in %s second.",
+        "You have written many messages in a short time. What you wrote is kept and is sent in %s seconds.",
+        seconds,
+      );
+    case "starts": {
+      const minutes = Math.ceil(seconds / 60);
+      return say(
+        "Many chats have been started from your network in a short time. You can start a chat in %s minute. Your message is still here.",
+        "Many chats have been started from your network in a short time. You can start a chat in %s minutes. Your message is still here.",
+        minutes,
+      );
+    }
+    case "sockets":
+      return say(
+        "Many connections have been opened from your network in a short time. The page connects again in %s second. Nothing you wrote is lost.",
+        "Many connections have been opened from your network in a short time. The page connects again in %s seconds. Nothing you wrote is lost.",
+        seconds,
+      );
+    default:
+      if (!known) return gettext("A lot was sent in a short time. Wait a moment and try again.");
+      return say(
+        "A lot was sent in a short time. You can try again in %s second.",
+        "A lot was sent in a short time. You can try again in %s seconds.",
+        seconds,
+      );
+  }
 }

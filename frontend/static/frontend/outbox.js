@@ -34,6 +34,10 @@ export class Outbox {
     this.items = loadSession(storageKey, []);
     // client_id -> the connection it last went out on (in memory: a reload sends all again).
     this.sentOn = new Map();
+    // While a limit holds (`rate_limited`): nothing is sent before this time (ms), and one
+    // timer sends everything again when it has passed.
+    this.holdUntil = 0;
+    this.holdTimer = null;
   }
 
   save() {
@@ -53,16 +57,36 @@ export class Outbox {
     return item;
   }
 
+  // Written while a limit holds, it waits for the hold's timer.
   sendItem(item) {
     item.sent_at = Date.now();
+    if (this.held()) return;
     if (this.send(this.frameFor(item))) this.sentOn.set(item.client_id, this.connection());
     else this.sentOn.delete(item.client_id);
   }
 
-  // After a sync answer: sent again, what has not yet gone out on this socket (so all of it
-  // once after a reconnect, nothing on the answers that follow).
+  // Send nothing for `ms`, then what has not gone out (later holds move the time on).
+  hold(ms) {
+    const until = Date.now() + ms;
+    if (until <= this.holdUntil) return;
+    this.holdUntil = until;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      this.holdUntil = 0;
+      this.flush();
+    }, ms);
+  }
+
+  held() {
+    return Date.now() < this.holdUntil;
+  }
+
+  // After a sync answer, or when a limit's hold ends: sent again, what has not yet gone
+  // out on this socket (so all of it once after a reconnect, nothing on the answers that
+  // follow). While a limit holds, its timer sends it then.
   flush() {
-    if (this.closed) return;
+    if (this.closed || this.held()) return;
     const now = this.connection();
     for (const item of this.items) {
       if (this.sentOn.get(item.client_id) !== now) this.sendItem(item);
@@ -87,16 +111,18 @@ export class Outbox {
     if (item) item.acked = true;
   }
 
-  // An error about an item. Too fast is not a refusal: it stays and goes again shortly
-  // (returns null). Anything else refuses it for good: it leaves the outbox and is returned
-  // so that its text can be given back.
+  // An error about an item. Too fast is not a refusal: it stays and goes again, once, when
+  // the wait the server named (`retry_after`) has passed (returns null). Anything else
+  // refuses it for good: it leaves the outbox and is returned so that its text can be
+  // given back.
   fail(frame) {
     const item = this.find(frame.client_id);
     if (!item) return null;
     if (frame.code === "rate_limited") {
-      // The limit may have dropped more than this one without a word: all go again.
+      // The limit may have dropped more than this one without a word: all go again when
+      // the hold ends.
       this.sentOn.clear();
-      setTimeout(() => this.flush(), (frame.retry_after || 1) * 1000);
+      this.hold((Number(frame.retry_after) || 1) * 1000);
       return null;
     }
     this.settle(frame.client_id);
@@ -107,7 +133,7 @@ export class Outbox {
   // a limit). An acknowledged item whose broadcast was lost is not sent again: the return
   // value says a sync should fetch it instead.
   flushStale(olderThanMs = 5000) {
-    if (this.closed) return false;
+    if (this.closed || this.held()) return false;
     const now = Date.now();
     let needsSync = false;
     for (const item of this.items) {

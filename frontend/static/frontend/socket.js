@@ -33,6 +33,8 @@ export class Socket {
     this.retryTimer = null;
     this.heartbeatTimer = null;
     this.lastFrameAt = 0;
+    // No reconnect before this time (ms): the server refused the socket for a while.
+    this.notBefore = 0;
     window.addEventListener("online", () => this.reconnectNow());
   }
 
@@ -59,6 +61,10 @@ export class Socket {
       } catch {
         return;
       }
+      if (frame.type === "error" && frame.code === "rate_limited" && frame.what === "sockets") {
+        // Too many sockets from this address: it closes next (4429); come back after the wait.
+        this.notBefore = Date.now() + (Number(frame.retry_after) || 1) * 1000;
+      }
       const handler = this.handlers[frame.type];
       if (handler) handler(frame);
     });
@@ -80,7 +86,10 @@ export class Socket {
   scheduleReconnect() {
     if (this.stopped) return;
     this.onStatus("reconnecting");
-    const delay = reconnectDelay(this.attempt, Date.now() - this.lastFrameAt);
+    const delay = Math.max(
+      reconnectDelay(this.attempt, Date.now() - this.lastFrameAt),
+      this.notBefore - Date.now(),
+    );
     this.attempt += 1;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect(), delay);
