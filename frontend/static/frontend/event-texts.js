@@ -103,33 +103,46 @@ export function errorText(code, frame = {}) {
 export function limitText(frame = {}) {
   const seconds = Math.max(1, Math.ceil(Number(frame.retry_after) || 0));
   const known = Number(frame.retry_after) > 0;
-  const say = (singular, plural, n) => interpolate(ngettext(singular, plural, n), [n]);
+  // ngettext's own calls are written out, so that makemessages finds the texts.
+  const say = (text, n) => interpolate(text, [n]);
   switch (frame.what) {
     case "messages":
       return say(
-        "You have written many messages in a short time. What you wrote is kept and is sent in %s second.",
-        "You have written many messages in a short time. What you wrote is kept and is sent in %s seconds.",
+        ngettext(
+          "You have written many messages in a short time. What you wrote is kept and is sent in %s second.",
+          "You have written many messages in a short time. What you wrote is kept and is sent in %s seconds.",
+          seconds,
+        ),
         seconds,
       );
     case "starts": {
       const minutes = Math.ceil(seconds / 60);
       return say(
-        "Many chats have been started from your network in a short time. You can start a chat in %s minute. Your message is still here.",
-        "Many chats have been started from your network in a short time. You can start a chat in %s minutes. Your message is still here.",
+        ngettext(
+          "Many chats have been started from your network in a short time. You can start a chat in %s minute. Your message is still here.",
+          "Many chats have been started from your network in a short time. You can start a chat in %s minutes. Your message is still here.",
+          minutes,
+        ),
         minutes,
       );
     }
     case "sockets":
       return say(
-        "Many connections have been opened from your network in a short time. The page connects again in %s second. Nothing you wrote is lost.",
-        "Many connections have been opened from your network in a short time. The page connects again in %s seconds. Nothing you wrote is lost.",
+        ngettext(
+          "Many connections have been opened from your network in a short time. The page connects again in %s second. Nothing you wrote is lost.",
+          "Many connections have been opened from your network in a short time. The page connects again in %s seconds. Nothing you wrote is lost.",
+          seconds,
+        ),
         seconds,
       );
     default:
       if (!known) return gettext("A lot was sent in a short time. Wait a moment and try again.");
       return say(
-        "A lot was sent in a short time. You can try again in %s second.",
-        "A lot was sent in a short time. You can try again in %s seconds.",
+        ngettext(
+          "A lot was sent in a short time. You can try again in %s second.",
+          "A lot was sent in a short time. You can try again in %s seconds.",
+          seconds,
+        ),
         seconds,
       );
   }
