@@ -120,7 +120,7 @@ def test_a_client_told_to_slow_down_sees_the_wait_and_loses_nothing(
     page.locator("#composer-body").press("Enter")
     notice = page.locator("#notice")
     expect(notice).to_have_text(
-        re.compile(rf"many messages in a short time.*sent in {WAIT} seconds", re.S)
+        re.compile(rf"många meddelanden på kort tid.*skickas om {WAIT} sekunder", re.S)
     )
     # The refused message is still on the page, on its way; the next one is being written.
     pending = client_log(page).locator("li.message--pending .body")
@@ -149,6 +149,6 @@ def test_a_refused_start_says_when_to_try_again_and_keeps_the_message(
     open_client_page(page, live_server.url, StandInServer(personas.unit.pk, refuse="starts"))
 
     error = page.locator("#start-error")
-    expect(error).to_have_text(re.compile(r"from your network.*in 30 minutes", re.S))
+    expect(error).to_have_text(re.compile(r"från ditt nätverk.*om 30 minuter", re.S))
     expect(page.locator("#first-message")).to_have_value(FIRST)
     shot(page, "start-refused")
