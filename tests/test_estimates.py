@@ -229,13 +229,15 @@ def test_the_announced_basis_carries_what_the_estimate_is_based_on(ekonomi, anna
 
     places = queue_places(queue_snapshot(unit=ekonomi))
     assert places["estimate"]["based_on"] == "typical"
-    assert queue_place_in(places, conversation_id=waiting.pk)["estimate"]["based_on"] == "typical"
+    place = queue_place_in(places, conversation_id=waiting.pk)
+    assert place is not None and place["estimate"]["based_on"] == "typical"
 
     for minutes in EIGHT:
         finished_conversation(ekonomi, anna, minutes=minutes)
     places = queue_places(queue_snapshot(unit=ekonomi))
     assert places["estimate"]["based_on"] == "unit"
-    assert queue_position_for(conversation=waiting)["estimate"] == own(0, 2)  # a free place
+    position = queue_position_for(conversation=waiting)
+    assert position is not None and position["estimate"] == own(0, 2)  # a free place
 
 
 def test_it_gives_no_estimate_when_everybody_is_away(ekonomi, anna, settings):
