@@ -61,11 +61,17 @@ demo: export STAFF_TWO_FACTOR := false
 demo: venv migrate
 	$(PY) manage.py seed_demo
 	@echo
-	@echo "chatcounsel demo"
-	@echo "  client     http://127.0.0.1:$(PORT)/"
-	@echo "  console    http://127.0.0.1:$(PORT)/console/"
-	@echo "  dashboard  http://127.0.0.1:$(PORT)/dashboard/"
-	@echo "  admin      http://127.0.0.1:$(PORT)/admin/"
+	@echo "chatcounsel demo on http://127.0.0.1:$(PORT)"
+	@echo "  client                      http://127.0.0.1:$(PORT)/"
+	@echo "  return with a case code     http://127.0.0.1:$(PORT)/return/"
+	@echo "  interpreter (invite link)   http://127.0.0.1:$(PORT)/interpret/"
+	@echo "  console                     http://127.0.0.1:$(PORT)/console/"
+	@echo "  follow-up inbox             http://127.0.0.1:$(PORT)/console/inbox/"
+	@echo "  canned replies              http://127.0.0.1:$(PORT)/console/replies/"
+	@echo "  dashboard                   http://127.0.0.1:$(PORT)/dashboard/"
+	@echo "  access log                  http://127.0.0.1:$(PORT)/dashboard/access-log/"
+	@echo "  surveys                     http://127.0.0.1:$(PORT)/dashboard/surveys/"
+	@echo "  admin                       http://127.0.0.1:$(PORT)/admin/"
 	@echo "  logins: see the table above; every password is demo-password. Stop with Ctrl-C."
 	@echo
 	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) \

@@ -296,6 +296,8 @@ QUEUE_REJOIN_SECONDS = env_int("QUEUE_REJOIN_SECONDS", 15 * 60, minimum=0)
 # Wait estimates need this many finished conversations in the last ESTIMATE_DAYS days.
 ESTIMATE_MIN_SAMPLES = env_int("ESTIMATE_MIN_SAMPLES", 5, minimum=1)
 ESTIMATE_DAYS = env_int("ESTIMATE_DAYS", 14, minimum=1)
+# Until then, a typical conversation is taken to last this many minutes (0: no estimate).
+QUEUE_TYPICAL_MINUTES = env_int("QUEUE_TYPICAL_MINUTES", 20, minimum=0)
 # Flood limits (chat/ratelimit.py, docs/security.md): frames per socket, messages per
 # conversation, and per client address only ceilings that stop floods (one address can be
 # a shelter, a school or a mobile operator's shared address). An address with

@@ -66,6 +66,8 @@ def client_page(request: HttpRequest) -> HttpResponse:
         hours = hours_text(week)
         units.append({"unit": unit, "is_open": is_open, "week": week, "hours": hours})
         unit_info[str(unit.pk)] = {"name": unit.name, "open": is_open, "hours": hours}
+    # Units open now first (the ones a client can chat with), then by name.
+    units.sort(key=lambda entry: (not entry["is_open"], entry["unit"].name))
     return render(
         request,
         "frontend/client.html",

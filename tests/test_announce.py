@@ -97,7 +97,7 @@ def test_a_place_is_read_from_the_order_without_mixing_up_ids():
         "conversation": 1,
         "position": 2,
         "waiting": 3,
-        "estimate": {"low": 10, "high": 20},
+        "estimate": {"low": 10, "high": 20, "based_on": "unit"},
         "unit_open": True,
         "staff_available": 1,
         "staff_serving": 2,
@@ -298,7 +298,7 @@ async def test_a_socket_sends_its_place_only_when_what_the_page_shows_changed(ws
         group, realtime.queue_places_event(ekonomi.pk, {**places, "estimate": basis})
     )
     [frame] = [f for f in await settle(client) if f["type"] == "queue.position"]
-    assert (frame["position"], frame["estimate"]) == (1, {"low": 5, "high": 10})
+    assert (frame["position"], frame["estimate"]) == (1, {"low": 5, "high": 10, "based_on": "unit"})
 
 
 @pytest.mark.django_db(transaction=True)

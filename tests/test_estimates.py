@@ -11,13 +11,27 @@ from django.utils import timezone
 
 from accounts.models import Presence
 from chat.models import Conversation
-from chat.selectors import StaffLoad, handling_minutes, queue_estimate, queue_positions
+from chat.selectors import (
+    StaffLoad,
+    handling_minutes,
+    queue_estimate,
+    queue_place_in,
+    queue_places,
+    queue_position_for,
+    queue_positions,
+    queue_snapshot,
+)
 from tests.factories import accept, start_conversation
 from tests.queue_personas import finished_conversation, set_presence
 
 pytestmark = pytest.mark.django_db
 
 EIGHT = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0]  # q1 = 30, q3 = 70
+
+
+def own(low: int, high: int) -> dict[str, object]:
+    """A range from the unit's own recent conversations."""
+    return {"low": low, "high": high, "based_on": "unit"}
 
 
 def load(user, shown: str, *, active: int = 0, capacity: int = 3) -> StaffLoad:
@@ -31,8 +45,36 @@ def samples(settings):
 
 
 # --- queue_estimate -----------------------------------------------------------------------------
-def test_it_says_nothing_with_too_few_finished_conversations(ekonomi, anna, settings):
+def test_it_falls_back_to_a_typical_conversation_with_too_few_finished(ekonomi, anna, settings):
     settings.ESTIMATE_MIN_SAMPLES = 5
+    settings.QUEUE_TYPICAL_MINUTES = 20
+    staff = [load(anna, Presence.Shown.BUSY, active=2, capacity=2)]
+
+    # Half to one and a half of 20 minutes, two places: 5-15 minutes for the first.
+    for durations in ([], EIGHT[:4]):
+        assert queue_estimate(unit=ekonomi, position=1, staff=staff, durations=durations) == {
+            "low": 5,
+            "high": 15,
+            "based_on": "typical",
+            "typical": 20,
+        }
+
+
+def test_it_uses_the_units_own_conversations_from_the_fifth_on(ekonomi, anna, settings):
+    settings.ESTIMATE_MIN_SAMPLES = 5
+    settings.QUEUE_TYPICAL_MINUTES = 20
+    staff = [load(anna, Presence.Shown.BUSY, active=3, capacity=3)]
+
+    before = queue_estimate(unit=ekonomi, position=1, staff=staff, durations=EIGHT[:4])
+    after = queue_estimate(unit=ekonomi, position=1, staff=staff, durations=EIGHT[:5])
+
+    assert before is not None and before["based_on"] == "typical"
+    assert after == own(6, 14)  # q1 20 and q3 40 of the five, three places
+
+
+def test_it_says_nothing_with_too_few_finished_when_the_fallback_is_off(ekonomi, anna, settings):
+    settings.ESTIMATE_MIN_SAMPLES = 5
+    settings.QUEUE_TYPICAL_MINUTES = 0
     staff = [load(anna, Presence.Shown.BUSY, active=3, capacity=3)]
 
     assert queue_estimate(unit=ekonomi, position=1, staff=staff, durations=EIGHT[:4]) is None
@@ -54,14 +96,8 @@ def test_it_gives_a_range_from_the_quartiles_of_handling_times(ekonomi, anna, sa
     staff = [load(anna, Presence.Shown.BUSY, active=2, capacity=2)]
 
     # One place frees up every (handling time / 2) minutes: q1 30 -> 15, q3 70 -> 35.
-    assert queue_estimate(unit=ekonomi, position=1, staff=staff, durations=samples) == {
-        "low": 15,
-        "high": 35,
-    }
-    assert queue_estimate(unit=ekonomi, position=3, staff=staff, durations=samples) == {
-        "low": 45,
-        "high": 105,
-    }
+    assert queue_estimate(unit=ekonomi, position=1, staff=staff, durations=samples) == own(15, 35)
+    assert queue_estimate(unit=ekonomi, position=3, staff=staff, durations=samples) == own(45, 105)
 
 
 def test_it_promises_a_short_wait_to_a_client_within_the_free_places(ekonomi, anna, bengt, samples):
@@ -71,12 +107,11 @@ def test_it_promises_a_short_wait_to_a_client_within_the_free_places(ekonomi, an
     ]
 
     for position in (1, 2):
-        assert queue_estimate(unit=ekonomi, position=position, staff=staff, durations=samples) == {
-            "low": 0,
-            "high": 2,
-        }
+        assert queue_estimate(
+            unit=ekonomi, position=position, staff=staff, durations=samples
+        ) == own(0, 2)
     third = queue_estimate(unit=ekonomi, position=3, staff=staff, durations=samples)
-    assert third == {"low": 6, "high": 14}  # one ahead, five places: 30/5 and 70/5
+    assert third == own(6, 14)  # one ahead, five places: 30/5 and 70/5
 
 
 def test_it_counts_no_free_places_of_a_worker_who_is_away(ekonomi, anna, bengt, samples):
@@ -85,10 +120,7 @@ def test_it_counts_no_free_places_of_a_worker_who_is_away(ekonomi, anna, bengt, 
         load(bengt, Presence.Shown.BUSY, active=2, capacity=2),
     ]
 
-    assert queue_estimate(unit=ekonomi, position=1, staff=staff, durations=samples) == {
-        "low": 15,
-        "high": 35,
-    }
+    assert queue_estimate(unit=ekonomi, position=1, staff=staff, durations=samples) == own(15, 35)
 
 
 def test_it_widens_the_range_as_the_position_grows(ekonomi, anna, bengt, samples):
@@ -102,7 +134,7 @@ def test_it_widens_the_range_as_the_position_grows(ekonomi, anna, bengt, samples
         for position in range(1, 12)
     ]
 
-    assert ranges[0] == {"low": 0, "high": 2}
+    assert ranges[0] == own(0, 2)
     later = ranges[1:]
     assert all(r["low"] < r["high"] for r in later)
     assert all(a["low"] <= b["low"] and a["high"] <= b["high"] for a, b in pairwise(later))
@@ -114,7 +146,7 @@ def test_it_never_gives_an_empty_range(ekonomi, anna, samples):
 
     estimate = queue_estimate(unit=ekonomi, position=1, staff=staff, durations=[0.5] * 8)
 
-    assert estimate == {"low": 0, "high": 1}
+    assert estimate == own(0, 1)
 
 
 # --- handling_minutes ---------------------------------------------------------------------------
@@ -157,7 +189,7 @@ def test_it_tells_a_waiting_client_their_place_and_a_range(ekonomi, anna, bengt,
             "conversation": first.pk,
             "position": 1,
             "waiting": 2,
-            "estimate": {"low": 30, "high": 70},
+            "estimate": own(30, 70),
             "unit_open": True,
             "staff_available": 0,
             "staff_serving": 1,
@@ -166,7 +198,7 @@ def test_it_tells_a_waiting_client_their_place_and_a_range(ekonomi, anna, bengt,
             "conversation": second.pk,
             "position": 2,
             "waiting": 2,
-            "estimate": {"low": 60, "high": 140},
+            "estimate": own(60, 140),
             "unit_open": True,
             "staff_available": 0,
             "staff_serving": 1,
@@ -174,17 +206,38 @@ def test_it_tells_a_waiting_client_their_place_and_a_range(ekonomi, anna, bengt,
     ]
 
 
-def test_it_gives_no_estimate_while_the_unit_is_learning(ekonomi, anna, settings):
+def test_it_tells_a_client_of_a_learning_unit_the_typical_basis(ekonomi, anna, settings):
     settings.ESTIMATE_MIN_SAMPLES = 5
+    settings.QUEUE_TYPICAL_MINUTES = 30
     for minutes in EIGHT[:4]:
         finished_conversation(ekonomi, anna, minutes=minutes)
-    set_presence(anna)
+    set_presence(anna, capacity=1)
+    accept(anna, start_conversation(ekonomi)[0])  # anna is busy now
     start_conversation(ekonomi)
 
     [entry] = queue_positions(unit=ekonomi)
 
-    assert entry["estimate"] is None
-    assert (entry["staff_available"], entry["staff_serving"]) == (1, 1)
+    assert entry["estimate"] == {"low": 15, "high": 45, "based_on": "typical", "typical": 30}
+    assert (entry["staff_available"], entry["staff_serving"]) == (0, 1)
+
+
+def test_the_announced_basis_carries_what_the_estimate_is_based_on(ekonomi, anna, settings):
+    settings.ESTIMATE_MIN_SAMPLES = 5
+    settings.QUEUE_TYPICAL_MINUTES = 20
+    set_presence(anna)
+    waiting, _ = start_conversation(ekonomi)
+
+    places = queue_places(queue_snapshot(unit=ekonomi))
+    assert places["estimate"]["based_on"] == "typical"
+    place = queue_place_in(places, conversation_id=waiting.pk)
+    assert place is not None and place["estimate"]["based_on"] == "typical"
+
+    for minutes in EIGHT:
+        finished_conversation(ekonomi, anna, minutes=minutes)
+    places = queue_places(queue_snapshot(unit=ekonomi))
+    assert places["estimate"]["based_on"] == "unit"
+    position = queue_position_for(conversation=waiting)
+    assert position is not None and position["estimate"] == own(0, 2)  # a free place
 
 
 def test_it_gives_no_estimate_when_everybody_is_away(ekonomi, anna, settings):

@@ -140,38 +140,61 @@ def handling_minutes(*, unit: Unit, at: datetime | None = None) -> list[float]:
 
 def estimate_basis(*, staff: list[StaffLoad], durations: list[float]) -> dict[str, Any] | None:
     """What every waiting client's estimate is made of, as plain JSON, or None when we
-    cannot stand behind a number: nobody available, or too few finished conversations.
+    cannot stand behind a number: nobody is serving.
 
-    Places free up at about (workers' total capacity / time a conversation takes); the
-    quartiles of recent handling times give the range (`estimate_at`)."""
+    Places free up at about (workers' total capacity / time a conversation takes). With
+    at least `ESTIMATE_MIN_SAMPLES` finished conversations the quartiles of the unit's own
+    recent handling times give the range (`"based_on": "unit"`); with fewer, a typical
+    conversation of `QUEUE_TYPICAL_MINUTES` does, widened to half and one and a half of it
+    (`"based_on": "typical"`), and the client is told which (`estimate_at`). A setting of 0
+    turns the fallback off: no estimate until the unit has its own numbers."""
     serving = [s for s in staff if s.shown in (Presence.Shown.AVAILABLE, Presence.Shown.BUSY)]
     capacity = sum(s.capacity for s in serving)
-    if capacity == 0 or len(durations) < settings.ESTIMATE_MIN_SAMPLES:
+    if capacity == 0:
         return None
-    return {
+    basis: dict[str, Any] = {
         "capacity": capacity,
         "free": sum(max(0, s.capacity - s.active) for s in serving),
-        "q1": durations[len(durations) // 4],
-        "q3": durations[(3 * len(durations)) // 4],
+    }
+    if len(durations) >= settings.ESTIMATE_MIN_SAMPLES:
+        return {
+            **basis,
+            "q1": durations[len(durations) // 4],
+            "q3": durations[(3 * len(durations)) // 4],
+            "based_on": "unit",
+        }
+    typical = settings.QUEUE_TYPICAL_MINUTES
+    if typical <= 0:
+        return None
+    return {
+        **basis,
+        "q1": typical / 2,
+        "q3": typical * 1.5,
+        "based_on": "typical",
+        "typical": typical,
     }
 
 
-def estimate_at(basis: Mapping[str, Any] | None, position: int) -> dict[str, int] | None:
+def estimate_at(basis: Mapping[str, Any] | None, position: int) -> dict[str, Any] | None:
     """A range in minutes for the client at `position`: they wait for (position - free
-    places) conversations to end. None when `basis` is None."""
+    places) conversations to end; with what it is based on (`estimate_basis`) for the
+    client's words. None when `basis` is None."""
     if basis is None:
         return None
+    based_on = {"based_on": basis.get("based_on", "unit")}
+    if based_on["based_on"] == "typical":
+        based_on["typical"] = basis["typical"]
     ahead = position - basis["free"]
     if ahead <= 0:
-        return {"low": 0, "high": 2}
+        return {"low": 0, "high": 2, **based_on}
     low = math.floor(ahead * basis["q1"] / basis["capacity"])
     high = max(low + 1, math.ceil(ahead * basis["q3"] / basis["capacity"]))
-    return {"low": low, "high": high}
+    return {"low": low, "high": high, **based_on}
 
 
 def queue_estimate(
     *, unit: Unit, position: int, staff: list[StaffLoad], durations: list[float]
-) -> dict[str, int] | None:
+) -> dict[str, Any] | None:
     """A range in minutes for the client at `position`, or None when we cannot stand
     behind a number (`estimate_basis`)."""
     return estimate_at(estimate_basis(staff=staff, durations=durations), position)

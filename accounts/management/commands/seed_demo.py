@@ -1,14 +1,20 @@
-"""Demo units and staff for `make demo`. Safe to run again: it updates what exists."""
+"""Demo units and staff for `make demo`, and a few weeks of finished conversations so that
+wait estimates and the dashboard have numbers. Safe to run again: it updates what exists
+and adds no history twice."""
 
+import hashlib
+import random
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import OpeningHours, Unit, User
+from chat.models import Case, ClientRecord, Conversation
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - a published demo password, never for production
 
@@ -64,6 +70,14 @@ UNITS = [
 
 ALL_UNITS = tuple(unit.slug for unit in UNITS)
 
+# The finished conversations: this many days back, this many a day in each unit, each
+# handled for a number of minutes in this range (fixed by a seed, the same on every run).
+HISTORY_DAYS = 21
+HISTORY_PER_DAY = 6
+HISTORY_MINUTES = (6, 35)
+# A unit open around the clock is shown busy in these hours.
+AROUND_THE_CLOCK = (time(9, 0), time(21, 0))
+
 STAFF = [
     DemoStaff("anna", "Anna", "Lindqvist", User.Role.WORKER, ("ekonomiskt-bistand",)),
     DemoStaff("bengt", "Bengt", "Holm", User.Role.WORKER, ("ekonomiskt-bistand",)),
@@ -99,6 +113,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             units = self._seed_units()
             users = self._seed_staff(units)
+            added = self._seed_history(units, users)
+        self.stdout.write(f"finished conversations added: {added}")
 
         self._print_table(users)
 
@@ -147,11 +163,88 @@ class Command(BaseCommand):
             self.stdout.write(f"{'created' if created else 'updated'} user: {user.username}")
         return users
 
+    def _seed_history(self, units: dict[str, Unit], users: list[User]) -> int:
+        """Finished conversations over the last `HISTORY_DAYS` days, in each unit's opening
+        hours, each known by a token hash made from its place in the history: a rerun finds
+        them and adds only what is missing (none, unless the days moved on)."""
+        today = timezone.localdate()
+        rng = random.Random(2024)  # noqa: S311 - demo data, not a secret
+        planned: list[tuple[str, Unit, User, datetime, datetime]] = []
+        for demo in UNITS:
+            unit = units[demo.slug]
+            workers = [u for u in users if u.role == User.Role.WORKER and unit in u.units.all()]
+            if not workers:
+                continue
+            for days_ago in range(HISTORY_DAYS, 0, -1):
+                day = today - timedelta(days=days_ago)
+                periods = [
+                    (opens, closes)
+                    for first, last, opens, closes in demo.hours
+                    if first <= day.weekday() <= last
+                ]
+                if not demo.hours:
+                    periods = [AROUND_THE_CLOCK]
+                if not periods:
+                    continue
+                opens, closes = periods[0]
+                start = timezone.make_aware(datetime.combine(day, opens))
+                span = (datetime.combine(day, closes) - datetime.combine(day, opens)).seconds
+                for n in range(HISTORY_PER_DAY):
+                    minutes = rng.uniform(*HISTORY_MINUTES)
+                    accepted = start + timedelta(
+                        seconds=span * (n + rng.random()) / (HISTORY_PER_DAY + 1)
+                    )
+                    key = f"demo-history:{demo.slug}:{day.isoformat()}:{n}"
+                    planned.append(
+                        (
+                            hashlib.sha256(key.encode()).hexdigest(),
+                            unit,
+                            workers[n % len(workers)],
+                            accepted,
+                            accepted + timedelta(minutes=minutes),
+                        )
+                    )
+        existing = set(
+            Conversation.objects.filter(token_hash__in=[p[0] for p in planned]).values_list(
+                "token_hash", flat=True
+            )
+        )
+        missing = [p for p in planned if p[0] not in existing]
+        if not missing:
+            return 0
+        clients = ClientRecord.objects.bulk_create(ClientRecord() for _ in missing)
+        cases = Case.objects.bulk_create(
+            Case(
+                client=client,
+                unit=unit,
+                status=Case.Status.CLOSED,
+                closed_at=ended,
+            )
+            for client, (_hash, unit, _worker, _accepted, ended) in zip(
+                clients, missing, strict=True
+            )
+        )
+        Conversation.objects.bulk_create(
+            Conversation(
+                unit=unit,
+                case=case,
+                worker=worker,
+                state=Conversation.State.ENDED,
+                token_hash=token,
+                queued_at=accepted - timedelta(minutes=rng.uniform(0.5, 8)),
+                accepted_at=accepted,
+                ended_at=ended,
+                ended_by=Conversation.EndedBy.WORKER,
+            )
+            for case, (token, unit, worker, accepted, ended) in zip(cases, missing, strict=True)
+        )
+        return len(missing)
+
     def _print_table(self, users: list[User]) -> None:
         rows = [("username", "role", "units", "password")]
         for user in users:
             unit_names = ", ".join(unit.name for unit in user.units.order_by("name")) or "-"
-            rows.append((user.username, user.role, unit_names, DEMO_PASSWORD))
+            rows.append((user.username, str(user.get_role_display()), unit_names, DEMO_PASSWORD))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = [
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))

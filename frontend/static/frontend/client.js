@@ -160,7 +160,7 @@ const socket = new Socket("/ws/client/", {
       if (frame.who === "worker") thread.showSeen(frame.seq, "client");
     },
     "queue.position": (frame) => {
-      if (thread.state === "queued") showQueuePlace(frame);
+      if (thread.state === "queued") showQueuePlace(frame, units[String(currentUnit)]);
     },
     "case.code": (frame) => after.showCode(frame.code),
     "survey.saved": () => after.surveySaved(),

@@ -62,6 +62,11 @@ export function updateWorkerRow(board, row, worker) {
   // sends it (`status`), else what is shown, where busy counts as available, offline as away.
   const chosen = worker.status === "available" || worker.status === "away" ? worker.status : null;
   syncValue(select, chosen || (presence === "available" || presence === "busy" ? "available" : "away"));
+  // A worker who is not signed in has no presence to change: a choice made for them would
+  // show nothing until they sign in, so the row says so instead of offering one.
+  const offline = presence === "offline";
+  select.hidden = offline;
+  row.querySelector(".presence-offline").hidden = !offline;
   const busy = board.isPending(`worker:${worker.id}`);
   for (const control of [capacity, select, row.querySelector("button")]) control.disabled = busy;
 }
@@ -82,7 +87,7 @@ function saveWorker(board, unitId, workerId, row) {
   if (String(capacity) !== capacityInput.dataset.server) {
     frames.push({ type: "set_capacity", worker: workerId, capacity });
   }
-  if (select.value !== select.dataset.server) {
+  if (!select.hidden && select.value !== select.dataset.server) {
     frames.push({ type: "set_presence", worker: workerId, presence: select.value });
   }
   if (!frames.length) {

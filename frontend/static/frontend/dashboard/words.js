@@ -8,7 +8,7 @@ export const PRESENCE_TEXT = {
   available: () => gettext("Available"),
   busy: () => gettext("Busy"),
   away: () => gettext("Away"),
-  offline: () => gettext("Offline"),
+  offline: () => gettext("Offline (not signed in)"),
 };
 
 export function errorText(frame) {
