@@ -188,3 +188,46 @@ def test_a_question_left_while_closed_shows_its_code_at_once(
         expect(client.locator(extra)).to_be_hidden()
     assert_no_axe_violations(client, "en")
     _shots(client, shot, "question-left-en")
+
+
+def test_a_returning_client_keeps_the_code_they_came_with(live_server, personas, new_context, shot):
+    from chat.models import Case, ClientRecord
+    from chat.services.cases import case_code_hash, case_issue_code
+
+    case = Case.objects.create(client=ClientRecord.objects.create(), unit=personas.unit)
+    code = case_issue_code(case=case)
+    worker = new_context(viewport=DESKTOP, locale="en-GB").new_page()
+    client = new_context(viewport=NARROW, is_mobile=True, locale="en-GB").new_page()
+    login(worker, live_server.url, "anna", personas.password)
+    open_console(worker, live_server.url)
+    client.goto(f"{live_server.url}/return/")
+    client.locator("#case-code").fill(code)
+    client.locator("#case-code").press("Enter")
+    expect(client).to_have_url(re.compile(r"/return/case/$"), timeout=WAIT)
+    start_chat(client, live_server.url, "Hej igen.")
+    panel = accept_first_waiting(worker)
+    expect(client.locator("body")).to_have_attribute("data-state", "active", timeout=WAIT)
+    panel.locator("button.end").click()
+    worker.locator("#end-add").click()
+    worker.locator("#end-rows li.end-row textarea.question").fill(QUESTIONS[0])
+    worker.locator("#end-dialog button[type=submit]").click()
+    expect(client.locator("body")).to_have_attribute("data-state", "ended", timeout=WAIT)
+
+    # The question is announced, but no new code replaces the one the client has.
+    expect(client.locator("#after-title")).to_have_text("The social worker has left you 1 question")
+    # Straight to the case's questions (the session holds the case), before a new chat.
+    expect(client.locator("#come-back-part")).to_be_visible()
+    expect(client.locator("#come-back-part a")).to_have_attribute("href", "/return/case/")
+    expect(client.locator("#new-chat")).not_to_have_class(re.compile(r"button--primary"))
+    expect(client.locator("#code-part")).to_be_hidden()
+    # A new code only on request, and the client is told the old one stops working.
+    expect(client.locator("#get-code-later")).to_have_text("Get a new case code")
+    expect(client.locator("#code-later-hint")).to_contain_text("stop working")
+    assert_no_axe_violations(client, "en")
+    _shots(client, shot, "returning-with-question-en")
+    client.locator("#come-back-part a").click()
+    expect(client).to_have_url(re.compile(r"/return/case/$"), timeout=WAIT)
+    expect(client.locator("article.followup--open")).to_have_count(1, timeout=WAIT)
+    # The code they came with still opens the case.
+    case.refresh_from_db()
+    assert case.code_hash == case_code_hash(code)

@@ -31,6 +31,13 @@ export class AfterChat {
     this.focusCode = false;
     // A client who came back with their code already has one.
     this.returning = $("ended").dataset.returning === "1";
+    // The offer's words, for a first code and for a new one that replaces the old.
+    this.offer = {
+      first: $("get-code").textContent,
+      again: $("get-code").dataset.again,
+      hint: $("code-hint").textContent,
+      againHint: $("code-again").textContent,
+    };
 
     // The return page's address as the client would type it: no scheme, no code.
     for (const link of document.querySelectorAll("#ended .return-address")) {
@@ -99,9 +106,10 @@ export class AfterChat {
     );
   }
 
+  // The client has a code already: given in this tab, or the one they came back with.
   codeIssued() {
     const session = this.session();
-    return Boolean(session && session.codeIssued);
+    return this.returning || Boolean(session && session.codeIssued);
   }
 
   requestCode(byClick) {
@@ -163,15 +171,19 @@ export class AfterChat {
       else this.showCodeOffer();
     }
     // The way back with a code, for a client who has one and does not see it now.
-    $("come-back-part").hidden = !(
-      !offline && !wantCode && (this.returning || this.codeIssued())
-    );
-    // New chat is the main way on, except when the code is what matters now.
-    $("new-chat").classList.toggle("button--primary", !wantCode);
-    $("new-chat").classList.toggle("button--quiet", wantCode);
+    $("come-back-part").hidden = offline || wantCode || !this.codeIssued();
+    // New chat is the main way on, except when the code or the questions matter now.
+    const quiet = wantCode || questions;
+    $("new-chat").classList.toggle("button--primary", !quiet);
+    $("new-chat").classList.toggle("button--quiet", quiet);
 
     $("save-part").hidden = state !== "ended";
     $("code-later").hidden = state !== "ended" || wantCode;
+    // A new code makes the one the client has stop working: say so before the click.
+    const again = this.codeIssued();
+    const later = $("get-code-later");
+    later.textContent = again ? this.offer.again : this.offer.first;
+    $("code-later-hint").textContent = again ? this.offer.againHint : this.offer.hint;
     const survey = state === "ended" && this.wasEverActive();
     $("survey-part").hidden = !survey;
     if (survey) {
@@ -185,8 +197,7 @@ export class AfterChat {
   showCodeOffer() {
     const again = this.codeIssued();
     const button = $("get-code");
-    if (!button.dataset.first) button.dataset.first = button.textContent;
-    button.textContent = again ? button.dataset.again : button.dataset.first;
+    button.textContent = again ? this.offer.again : this.offer.first;
     button.hidden = this.awaitingCode;
     button.disabled = false;
     $("code-hint").hidden = this.awaitingCode;
