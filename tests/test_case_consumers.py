@@ -5,6 +5,8 @@ followup.updated relay. Bad frames get an error frame and the socket stays open.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -183,6 +185,73 @@ async def test_the_console_ends_a_meeting_with_follow_up_questions(
         ("to_client", QUESTIONS[0]["body"], ["Ja", "Nej"], "", case.pk),
         ("to_client", QUESTIONS[1]["body"], [], "", case.pk),
     ]
+
+
+async def test_the_client_learns_how_many_questions_were_left_and_nothing_more(
+    ws, case_layer, ekonomi, anna
+):
+    console, _snapshot = await ws.console(anna)
+    client = await ws.client()
+    sync, token = await factories.client_start(client, ekonomi, "Hej, jag behöver hjälp.")
+    await factories.settle(client)
+    conversation_id = sync["conversation"]
+    await console.send_json_to({"type": "accept", "conversation": conversation_id})
+    await factories.next_frame(client, "conversation.message", where=factories.is_event("accepted"))
+
+    await console.send_json_to(
+        {"type": "end", "conversation": conversation_id, "followups": QUESTIONS}
+    )
+
+    ended = await factories.next_frame(
+        client, "conversation.message", where=factories.is_event("ended")
+    )
+    assert ended["state"] == "ended"
+    assert ended["followups"] == 2
+    # The count only: no question, no quick answer, no staff member's name or id.
+    text = json.dumps(ended, ensure_ascii=False)
+    for question in QUESTIONS:
+        assert question["body"] not in text
+    assert "Ja" not in text and anna.short_name not in text
+    assert not {"author", "author_id"} & set(ended["message"])
+
+    again = await ws.client()
+    await again.send_json_to({"type": "resume", "token": token, "after": 0})
+    sync = await factories.next_frame(again, "conversation.sync")
+    assert sync["state"] == "ended" and sync["followups"] == 2
+    assert all(not {"author", "author_id"} & set(m) for m in sync["messages"])
+
+    # Once answered, a question no longer waits on the end screen.
+    await answer_one_question(conversation_id)
+    await again.send_json_to({"type": "resume", "token": token, "after": 0})
+    sync = await factories.next_frame(again, "conversation.sync")
+    assert sync["followups"] == 1
+
+
+async def test_an_end_without_questions_tells_the_client_none_were_left(
+    ws, case_layer, ekonomi, anna
+):
+    client, console, _conversation_id = await factories.accepted(ws, anna, ekonomi)
+
+    await client.send_json_to({"type": "end"})
+
+    ended = await factories.next_frame(
+        client, "conversation.message", where=factories.is_event("ended")
+    )
+    assert ended["followups"] == 0
+    # Staff see the end as before, without the client's field.
+    seen = await factories.next_frame(
+        console, "conversation.message", where=factories.is_event("ended")
+    )
+    assert "followups" not in seen
+
+
+@database_sync_to_async
+def answer_one_question(conversation_id: int) -> None:
+    from django.utils import timezone
+
+    first = FollowUp.objects.filter(conversation_id=conversation_id).order_by("pk").first()
+    assert first is not None
+    FollowUp.objects.filter(pk=first.pk).update(answer="Ja", answered_at=timezone.now())
 
 
 async def test_the_console_asks_a_follow_up_question_on_a_case(ws, case_layer, ekonomi, anna):

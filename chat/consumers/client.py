@@ -145,7 +145,11 @@ def client_sync(token: str, after: object) -> tuple[list[Frame], int | None]:
         conversation.refresh_from_db()
     conversation_touch_client(conversation=conversation)
     messages = selectors.message_list_after(conversation=conversation, after=after_seq)
-    frames = [realtime.for_client(realtime.sync_event(conversation, messages))]
+    sync = realtime.for_client(realtime.sync_event(conversation, messages))
+    if conversation.state == Conversation.State.ENDED:
+        # The end screen: how many questions the worker left (the count, nothing else).
+        sync["followups"] = selectors.followup_count_left_in(conversation_id=conversation.pk)
+    frames = [sync]
     position = selectors.queue_position_for(conversation=conversation)
     if position is not None:
         frames.append(realtime.position_event(position))
@@ -162,6 +166,11 @@ def client_queue_place(token: str) -> tuple[int | None, Frame | None]:
     if position is None:
         return None, None
     return conversation.unit_id, realtime.position_event(position)
+
+
+@database_sync_to_async
+def client_followups_left(conversation_id: int) -> int:
+    return selectors.followup_count_left_in(conversation_id=conversation_id)
 
 
 @database_sync_to_async
@@ -401,9 +410,23 @@ class ClientConsumer(JsonFrameConsumer):
         await self.send_json(realtime.for_client(frame))
 
     async def dispatch(self, message: Frame) -> None:
+        if self.is_end(message) and self.conversation_id is not None:
+            # The end screen needs to know whether the worker left questions; they are
+            # stored in the same transaction as the end, so they are there by now.
+            count = await client_followups_left(self.conversation_id)
+            message = {**message, "followups": count}
         await super().dispatch(message)
         if message.get("type") == "conversation.message":
             await self.follow_queue(message)
+
+    @staticmethod
+    def is_end(event: Frame) -> bool:
+        message = event.get("message")
+        return (
+            event.get("type") == "conversation.message"
+            and isinstance(message, dict)
+            and message.get("event") == Message.Event.ENDED
+        )
 
     async def follow_queue(self, event: Frame) -> None:
         """A system message may mean the conversation left its queue (accepted, ended) or

@@ -34,6 +34,16 @@ def followup_list_for_client(*, case: Case) -> list[FollowUp]:
     return list(FollowUp.objects.filter(case=case).order_by("created_at", "pk"))
 
 
+def followup_count_left_in(*, conversation_id: int) -> int:
+    """How many questions the worker left for the client as this conversation ended, still
+    unanswered: the client's end screen says how many, never what (the count only)."""
+    return FollowUp.objects.filter(
+        conversation_id=conversation_id,
+        kind=FollowUp.Kind.TO_CLIENT,
+        answered_at__isnull=True,
+    ).count()
+
+
 def followup_inbox(*, user: User, limit: int = 200) -> list[FollowUp]:
     """The follow-up inbox of the worker's units: clients' questions still waiting for an
     answer, longest waiting first; then answers (clients' to the unit's questions, and

@@ -1,4 +1,4 @@
-"""The case flow: a chat ends with follow-up questions, the client takes a case code, comes
+"""The case flow: a chat ends with follow-up questions, the client is shown a case code, comes
 back on another device, answers and asks; the worker's follow-up inbox shows it live."""
 
 from __future__ import annotations
@@ -67,13 +67,12 @@ def test_case_code_brings_the_client_back_to_answer_and_ask(
     expect(panel.locator(".ended")).to_be_visible(timeout=WAIT)
     expect(client.locator("body")).to_have_attribute("data-state", "ended", timeout=WAIT)
 
-    # The client asks for a case code and reads it.
-    get_code = client.locator("#get-code")
-    expect(get_code).to_be_visible(timeout=WAIT)
-    get_code.click()
+    # The questions were left for the client: the case code is there without a click.
+    expect(client.locator("#after-title")).to_contain_text("2", timeout=WAIT)
     code_box = client.locator("#case-code")
     expect(code_box).to_be_visible(timeout=WAIT)
     expect(code_box).to_have_text(re.compile(r"\S{4}"), timeout=WAIT)
+    expect(client.locator("#get-code")).to_be_hidden()
     code = code_box.inner_text().strip()
     assert code, "no case code shown"
     shot(client, "client-case-code")

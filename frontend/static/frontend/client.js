@@ -144,10 +144,12 @@ const socket = new Socket("/ws/client/", {
         saveSession(KEY, session);
         $("log").querySelectorAll(".message--pending[data-start]").forEach((el) => el.remove());
       }
+      after.noteFollowups(frame);
       thread.applySync(frame);
       signals.maybeSendSeen();
     },
     "conversation.message": (frame) => {
+      after.noteFollowups(frame);
       if (thread.receive(frame) && frame.message.sender !== "client") {
         signals.hideTyping();
         signals.maybeSendSeen();
