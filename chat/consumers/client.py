@@ -307,7 +307,9 @@ class ClientConsumer(JsonFrameConsumer):
         # A broadcast may have been lost meanwhile: this heartbeat reads the real last_seq.
         self.seq_check.now()
 
-    async def on_start(self, frame: Frame) -> None:
+    async def may_start(self) -> None:
+        """A socket starts one conversation (a chat or a question left), within the limit
+        of starts for its address."""
         if self.conversation_id is not None:
             raise InvalidInput("this socket already has a conversation")
         await self.limit(
@@ -316,6 +318,9 @@ class ClientConsumer(JsonFrameConsumer):
             strict=settings.RATE_STRICT_QUEUE_ENTRIES_PER_HOUR,
             window=3600,
         )
+
+    async def on_start(self, frame: Frame) -> None:
+        await self.may_start()
         first = first_message(frame)
         conversation_id = await client_start(first, self.returning_case())
         await self.follow(conversation_id, first.token, after=0, unit_id=first.unit_id)
@@ -326,14 +331,7 @@ class ClientConsumer(JsonFrameConsumer):
         return session_id(session.get("case_id")) if session is not None else None
 
     async def on_leave_question(self, frame: Frame) -> None:
-        if self.conversation_id is not None:
-            raise InvalidInput("this socket already has a conversation")
-        await self.limit(
-            "starts",
-            limit=settings.RATE_QUEUE_ENTRIES_PER_HOUR,
-            strict=settings.RATE_STRICT_QUEUE_ENTRIES_PER_HOUR,
-            window=3600,
-        )
+        await self.may_start()
         first = first_message(frame)
         conversation_id, code = await client_leave_question(first, self.returning_case())
         await self.follow(conversation_id, first.token, after=0)
