@@ -207,7 +207,7 @@ const socket = new Socket("/ws/client/", {
       } else if (frame.code === "rate_limited") {
         showWait(frame);
       } else if (frame.in_reply_to !== "typing" && frame.in_reply_to !== "seen") {
-        showNotice(errorText(frame.code));
+        showNotice(errorText(frame.code, frame));
       }
     },
   },

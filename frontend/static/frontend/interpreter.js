@@ -147,7 +147,7 @@ const socket = new Socket("/ws/interpreter/", {
               ),
         );
       } else {
-        showNotice(errorText(frame.code));
+        showNotice(errorText(frame.code, frame));
       }
     },
   },

@@ -108,7 +108,7 @@ export class NoteBook {
     const item = this.outbox.fail(frame);
     if (!item) return;
     this.settle(frame.client_id);
-    this.onFailed(item.body, errorText(frame.code));
+    this.onFailed(item.body, errorText(frame.code, frame));
   }
 
   flush() {

@@ -158,7 +158,7 @@ export class Thread {
     const item = this.outbox.fail(frame);
     if (!item) return;
     this.settle(frame.client_id);
-    this.onFailed(item.body, errorText(frame.code));
+    this.onFailed(item.body, errorText(frame.code, frame));
   }
 
   // Resend what has waited long for its ack (a frame dropped on the way, or by a limit);

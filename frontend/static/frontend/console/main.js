@@ -150,14 +150,14 @@ function handleError(frame) {
   else if (about === "invite" || about === "invite_link") ctx.invite.failed(frame.code);
   else if (about === "handover_accept" || about === "handover_decline") ctx.offers.failed(frame);
   else if (frame.code === "nothing_waiting") alerts.showNotice(gettext("Nobody is waiting right now."));
-  else if (frame.code === "at_capacity") alerts.showNotice(errorText(frame.code));
+  else if (frame.code === "at_capacity") alerts.showNotice(errorText(frame.code, frame));
   else if (about === "accept" && frame.code === "conflict")
     alerts.showNotice(gettext("Someone else has already taken that conversation."));
   else if (about === "remove_participant" || about === "leave") {
     alerts.showNotice(gettext("That did not work. The conversation may have changed; look again."));
     if (entry) conversations.requestContext(entry);
   } else if (about === "typing" || about === "seen") return; // best effort only
-  else alerts.showNotice(errorText(frame.code));
+  else alerts.showNotice(errorText(frame.code, frame));
 }
 
 ctx.socket = new Socket("/ws/console/", {
