@@ -32,7 +32,6 @@ from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from accounts.models import Unit
 from chat import realtime, selectors
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,7 @@ def announcements(unit_ids: list[int]) -> list[tuple[str, realtime.Event]]:
     """The events that announce the units' queues, read in one pass per unit: the same
     number of statements for 5 or 500 waiting. A unit that is gone is left out."""
     events: list[tuple[str, realtime.Event]] = []
-    for unit in Unit.objects.filter(pk__in=unit_ids).order_by("pk"):
+    for unit in selectors.unit_list_by_ids(unit_ids=unit_ids):
         snapshot = selectors.queue_snapshot(unit=unit)
         events += [
             (

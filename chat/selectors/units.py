@@ -19,6 +19,11 @@ def unit_list_all() -> QuerySet[Unit]:
     return Unit.objects.order_by("name")
 
 
+def unit_list_by_ids(*, unit_ids: list[int]) -> QuerySet[Unit]:
+    """The units of `unit_ids` that still exist, by id."""
+    return Unit.objects.filter(pk__in=unit_ids).order_by("pk")
+
+
 def unit_list_open() -> QuerySet[Unit]:
     return Unit.objects.filter(is_active=True).order_by("name")
 
