@@ -129,19 +129,18 @@ def seqs_in(frame: Frame) -> list[tuple[int, int]]:
     return [(c, seq) for c, seq in pairs if isinstance(c, int) and isinstance(seq, int)]
 
 
-class Throttle:
-    """Lets one event through per `every` seconds. It starts long ago, so the first event
+class Throttle(Every):
+    """Lets one event through per `every` seconds. It starts due, so the first event
     always passes, however recently the machine booted."""
 
     def __init__(self, every: float) -> None:
-        self.every = every
-        self.last = -math.inf
+        super().__init__(every)
+        self.now()
 
     def ready(self) -> bool:
-        now = monotonic()
-        if now - self.last < self.every:
+        if not self.due():
             return False
-        self.last = now
+        self.restart()
         return True
 
 
