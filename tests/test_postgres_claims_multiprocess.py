@@ -194,6 +194,7 @@ class Console:
                 self._send(0xA, payload)
             elif opcode == 0x8:
                 self.close_code = struct.unpack("!H", payload[:2])[0] if payload else None
+                self._send(0x8, payload[:2])  # answer the close, as RFC 6455 asks
                 raise ConnectionError(f"console closed with {self.close_code}")
             elif opcode == 0x1:
                 frame = json.loads(payload.decode())
