@@ -338,10 +338,14 @@ if CONSOLE_QUEUE_ROWS > 200:
     raise ImproperlyConfigured("CONSOLE_QUEUE_ROWS must be at most 200")
 # A handover offer to a named colleague not answered this soon goes back to its sender.
 HANDOVER_OFFER_SECONDS = env_int("HANDOVER_OFFER_SECONDS", 120, minimum=10)
-# Case codes: a keyed hash (CASE_CODE_PEPPER, else SECRET_KEY); this many tries per
-# address and per code within the lockout period, then nothing opens until it has passed.
+# Case codes: a keyed hash (CASE_CODE_PEPPER, else SECRET_KEY); CASE_CODE_TRIES wrong tries
+# per code within the lockout period, then that code opens nothing until it has passed. Per
+# address the ceiling is CASE_CODE_ADDRESS_TRIES (a shelter's or a school's clients share one
+# address, and a 59-bit code is not guessed in a few hundred tries); an address that has
+# shown abuse (chat/ratelimit.py) gets CASE_CODE_TRIES instead.
 CASE_CODE_PEPPER = os.environ.get("CASE_CODE_PEPPER", "")
 CASE_CODE_TRIES = env_int("CASE_CODE_TRIES", 5, minimum=1)
+CASE_CODE_ADDRESS_TRIES = env_int("CASE_CODE_ADDRESS_TRIES", 50, minimum=1)
 CASE_CODE_LOCKOUT_SECONDS = env_int("CASE_CODE_LOCKOUT_SECONDS", 15 * 60, minimum=60)
 # A client's question unanswered this many days is flagged in the follow-up inbox.
 FOLLOWUP_REMINDER_DAYS = env_int("FOLLOWUP_REMINDER_DAYS", 2, minimum=1)

@@ -1,7 +1,8 @@
 """Case codes (chat/services/cases.py): how they look, what is stored, and how
 case_open_by_code refuses guesses. Every refusal is the same error, so a guess learns
-nothing; tries are limited per address and per code (settings.CASE_CODE_TRIES within
-CASE_CODE_LOCKOUT_SECONDS)."""
+nothing; tries are limited per code (settings.CASE_CODE_TRIES within
+CASE_CODE_LOCKOUT_SECONDS) and per address (CASE_CODE_ADDRESS_TRIES, high enough for a shared
+address, and CASE_CODE_TRIES once the address has shown abuse)."""
 
 from __future__ import annotations
 
@@ -178,7 +179,7 @@ def test_it_refuses_anything_that_is_not_a_code_with_the_one_refusal(code_tries,
 
 
 def test_every_refusal_is_the_same_error_with_the_same_message(settings, code_tries, case, code):
-    settings.CASE_CODE_TRIES = 2
+    settings.CASE_CODE_TRIES = settings.CASE_CODE_ADDRESS_TRIES = 2
     wrong = refusal(wrong_code(), factories.new_address())
     empty = refusal("", factories.new_address())
 
@@ -207,7 +208,7 @@ def test_after_the_tries_from_one_address_even_the_right_code_is_refused_until_t
     settings, code_tries, case, code
 ):
     address = factories.new_address()
-    for _ in range(settings.CASE_CODE_TRIES):
+    for _ in range(settings.CASE_CODE_ADDRESS_TRIES):
         refusal(wrong_code(), address)
 
     for _ in range(3):
@@ -219,7 +220,7 @@ def test_after_the_tries_from_one_address_even_the_right_code_is_refused_until_t
 
 def test_a_locked_address_leaves_other_addresses_alone(settings, code_tries, case, code):
     locked = factories.new_address()
-    for _ in range(settings.CASE_CODE_TRIES + 1):
+    for _ in range(settings.CASE_CODE_ADDRESS_TRIES + 1):
         refusal(wrong_code(), locked)
 
     assert refusal(code, locked).code == "code_refused"
@@ -227,7 +228,7 @@ def test_a_locked_address_leaves_other_addresses_alone(settings, code_tries, cas
 
 
 def test_the_tries_before_the_lockout_follow_the_setting(settings, code_tries, case, code):
-    settings.CASE_CODE_TRIES = 2
+    settings.CASE_CODE_ADDRESS_TRIES = 2
     address = factories.new_address()
     refusal(wrong_code(), address)
     assert case_open_by_code(code=code, address=address) == case  # the second try
@@ -273,7 +274,7 @@ def test_with_the_cache_down_codes_still_open_and_tries_still_count(settings, ca
     }
     realtime.outage.failing.clear()
     ratelimit.local_counts.clear()
-    settings.CASE_CODE_TRIES = 2
+    settings.CASE_CODE_ADDRESS_TRIES = 2
     try:
         assert case_open_by_code(code=code, address=factories.new_address()) == case
         guesser = factories.new_address()
@@ -284,3 +285,41 @@ def test_with_the_cache_down_codes_still_open_and_tries_still_count(settings, ca
     finally:
         realtime.outage.failing.clear()
         ratelimit.local_counts.clear()
+
+
+def test_forty_clients_behind_one_address_each_mistyping_once_all_get_in(settings, db, code_tries):
+    """A shelter's or a school's clients share one address: one slip each locks no one out."""
+    from tests.factories import make_unit, start_conversation
+
+    unit = make_unit("Skyddat boende", "skyddat")
+    shared = factories.new_address()
+    codes = [
+        (conversation.case, case_issue_code(case=conversation.case))
+        for conversation, _token in (start_conversation(unit) for _ in range(40))
+    ]
+    assert settings.CASE_CODE_ADDRESS_TRIES >= 40 > settings.CASE_CODE_TRIES
+    for case, code in codes:
+        refusal(wrong_code(), shared)
+        assert case_open_by_code(code=code, address=shared) == case
+
+
+def test_reaching_the_address_ceiling_is_a_strike_and_an_abusive_address_gets_the_low_limit(
+    settings, code_tries, case, code
+):
+    from chat.ratelimit import counted, strike, strike_key
+
+    settings.CASE_CODE_ADDRESS_TRIES = 3
+    guesser = factories.new_address()
+    for _ in range(3):
+        refusal(wrong_code(), guesser)
+    assert counted(strike_key(guesser)) == 1
+    assert refusal(code, guesser).code == "code_refused"
+
+    settings.CASE_CODE_ADDRESS_TRIES = 50
+    abuser = factories.new_address()
+    for _ in range(settings.RATE_ABUSE_STRIKES):
+        strike(abuser)
+    for _ in range(settings.CASE_CODE_TRIES):
+        refusal(wrong_code(), abuser)
+    assert refusal(code, abuser).code == "code_refused"  # far below the shared ceiling
+    assert case_open_by_code(code=code, address=factories.new_address()) == case

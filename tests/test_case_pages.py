@@ -81,7 +81,7 @@ def test_the_right_code_opens_the_case_and_the_session_holds_only_its_id(case):
 
 
 def test_a_wrong_code_says_the_same_whatever_the_reason(settings, code_tries, case):
-    settings.CASE_CODE_TRIES = 2
+    settings.CASE_CODE_TRIES = settings.CASE_CODE_ADDRESS_TRIES = 2
     code = case_issue_code(case=case)
 
     wrong = browser().post("/return/", {"code": wrong_code()})
@@ -124,7 +124,7 @@ def test_the_right_code_opens_again_once_the_lockout_has_passed(settings, code_t
     code = case_issue_code(case=case)
     address = factories.new_address()
     visitor = http_client(None, REMOTE_ADDR=address)
-    for _ in range(settings.CASE_CODE_TRIES):
+    for _ in range(settings.CASE_CODE_ADDRESS_TRIES):
         assert visitor.post("/return/", {"code": wrong_code()}).status_code == 400
     assert visitor.post("/return/", {"code": code}).status_code == 400
 

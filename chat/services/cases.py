@@ -22,7 +22,7 @@ from chat.errors import ChatError, Conflict, InvalidInput, NotFound
 from chat.models import Case, ClientRecord, Conversation, FollowUp, Message, SurveyAnswer
 from chat.parsing import in_range
 from chat.permissions import require
-from chat.ratelimit import count_one, counted
+from chat.ratelimit import abusive, count_one, counted, strike
 from chat.services.messages import message_append, message_clean_body
 
 # No 0/O, 1/I/L: nothing to mistake when reading a code off paper or a screen.
@@ -69,21 +69,29 @@ def case_issue_code(*, case: Case) -> str:
 
 
 def case_open_by_code(*, code: str, address: str) -> Case:
-    """The case a code opens. Wrong codes are counted per address and per code; after
-    CASE_CODE_TRIES of them nothing opens from that address, or with that code, until the
-    lockout has passed. Every refusal looks the same, so a guesser learns nothing; a client
-    who opens their case again and again is never locked out by it."""
+    """The case a code opens. Wrong codes are counted per code and per address: after
+    CASE_CODE_TRIES of them a code opens nothing, and after CASE_CODE_ADDRESS_TRIES (or
+    CASE_CODE_TRIES, once the address has shown abuse) nothing opens from that address,
+    until the lockout has passed. Reaching the address ceiling is a strike against the
+    address. Every refusal looks the same, so a guesser learns nothing; a client who opens
+    their case again and again is never locked out by it."""
     window = settings.CASE_CODE_LOCKOUT_SECONDS
     tries = settings.CASE_CODE_TRIES
     normalised = case_code_normalise(code)
     digest = case_code_hash(normalised) if normalised else ""
     refused = ChatError("we could not open a case with that code", code="code_refused")
     address_key, code_key = f"casecode:tries:{address}", f"casecode:code:{digest}"
-    if counted(address_key) >= tries or (digest and counted(code_key) >= tries):
+    wrong_from_address = counted(address_key)
+    if wrong_from_address >= settings.CASE_CODE_ADDRESS_TRIES or (
+        wrong_from_address >= tries and abusive(address)
+    ):
+        raise refused
+    if digest and counted(code_key) >= tries:
         raise refused
     case = Case.objects.filter(code_hash=digest).first() if digest else None
     if case is None:
-        count_one(address_key, timeout=window)
+        if count_one(address_key, timeout=window) == settings.CASE_CODE_ADDRESS_TRIES:
+            strike(address)
         if digest:
             count_one(code_key, timeout=window)
         raise refused
