@@ -14,12 +14,14 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
+from django.utils.translation import gettext as _
 
 from chat import selectors
 from chat.errors import ChatError, InvalidInput
 from chat.models import CannedReply
 from chat.parsing import parse_id, session_id
 from chat.permissions import can
+from chat.selectors.units import AROUND_THE_CLOCK
 from chat.services.conversations import conversation_quick_exit
 from chat.services.replies import canned_reply_delete, canned_reply_save
 from frontend.decorators import staff_page
@@ -51,6 +53,10 @@ def client_page(request: HttpRequest) -> HttpResponse:
                 runs.append([day, day, hours])
         if len(runs) > 1 and runs[0][2] == runs[-1][2]:
             runs[0][0] = runs.pop()[0]
+        if len(runs) == 1 and runs[0][2]:  # the same hours all week
+            if runs[0][2] == AROUND_THE_CLOCK:
+                return _("Every day, around the clock")
+            return _("Every day, %(hours)s") % {"hours": runs[0][2]}
         return "; ".join(
             f"{first}–{last} {hours}" if first != last else f"{first} {hours}"
             for first, last, hours in runs

@@ -54,7 +54,7 @@ def test_it_keeps_a_unit_without_periods_open_around_the_clock(ekonomi, at):
 
 def test_it_shows_a_unit_without_periods_as_open_all_day(ekonomi):
     assert unit_hours_on(unit=ekonomi, day=MONDAY) == [(time.min, time.max)]
-    assert unit_hours_text(unit=ekonomi, day=MONDAY) == "00:00–23:59"
+    assert unit_hours_text(unit=ekonomi, day=MONDAY) == "00:00–24:00"
 
 
 # --- periods ---------------------------------------------------------------------------------
@@ -285,3 +285,16 @@ def test_it_takes_conversations_in_another_unit_that_is_open(ekonomi, published)
 
     assert created is True
     assert conversation.unit == other
+
+
+def test_the_start_page_says_every_day_around_the_clock_for_a_unit_without_periods(
+    ekonomi, client
+):
+    """Not "Sunday–Saturday 00:00–23:59": a client reads at once that the chat never closes."""
+    english = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    with translation.override("sv"):
+        swedish = client.get("/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+
+    assert "Every day, around the clock" in english
+    assert "Alla dagar, dygnet runt" in swedish
+    assert "23:59" not in english + swedish

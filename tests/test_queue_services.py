@@ -806,7 +806,7 @@ def test_it_sums_up_a_unit_for_the_dashboard(ekonomi, anna, bengt, sara, busy_mo
         "id": ekonomi.pk,
         "name": "Ekonomiskt bistånd",
         "is_open": True,
-        "hours_today": "00:00–23:59",
+        "hours_today": "00:00–24:00",
         "auto_assign": False,
         "waiting_count": 2,
         "longest_wait_seconds": 600,

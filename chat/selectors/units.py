@@ -24,6 +24,9 @@ def unit_list_by_ids(*, unit_ids: list[int]) -> QuerySet[Unit]:
     return Unit.objects.filter(pk__in=unit_ids).order_by("pk")
 
 
+AROUND_THE_CLOCK = "00:00–24:00"
+
+
 def unit_list_open() -> QuerySet[Unit]:
     return Unit.objects.filter(is_active=True).order_by("name")
 
@@ -53,9 +56,13 @@ def unit_is_open(*, unit: Unit, at: datetime | None = None) -> bool:
 
 
 def unit_hours_text(*, unit: Unit, day: date) -> str:
-    """ "08:00–12:00, 13:00–16:00", or "" when closed all day."""
+    """ "08:00–12:00, 13:00–16:00", AROUND_THE_CLOCK, or "" when closed all day. The same in
+    every language: dashboards share one announcement of it."""
+    periods = unit_hours_on(unit=unit, day=day)
+    if periods == [(time.min, time.max)]:
+        return AROUND_THE_CLOCK
     return ", ".join(
-        f"{opens:%H:%M}–{closes:%H:%M}" for opens, closes in unit_hours_on(unit=unit, day=day)
+        f"{opens:%H:%M}–{closes:%H:%M}" for opens, closes in periods
     )
 
 

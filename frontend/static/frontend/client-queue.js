@@ -32,7 +32,9 @@ export function showQueuePlace(frame, unit) {
   let text;
   if (nobody) {
     // No number: nobody can say when someone signs in. The place is kept.
-    text = gettext("We can't say when a social worker will be free. You keep your place in the queue.");
+    text = gettext(
+      "No social worker is available right now, so we can't say when one will be free. You keep your place in the queue.",
+    );
     if (unit && unit.hours) {
       text += ` ${interpolate(gettext("Opening hours: %s."), [unit.hours])}`;
     }
@@ -41,7 +43,6 @@ export function showQueuePlace(frame, unit) {
   }
   $("queue-estimate").textContent = text;
   $("queue-estimate").hidden = !text;
-  $("queue-nobody").hidden = !nobody;
   // Nobody there to answer: the client may leave the question instead of waiting.
   $("queue-leave").hidden = !nobody;
 }
