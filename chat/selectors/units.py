@@ -37,7 +37,7 @@ def local_time(at: datetime | None) -> datetime:
 
 def unit_hours_on(*, unit: Unit, day: date) -> list[tuple[time, time]]:
     """The unit's opening periods on `day`; empty on a closed day. No periods configured at
-    all means open around the clock, shown as one period 00:00-23:59."""
+    all means open around the clock, shown as AROUND_THE_CLOCK."""
     if ClosedDay.objects.filter(unit=unit, date=day).exists():
         return []
     periods = list(OpeningHours.objects.filter(unit=unit).values_list("weekday", "opens", "closes"))
