@@ -12,9 +12,9 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
-from django.utils.translation import gettext as _
 
 from chat import selectors
 from chat.errors import ChatError, InvalidInput
@@ -71,7 +71,13 @@ def client_page(request: HttpRequest) -> HttpResponse:
         is_open = selectors.unit_is_open(unit=unit)
         hours = hours_text(week)
         units.append({"unit": unit, "is_open": is_open, "week": week, "hours": hours})
-        unit_info[str(unit.pk)] = {"name": unit.name, "open": is_open, "hours": hours}
+        # A unit open around the clock has no hours worth repeating in the queue.
+        always = all(day_hours == AROUND_THE_CLOCK for _day, day_hours in week)
+        unit_info[str(unit.pk)] = {
+            "name": unit.name,
+            "open": is_open,
+            "hours": "" if always else hours,
+        }
     # Units open now first (the ones a client can chat with), then by name.
     units.sort(key=lambda entry: (not entry["is_open"], entry["unit"].name))
     return render(

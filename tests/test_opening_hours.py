@@ -287,9 +287,7 @@ def test_it_takes_conversations_in_another_unit_that_is_open(ekonomi, published)
     assert conversation.unit == other
 
 
-def test_the_start_page_says_every_day_around_the_clock_for_a_unit_without_periods(
-    ekonomi, client
-):
+def test_the_start_page_says_every_day_around_the_clock_for_a_unit_without_periods(ekonomi, client):
     """Not "Sunday–Saturday 00:00–23:59": a client reads at once that the chat never closes."""
     english = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     with translation.override("sv"):

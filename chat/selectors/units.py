@@ -61,9 +61,7 @@ def unit_hours_text(*, unit: Unit, day: date) -> str:
     periods = unit_hours_on(unit=unit, day=day)
     if periods == [(time.min, time.max)]:
         return AROUND_THE_CLOCK
-    return ", ".join(
-        f"{opens:%H:%M}–{closes:%H:%M}" for opens, closes in periods
-    )
+    return ", ".join(f"{opens:%H:%M}–{closes:%H:%M}" for opens, closes in periods)
 
 
 def unit_week_hours(*, unit: Unit) -> list[tuple[str, str]]:

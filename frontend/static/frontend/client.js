@@ -33,6 +33,24 @@ const endButton = $("end-button");
 const endedBox = $("ended");
 const formError = $("start-error");
 
+// The header (quick exit) and the chat's banner (status, place in the queue) stay in sight
+// while the messages scroll on a phone: the banner sits right below the header, and
+// whatever gets focus scrolls into view below both.
+function keepStickyHeights() {
+  const header = document.querySelector(".site-header");
+  const banner = document.querySelector(".chat-banner");
+  const root = document.documentElement.style;
+  const measure = () => {
+    const headerHeight = header ? header.offsetHeight : 0;
+    root.setProperty("--header-height", `${headerHeight}px`);
+    root.setProperty("--sticky-height", `${headerHeight + (banner ? banner.offsetHeight : 0)}px`);
+  };
+  measure();
+  const observer = new ResizeObserver(measure);
+  for (const element of [header, banner]) if (element) observer.observe(element);
+}
+keepStickyHeights();
+
 
 let session = loadSession(KEY);
 // The unit of the conversation on screen (from the server's sync).
