@@ -60,15 +60,17 @@ def session_is_verified(*, user: User, session: Any) -> bool:
     return bool(device and device.user_id == user.pk and device.confirmed)
 
 
-def staff_session_ok(*, user: User, session: Any) -> bool:
+def staff_session_ok(*, user: User, session: Any, user_is_current: bool = False) -> bool:
     """A staff websocket may stay open: the session still exists, still belongs to this
     user with the current password and epoch, and passed two factors when that is on.
-    Saving it moves the idle expiry forward, so an open console keeps its worker signed in."""
+    Saving it moves the idle expiry forward, so an open console keeps its worker signed in.
+    `user_is_current`: `user` is the active account just read from the database in this
+    crossing, so it is not read again."""
     if session is None or not session.session_key:
         return False
     store = import_module(settings.SESSION_ENGINE).SessionStore(session.session_key)
     data = store.load()
-    fresh = User.objects.filter(pk=user.pk, is_active=True).first()
+    fresh = user if user_is_current else User.objects.filter(pk=user.pk, is_active=True).first()
     if fresh is None or str(data.get(SESSION_KEY)) != str(user.pk):
         return False
     if not constant_time_compare(data.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash()):

@@ -210,3 +210,20 @@ def test_a_console_connecting(ekonomi, anna):
 
     assert len(snapshot["conversations"]) == 1 and len(snapshot["waiting"]) == 1
     assert within_budget(count, "console connect"), count
+
+
+def test_the_heartbeats_slow_check_reads_the_account_once(anna):
+    """The account, the session and its keep-alive in one crossing: the account that
+    as_current_user has just read is the one the session check compares with."""
+    browser = Client()
+    browser.force_login(anna)
+    session = browser.session
+
+    with counted() as count:
+        fresh, answer = as_current_user(
+            anna.pk, "chat.use_console", session, lambda user: {"type": "pong"}
+        )
+
+    assert fresh.pk == anna.pk and answer == {"type": "pong"}
+    account_reads = [sql for sql in count.sql if 'FROM "accounts_user"' in sql]
+    assert len(account_reads) == 1, account_reads

@@ -64,7 +64,9 @@ def as_current_user(
     fresh = selectors.user_get_active(user_id=user_id)
     if fresh is None or not can(fresh, permission):
         raise AccountGone(CLOSE_FORBIDDEN)
-    if session is not None and not account_services.staff_session_ok(user=fresh, session=session):
+    if session is not None and not account_services.staff_session_ok(
+        user=fresh, session=session, user_is_current=True
+    ):
         raise AccountGone(CLOSE_NOT_AUTHENTICATED)
     return fresh, action(fresh, *args)
 
