@@ -54,8 +54,6 @@ def client_page(request: HttpRequest) -> HttpResponse:
         if len(runs) > 1 and runs[0][2] == runs[-1][2]:
             runs[0][0] = runs.pop()[0]
         if len(runs) == 1 and runs[0][2]:  # the same hours all week
-            if runs[0][2] == AROUND_THE_CLOCK:
-                return _("Every day, around the clock")
             return _("Every day, %(hours)s") % {"hours": runs[0][2]}
         return "; ".join(
             f"{first}–{last} {hours}" if first != last else f"{first} {hours}"

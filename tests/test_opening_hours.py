@@ -287,12 +287,21 @@ def test_it_takes_conversations_in_another_unit_that_is_open(ekonomi, published)
     assert conversation.unit == other
 
 
-def test_the_start_page_says_every_day_around_the_clock_for_a_unit_without_periods(ekonomi, client):
-    """Not "Sunday–Saturday 00:00–23:59": a client reads at once that the chat never closes."""
-    english = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    with translation.override("sv"):
+def test_the_start_page_says_every_day_for_a_unit_with_the_same_hours_all_week(ekonomi, client):
+    """Not "Sunday–Saturday 08:00–16:00": a client reads at once when the chat opens."""
+    for weekday in range(7):
+        hours(ekonomi, weekday, "08:00", "16:00")
+    evening = stockholm(2025, 6, 2, 20, 0)
+    with patch("django.utils.timezone.now", return_value=evening):
+        english = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
         swedish = client.get("/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
 
-    assert "Every day, around the clock" in english
-    assert "Alla dagar, dygnet runt" in swedish
-    assert "23:59" not in english + swedish
+    assert "Every day, 08:00–16:00" in english
+    assert "Alla dagar, 08:00–16:00" in swedish
+
+
+def test_a_unit_open_around_the_clock_gives_the_queue_no_hours_to_repeat(ekonomi, client):
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.context["unit_info"][str(ekonomi.pk)]["hours"] == ""
+    assert "23:59" not in page.content.decode()
