@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from accounts.models import Unit, User
 from chat import announce, realtime
-from chat.errors import Conflict, InvalidInput, NotFound
+from chat.errors import Conflict, InvalidInput
 from chat.models import Conversation, Message, RiskFlag, RiskOverride, RiskRule
 from chat.permissions import require
 from chat.risk_match import Hit, PhraseError, RiskMatcher, RuleSource, phrase_lines
@@ -346,12 +346,12 @@ def risk_forget_words(*, conversation_ids: list[int]) -> None:
     Conversation.objects.filter(pk__in=conversation_ids).exclude(risk={}).update(risk={})
 
 
-def risk_check_message_safely(*, message: Message) -> None:
+def risk_check_message_safely(*, message: Message) -> list[RiskFlag]:
     """`risk_check_message` for the message path: a fault in the rules never loses or
-    refuses the client's message, which is already stored; it is logged (without text)."""
+    refuses the client's message, which is already stored (the check's own savepoint is
+    rolled back); it is logged, without the text."""
     try:
-        risk_check_message(message=message)
-    except NotFound:
-        pass
+        return risk_check_message(message=message)
     except Exception:
         log.exception("risk rules failed on conversation %s", message.conversation_id)
+        return []
