@@ -25,7 +25,6 @@ from chat.services.risk import (
     risk_matcher_for,
     risk_rule_delete,
     risk_rule_save,
-    risk_rules_changed,
 )
 from tests import factories
 from tests.factories import accept, start_conversation

@@ -3,6 +3,7 @@
 
 import { interpolate } from "../bidi.js";
 import { moreWaitingText } from "../queue-texts.js";
+import { renderRisk } from "../risk-line.js";
 import { loadSession, saveSession } from "../session.js";
 import { $, fromTemplate } from "./dom.js";
 
@@ -166,7 +167,12 @@ export class Queue {
       li.querySelector(".waited").textContent = waitedText(c.queued_at);
       li.querySelector(".waited").dataset.since = c.queued_at;
       li.querySelector(".urgent").hidden = c.priority < 1;
-      li.querySelector("button").addEventListener("click", () => this.accept(c.id));
+      li.querySelector("button.accept").addEventListener("click", () => this.accept(c.id));
+      li.classList.toggle("waiting__item--risk", Boolean(c.risk));
+      renderRisk(li.querySelector(".risk-line"), c.risk, {
+        onLower: (button) => this.ctx.risk.open(c.id, button),
+        label: interpolate(gettext("Client %s"), [c.id]),
+      });
       return li;
     });
     this.list.replaceChildren(...items);
