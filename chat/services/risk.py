@@ -40,7 +40,15 @@ LABEL_MAX = 80
 REASON_MAX = 500
 CONTEXT_CHARS = 40  # of the message shown either side of the matched words
 MAX_FLAGS = 10  # per message: a pasted wall of text flags no more
-EFFECT_RANK = {RiskFlag.Effect.MARK: 1, RiskFlag.Effect.ALERT: 2, RiskFlag.Effect.URGENT: 3}
+EFFECT_RANK: dict[str, int] = {
+    RiskFlag.Effect.MARK: 1,
+    RiskFlag.Effect.ALERT: 2,
+    RiskFlag.Effect.URGENT: 3,
+}
+ACTION_EFFECT: dict[str, str] = {
+    RiskRule.Action.URGENT: RiskFlag.Effect.URGENT,
+    RiskRule.Action.ALERT: RiskFlag.Effect.ALERT,
+}
 
 
 def monotonic() -> float:
@@ -179,10 +187,7 @@ def risk_rule_delete(*, actor: User, rule: RiskRule) -> None:
 def _effect(hit: Hit) -> str:
     if hit.held:
         return RiskFlag.Effect.MARK
-    return {
-        RiskRule.Action.URGENT: RiskFlag.Effect.URGENT,
-        RiskRule.Action.ALERT: RiskFlag.Effect.ALERT,
-    }.get(hit.action, RiskFlag.Effect.MARK)
+    return ACTION_EFFECT.get(hit.action, RiskFlag.Effect.MARK)
 
 
 def _context(text: str, start: int, end: int) -> tuple[str, str]:
@@ -221,7 +226,7 @@ def _stronger(new: RiskFlag, current: dict[str, Any]) -> bool:
     equal one (the latest words), and anything after a lowering."""
     if not current or current.get("lowered"):
         return True
-    return EFFECT_RANK[RiskFlag.Effect(new.effect)] >= EFFECT_RANK.get(current.get("effect"), 0)
+    return EFFECT_RANK[new.effect] >= EFFECT_RANK.get(str(current.get("effect")), 0)
 
 
 def risk_check_message(*, message: Message) -> list[RiskFlag]:
@@ -269,7 +274,7 @@ def risk_check_message(*, message: Message) -> list[RiskFlag]:
                 raise_now = False
         flags = RiskFlag.objects.bulk_create(flags)
         by_flag = dict(zip((id(f) for f in flags), hits, strict=True))
-        strongest = max(flags, key=lambda f: EFFECT_RANK[RiskFlag.Effect(f.effect)])
+        strongest = max(flags, key=lambda f: EFFECT_RANK[f.effect])
         fields = []
         if any(flag.raised for flag in flags):
             locked.priority = Conversation.Priority.URGENT
