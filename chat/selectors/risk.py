@@ -37,6 +37,7 @@ class RiskTrailEntry:
     at: datetime
     kind: str  # "flag" | "lowered"
     detail: dict[str, Any]
+    item: RiskFlag | RiskOverride
 
 
 def risk_trail(*, conversation: Conversation) -> list[RiskTrailEntry]:
@@ -54,6 +55,7 @@ def risk_trail(*, conversation: Conversation) -> list[RiskTrailEntry]:
                 "matched": flag.matched,
                 "seq": flag.seq,
             },
+            item=flag,
         )
         for flag in RiskFlag.objects.filter(conversation=conversation, unit_id=conversation.unit_id)
     ]
@@ -62,6 +64,7 @@ def risk_trail(*, conversation: Conversation) -> list[RiskTrailEntry]:
             at=override.created_at,
             kind="lowered",
             detail={"by": override.actor_name, "reason": override.reason},
+            item=override,
         )
         for override in RiskOverride.objects.filter(conversation=conversation)
     ]
