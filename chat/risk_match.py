@@ -47,11 +47,13 @@ GAP_WORDS = 3  # what `...` lets in between
 
 # Letters of words: \w without the underscore, plus apostrophes inside words.
 _WORD = r"[^\W_]"
-_WORD_CHARS = r"[^\W_]|['’]"
+# A word: letters (and digits), with apostrophes inside ("don't"). Written without an
+# alternation inside a repeat, which Python's re runs slowly.
+_A_WORD = r"[^\W_]+(?:['’][^\W_]+)*"
 _LEFT = rf"(?<!{_WORD})(?<!['’])"
 _RIGHT = rf"(?!{_WORD})"
 _BETWEEN = r"[\s,\-–]+"
-_TOKEN = re.compile(rf"(?:{_WORD_CHARS})+")
+_TOKEN = re.compile(_A_WORD)
 _ALLOWED = re.compile(r"^[^\W_]+(?:[-'’][^\W_]+)*\*?$")
 
 NEGATIONS = frozenset(
@@ -124,6 +126,15 @@ _CLAUSE_END = re.compile(r"[.!?;:,\n\"“”«»„]")
 _QUOTE_PAIRS = {'"': '"', "”": "”", "“": "”", "„": "“", "«": "»", "»": "«"}
 
 
+# The phrases' index: a word's first letters (words split at hyphens, as in the text).
+_KEY_LENGTH = MIN_STEM
+_INDEX_TOKEN = _TOKEN
+
+
+def _index_key(form: str) -> str:
+    return form.split("-")[0][:_KEY_LENGTH]
+
+
 class PhraseError(ValueError):
     """A phrase the notation does not allow, with what is wrong in words."""
 
@@ -131,6 +142,9 @@ class PhraseError(ValueError):
 def _fold(text: str) -> str:
     """Case-folded; the text keeps its length, so positions found in it hold in the
     original (a folding that would change the length keeps the character)."""
+    folded = text.casefold()
+    if len(folded) == len(text):
+        return folded  # the common case: one call, no loop in Python
     out = []
     for char in text:
         folded = char.casefold()
@@ -169,12 +183,12 @@ def phrase_pattern(phrase: str) -> str:
                 stem = form[:-1]
                 if len(stem) < MIN_STEM:
                     raise PhraseError(f"“{form}”: at least {MIN_STEM} letters before *")
-                forms.append(re.escape(stem) + f"(?:{_WORD})*")
+                forms.append(re.escape(stem) + r"[^\W_]*")
             else:
                 forms.append(re.escape(form))
         alternatives = "|".join(forms)
         if parts:
-            parts.append(rf"(?:{_BETWEEN}(?:{_WORD_CHARS})+){{0,{GAP_WORDS}}}" if gap else "")
+            parts.append(rf"(?:{_BETWEEN}{_A_WORD}){{0,{GAP_WORDS}}}" if gap else "")
             parts.append(_BETWEEN)
         parts.append(f"(?:{alternatives})")
         gap = False
@@ -220,20 +234,26 @@ class Hit:
     held: str
 
 
+_QUOTE_MARKS = re.compile("[" + "".join(sorted({*_QUOTE_PAIRS, *_QUOTE_PAIRS.values()})) + "]")
+
+
 def quoted_spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) of each closed quotation in `text`; an unclosed one is none."""
     spans = []
+    marks = [(m.start(), m.group()) for m in _QUOTE_MARKS.finditer(text)]
     at = 0
-    while at < len(text):
-        closing = _QUOTE_PAIRS.get(text[at])
-        if closing is None:
+    while at < len(marks):
+        start, mark = marks[at]
+        closing = _QUOTE_PAIRS.get(mark)
+        end = (
+            next((n for n in range(at + 1, len(marks)) if marks[n][1] == closing), None)
+            if closing is not None
+            else None
+        )
+        if end is None:
             at += 1
             continue
-        end = text.find(closing, at + 1)
-        if end < 0:
-            at += 1
-            continue
-        spans.append((at, end + 1))
+        spans.append((start, marks[end][0] + 1))
         at = end + 1
     return spans
 
@@ -265,23 +285,37 @@ def is_negated(folded: str, start: int, end: int) -> bool:
 
 
 class RiskMatcher:
-    """A unit's rules compiled once. `find` is a single search of one combined expression
-    for the common message that holds no phrase, then one search per phrase."""
+    """A unit's rules compiled once. `find` splits the text into words once and looks each
+    word's first three letters up in an index of the phrases' first words, so a message
+    that holds no phrase costs one pass over its words; only the phrases whose first word
+    could start there are searched."""
 
     def __init__(self, rules: Iterable[RuleSource]) -> None:
         self.phrases: list[tuple[RuleSource, str, re.Pattern[str]]] = []
+        self.index: dict[str, list[int]] = {}
         for rule in rules:
             for phrase in rule.phrases:
                 try:
                     pattern = phrase_pattern(phrase)
                 except PhraseError:
                     continue  # saved before a stricter notation: skipped, never fatal
+                number = len(self.phrases)
                 self.phrases.append((rule, phrase, re.compile(pattern)))
-        self.any = (
-            re.compile("|".join(f"(?:{p.pattern})" for _r, _p, p in self.phrases))
-            if self.phrases
-            else None
-        )
+                first = _fold(_normalise(phrase)).split()[0]
+                for form in first.split("|"):
+                    key = _index_key(form.rstrip("*"))
+                    if number not in self.index.setdefault(key, []):
+                        self.index[key].append(number)
+
+    def candidates(self, folded: str) -> list[tuple[int, int]]:
+        """(phrase, position) for each word of the text that could start a phrase."""
+        found: list[tuple[int, int]] = []
+        index = self.index
+        for word in _INDEX_TOKEN.finditer(folded):
+            numbers = index.get(word.group()[:_KEY_LENGTH])
+            if numbers:
+                found.extend((number, word.start()) for number in numbers)
+        return found
 
     @staticmethod
     def _negated_inside(phrase: str, matched: str) -> bool:
@@ -295,16 +329,19 @@ class RiskMatcher:
     def find(self, text: str) -> list[Hit]:
         """Every phrase found in `text`, in the order they appear; one hit per rule and
         place."""
-        if self.any is None:
+        if not self.phrases:
             return []
         text = _normalise(text)
         folded = _fold(text)
-        if self.any.search(folded) is None:
+        starts = self.candidates(folded)
+        if not starts:
             return []
         quotes = quoted_spans(folded)
         hits: dict[tuple[int, int], Hit] = {}
-        for rule, phrase, pattern in self.phrases:
-            for match in pattern.finditer(folded):
+        for number, at in starts:
+            rule, phrase, pattern = self.phrases[number]
+            match = pattern.match(folded, at)
+            if match is not None:
                 start, end = match.span()
                 if (rule.id, start) in hits:
                     continue
