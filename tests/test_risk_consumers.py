@@ -102,3 +102,17 @@ async def test_a_worker_of_another_unit_cannot_lower_it(ws, ekonomi, cecilia, ru
     refused = await next_frame(console, "error")
     assert refused["code"] == "not_found"
     assert await priority_of(conversation_id) == Conversation.Priority.URGENT
+
+
+async def test_a_dashboard_that_connects_later_finds_the_open_risk_alerts(
+    ws, staff_ws, ekonomi, sara, rules
+):
+    _client, raised = await waiting_client(ws, ekonomi, "Jag tänker på självmord")
+    _other, alerted = await waiting_client(ws, ekonomi, "Han slår mig")
+    _third, _plain = await waiting_client(ws, ekonomi, "Hej, en fråga om hyran")
+    dashboard = await staff_ws.open("/ws/dashboard/", sara)
+    assert (await dashboard.connect(timeout=3))[0] is True
+    snapshot = await next_frame(dashboard, "dashboard.snapshot")
+    alerts = snapshot["risk_alerts"]
+    assert [a["conversation"] for a in alerts] == [alerted, raised]
+    assert [a["risk"]["effect"] for a in alerts] == ["alert", "urgent"]

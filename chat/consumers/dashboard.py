@@ -9,6 +9,7 @@ from chat import realtime, selectors
 from chat.consumers.base import Frame, StaffConsumer
 from chat.models import Conversation
 from chat.parsing import frame_choice, frame_id, frame_int
+from chat.selectors.risk import risk_alert_list
 from chat.services.conversations import conversation_move, conversation_set_priority
 from chat.services.presence import (
     CAPACITY_MAX,
@@ -30,6 +31,7 @@ def dashboard_snapshot(user: User) -> Frame:
     return {
         "type": "dashboard.snapshot",
         "units": [selectors.unit_stats(unit=unit) for unit in units],
+        "risk_alerts": risk_alert_list(unit_ids=[unit.pk for unit in units]),
     }
 
 

@@ -71,6 +71,33 @@ def risk_trail(*, conversation: Conversation) -> list[RiskTrailEntry]:
     return sorted(entries, key=lambda entry: entry.at)
 
 
+def risk_alert_list(*, unit_ids: list[int]) -> list[dict[str, Any]]:
+    """The open conversations of the units whose risk rules raised them to urgent or alert
+    the supervisors, newest first, as `risk.flagged` events carry them: what a dashboard
+    shows when it (re)connects."""
+    rows = (
+        Conversation.objects.filter(unit_id__in=unit_ids, state__in=Conversation.OPEN_STATES)
+        .exclude(risk={})
+        .values_list("pk", "unit_id", "state", "priority", "risk")
+    )
+    alerts = [
+        {
+            "type": "risk.flagged",
+            "conversation": pk,
+            "unit": unit_id,
+            "state": state,
+            "priority": priority,
+            "raised": False,
+            "risk": risk,
+        }
+        for pk, unit_id, state, priority, risk in rows
+        if risk.get("unit") == unit_id
+        and risk.get("effect") in (RiskFlag.Effect.URGENT, RiskFlag.Effect.ALERT)
+        and not risk.get("held")
+    ]
+    return sorted(alerts, key=lambda alert: alert["risk"].get("at", ""), reverse=True)
+
+
 def risk_flag_counts(
     *, unit_ids: list[int], since: datetime, until: datetime
 ) -> list[dict[str, Any]]:

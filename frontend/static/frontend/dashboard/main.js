@@ -42,7 +42,10 @@ const socket = new Socket("/ws/dashboard/", {
   onStatus: connectionLine(connection, CONNECTION_TEXT, { staff: true }),
   onOpen: () => {},
   handlers: {
-    "dashboard.snapshot": (frame) => applySnapshot(frame.units),
+    "dashboard.snapshot": (frame) => {
+      applySnapshot(frame.units);
+      riskAlerts.replace(frame.risk_alerts || []);
+    },
     "dashboard.unit": (frame) => applyUnit(frame.unit),
     "risk.flagged": (frame) => riskAlerts.flagged(frame),
     "risk.lowered": (frame) => riskAlerts.lowered(frame),

@@ -31,6 +31,15 @@ export class RiskAlerts {
     );
   }
 
+  // The dashboard's snapshot: the open conversations the rules raised or alert about,
+  // newest first, shown without announcing them again.
+  replace(alerts) {
+    this.items.clear();
+    this.list.replaceChildren();
+    for (const frame of [...alerts].reverse()) this.show(frame);
+    this.section.hidden = alerts.length === 0;
+  }
+
   lowered(frame) {
     if (this.items.has(frame.conversation)) this.show(frame);
   }
