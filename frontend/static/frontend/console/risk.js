@@ -28,6 +28,9 @@ export class RiskLowering {
       event.preventDefault();
       this.send();
     });
+    this.reason.addEventListener("input", () => {
+      this.error.textContent = "";
+    });
     for (const button of this.dialog.querySelectorAll("[data-close]")) {
       button.addEventListener("click", () => this.dialog.close());
     }
