@@ -136,7 +136,13 @@ def _index_key(form: str) -> str:
 
 
 class PhraseError(ValueError):
-    """A phrase the notation does not allow, with what is wrong in words."""
+    """A phrase the notation does not allow, with what is wrong in words, and as a `code`
+    with the `word` it is about for a page to say in the reader's language."""
+
+    def __init__(self, message: str, *, code: str, word: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.word = word
 
 
 def _fold(text: str) -> str:
@@ -160,29 +166,35 @@ def phrase_pattern(phrase: str) -> str:
     """The regular expression for one phrase in the notation, or PhraseError."""
     words = phrase.split()
     if not words:
-        raise PhraseError("an empty phrase")
+        raise PhraseError("an empty phrase", code="empty")
     if len(phrase) > MAX_PHRASE_LENGTH:
-        raise PhraseError(f"a phrase of at most {MAX_PHRASE_LENGTH} characters")
+        raise PhraseError(f"a phrase of at most {MAX_PHRASE_LENGTH} characters", code="too_long")
     if words[0] == "..." or words[-1] == "...":
-        raise PhraseError("“...” goes between two words")
+        raise PhraseError("“...” goes between two words", code="gap_at_edge")
     parts: list[str] = []
     gap = False
     for word in words:
         if word == "...":
             if gap:
-                raise PhraseError("one “...” between two words")
+                raise PhraseError("one “...” between two words", code="gap_twice")
             gap = True
             continue
         forms = []
         for form in _fold(_normalise(word)).split("|"):
             if not _ALLOWED.match(form):
                 raise PhraseError(
-                    f"“{word}”: letters, with * at the end of a word and | between forms"
+                    f"“{word}”: letters, with * at the end of a word and | between forms",
+                    code="bad_word",
+                    word=word,
                 )
             if form.endswith("*"):
                 stem = form[:-1]
                 if len(stem) < MIN_STEM:
-                    raise PhraseError(f"“{form}”: at least {MIN_STEM} letters before *")
+                    raise PhraseError(
+                        f"“{form}”: at least {MIN_STEM} letters before *",
+                        code="short_stem",
+                        word=form,
+                    )
                 forms.append(re.escape(stem) + r"[^\W_]*")
             else:
                 forms.append(re.escape(form))
@@ -201,9 +213,9 @@ def phrase_lines(text: str) -> list[str]:
     lines = [" ".join(line.split()) for line in text.splitlines()]
     phrases = [line for line in lines if line]
     if not phrases:
-        raise PhraseError("at least one phrase")
+        raise PhraseError("at least one phrase", code="no_phrase")
     if len(phrases) > MAX_PHRASES:
-        raise PhraseError(f"at most {MAX_PHRASES} phrases in one rule")
+        raise PhraseError(f"at most {MAX_PHRASES} phrases in one rule", code="too_many")
     for phrase in phrases:
         phrase_pattern(phrase)
     return phrases

@@ -9,16 +9,39 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from accounts.models import User
 from chat.errors import ChatError, InvalidInput
 from chat.parsing import parse_id
-from chat.risk_match import GAP_WORDS, MIN_STEM
+from chat.risk_match import GAP_WORDS, MAX_PHRASE_LENGTH, MAX_PHRASES, MIN_STEM
 from chat.selectors.risk import risk_rule_get_for, risk_rule_list, risk_units_managed
 from chat.services.risk import risk_matcher_for, risk_rule_delete, risk_rule_save
 from frontend.decorators import staff_page
 from frontend.forms import RiskRuleForm, RiskTryForm
+
+
+def phrase_error_text(error: InvalidInput) -> str:
+    """What is wrong with a rule, in the reader's language."""
+    word = str(error.details.get("word", ""))
+    texts = {
+        "empty": _("Write a phrase."),
+        "too_long": _("A phrase may be at most %(n)s characters.") % {"n": MAX_PHRASE_LENGTH},
+        "gap_at_edge": _("“...” goes between two words."),
+        "gap_twice": _("Write one “...” between two words."),
+        "bad_word": _(
+            "“%(word)s”: use letters, with * at the end of a word and | between its forms."
+        )
+        % {"word": word},
+        "short_stem": _("“%(word)s”: write at least %(n)s letters before *.")
+        % {"word": word, "n": MIN_STEM},
+        "no_phrase": _("Write at least one phrase."),
+        "too_many": _("A rule may have at most %(n)s phrases.") % {"n": MAX_PHRASES},
+    }
+    if error.code == "risk_label":
+        return _("Write a name of at most 80 characters.")
+    return texts.get(str(error.details.get("what")), _("Check the phrases."))
 
 
 def _rule_or_none(user: User, value: str | None) -> Any:
@@ -79,7 +102,7 @@ def risk_rules_page(request: HttpRequest) -> HttpResponse:
             )
         except InvalidInput as error:
             field = "label" if error.code == "risk_label" else "phrases"
-            form.add_error(field, str(error))
+            form.add_error(field, phrase_error_text(error))
         else:
             return redirect(reverse("risk-rules") + f"#rule-{saved.pk}")
     if request.method == "POST" and "try" in request.POST and try_form.is_valid():

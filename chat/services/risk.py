@@ -142,7 +142,9 @@ def _clean_rule(label: str, phrases: str, action: str) -> tuple[str, str, str]:
     try:
         lines = phrase_lines(phrases.replace("\x00", " "))
     except PhraseError as error:
-        raise InvalidInput(str(error), code="risk_phrase") from None
+        raise InvalidInput(
+            str(error), code="risk_phrase", what=error.code, word=error.word
+        ) from None
     if action not in RiskRule.Action.values:
         raise InvalidInput("no such action", code="risk_action")
     return label, "\n".join(lines), action

@@ -186,7 +186,7 @@ def test_a_supervisor_keeps_the_rules_of_their_units_at_360_px_by_keyboard(
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
-    expect(page.locator(".form-error")).to_contain_text("at least 3 letters")
+    expect(page.locator(".form-error")).to_contain_text("at least 3 letters before *")
     expect(page.locator("#id_phrases")).to_have_value("kill|kills me\ndö*")
     assert_axe_clean(page)
     snap(page, "risk-rules-error", shot)
@@ -209,3 +209,32 @@ def test_a_supervisor_keeps_the_rules_of_their_units_at_360_px_by_keyboard(
     from chat.models import RiskRule
 
     assert RiskRule.objects.get(label="Threats").phrases == "kill|kills me\nthreaten* ... kill"
+
+
+def test_the_reason_fits_a_phone_sized_console_and_dashboard(
+    live_server, personas, supervisor, suicide_rule, new_context, shot
+):
+    base = live_server.url
+    worker = new_context(viewport=NARROW, is_mobile=True, locale="sv-SE").new_page()
+    boss = new_context(viewport=NARROW, is_mobile=True, locale="sv-SE").new_page()
+    login(worker, base, "anna", personas.password)
+    open_console(worker, base)
+    login(boss, base, "sara", personas.password)
+    boss.goto(f"{base}/dashboard/")
+    client = new_context(viewport=NARROW, is_mobile=True, locale="sv-SE").new_page()
+    start_chat(client, base, "Jag har haft självmordstankar hela veckan och orkar inte mer.")
+
+    row = worker.locator("#waiting li").first
+    expect(row.locator(".risk-line mark")).to_have_text("självmordstankar", timeout=WAIT)
+    expect(row.locator(".risk-line__lower")).to_be_visible()
+    no_wider_than_the_screen(worker)
+    assert_axe_clean(worker)
+    row.scroll_into_view_if_needed()
+    snap(worker, "console-waiting-risk-360-sv", shot)
+
+    expect(boss.locator("#risk-alert-list li .risk-line mark")).to_have_text(
+        "självmordstankar", timeout=WAIT
+    )
+    no_wider_than_the_screen(boss)
+    assert_axe_clean(boss)
+    snap(boss, "dashboard-risk-alert-360-sv", shot)
