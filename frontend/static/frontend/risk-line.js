@@ -11,13 +11,19 @@ export function riskReason(risk) {
   const rule = risk.rule;
   if (risk.lowered) {
     return interpolate(
-      gettext("Lowered to normal by %(name)s: %(reason)s (the risk rule %(rule)s had found these words)"),
+      gettext(
+        "Lowered to normal by %(name)s: %(reason)s (the risk rule %(rule)s had found these words)",
+      ),
       { name: risk.lowered.by_name, reason: risk.lowered.reason, rule },
       true,
     );
   }
   if (risk.held === "negated") {
-    return interpolate(gettext("Only marked: the risk rule %(rule)s found these words, but negated"), { rule }, true);
+    return interpolate(
+      gettext("Only marked: the risk rule %(rule)s found these words, but negated"),
+      { rule },
+      true,
+    );
   }
   if (risk.held === "quoted") {
     return interpolate(
@@ -27,12 +33,24 @@ export function riskReason(risk) {
     );
   }
   if (risk.effect === "urgent") {
-    return interpolate(gettext("Urgent, first in the queue: the risk rule %(rule)s found these words"), { rule }, true);
+    return interpolate(
+      gettext("Urgent, first in the queue: the risk rule %(rule)s found these words"),
+      { rule },
+      true,
+    );
   }
   if (risk.effect === "alert") {
-    return interpolate(gettext("Supervisors alerted: the risk rule %(rule)s found these words"), { rule }, true);
+    return interpolate(
+      gettext("Supervisors alerted: the risk rule %(rule)s found these words"),
+      { rule },
+      true,
+    );
   }
-  return interpolate(gettext("Marked: the risk rule %(rule)s found these words"), { rule }, true);
+  return interpolate(
+    gettext("Marked: the risk rule %(rule)s found these words"),
+    { rule },
+    true,
+  );
 }
 
 // Fill `container` (hidden when there is nothing) with the reason and the quote. With
@@ -59,7 +77,9 @@ export function renderRisk(container, risk, { onLower = null, label = "" } = {})
     button.className = "link-button risk-line__lower";
     button.setAttribute("aria-haspopup", "dialog");
     button.textContent = gettext("Lower to normal…");
-    if (label) button.setAttribute("aria-label", interpolate(gettext("Lower %s to normal…"), [label]));
+    if (label) {
+      button.setAttribute("aria-label", interpolate(gettext("Lower %s to normal…"), [label]));
+    }
     button.addEventListener("click", () => onLower(button));
     container.append(" ", button);
   }

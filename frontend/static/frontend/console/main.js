@@ -148,7 +148,9 @@ function onRisk(frame) {
   if (!entry) return;
   conversations.setRisk(entry, frame.risk);
   if (frame.type === "risk.flagged" && frame.risk && !frame.risk.held) {
-    alerts.announce(interpolate(gettext("%s: a risk rule found words in the client's message."), [entry.label]));
+    alerts.announce(
+      interpolate(gettext("%s: a risk rule found words in the client's message."), [entry.label]),
+    );
     if (frame.risk.effect !== "mark") alerts.chime();
   }
 }

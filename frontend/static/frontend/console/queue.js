@@ -28,6 +28,7 @@ export class Queue {
     this.countsByUnit = new Map(); // unit id -> { total, urgentBeyond } of its whole queue
     this.knownWaiting = new Set();
     this.newWaiting = new Set(); // waiting ids that arrived while this window was elsewhere
+    this.riskFlagsSeen = new Set(); // risk flags of waiting rows already announced
     this.acceptedHere = false; // focus a conversation this tab accepted
     this.capacity = null;
     this.list = $("waiting");
@@ -104,6 +105,7 @@ export class Queue {
     for (const c of waiting) {
       this.waitingByUnit.get(c.unit)?.push(c);
       this.knownWaiting.add(c.id);
+      if (c.risk) this.riskFlagsSeen.add(c.risk.flag);
     }
     for (const [unit, rows] of this.waitingByUnit) {
       if (!this.countsByUnit.has(unit)) this.setCounts(unit, rows.length, 0);
@@ -118,7 +120,26 @@ export class Queue {
     this.waitingByUnit.set(unit, waiting);
     this.setCounts(unit, total, frame.urgent_beyond);
     this.noticeNewWaiting(this.arrivals(waiting, total));
+    this.noticeRaised(waiting);
     this.render();
+  }
+
+  // A waiting client the risk rules just moved to the front: say so, and chime.
+  noticeRaised(waiting) {
+    for (const c of waiting) {
+      const risk = c.risk;
+      if (!risk || risk.effect !== "urgent" || risk.lowered) continue;
+      if (this.riskFlagsSeen.has(risk.flag)) continue;
+      this.riskFlagsSeen.add(risk.flag);
+      this.ctx.alerts.announce(
+        interpolate(
+          gettext("Client %(client)s is now first in the queue: %(rule)s"),
+          { client: c.id, rule: risk.rule },
+          true,
+        ),
+      );
+      if (this.presenceSelect.value === "available") this.ctx.alerts.chime();
+    }
   }
 
   setCounts(unit, total, urgentBeyond) {
