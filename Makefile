@@ -71,6 +71,7 @@ demo: venv migrate
 	@echo "  dashboard                   http://127.0.0.1:$(PORT)/dashboard/"
 	@echo "  access log                  http://127.0.0.1:$(PORT)/dashboard/access-log/"
 	@echo "  surveys                     http://127.0.0.1:$(PORT)/dashboard/surveys/"
+	@echo "  risk rules                  http://127.0.0.1:$(PORT)/dashboard/risk-rules/"
 	@echo "  admin                       http://127.0.0.1:$(PORT)/admin/"
 	@echo "  logins: see the table above; every password is demo-password. Stop with Ctrl-C."
 	@echo

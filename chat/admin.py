@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from chat.models import AccessLog, Conversation, PurgeReport
+from chat.models import AccessLog, Conversation, PurgeReport, RiskFlag, RiskOverride
 
 
 @admin.register(Conversation)
@@ -43,3 +43,28 @@ class PurgeReportAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RiskFlag)
+class RiskFlagAdmin(ReadOnlyAdmin):
+    """What the risk rules did, without the client's words (read in the console)."""
+
+    list_display = ["created_at", "conversation_id", "unit_id", "rule_label", "effect", "held"]
+    list_filter = ["effect", "held", "raised"]
+    fields = ["created_at", "conversation", "unit_id", "rule_label", "action", "effect", "held"]
+
+
+@admin.register(RiskOverride)
+class RiskOverrideAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "conversation_id", "actor_name", "reason"]

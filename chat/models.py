@@ -125,6 +125,9 @@ class Conversation(models.Model):
     last_client_message_at = models.DateTimeField(null=True, blank=True)
     last_staff_message_at = models.DateTimeField(null=True, blank=True)
     unanswered_flagged_at = models.DateTimeField(null=True, blank=True)
+    # What the risk rules found, as the console and dashboard show it (plain JSON, see
+    # chat/services/risk.py `risk_payload`): the strongest flag, and a worker's lowering.
+    risk = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
@@ -497,3 +500,88 @@ class SurveyAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"survey for {self.conversation_id}"
+
+
+class RiskRule(models.Model):
+    """A unit's risk phrases (Swedish and English, in the notation of chat/risk_match.py)
+    and what finding one in a client's message does. Kept by the unit's supervisors."""
+
+    class Action(models.TextChoices):
+        URGENT = "urgent", _("raise to urgent")
+        ALERT = "alert", _("alert the supervisor")
+        MARK = "mark", _("only mark")
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="risk_rules")
+    label = models.CharField(_("name"), max_length=80)
+    phrases = models.TextField(_("phrases"))
+    action = models.CharField(_("what it does"), max_length=6, choices=Action.choices)
+    active = models.BooleanField(_("in use"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["unit", "label", "pk"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class RiskFlag(models.Model):
+    """Append-only: a rule's phrase found in a client's message, and what it did then.
+    The automatic half of the risk audit trail (a worker's lowering is a RiskOverride)."""
+
+    class Effect(models.TextChoices):
+        URGENT = "urgent", _("raised to urgent")
+        ALERT = "alert", _("alerted the supervisors")
+        MARK = "mark", _("marked")
+
+    class Held(models.TextChoices):
+        NO = "", _("as written")
+        NEGATED = "negated", _("negated, so only marked")
+        QUOTED = "quoted", _("in quotation marks, so only marked")
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="risk_flags"
+    )
+    unit_id = models.BigIntegerField(db_index=True)
+    rule = models.ForeignKey(
+        RiskRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="flags"
+    )
+    rule_label = models.CharField(max_length=80)
+    action = models.CharField(max_length=6, choices=RiskRule.Action.choices)
+    effect = models.CharField(max_length=6, choices=Effect.choices)
+    held = models.CharField(max_length=8, choices=Held.choices, blank=True)
+    # Whether this flag moved the conversation (normal to urgent).
+    raised = models.BooleanField(default=False)
+    phrase = models.CharField(max_length=200)
+    # The client's own words that matched; emptied by the retention purge.
+    matched = models.CharField(max_length=200, blank=True)
+    seq = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.rule_label} in {self.conversation_id}#{self.seq}"
+
+
+class RiskOverride(models.Model):
+    """Append-only: a worker lowered a conversation the risk rules had raised, and why."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="risk_overrides"
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actor_name = models.CharField(max_length=150)
+    reason = models.TextField()
+    from_priority = models.SmallIntegerField(choices=Conversation.Priority.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"lowered {self.conversation_id}"

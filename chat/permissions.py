@@ -130,6 +130,10 @@ PERMISSIONS = {
     "chat.manage_case": is_console_user & (is_case_owner | is_in_case_unit),
     # Canned replies: the unit's are managed by its supervisors.
     "chat.manage_unit_replies": is_supervisor & is_unit_member,
+    # Risk rules: the unit's are kept by its supervisors; a conversation the rules raised is
+    # lowered again (with a reason) by its worker or staff of its unit.
+    "chat.manage_risk_rules": is_supervisor & is_unit_member,
+    "chat.lower_risk": is_console_user & (is_assigned | is_in_conversation_unit),
 }
 
 for _name, _predicate in PERMISSIONS.items():

@@ -111,6 +111,30 @@ def conversation_payload(conversation: Conversation | WaitingRow) -> dict[str, A
         "priority": conversation.priority,
         "queued_at": conversation.queued_at.isoformat(),
         "last_seq": conversation.last_seq,
+        "risk": risk_visible(conversation.risk, conversation.unit_id),
+    }
+
+
+def risk_visible(risk: dict[str, Any] | None, unit_id: int) -> dict[str, Any] | None:
+    """What the risk rules found, for staff of the unit whose rules found it only: a
+    conversation moved on to another unit carries no words of the one before."""
+    if not risk or risk.get("unit") != unit_id:
+        return None
+    return risk
+
+
+def risk_event(conversation: Conversation, *, raised: bool, lowered: bool) -> Event:
+    """The risk rules flagged a client's words (`risk.flagged`; `raised`: it moved to the
+    front of the queue) or a worker lowered it again (`risk.lowered`), with what the
+    console and dashboard show (chat/services/risk.py `risk_payload`)."""
+    return {
+        "type": "risk.lowered" if lowered else "risk.flagged",
+        "conversation": conversation.pk,
+        "unit": conversation.unit_id,
+        "state": conversation.state,
+        "priority": conversation.priority,
+        "raised": raised,
+        "risk": risk_visible(conversation.risk, conversation.unit_id),
     }
 
 

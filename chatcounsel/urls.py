@@ -6,7 +6,7 @@ from django.views.i18n import JavaScriptCatalog
 from django_otp.admin import OTPAdminSite
 
 from accounts import views as account_views
-from frontend import case_views, views
+from frontend import case_views, risk_views, views
 
 if settings.STAFF_TWO_FACTOR:
     # The admin asks for the second factor too (django-otp's documented switch).
@@ -36,6 +36,7 @@ urlpatterns = [
     path("dashboard/", views.dashboard_page, name="dashboard"),
     path("dashboard/access-log/", views.access_log_page, name="access-log"),
     path("dashboard/surveys/", views.survey_page, name="surveys"),
+    path("dashboard/risk-rules/", risk_views.risk_rules_page, name="risk-rules"),
     path("dashboard/access-log.csv", views.access_log_csv, name="access-log-csv"),
     path(
         "accounts/login/",

@@ -76,3 +76,44 @@ class CannedReplyForm(forms.Form):
         super().__init__(*args, **kwargs)
         scope: forms.ChoiceField = self.fields["scope"]  # type: ignore[assignment]
         scope.choices = [("mine", _("Only me"))] + [(str(unit.pk), unit.name) for unit in units]
+
+
+class RiskRuleForm(forms.Form):
+    """One of a unit's risk rules: its name, its phrases (one a line) and what it does."""
+
+    unit = forms.ChoiceField(label=_("Unit"))
+    label = forms.CharField(
+        label=_("Name"),
+        max_length=80,
+        help_text=_("Shown to staff as the reason, e.g. “Suicide risk”."),
+    )
+    phrases = forms.CharField(
+        label=_("Phrases, one a line, in Swedish or English"),
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        max_length=20000,
+    )
+    action = forms.ChoiceField(label=_("What a phrase found in a client's message does"))
+    active = forms.BooleanField(label=_("In use"), required=False, initial=True)
+
+    def __init__(self, *args, units=(), **kwargs) -> None:
+        from chat.models import RiskRule
+
+        super().__init__(*args, **kwargs)
+        unit: forms.ChoiceField = self.fields["unit"]  # type: ignore[assignment]
+        unit.choices = [(str(u.pk), u.name) for u in units]
+        action: forms.ChoiceField = self.fields["action"]  # type: ignore[assignment]
+        action.choices = RiskRule.Action.choices
+
+
+class RiskTryForm(forms.Form):
+    """A sentence to try a unit's rules on; it is not stored."""
+
+    unit = forms.ChoiceField(label=_("Unit"))
+    text = forms.CharField(
+        label=_("A made-up message"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
+    )
+
+    def __init__(self, *args, units=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        unit: forms.ChoiceField = self.fields["unit"]  # type: ignore[assignment]
+        unit.choices = [(str(u.pk), u.name) for u in units]

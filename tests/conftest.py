@@ -148,6 +148,17 @@ async def redis_layer(settings, redis_url):
     await layer.flush()
 
 
+@pytest.fixture(autouse=True)
+def fresh_risk_rules():
+    """Each test compiles its units' risk rules afresh: a unit's id comes back after a
+    rolled-back test on SQLite, and its rules must not (chat/services/risk.py)."""
+    from chat.services.risk import risk_rules_forget_all
+
+    risk_rules_forget_all()
+    yield
+    risk_rules_forget_all()
+
+
 # --- broadcasts -------------------------------------------------------------------------------
 @pytest.fixture
 def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:

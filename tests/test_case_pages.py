@@ -416,7 +416,18 @@ def _return_case(case, users):
     return returning_browser(case), "/return/case/"
 
 
+def _risk_rules(case, users):
+    from chat.models import RiskRule
+
+    RiskRule.objects.create(unit=case.unit, label="Hot", phrases="döda mig", action="urgent")
+    RiskRule.objects.create(
+        unit=case.unit, label="Skulder", phrases="kronofogde*", action="mark", active=False
+    )
+    return http_client(users["sara"]), "/dashboard/risk-rules/"
+
+
 PAGES = {
+    "risk-rules": _risk_rules,
     "return": lambda case, users: (browser(), "/return/"),
     "return-case": _return_case,
     "case": lambda case, users: (http_client(users["bengt"]), f"/console/cases/{case.pk}/"),

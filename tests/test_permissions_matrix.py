@@ -36,6 +36,7 @@ from chat.models import (
     Message,
     Participant,
     PrivateNote,
+    RiskRule,
 )
 from tests import factories
 from tests.security_personas import (
@@ -132,6 +133,17 @@ EXPECTED: dict[str, dict[str, str]] = {
         unit_supervisor="saved",
         other_unit_supervisor="200",
     ),
+    "GET /dashboard/risk-rules/": by_group(
+        anonymous="login", no_console="403", workers="403", supervisors="200"
+    ),
+    # A risk rule for the unit: only its supervisors may keep one.
+    "POST /dashboard/risk-rules/": by_group(
+        anonymous="login",
+        no_console="403",
+        workers="403",
+        unit_supervisor="saved",
+        other_unit_supervisor="200",
+    ),
     "GET /console/inbox/": by_group(
         anonymous="login", no_console="403", unit_staff="200", other_staff="200"
     ),
@@ -182,6 +194,10 @@ EXPECTED: dict[str, dict[str, str]] = {
         other_staff="error:not_found",
     ),
     "console.presence": by_group(**CONSOLE_CLOSED, unit_staff="ok", other_staff="ok"),
+    # Lowering a raise (the target waits, raised by the unit's risk rules): its unit's staff.
+    "console.lower_risk": by_group(
+        **CONSOLE_CLOSED, unit_staff="ok", other_staff="error:not_found"
+    ),
     "console.note": by_group(
         **CONSOLE_CLOSED,
         assigned_worker="ok",
@@ -257,6 +273,8 @@ def test_the_table_covers_every_persona_and_every_permission():
         "chat.invite": "console.invite",
         "chat.manage_case": "GET /console/cases/{case}/",
         "chat.manage_unit_replies": "POST /console/replies/",
+        "chat.manage_risk_rules": "POST /dashboard/risk-rules/",
+        "chat.lower_risk": "console.lower_risk",
     }
     assert set(exercised_by) == set(PERMISSIONS)
     assert set(exercised_by.values()) <= set(EXPECTED)
@@ -299,6 +317,20 @@ def observe_http(cast: Cast, persona: str, action: str) -> str:
             {"scope": str(cast.unit.pk), "language": "sv", "title": "Hej", "body": "Hej igen."},
         )
         if CannedReply.objects.filter(unit=cast.unit).exists():
+            return "saved"
+    elif path == "/dashboard/risk-rules/":
+        response = client.post(
+            path,
+            {
+                "save": "1",
+                "unit": str(cast.unit.pk),
+                "label": "Hot",
+                "phrases": "döda mig",
+                "action": "urgent",
+                "active": "on",
+            },
+        )
+        if RiskRule.objects.filter(unit=cast.unit).exists():
             return "saved"
     else:
         response = client.post(path)
@@ -465,6 +497,20 @@ async def console_action(ws, cast: Cast, persona: str, action: str) -> str:
         frames = await reply_to(comm, {"type": "end", "conversation": target})
         conversation = await reload(cast.target)
         return "ok" if not conversation.is_open else error_code(frames) or "no_effect"
+    if action == "console.lower_risk":
+        await database_sync_to_async(Conversation.objects.filter(pk=target).update)(
+            priority=Conversation.Priority.URGENT,
+            risk={"unit": cast.unit.pk, "rule": "Hot", "effect": "urgent", "lowered": None},
+        )
+        frames = await reply_to(
+            comm, {"type": "lower_risk", "conversation": target, "reason": "Ingen risk."}
+        )
+        conversation = await reload(cast.target)
+        if conversation.priority == Conversation.Priority.NORMAL:
+            assert first_reply(frames, "risk.lowered") is not None
+            return "ok"
+        assert FIRST_BODY not in text_of(frames)
+        return error_code(frames) or "no_effect"
     if action == "console.note":
         frames = await reply_to(
             comm,

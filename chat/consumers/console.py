@@ -43,6 +43,7 @@ from chat.services.presence import (
     presence_console_opened,
     presence_set_status,
 )
+from chat.services.risk import risk_lower
 
 
 def browser_time(value: object) -> datetime | None:
@@ -143,6 +144,17 @@ def _conversation(user: User, frame: Frame):
         user=user,
         conversation_id=frame_id(frame.get("conversation"), name="conversation", error=NotFound),
     )
+
+
+def console_lower_risk(user: User, frame: Frame) -> Frame:
+    """The `risk.lowered` event, for the socket that asked too (a waiting conversation's
+    staff group holds no console)."""
+    override = risk_lower(
+        conversation_id=frame_id(frame.get("conversation"), name="conversation", error=NotFound),
+        actor=user,
+        reason=frame_text(frame.get("reason"), name="reason"),
+    )
+    return realtime.risk_event(override.conversation, raised=False, lowered=True)
 
 
 def console_post(user: User, frame: Frame) -> Frame:
@@ -299,6 +311,7 @@ class ConsoleConsumer(StaffConsumer):
             "ask_followup",
             "answer_question",
             "read_followup",
+            "lower_risk",
         }
     )
     relayed = frozenset(
@@ -312,6 +325,8 @@ class ConsoleConsumer(StaffConsumer):
             "queue.updated",
             "presence.updated",
             "followup.updated",
+            "risk.flagged",
+            "risk.lowered",
         }
     )
 
@@ -379,6 +394,9 @@ class ConsoleConsumer(StaffConsumer):
 
     async def on_end(self, frame: Frame) -> None:
         await self.act(console_end, frame)
+
+    async def on_lower_risk(self, frame: Frame) -> None:
+        await self.send_json(await self.act(console_lower_risk, frame))
 
     async def on_ask_followup(self, frame: Frame) -> None:
         await self.act(console_ask_followup, frame)

@@ -9,6 +9,7 @@ from chat import realtime, selectors
 from chat.consumers.base import Frame, StaffConsumer
 from chat.models import Conversation
 from chat.parsing import frame_choice, frame_id, frame_int
+from chat.selectors.risk import risk_alert_list
 from chat.services.conversations import conversation_move, conversation_set_priority
 from chat.services.presence import (
     CAPACITY_MAX,
@@ -30,6 +31,7 @@ def dashboard_snapshot(user: User) -> Frame:
     return {
         "type": "dashboard.snapshot",
         "units": [selectors.unit_stats(unit=unit) for unit in units],
+        "risk_alerts": risk_alert_list(unit_ids=[unit.pk for unit in units]),
     }
 
 
@@ -71,7 +73,7 @@ class DashboardConsumer(StaffConsumer):
     """A supervisor's live view of their units: queues, numbers and staffing."""
 
     frame_types = frozenset({"set_priority", "move", "set_capacity", "set_presence", "ping"})
-    relayed = frozenset({"dashboard.unit"})
+    relayed = frozenset({"dashboard.unit", "risk.flagged", "risk.lowered"})
 
     permission = "chat.view_dashboard"
 

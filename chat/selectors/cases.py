@@ -14,6 +14,7 @@ from chat.models import (
 from chat.permissions import can, require
 from chat.selectors.conversations import private_note_list, visible_from_seq
 from chat.selectors.handovers import handover_trail
+from chat.selectors.risk import risk_trail
 from chat.selectors.units import unit_list_supervised
 
 
@@ -75,6 +76,9 @@ def case_timeline(*, user: User, case: Case) -> list[dict[str, Any]]:
                 conversation=c, from_seq=visible_from_seq(user=user, conversation=c)
             ):
                 entries.append({"at": n.created_at, "kind": "note", "item": n})
+        # What the risk rules did, and who lowered it and why (the risk audit trail).
+        for r in risk_trail(conversation=c):
+            entries.append({"at": r.at, "kind": f"risk_{r.kind}", "item": r.item})
     # Handovers that took a conversation of this case to another unit's case: the record
     # of where the client went stays, while what happened there does not.
     unit_ids = set(user.units.values_list("pk", flat=True))

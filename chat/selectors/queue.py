@@ -27,6 +27,7 @@ from accounts.models import Presence, Unit
 from chat.models import (
     Conversation,
 )
+from chat.realtime import risk_visible
 from chat.selectors.conversations import conversation_list_waiting
 from chat.selectors.staff import StaffLoad, unit_staff_load
 from chat.selectors.units import local_time, unit_hours_text, unit_is_open
@@ -44,6 +45,7 @@ class WaitingRow(NamedTuple):
     transferred: bool
     queued_at: datetime
     last_seq: int
+    risk: dict[str, Any]  # what the risk rules found (chat/services/risk.py), or {}
 
 
 def waiting_rows(*, unit_id: int) -> list[WaitingRow]:
@@ -419,6 +421,7 @@ def unit_stats(
                 "priority": c.priority,
                 "queued_at": c.queued_at.isoformat(),
                 "position": position,
+                "risk": risk_visible(c.risk, c.unit_id),
             }
             for position, c in enumerate(head.rows, start=1)
         ],

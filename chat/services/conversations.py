@@ -22,6 +22,7 @@ from chat.services.cases import (
 from chat.services.messages import message_append, message_clean_body
 from chat.services.participants import participants_leave_all
 from chat.services.queue import conversation_assign, queue_announce, queue_dispatch_on_commit
+from chat.services.risk import risk_check_message_safely
 
 TOKEN_PATTERN = selectors.TOKEN_PATTERN
 
@@ -63,12 +64,15 @@ def conversation_start(
                 queued_at=now,
                 client_seen_at=now,
             )
-            message_append(
+            first = message_append(
                 conversation,
                 sender=Message.Sender.CLIENT,
                 body=clean_body,
                 client_id=client_id,
             )
+            # The unit's risk rules on the first message: a hit may lift it to the front.
+            if risk_check_message_safely(message=first):
+                conversation.refresh_from_db(fields=["priority", "risk"])
             queue_announce(unit_id=unit.pk)
             queue_dispatch_on_commit(unit_ids=[unit.pk])
     except IntegrityError:

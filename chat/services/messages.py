@@ -23,6 +23,7 @@ from chat import realtime, selectors
 from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooLong
 from chat.models import Conversation, Message, Participant, PrivateNote
 from chat.permissions import can, require
+from chat.services.risk import risk_check_message_safely
 from chat.text import message_parts
 
 
@@ -185,6 +186,9 @@ def message_post(
         if existing is None:
             raise
         return existing, False
+    if sender == Message.Sender.CLIENT:
+        # The unit's risk rules, on the stored message (chat/services/risk.py).
+        risk_check_message_safely(message=message)
     return message, True
 
 

@@ -17,6 +17,7 @@ from chat.models import (
     PurgeReport,
     SurveyAnswer,
 )
+from chat.services.risk import risk_forget_words
 
 CLOSED_STATES = (
     Conversation.State.ENDED,
@@ -52,6 +53,7 @@ def retention_purge(*, now: datetime | None = None) -> PurgeReport:
         PrivateNote.objects.filter(conversation_id__in=ids).delete()
         # Handover notes and reasons are staff text about the client too.
         Handover.objects.filter(conversation_id__in=ids).update(note="", decline_reason="")
+        risk_forget_words(conversation_ids=ids)
         followups_held = Q(case__legal_hold=True)
         offline_questions, _by_model = (
             FollowUp.objects.filter(

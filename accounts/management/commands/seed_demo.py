@@ -14,7 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import OpeningHours, Unit, User
-from chat.models import Case, ClientRecord, Conversation
+from chat.models import Case, ClientRecord, Conversation, RiskRule
+from chat.risk_defaults import DEFAULT_RULES
+from chat.services.risk import risk_rules_changed_on_commit
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - a published demo password, never for production
 
@@ -114,6 +116,8 @@ class Command(BaseCommand):
             units = self._seed_units()
             users = self._seed_staff(units)
             added = self._seed_history(units, users)
+            rules = self._seed_risk_rules(units)
+        self.stdout.write(f"risk rules added: {rules}")
         self.stdout.write(f"finished conversations added: {added}")
 
         self._print_table(users)
@@ -162,6 +166,23 @@ class Command(BaseCommand):
             users.append(user)
             self.stdout.write(f"{'created' if created else 'updated'} user: {user.username}")
         return users
+
+    def _seed_risk_rules(self, units: dict[str, Unit]) -> int:
+        """The project's default risk rules (chat/risk_defaults.py) in every demo unit,
+        each once: a rule a supervisor changed or removed is left as they left it, unless
+        its name is gone (then it comes back)."""
+        added = 0
+        for unit in units.values():
+            for default in DEFAULT_RULES:
+                _rule, created = RiskRule.objects.get_or_create(
+                    unit=unit,
+                    label=default.label,
+                    defaults={"phrases": "\n".join(default.phrases), "action": default.action},
+                )
+                added += created
+        for unit in units.values():
+            risk_rules_changed_on_commit(unit_id=unit.pk)
+        return added
 
     def _seed_history(self, units: dict[str, Unit], users: list[User]) -> int:
         """Finished conversations over the last `HISTORY_DAYS` days, in each unit's opening

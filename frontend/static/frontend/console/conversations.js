@@ -2,6 +2,7 @@
 // which have news, and which are no longer theirs. Each conversation is an entry (see
 // panel.js) with its own panel, tab, thread and notes.
 
+import { renderRisk } from "../risk-line.js";
 import { forgetSession } from "../session.js";
 import { $ } from "./dom.js";
 import { createEntry, notesKey, outboxKey, refreshControls, setCase } from "./panel.js";
@@ -50,6 +51,16 @@ export class Conversations {
 
   current() {
     return this.entries.get(this.selected);
+  }
+
+  // What the risk rules found in this conversation (or null), with the way to lower it.
+  setRisk(entry, risk) {
+    if (!entry) return;
+    entry.risk = risk || null;
+    renderRisk(entry.panel.querySelector(".risk-line"), entry.risk, {
+      onLower: (button) => this.ctx.risk.open(entry.id, button),
+      label: entry.label,
+    });
   }
 
   needingAttention() {

@@ -22,6 +22,7 @@ import { Invite } from "./invite.js";
 import { Offers } from "./offers.js";
 import { setUnit } from "./panel.js";
 import { Queue } from "./queue.js";
+import { RiskLowering } from "./risk.js";
 import { renderContext } from "./staff-context.js";
 
 const { gettext } = window;
@@ -40,6 +41,7 @@ const ctx = {
 
 ctx.alerts = new Alerts(ctx);
 ctx.queue = new Queue(ctx);
+ctx.risk = new RiskLowering(ctx);
 ctx.conversations = new Conversations(ctx);
 ctx.dialogs = new Dialogs(ctx);
 ctx.handover = new Handover(ctx);
@@ -64,7 +66,10 @@ document.addEventListener("visibilitychange", () =>
 function onSnapshot(frame) {
   queue.replace(frame.units, frame.waiting);
   const current = new Set(frame.conversations.map((c) => c.id));
-  for (const c of frame.conversations) conversations.open(c.id, c.unit, c.case);
+  for (const c of frame.conversations) {
+    conversations.open(c.id, c.unit, c.case);
+    conversations.setRisk(conversations.get(c.id), c.risk);
+  }
   conversations.markMissingGone(current);
   queue.showPresence(frame.presence);
   queue.sendPendingStatus();
@@ -97,6 +102,7 @@ function onAssigned(frame) {
   const known = conversations.has(frame.conversation);
   const entry = conversations.open(frame.conversation, frame.detail.unit, frame.detail.case);
   if (entry.gone) conversations.reopen(entry);
+  conversations.setRisk(entry, frame.detail.risk);
   // The event carries the messages and the staff context: nothing to ask for.
   if (frame.sync && frame.context) {
     applySync(frame.sync);
@@ -135,6 +141,20 @@ function onMessage(frame) {
   }
 }
 
+// The risk rules found words in one of this worker's conversations, or it was lowered.
+function onRisk(frame) {
+  if (frame.type === "risk.lowered") ctx.risk.lowered(frame);
+  const entry = entryOf(frame);
+  if (!entry) return;
+  conversations.setRisk(entry, frame.risk);
+  if (frame.type === "risk.flagged" && frame.risk && !frame.risk.held) {
+    alerts.announce(
+      interpolate(gettext("%s: a risk rule found words in the client's message."), [entry.label]),
+    );
+    if (frame.risk.effect !== "mark") alerts.chime();
+  }
+}
+
 // The frame's conversation, when it is one of this console's.
 const entryOf = (frame) => conversations.get(frame.conversation);
 
@@ -146,6 +166,7 @@ function handleError(frame) {
   else if (entry && frame.client_id && about === "note") entry.notes.fail(frame);
   else if (about === "sync" && entry && entry.gone) return; // no longer readable: fine
   else if (about === "hand_over") ctx.handover.failed(frame.code);
+  else if (about === "lower_risk") ctx.risk.failed(frame);
   else if (about === "end") ctx.end.failed(frame.code);
   else if (about === "invite" || about === "invite_link") ctx.invite.failed(frame.code);
   else if (about === "handover_accept" || about === "handover_decline") ctx.offers.failed(frame);
@@ -200,6 +221,8 @@ ctx.socket = new Socket("/ws/console/", {
       const entry = entryOf(frame);
       if (entry) conversations.markGone(entry, frame.reason);
     },
+    "risk.flagged": onRisk,
+    "risk.lowered": onRisk,
     "handover.updated": (frame) => ctx.handover.updated(frame.handover),
     "followup.updated": (frame) => ctx.inbox.followupUpdated(frame.followup),
     invitation: (frame) => ctx.invite.showInvitation(frame),

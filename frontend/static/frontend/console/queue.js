@@ -3,6 +3,7 @@
 
 import { interpolate } from "../bidi.js";
 import { moreWaitingText } from "../queue-texts.js";
+import { renderRisk } from "../risk-line.js";
 import { loadSession, saveSession } from "../session.js";
 import { $, fromTemplate } from "./dom.js";
 
@@ -27,6 +28,7 @@ export class Queue {
     this.countsByUnit = new Map(); // unit id -> { total, urgentBeyond } of its whole queue
     this.knownWaiting = new Set();
     this.newWaiting = new Set(); // waiting ids that arrived while this window was elsewhere
+    this.riskFlagsSeen = new Set(); // risk flags of waiting rows already announced
     this.acceptedHere = false; // focus a conversation this tab accepted
     this.capacity = null;
     this.list = $("waiting");
@@ -103,6 +105,7 @@ export class Queue {
     for (const c of waiting) {
       this.waitingByUnit.get(c.unit)?.push(c);
       this.knownWaiting.add(c.id);
+      if (c.risk) this.riskFlagsSeen.add(c.risk.flag);
     }
     for (const [unit, rows] of this.waitingByUnit) {
       if (!this.countsByUnit.has(unit)) this.setCounts(unit, rows.length, 0);
@@ -117,7 +120,26 @@ export class Queue {
     this.waitingByUnit.set(unit, waiting);
     this.setCounts(unit, total, frame.urgent_beyond);
     this.noticeNewWaiting(this.arrivals(waiting, total));
+    this.noticeRaised(waiting);
     this.render();
+  }
+
+  // A waiting client the risk rules just moved to the front: say so, and chime.
+  noticeRaised(waiting) {
+    for (const c of waiting) {
+      const risk = c.risk;
+      if (!risk || risk.effect !== "urgent" || risk.lowered) continue;
+      if (this.riskFlagsSeen.has(risk.flag)) continue;
+      this.riskFlagsSeen.add(risk.flag);
+      this.ctx.alerts.announce(
+        interpolate(
+          gettext("Client %(client)s is now first in the queue: %(rule)s"),
+          { client: c.id, rule: risk.rule },
+          true,
+        ),
+      );
+      if (this.presenceSelect.value === "available") this.ctx.alerts.chime();
+    }
   }
 
   setCounts(unit, total, urgentBeyond) {
@@ -166,7 +188,12 @@ export class Queue {
       li.querySelector(".waited").textContent = waitedText(c.queued_at);
       li.querySelector(".waited").dataset.since = c.queued_at;
       li.querySelector(".urgent").hidden = c.priority < 1;
-      li.querySelector("button").addEventListener("click", () => this.accept(c.id));
+      li.querySelector("button.accept").addEventListener("click", () => this.accept(c.id));
+      li.classList.toggle("waiting__item--risk", Boolean(c.risk));
+      renderRisk(li.querySelector(".risk-line"), c.risk, {
+        onLower: (button) => this.ctx.risk.open(c.id, button),
+        label: interpolate(gettext("Client %s"), [c.id]),
+      });
       return li;
     });
     this.list.replaceChildren(...items);

@@ -5,6 +5,7 @@
 import { interpolate } from "../bidi.js";
 import { fromTemplate, setText, syncValue } from "./dom.js";
 import { PRESENCE_TEXT, clientLabel, waitedText } from "./words.js";
+import { renderRisk } from "../risk-line.js";
 
 const { gettext, ngettext } = window;
 
@@ -163,6 +164,7 @@ export function updateWaitingItem(board, item, unitId, conversation) {
   waited.dataset.since = conversation.queued_at;
   setText(waited, waitedText(conversation.queued_at));
   setText(item.querySelector(".priority-text"), urgent ? gettext("Mark normal") : gettext("Mark urgent"));
+  renderRisk(item.querySelector(".risk-line"), conversation.risk);
   for (const selector of [".priority-who", ".move-who", ".move-button-who"]) {
     setText(item.querySelector(selector), `(${label})`);
   }
