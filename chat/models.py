@@ -125,6 +125,9 @@ class Conversation(models.Model):
     last_client_message_at = models.DateTimeField(null=True, blank=True)
     last_staff_message_at = models.DateTimeField(null=True, blank=True)
     unanswered_flagged_at = models.DateTimeField(null=True, blank=True)
+    # The highest seq its worker has had in view (the console's `seen`): what is above it
+    # from the client is unread. Back to 0 when the conversation gets another worker.
+    worker_read_seq = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -218,6 +221,7 @@ class AccessLog(models.Model):
         READ_MESSAGES = "read_messages", _("read the messages")
         READ_TRANSCRIPT = "read_transcript", _("downloaded the transcript")
         READ_CASE = "read_case", _("opened the case")
+        READ_PREVIEW = "read_preview", _("saw a waiting client's latest message")
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

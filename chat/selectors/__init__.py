@@ -9,6 +9,7 @@ learns nothing about which conversations exist."""
 from chat.selectors.access import (
     access_log_list,
     staff_took_part,
+    staff_took_part_in,
 )
 from chat.selectors.cases import (
     SURVEY_MIN_ANSWERS,
@@ -28,6 +29,7 @@ from chat.selectors.conversations import (
     conversation_get_for_staff,
     conversation_is_unanswered,
     conversation_list_active_for,
+    conversation_list_mine,
     conversation_list_open_for,
     conversation_list_unanswered,
     conversation_list_waiting,
@@ -50,8 +52,10 @@ from chat.selectors.handovers import (
     participant_present_for,
 )
 from chat.selectors.queue import (
+    PREVIEW_CHARS,
     QueueHead,
     QueueSnapshot,
+    WaitingPreview,
     WaitingRow,
     estimate_at,
     estimate_basis,
@@ -64,6 +68,7 @@ from chat.selectors.queue import (
     queue_places_unchanged,
     queue_position_for,
     queue_positions,
+    queue_previews,
     queue_snapshot,
     queue_sort_key,
     unit_stats,
@@ -96,12 +101,14 @@ from chat.selectors.units import (
 )
 
 __all__ = [
+    "PREVIEW_CHARS",
     "SURVEY_MIN_ANSWERS",
     "SYNC_LIMIT",
     "TOKEN_PATTERN",
     "QueueHead",
     "QueueSnapshot",
     "StaffLoad",
+    "WaitingPreview",
     "WaitingRow",
     "access_log_list",
     "canned_reply_get_for",
@@ -114,6 +121,7 @@ __all__ = [
     "conversation_get_for_staff",
     "conversation_is_unanswered",
     "conversation_list_active_for",
+    "conversation_list_mine",
     "conversation_list_open_for",
     "conversation_list_unanswered",
     "conversation_list_waiting",
@@ -148,10 +156,12 @@ __all__ = [
     "queue_places_unchanged",
     "queue_position_for",
     "queue_positions",
+    "queue_previews",
     "queue_snapshot",
     "queue_sort_key",
     "staff_list_supervised",
     "staff_took_part",
+    "staff_took_part_in",
     "survey_summary",
     "token_hash",
     "transcript_for_client",
