@@ -153,12 +153,13 @@ def queue_previews(*, conversation_ids: list[int]) -> dict[int, WaitingPreview]:
         seq__gt=OuterRef("unit_visible_from_seq"),
     )
     latest = visible.order_by("-seq")
-    # The handover that put it in this queue: to this unit's queue, since it last queued.
+    # The handover that put it in this queue: to this unit's queue, since a worker last
+    # took it (it waits again; a handover before that is history).
     handover = Handover.objects.filter(
         conversation=OuterRef("pk"),
         state=Handover.State.QUEUED,
         to_unit=OuterRef("unit_id"),
-        created_at__gte=OuterRef("queued_at"),
+        created_at__gte=OuterRef("accepted_at"),
     ).order_by("-created_at", "-pk")
     rows = (
         Conversation.objects.filter(pk__in=conversation_ids)
