@@ -217,7 +217,7 @@ async def test_a_console_sees_and_logs_what_a_waiting_client_writes(ws, ekonomi,
     assert await preview_reads(anna) == [(conversation_id, False)] * 2
 
     # Another client queueing announces the queue again: the first preview is not new.
-    other, other_id = await waiting_client(ws, ekonomi, "Fråga om bostadsbidrag.")
+    _other, other_id = await waiting_client(ws, ekonomi, "Fråga om bostadsbidrag.")
     await next_frame(console, "queue.updated", where=lambda f: len(f["waiting"]) == 2)
     await settle(console)
     assert await preview_reads(anna) == [(conversation_id, False)] * 2 + [(other_id, False)]
