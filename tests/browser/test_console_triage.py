@@ -185,3 +185,51 @@ def test_a_worker_triages_three_clients_by_keyboard(live_server, personas, new_c
         "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
     assert widths[0] <= widths[1], widths
+
+
+def test_the_queue_shows_urgent_and_handed_over_clients_apart(
+    live_server, personas, new_context, shot
+):
+    """The queue's marks as a worker reads them: an urgent client, one handed over from
+    another unit with their words, one back in the queue; pictures at desktop and phone
+    size next to the worker's own conversation."""
+    from accounts.models import Unit
+    from chat.models import Conversation
+    from chat.services.handover import conversation_hand_over
+    from tests.browser.conftest import colleague
+    from tests.factories import accept, start_conversation
+
+    vald = Unit.objects.create(name="Våld i nära relationer", slug="vald")
+    bengt = colleague(personas, "bengt", "Bengt", "Berg")
+    bengt.units.set([vald])
+    mine, _token = start_conversation(personas.unit, "Jag behöver hjälp med hyran.")
+    accept(personas.anna, mine)
+    urgent, _token = start_conversation(personas.unit, "Jag är rädd, han står utanför dörren.")
+    Conversation.objects.filter(pk=urgent.pk).update(priority=Conversation.Priority.URGENT)
+    handed, _token = start_conversation(vald, "Jag har blivit utan pengar efter separationen.")
+    accept(bengt, handed)
+    conversation_hand_over(
+        conversation=Conversation.objects.get(pk=handed.pk),
+        actor=bengt,
+        note="Behöver ekonomiskt bistånd, inte akut.",
+        share_history=True,
+        to_unit_id=personas.unit.pk,
+    )
+    start_conversation(personas.unit, "Hur ansöker man om försörjningsstöd?")
+
+    worker = new_context(viewport=DESKTOP, locale="sv-SE").new_page()
+    login(worker, live_server.url, "anna", personas.password)
+    open_console(worker, live_server.url)
+    rows = worker.locator("#waiting li")
+    expect(rows).to_have_count(3, timeout=WAIT)
+    expect(rows.nth(0).locator(".urgent")).to_be_visible()
+    expect(rows.nth(1).locator(".handed")).to_contain_text("Bengt Berg")
+    expect(rows.nth(1).locator(".handed")).to_contain_text("Våld i nära relationer")
+    expect(rows.nth(1).locator(".waiting__preview")).to_contain_text("separationen")
+    expect(rows.nth(2).locator(".handed")).to_be_hidden()
+    results = _axe.run(worker, options={"resultTypes": ["violations"]})
+    assert results.violations_count == 0, results.generate_report()
+    picture(worker, shot, "console-desktop-queue-marks")
+    worker.set_viewport_size(PHONE)
+    assert worker.evaluate(OFF_SCREEN_JS, CONTROLS) == []
+    picture(worker, shot, "console-360-queue-marks")
