@@ -161,6 +161,7 @@ def test_a_worker_triages_three_clients_by_keyboard(live_server, personas, new_c
         assert worker.evaluate("() => !!document.activeElement.closest('#shortcuts-dialog')")
     results = _axe.run(worker, options={"resultTypes": ["violations"]})
     assert results.violations_count == 0, results.generate_report()
+    picture(worker, shot, "console-shortcuts-help")
     worker.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(opener).to_be_focused()
