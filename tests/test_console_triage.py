@@ -276,3 +276,21 @@ async def test_the_console_hears_when_the_clients_page_comes_and_goes(ws, ekonom
     assert here["online"] is True
     # Never to the client's own page.
     assert all(f["type"] != "conversation.client" for f in await settle(back))
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_preview_that_cannot_be_logged_is_not_shown(ws, ekonomi, anna, monkeypatch):
+    from chat.consumers import console as console_module
+
+    console, _snapshot = await ws.console(anna)
+
+    def refuse(**kwargs):
+        raise RuntimeError("the access log is not writable")
+
+    monkeypatch.setattr(console_module, "queue_previews_read", refuse)
+    _client, conversation_id = await waiting_client(ws, ekonomi, "Ingen får se det här olagrat.")
+
+    updated = await next_frame(console, "queue.updated", where=lambda f: f["waiting"])
+    assert updated["waiting"][0]["id"] == conversation_id
+    assert updated["waiting"][0]["preview"] is None
+    assert await preview_reads(anna) == []
