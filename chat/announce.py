@@ -54,7 +54,7 @@ def announcements(unit_ids: list[int]) -> list[tuple[str, realtime.Event]]:
     for unit in selectors.unit_list_by_ids(unit_ids=unit_ids):
         snapshot = selectors.queue_snapshot(unit=unit)
         head = snapshot.head
-        previews = selectors.queue_previews(conversation_ids=[row.pk for row in head.rows])
+        previews = selectors.queue_head_previews(head)
         events += [
             (
                 realtime.unit_staff_group(unit.pk),

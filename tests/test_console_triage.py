@@ -294,3 +294,19 @@ async def test_a_preview_that_cannot_be_logged_is_not_shown(ws, ekonomi, anna, m
     assert updated["waiting"][0]["id"] == conversation_id
     assert updated["waiting"][0]["preview"] is None
     assert await preview_reads(anna) == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_only_the_front_of_the_queue_carries_previews(ws, ekonomi, anna, settings):
+    settings.CONSOLE_PREVIEW_ROWS = 2
+    for n in range(4):
+        await database_sync_to_async(factories.start_conversation)(ekonomi, f"Fråga {n}")
+
+    _console, snapshot = await ws.console(anna)
+
+    previews = [row["preview"] and row["preview"]["text"] for row in snapshot["waiting"]]
+    assert previews == ["Fråga 0", "Fråga 1", None, None]
+    assert len(await preview_reads(anna)) == 2
+    rows = await database_sync_to_async(selectors.waiting_rows)(unit_id=ekonomi.pk)
+    shown = await database_sync_to_async(selectors.queue_head_previews)(selectors.queue_head(rows))
+    assert sorted(p.text for p in shown.values()) == ["Fråga 0", "Fråga 1"]

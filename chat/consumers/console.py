@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from accounts.models import Presence, User
 from chat import liveness, realtime, selectors
@@ -99,7 +100,11 @@ def console_snapshot(user: User, channel_name: str, session_key: str | None) -> 
     waiting = sorted(
         (row for head in heads.values() for row in head.rows), key=selectors.queue_sort_key
     )
-    previews = selectors.queue_previews(conversation_ids=[row.pk for row in waiting])
+    previews = selectors.queue_previews(
+        conversation_ids=[
+            row.pk for head in heads.values() for row in head.rows[: settings.CONSOLE_PREVIEW_ROWS]
+        ]
+    )
     waiting_rows = [realtime.waiting_payload(row, previews.get(row.pk)) for row in waiting]
     queue_previews_read(
         actor=user,

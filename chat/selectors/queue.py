@@ -141,6 +141,14 @@ class WaitingPreview(NamedTuple):
     handed_from_unit: str
 
 
+def queue_head_previews(head: QueueHead) -> dict[int, WaitingPreview]:
+    """The previews of the front of one unit's queue: its first `CONSOLE_PREVIEW_ROWS`
+    rows (the rows behind them go without, so the frame stays small)."""
+    return queue_previews(
+        conversation_ids=[row.pk for row in head.rows[: settings.CONSOLE_PREVIEW_ROWS]]
+    )
+
+
 def queue_previews(*, conversation_ids: list[int]) -> dict[int, WaitingPreview]:
     """The previews of waiting conversations, in one statement however many: only what the
     staff of the conversation's unit may read (above `unit_visible_from_seq`, so a
