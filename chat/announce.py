@@ -53,10 +53,12 @@ def announcements(unit_ids: list[int]) -> list[tuple[str, realtime.Event]]:
     events: list[tuple[str, realtime.Event]] = []
     for unit in selectors.unit_list_by_ids(unit_ids=unit_ids):
         snapshot = selectors.queue_snapshot(unit=unit)
+        head = snapshot.head
+        previews = selectors.queue_head_previews(head)
         events += [
             (
                 realtime.unit_staff_group(unit.pk),
-                realtime.queue_event(unit.pk, snapshot.head),
+                realtime.queue_event(unit.pk, head, previews),
             ),
             (
                 realtime.unit_waiting_group(unit.pk),

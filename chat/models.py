@@ -128,6 +128,9 @@ class Conversation(models.Model):
     # What the risk rules found, as the console and dashboard show it (plain JSON, see
     # chat/services/risk.py `risk_payload`): the strongest flag, and a worker's lowering.
     risk = models.JSONField(default=dict, blank=True)
+    # The highest seq its worker has had in view (the console's `seen`): what is above it
+    # from the client is unread. Back to 0 when the conversation gets another worker.
+    worker_read_seq = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -221,6 +224,7 @@ class AccessLog(models.Model):
         READ_MESSAGES = "read_messages", _("read the messages")
         READ_TRANSCRIPT = "read_transcript", _("downloaded the transcript")
         READ_CASE = "read_case", _("opened the case")
+        READ_PREVIEW = "read_preview", _("saw a waiting client's latest message")
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

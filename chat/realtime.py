@@ -32,7 +32,7 @@ if TYPE_CHECKING:
         Participant,
         PrivateNote,
     )
-    from chat.selectors import QueueHead, WaitingRow
+    from chat.selectors import QueueHead, WaitingPreview, WaitingRow
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,49 @@ def risk_event(conversation: Conversation, *, raised: bool, lowered: bool) -> Ev
         "priority": conversation.priority,
         "raised": raised,
         "risk": risk_visible(conversation.risk, conversation.unit_id),
+    }
+
+
+def waiting_payload(row: WaitingRow, preview: WaitingPreview | None) -> dict[str, Any]:
+    """A waiting conversation as a console's queue shows it: a conversation object with
+    `transferred`, the client's latest words the unit may read (`preview`, or null) and
+    where a handover brought it from (`handed_over`, or null). The text goes only to the
+    unit's staff, and every console that receives it logs the read (access.py)."""
+    payload = {**conversation_payload(row), "transferred": row.transferred}
+    payload["preview"] = (
+        {
+            "seq": preview.seq,
+            "text": preview.text,
+            "cut": preview.cut,
+            "count": preview.client_messages,
+        }
+        if preview is not None and preview.seq
+        else None
+    )
+    payload["handed_over"] = (
+        {"from": preview.handed_from, "from_unit": preview.handed_from_unit}
+        if preview is not None and preview.handed_from_unit
+        else None
+    )
+    return payload
+
+
+def my_conversation_payload(conversation: Conversation) -> dict[str, Any]:
+    """One of a console's own conversations: a conversation object with what the list of
+    them shows before the messages are read: its worker's unread count (`unread`, client
+    messages above `read_seq`) and the client's last signs (`client_seen_at`, when the
+    client last wrote, when staff last did). Reads the annotation `unread` when present."""
+
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        **conversation_payload(conversation),
+        "read_seq": conversation.worker_read_seq,
+        "unread": getattr(conversation, "unread", None),
+        "client_seen_at": iso(conversation.client_seen_at),
+        "last_client_message_at": iso(conversation.last_client_message_at),
+        "last_staff_message_at": iso(conversation.last_staff_message_at),
     }
 
 
@@ -292,15 +335,26 @@ def unanswered_event(conversation: Conversation) -> Event:
     return {"type": "conversation.unanswered", "conversation": conversation.pk}
 
 
-def queue_event(unit_id: int, head: QueueHead) -> Event:
-    """A unit's queue as staff see it (`selectors.QueueHead`): its first rows and how many
-    wait, however long it is. A dropped event is healed by the next one."""
+def queue_event(
+    unit_id: int, head: QueueHead, previews: dict[int, WaitingPreview] | None = None
+) -> Event:
+    """A unit's queue as staff see it (`selectors.QueueHead`): its first rows, each with
+    its preview (`waiting_payload`), and how many wait, however long it is. A dropped event
+    is healed by the next one."""
+    previews = previews or {}
     return {
         "type": "queue.updated",
         "unit": unit_id,
-        "waiting": [conversation_payload(c) for c in head.rows],
+        "waiting": [waiting_payload(row, previews.get(row.pk)) for row in head.rows],
         **queue_counts(head),
     }
+
+
+def client_presence_event(conversation_id: int, *, online: bool) -> Event:
+    """The client's socket of the conversation opened (or resumed) or closed: for the
+    staff in it ("network lost" on the console). Never stored; a lost one is healed by
+    the console's heartbeat (`client_seen_at` in its slow `pong`)."""
+    return {"type": "conversation.client", "conversation": conversation_id, "online": online}
 
 
 def queue_counts(head: QueueHead) -> dict[str, int]:

@@ -336,6 +336,10 @@ QUEUE_ANNOUNCE_MS = env_int("QUEUE_ANNOUNCE_MS", 250, minimum=0)
 CONSOLE_QUEUE_ROWS = env_int("CONSOLE_QUEUE_ROWS", 50, minimum=1)
 if CONSOLE_QUEUE_ROWS > 200:
     raise ImproperlyConfigured("CONSOLE_QUEUE_ROWS must be at most 200")
+# Of those, the first this many carry the client's latest words (a preview of at most 140
+# characters, up to about 1 KB escaped): a worker triages the front of the queue, and the
+# frame stays small. 0 shows no previews.
+CONSOLE_PREVIEW_ROWS = env_int("CONSOLE_PREVIEW_ROWS", 10, minimum=0)
 # A handover offer to a named colleague not answered this soon goes back to its sender.
 HANDOVER_OFFER_SECONDS = env_int("HANDOVER_OFFER_SECONDS", 120, minimum=10)
 # Case codes: a keyed hash (CASE_CODE_PEPPER, else SECRET_KEY); CASE_CODE_TRIES wrong tries

@@ -56,6 +56,8 @@ BACKGROUND = frozenset(
         "presence.updated",
         "dashboard.unit",
         "conversation.context",
+        # The client's page connected or went: told to the staff in the conversation.
+        "conversation.client",
     }
 )
 

@@ -248,7 +248,7 @@ async def test_a_consoles_slow_check_reads_the_last_seqs_and_keeps_the_session(
     pong = await ping(console)
 
     assert unchanged == soon
-    assert pong == {"type": "pong", "last_seqs": {}}
+    assert pong == {"type": "pong", "last_seqs": {}, "clients_seen": {}}
     assert any("django_session" in sql for sql in statements)
     expires = await database_sync_to_async(
         lambda: Session.objects.get(session_key=key).expire_date

@@ -38,9 +38,11 @@ from django.test.utils import CaptureQueriesContext
 from chat.consumers.base import as_current_user, staff_session_ok
 from chat.consumers.client import client_post, client_start, first_message
 from chat.consumers.console import (
+    PreviewShown,
     console_accept,
     console_note,
     console_post,
+    console_previews_read,
     console_snapshot,
     console_unit_ids,
 )
@@ -99,6 +101,10 @@ POSTGRES_BUDGETS = {
     "start": 30,
     "accept": 38,
     "console connect": 46,
+    # A console shown new previews of waiting clients logs them: one INSERT for all of
+    # them (who took part is worked out inside it), in the transaction Django wraps a bulk
+    # insert in.
+    "preview delivery": 3,
 }
 SQLITE_BUDGETS = {
     "client message": 6,
@@ -108,6 +114,7 @@ SQLITE_BUDGETS = {
     "start": 31,
     "accept": 39,
     "console connect": 46,
+    "preview delivery": 3,
 }
 
 
@@ -227,3 +234,14 @@ def test_the_heartbeats_slow_check_reads_the_account_once(anna):
     assert fresh.pk == anna.pk and answer == {"type": "pong"}
     account_reads = [sql for sql in count.sql if 'FROM "accounts_user"' in sql]
     assert len(account_reads) == 1, account_reads
+
+
+def test_a_delivery_of_previews(ekonomi, anna):
+    """However many previews a `queue.updated` brings, logging them costs the same."""
+    waiting = [factories.start_conversation(ekonomi)[0] for _ in range(8)]
+    shown = [PreviewShown(c.pk, ekonomi.pk, ekonomi.name) for c in waiting]
+
+    with counted() as count:
+        console_previews_read.func(anna, shown)
+
+    assert within_budget(count, "preview delivery"), count

@@ -282,6 +282,7 @@ class ClientConsumer(JsonFrameConsumer):
     async def disconnect(self, code: int) -> None:
         if self.conversation_id is None:
             return
+        await self.tell_staff(online=False)
         # Closing the page is leaving the queue, unless the client is back within the grace
         # (chat/services/timed.py decides); the last sign of life is when it closed.
         with contextlib.suppress(ChatError):  # purged or otherwise gone
@@ -371,6 +372,15 @@ class ClientConsumer(JsonFrameConsumer):
             if event["type"] == "queue.position":
                 self.place = event
             await self.send_json(event)
+        await self.tell_staff(online=True)
+
+    async def tell_staff(self, *, online: bool) -> None:
+        """The staff in the conversation see whether the client's page is connected."""
+        if self.conversation_id is not None:
+            await realtime.relay(
+                realtime.conversation_staff_group(self.conversation_id),
+                realtime.client_presence_event(self.conversation_id, online=online),
+            )
 
     # --- the waiting client's place ---------------------------------------------------
     async def wait_in(self, unit_id: int | None) -> None:

@@ -3,10 +3,12 @@ once), handover, invitations, private notes, typing and seen."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from accounts.models import Presence, User
 from chat import liveness, realtime, selectors
@@ -24,9 +26,18 @@ from chat.parsing import (
     frame_texts,
     frame_uuid,
 )
-from chat.services.access import conversation_open, followup_read
+from chat.services.access import (
+    PreviewShown,
+    conversation_open,
+    followup_read,
+    queue_previews_read,
+)
 from chat.services.cases import FollowUpQuestion, followup_ask, followup_worker_answer
-from chat.services.conversations import conversation_accept, conversation_end
+from chat.services.conversations import (
+    conversation_accept,
+    conversation_end,
+    conversation_mark_read,
+)
 from chat.services.handover import (
     conversation_hand_over,
     handover_accept,
@@ -44,6 +55,8 @@ from chat.services.presence import (
     presence_set_status,
 )
 from chat.services.risk import risk_lower
+
+log = logging.getLogger(__name__)
 
 
 def browser_time(value: object) -> datetime | None:
@@ -88,25 +101,68 @@ def console_snapshot(user: User, channel_name: str, session_key: str | None) -> 
     waiting = sorted(
         (row for head in heads.values() for row in head.rows), key=selectors.queue_sort_key
     )
-    mine = selectors.conversation_list_open_for(user=user)
+    previews = selectors.queue_previews(
+        conversation_ids=[
+            row.pk for head in heads.values() for row in head.rows[: settings.CONSOLE_PREVIEW_ROWS]
+        ]
+    )
+    waiting_rows = [realtime.waiting_payload(row, previews.get(row.pk)) for row in waiting]
+    queue_previews_read(
+        actor=user,
+        shown=previews_shown(waiting_rows, {u.pk: u.name for u in units}),
+        request_id=uuid.uuid4(),
+    )
+    mine = selectors.conversation_list_mine(user=user)
     offers = selectors.handover_list_offered_to(user=user)
     return {
         "type": "console.snapshot",
         "units": [
             {"id": u.pk, "name": u.name, **realtime.queue_counts(heads[u.pk])} for u in units
         ],
-        "waiting": [realtime.conversation_payload(c) for c in waiting],
-        "conversations": [realtime.conversation_payload(c) for c in mine],
+        "waiting": waiting_rows,
+        "conversations": [mine_payload(c, user) for c in mine],
         "offers": [realtime.handover_payload(h) for h in offers],
         "presence": realtime.presence_event(presence),
     }
 
 
+def mine_payload(conversation, user: User) -> Frame:
+    """One of the console's own conversations; the unread count is the worker's own."""
+    payload = realtime.my_conversation_payload(conversation)
+    if conversation.worker_id != user.pk:
+        payload["read_seq"] = payload["unread"] = None
+    return payload
+
+
+def previews_shown(
+    waiting: list[Frame], unit_names: dict[int, str], logged: dict[int, int] | None = None
+) -> list[PreviewShown]:
+    """The previews among `waiting` (`realtime.waiting_payload`s) that this console has not
+    yet logged (`logged`: conversation id -> the seq it logged last)."""
+    logged = logged or {}
+    return [
+        PreviewShown(row["id"], row["unit"], unit_names.get(row["unit"], ""))
+        for row in waiting
+        if row.get("preview") and logged.get(row["id"]) != row["preview"]["seq"]
+    ]
+
+
+@database_sync_to_async
+def console_previews_read(user: User, shown: list[PreviewShown]) -> None:
+    queue_previews_read(actor=user, shown=shown, request_id=uuid.uuid4())
+
+
 def console_ping(user: User) -> Frame:
     """The heartbeat's answer at its slow check: each open conversation's `last_seq` as
-    the database has it, so a dropped last broadcast shows as a gap."""
+    the database has it, so a dropped last broadcast shows as a gap, and when its client's
+    socket last gave a sign of life (`clients_seen`), so a lost `conversation.client`
+    heals."""
     mine = selectors.conversation_list_open_for(user=user)
-    return {"type": "pong", "last_seqs": {str(c.pk): c.last_seq for c in mine}}
+    last_seqs, clients_seen = {}, {}
+    for c in mine:
+        last_seqs[str(c.pk)] = c.last_seq
+        clients_seen[str(c.pk)] = c.client_seen_at.isoformat() if c.client_seen_at else None
+    return {"type": "pong", "last_seqs": last_seqs, "clients_seen": clients_seen}
 
 
 def console_presence(user: User, frame: Frame) -> None:
@@ -285,6 +341,14 @@ def console_may_read(user: User, frame: Frame) -> int:
     return _conversation(user, frame).pk
 
 
+def console_seen(user: User, frame: Frame) -> tuple[int, int]:
+    """The worker had the conversation's messages up to `seq` in view: unread no more."""
+    conversation = _conversation(user, frame)
+    seq = seq_value(frame.get("seq", 0))
+    conversation_mark_read(conversation=conversation, reader=user, seq=seq)
+    return conversation.pk, seq
+
+
 # --- the consumer ------------------------------------------------------------------------
 class ConsoleConsumer(StaffConsumer):
     """A worker's or supervisor's console: their units' queues and their conversations."""
@@ -322,7 +386,7 @@ class ConsoleConsumer(StaffConsumer):
             "conversation.typing",
             "conversation.seen",
             "conversation.unanswered",
-            "queue.updated",
+            "conversation.client",
             "presence.updated",
             "followup.updated",
             "risk.flagged",
@@ -331,8 +395,14 @@ class ConsoleConsumer(StaffConsumer):
     )
 
     last_handover_news: Frame | None = None
+    # The queue's units by name (for the access log), and which preview of each waiting
+    # conversation this socket has logged (conversation id -> seq): a preview is logged
+    # once per console, not with every announcement that repeats it.
+    unit_names: dict[int, str]
+    previews_logged: dict[int, int]
 
     async def staff_connected(self) -> None:
+        self.unit_names, self.previews_logged = {}, {}
         # Join before reading, as in ClientConsumer.follow: a later queue event only repeats.
         units = {realtime.unit_staff_group(pk) for pk in await console_unit_ids(self.user)}
         for group in units:
@@ -346,6 +416,8 @@ class ConsoleConsumer(StaffConsumer):
             conversations.add(realtime.conversation_group(conversation["id"]))
             conversations.add(realtime.conversation_staff_group(conversation["id"]))
         await self.keep_only(units | conversations)
+        self.unit_names = {unit["id"]: unit["name"] for unit in snapshot["units"]}
+        self.note_previews(snapshot["waiting"])  # the snapshot logged its own
         await self.send_json(snapshot)
 
     async def follow(self, conversation_id: int) -> None:
@@ -439,13 +511,37 @@ class ConsoleConsumer(StaffConsumer):
         )
 
     async def on_seen(self, frame: Frame) -> None:
-        conversation_id = await self.act(console_may_read, frame)
+        conversation_id, seq = await self.act(console_seen, frame)
         await realtime.relay(
             realtime.conversation_group(conversation_id),
             realtime.presence_in_conversation_event(
-                conversation_id, kind="seen", who="worker", seq=seq_value(frame.get("seq", 0))
+                conversation_id, kind="seen", who="worker", seq=seq
             ),
         )
+
+    async def queue_updated(self, event: Frame) -> None:
+        """A unit's queue with its previews: the ones this console has not shown before
+        are written to the access log first, in one statement, and only then sent. If the
+        log cannot be written, the queue goes without its previews."""
+        shown = previews_shown(event.get("waiting", []), self.unit_names, self.previews_logged)
+        if shown:
+            try:
+                await console_previews_read(self.user, shown)
+            except Exception:
+                log.exception("logging the queue's previews failed; sent without them")
+                event = {
+                    **event,
+                    "waiting": [{**row, "preview": None} for row in event.get("waiting", [])],
+                }
+                await self.send_json(event)
+                return
+        self.note_previews(event.get("waiting", []))
+        await self.send_json(event)
+
+    def note_previews(self, waiting: list[Frame]) -> None:
+        for row in waiting:
+            if row.get("preview"):
+                self.previews_logged[row["id"]] = row["preview"]["seq"]
 
     async def handover_updated(self, event: Frame) -> None:
         """A handover's sender hears of it as its worker and as staff following the

@@ -6,7 +6,8 @@ import hashlib
 import re
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
@@ -139,6 +140,26 @@ def conversation_list_open_for(*, user: User) -> QuerySet[Conversation]:
         .filter(Q(worker=user) | Q(participants__user=user, participants__left_at__isnull=True))
         .distinct()
         .order_by("accepted_at", "pk")
+    )
+
+
+def conversation_list_mine(*, user: User) -> QuerySet[Conversation]:
+    """`conversation_list_open_for` with `unread`: the client messages above the worker's
+    `worker_read_seq` (the worker's own count; an invited colleague has none of their
+    own), in the same one statement."""
+    unread = (
+        Message.objects.filter(
+            conversation=OuterRef("pk"),
+            sender=Message.Sender.CLIENT,
+            seq__gt=OuterRef("worker_read_seq"),
+        )
+        .order_by()
+        .values("conversation")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    return conversation_list_open_for(user=user).annotate(
+        unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0))
     )
 
 

@@ -19,13 +19,15 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db.models import Count, F, Min, Q, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, F, IntegerField, Min, OuterRef, Q, Subquery, Value, Window
+from django.db.models.functions import Coalesce, RowNumber, Substr
 from django.utils import timezone
 
 from accounts.models import Presence, Unit
 from chat.models import (
     Conversation,
+    Handover,
+    Message,
 )
 from chat.realtime import risk_visible
 from chat.selectors.conversations import conversation_list_waiting
@@ -120,6 +122,104 @@ def queue_heads(*, unit_ids: list[int], limit: int | None = None) -> dict[int, Q
             rows=shown, total=total, urgent_beyond=urgent - shown_urgent, oldest_queued_at=oldest
         )
     return heads
+
+
+# How much of a waiting client's latest message staff see in the queue: enough to tell a
+# crisis from a question about a form, short enough that the queue stays a list.
+PREVIEW_CHARS = 140
+
+
+class WaitingPreview(NamedTuple):
+    """What staff see of a waiting client besides the queue's numbers: the latest message
+    the client wrote that the unit may read (cut to `PREVIEW_CHARS`), how many they wrote,
+    and, when it came by a handover to the unit's queue, from whom and which unit."""
+
+    conversation_id: int
+    seq: int  # the message shown; 0 when there is none the unit may read
+    text: str
+    cut: bool  # the message goes on beyond `text`
+    client_messages: int
+    handed_from: str  # the sender's name; "" when it did not come by a handover
+    handed_from_unit: str
+
+
+def queue_head_previews(head: QueueHead) -> dict[int, WaitingPreview]:
+    """The previews of the front of one unit's queue: its first `CONSOLE_PREVIEW_ROWS`
+    rows (the rows behind them go without, so the frame stays small)."""
+    return queue_previews(
+        conversation_ids=[row.pk for row in head.rows[: settings.CONSOLE_PREVIEW_ROWS]]
+    )
+
+
+def queue_previews(*, conversation_ids: list[int]) -> dict[int, WaitingPreview]:
+    """The previews of waiting conversations, in one statement however many: only what the
+    staff of the conversation's unit may read (above `unit_visible_from_seq`, so a
+    conversation handed over without its history shows nothing from before)."""
+    if not conversation_ids:
+        return {}
+    visible = Message.objects.filter(
+        conversation=OuterRef("pk"),
+        sender=Message.Sender.CLIENT,
+        seq__gt=OuterRef("unit_visible_from_seq"),
+    )
+    latest = visible.order_by("-seq")
+    # The handover that put it in this queue: to this unit's queue, since a worker last
+    # took it (it waits again; a handover before that is history).
+    handover = Handover.objects.filter(
+        conversation=OuterRef("pk"),
+        state=Handover.State.QUEUED,
+        to_unit=OuterRef("unit_id"),
+        created_at__gte=OuterRef("accepted_at"),
+    ).order_by("-created_at", "-pk")
+    rows = (
+        Conversation.objects.filter(pk__in=conversation_ids)
+        .annotate(
+            preview_seq=Subquery(latest.values("seq")[:1]),
+            # One character more than is shown says whether it was cut, without the
+            # whole (up to CHAT_MESSAGE_MAX_LENGTH) coming back.
+            preview_text=Subquery(
+                latest.annotate(cut=Substr("body", 1, PREVIEW_CHARS + 1)).values("cut")[:1]
+            ),
+            client_messages=Coalesce(
+                Subquery(
+                    visible.order_by()
+                    .values("conversation")
+                    .annotate(n=Count("pk"))
+                    .values("n")[:1],
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            ),
+            from_first=Subquery(handover.values("from_worker__first_name")[:1]),
+            from_last=Subquery(handover.values("from_worker__last_name")[:1]),
+            from_username=Subquery(handover.values("from_worker__username")[:1]),
+            from_unit=Subquery(handover.values("from_unit__name")[:1]),
+        )
+        .values_list(
+            "pk",
+            "preview_seq",
+            "preview_text",
+            "client_messages",
+            "from_first",
+            "from_last",
+            "from_username",
+            "from_unit",
+        )
+    )
+    previews = {}
+    for pk, seq, text, count, first, last, username, unit in rows:
+        text = text or ""
+        name = f"{first or ''} {last or ''}".strip() or (username or "")
+        previews[pk] = WaitingPreview(
+            conversation_id=pk,
+            seq=seq or 0,
+            text=text[:PREVIEW_CHARS],
+            cut=len(text) > PREVIEW_CHARS,
+            client_messages=count,
+            handed_from=name,
+            handed_from_unit=unit or "",
+        )
+    return previews
 
 
 def handling_minutes(*, unit: Unit, at: datetime | None = None) -> list[float]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import NamedTuple
 
 from django.db import transaction
 
@@ -47,6 +48,40 @@ def _row(
         action=action,
         took_part=selectors.staff_took_part(user=actor, conversation=conversation, case=case),
         request_id=request_id,
+    )
+
+
+class PreviewShown(NamedTuple):
+    """A waiting client's preview that a console was sent (`realtime.waiting_payload`)."""
+
+    conversation_id: int
+    unit_id: int
+    unit_name: str
+
+
+def queue_previews_read(
+    *, actor: User, shown: list[PreviewShown], request_id: uuid.UUID
+) -> list[AccessLog]:
+    """A console was shown waiting clients' latest messages (the queue's previews): one
+    access-log row per conversation, all written in one INSERT, whether the reader took
+    part in each worked out inside it (`selectors.staff_took_part_in`). Callers send the
+    previews only once this returned, and log each new preview once per console."""
+    if not shown:
+        return []
+    return AccessLog.objects.bulk_create(
+        AccessLog(
+            actor=actor,
+            actor_name=actor.display_name,
+            unit_id=item.unit_id,
+            unit_name=item.unit_name,
+            conversation_id=item.conversation_id,
+            action=AccessLog.Action.READ_PREVIEW,
+            took_part=selectors.staff_took_part_in(
+                user=actor, conversation_id=item.conversation_id
+            ),
+            request_id=request_id,
+        )
+        for item in shown
     )
 
 

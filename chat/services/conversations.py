@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from accounts.models import Presence, Unit, User
@@ -114,6 +115,20 @@ def conversation_touch_clients(*, seen: Mapping[int, datetime]) -> None:
             output_field=models.DateTimeField(),
         )
         Conversation.objects.filter(pk__in=chunk).update(client_seen_at=later)
+
+
+def conversation_mark_read(*, conversation: Conversation, reader: User, seq: int) -> bool:
+    """The conversation's worker has had its messages up to `seq` in view (the console's
+    `seen`): what the client wrote above it stays unread. Only ever rises, never past
+    `last_seq`; anyone else's `seen` changes nothing. One UPDATE; True when it rose."""
+    return bool(
+        Conversation.objects.filter(
+            pk=conversation.pk,
+            worker=reader,
+            worker_read_seq__lt=seq,
+            last_seq__gt=models.F("worker_read_seq"),
+        ).update(worker_read_seq=Least(models.F("last_seq"), models.Value(seq)))
+    )
 
 
 def conversation_accept(*, worker: User, conversation_id: int | None = None) -> Conversation:

@@ -13,13 +13,14 @@ import contextlib
 import json
 import uuid
 from datetime import datetime
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from chat import realtime, selectors
+from chat import announce, realtime, selectors
 from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooLong
 from chat.models import Conversation, Message, Participant, PrivateNote
 from chat.permissions import can, require
@@ -179,6 +180,8 @@ def message_post(
             if sender != Message.Sender.CLIENT:
                 _require_writer(message.conversation, author, participant)
             _publish(message)
+            if sender == Message.Sender.CLIENT:
+                _announce_if_waiting(message.conversation)
     except IntegrityError:
         # Two sends of one client_id at once: both passed the check for an earlier copy,
         # the unique constraint let one in and rolled the other back whole (seq too).
@@ -190,6 +193,13 @@ def message_post(
         # The unit's risk rules, on the stored message (chat/services/risk.py).
         risk_check_message_safely(message=message)
     return message, True
+
+
+def _announce_if_waiting(conversation: Conversation) -> None:
+    """A waiting client wrote: the queue's staff see its latest words (the previews), so
+    the unit's queue is announced again after commit (coalesced, chat/announce.py)."""
+    if conversation.state == Conversation.State.QUEUED:
+        transaction.on_commit(partial(announce.unit_changed, conversation.unit_id))
 
 
 def _sender(author: User | None, participant: Participant | None) -> str:

@@ -47,7 +47,10 @@ def conversation_assign(
     conversation.worker = worker
     conversation.accepted_at = now
     conversation.unanswered_flagged_at = None  # a fresh start for whoever takes it
-    conversation.save(update_fields=["state", "worker", "accepted_at", "unanswered_flagged_at"])
+    conversation.worker_read_seq = 0  # nothing of it read by this worker yet
+    conversation.save(
+        update_fields=["state", "worker", "accepted_at", "unanswered_flagged_at", "worker_read_seq"]
+    )
     # The first worker to take a case's conversation owns the case.
     Case.objects.filter(pk=conversation.case_id, owner__isnull=True).update(owner=worker)
     presence.idle_since = now

@@ -45,6 +45,10 @@ export class Composer {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         form.requestSubmit();
+      } else if (event.key === "Escape" && !event.isComposing) {
+        // Out of the box, so that the single-key shortcuts work again (shortcuts.js).
+        event.preventDefault();
+        entry.panel.querySelector("h2").focus();
       }
     });
     textarea.addEventListener("input", () => {
@@ -104,6 +108,7 @@ export class Composer {
     if (seq <= this.seenSentFor || !inView(newest, entry.log)) return;
     if (this.ctx.socket.send({ type: "seen", conversation: entry.id, seq: entry.thread.lastSeq })) {
       this.seenSentFor = seq;
+      this.ctx.triage.read(entry, entry.thread.lastSeq);
     }
   }
 

@@ -27,6 +27,7 @@ export class Conversations {
     this.entries = new Map(); // conversation id -> entry
     this.selected = null;
     this.noConversation = $("no-conversation");
+    this.tabList = $("conversation-tabs");
     this.mineTitle = $("mine-title");
     this.mineTitle.tabIndex = -1;
     // A "More" menu closes when the worker clicks anywhere else.
@@ -127,27 +128,41 @@ export class Conversations {
     entry.composer.maybeSendSeen();
   }
 
+  // News in a conversation the worker is not looking at: a chime. The count of unread
+  // client messages on its tab goes by what the worker has seen (triage.js).
   markUnread(entry) {
+    this.ctx.triage.refresh(entry);
     if (entry.id === this.selected && document.hasFocus()) return;
-    entry.unread = true;
-    entry.tab.classList.add("unread");
-    entry.tabButton.querySelector(".unread-mark").hidden = false;
     this.ctx.alerts.chime();
     this.ctx.alerts.updateTitle();
   }
 
   clearUnread(entry) {
-    entry.unread = false;
-    entry.tab.classList.remove("unread");
-    entry.tabButton.querySelector(".unread-mark").hidden = true;
+    this.ctx.triage.refresh(entry);
     this.ctx.alerts.updateTitle();
+  }
+
+  // In the order the list shows them: those waiting for an answer first.
+  ordered() {
+    return this.ctx.triage.ordered();
+  }
+
+  // The next (or previous, `step` -1) conversation in the list, for the shortcuts.
+  step(step) {
+    const entries = this.ordered();
+    if (!entries.length) return null;
+    const at = entries.findIndex((entry) => entry.id === this.selected);
+    const next = entries[(at + step + entries.length) % entries.length];
+    this.select(next.id, { focus: false });
+    next.panel.querySelector("h2").focus();
+    return next;
   }
 
   setUnanswered(entry, flagged) {
     entry.unanswered = flagged;
     entry.panel.querySelector(".unanswered").hidden = !flagged;
-    entry.tabButton.querySelector(".unanswered-mark").hidden = !flagged;
     entry.tab.classList.toggle("tab--unanswered", flagged);
+    this.ctx.triage.refresh(entry);
     this.ctx.alerts.updateTitle();
   }
 

@@ -23,7 +23,9 @@ import { Offers } from "./offers.js";
 import { setUnit } from "./panel.js";
 import { Queue } from "./queue.js";
 import { RiskLowering } from "./risk.js";
+import { Shortcuts } from "./shortcuts.js";
 import { renderContext } from "./staff-context.js";
+import { Triage } from "./triage.js";
 
 const { gettext } = window;
 
@@ -49,6 +51,8 @@ ctx.offers = new Offers(ctx);
 ctx.invite = new Invite(ctx);
 ctx.end = new EndDialog(ctx);
 ctx.inbox = new InboxBadge(ctx);
+ctx.triage = new Triage(ctx);
+ctx.shortcuts = new Shortcuts(ctx);
 
 const { alerts, queue, conversations } = ctx;
 
@@ -67,8 +71,9 @@ function onSnapshot(frame) {
   queue.replace(frame.units, frame.waiting);
   const current = new Set(frame.conversations.map((c) => c.id));
   for (const c of frame.conversations) {
-    conversations.open(c.id, c.unit, c.case);
-    conversations.setRisk(conversations.get(c.id), c.risk);
+    const entry = conversations.open(c.id, c.unit, c.case);
+    conversations.setRisk(entry, c.risk);
+    ctx.triage.known(entry, c);
   }
   conversations.markMissingGone(current);
   queue.showPresence(frame.presence);
@@ -84,6 +89,10 @@ function onPong(frame) {
     const entry = conversations.get(Number(id));
     if (entry) entry.thread.gapTo(lastSeq);
   }
+  for (const [id, seenAt] of Object.entries(frame.clients_seen || {})) {
+    const entry = conversations.get(Number(id));
+    if (entry) ctx.triage.seenAt(entry, seenAt);
+  }
   for (const entry of conversations.values()) {
     entry.thread.flushStale();
     if (entry.notes.flushStale()) conversations.requestSync(entry);
@@ -96,6 +105,7 @@ function applySync(frame) {
   if (frame.unit && frame.unit !== entry.unit) setUnit(ctx, entry, frame.unit);
   entry.thread.applySync(frame);
   entry.composer.maybeSendSeen();
+  ctx.triage.refresh(entry);
 }
 
 function onAssigned(frame) {
@@ -103,6 +113,9 @@ function onAssigned(frame) {
   const entry = conversations.open(frame.conversation, frame.detail.unit, frame.detail.case);
   if (entry.gone) conversations.reopen(entry);
   conversations.setRisk(entry, frame.detail.risk);
+  // Given just now: nothing of it read yet (the client's page is in the conversation).
+  ctx.triage.known(entry, { read_seq: 0, ...frame.detail });
+  if (entry.clientOnline === undefined) ctx.triage.clientPresence(entry, true);
   // The event carries the messages and the staff context: nothing to ask for.
   if (frame.sync && frame.context) {
     applySync(frame.sync);
@@ -128,6 +141,7 @@ function onMessage(frame) {
   if (!entry) return;
   if (!entry.thread.receive(frame)) return;
   const { message } = frame;
+  ctx.triage.message(entry, message);
   if (message.sender === "client") {
     entry.composer.hideTyping();
     conversations.markUnread(entry);
@@ -204,11 +218,19 @@ ctx.socket = new Socket("/ws/console/", {
     "conversation.note": (frame) => entryOf(frame)?.notes.receive(frame.note),
     "conversation.typing": (frame) => {
       const entry = entryOf(frame);
-      if (entry && frame.who === "client") entry.composer.showTyping();
+      if (entry && frame.who === "client") {
+        entry.composer.showTyping();
+        ctx.triage.typing(entry);
+      }
     },
     "conversation.seen": (frame) => {
       const entry = entryOf(frame);
       if (entry && frame.who === "client") entry.thread.showSeen(frame.seq, "worker");
+      else if (entry && frame.who === "worker") ctx.triage.read(entry, frame.seq);
+    },
+    "conversation.client": (frame) => {
+      const entry = entryOf(frame);
+      if (entry) ctx.triage.clientPresence(entry, frame.online);
     },
     "conversation.unanswered": (frame) => {
       const entry = entryOf(frame);

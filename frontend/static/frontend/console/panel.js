@@ -83,6 +83,12 @@ export function createEntry(ctx, id, unitId, caseId) {
     contextTimer: null,
     focusTrail: false,
     focusComposer: false,
+    // For the list's summary (triage.js): what the worker has read, the client's page.
+    readSeq: undefined,
+    clientOnline: undefined,
+    clientLeft: false,
+    clientActiveAt: 0,
+    typingAt: 0,
   };
   entry.thread = new Thread({
     log,
@@ -212,6 +218,7 @@ export function refreshControls(ctx, entry) {
   else if (!isWorker) stateText = gettext("invited");
   entry.tabButton.querySelector(".state").textContent = stateText;
   if (!active) entry.composer.hideTyping();
+  ctx.triage.refresh(entry);
   if (entry.focusComposer && thread.state !== null) {
     entry.focusComposer = false;
     // Not while the worker has meanwhile started writing somewhere else.

@@ -21,6 +21,30 @@ function waitedText(isoTime) {
   return interpolate(ngettext("waited %s minute", "waited %s minutes", minutes), [minutes]);
 }
 
+// Where a handover brought the client from, or that they are back in the queue.
+function handedText(c) {
+  if (c.handed_over) {
+    if (c.handed_over.from) {
+      return interpolate(gettext("handed over by %(name)s, %(unit)s"), {
+        name: c.handed_over.from,
+        unit: c.handed_over.from_unit,
+      }, true);
+    }
+    return interpolate(gettext("handed over from %s"), [c.handed_over.from_unit]);
+  }
+  return c.transferred ? gettext("back in the queue") : "";
+}
+
+// The client's latest words while waiting (the server cut them and logged the read).
+function previewText(preview) {
+  return preview.cut ? `“${preview.text.trimEnd()}…”` : `“${preview.text}”`;
+}
+
+function writtenText(preview) {
+  if (!preview || preview.count < 2) return "";
+  return interpolate(ngettext("%s message", "%s messages", preview.count), [preview.count]);
+}
+
 export class Queue {
   constructor(ctx) {
     this.ctx = ctx;
@@ -40,11 +64,13 @@ export class Queue {
       this.setPendingStatus({ status: this.presenceSelect.value, chosenAt: Date.now() });
       this.sendPendingStatus();
     });
+    this.rows = new Map(); // conversation id -> its row, kept so focus stays on a button
+    // Waiting times tick here, with no traffic to the server.
     setInterval(() => {
       for (const el of this.list.querySelectorAll(".waited")) {
         el.textContent = waitedText(el.dataset.since);
       }
-    }, 30000);
+    }, 10000);
     $("accept-next").addEventListener("click", () => this.accept(null));
   }
 
@@ -178,25 +204,62 @@ export class Queue {
     this.ctx.alerts.updateTitle();
   }
 
+  // One waiting client's row, made once and filled again with each update.
+  row(c) {
+    let li = this.rows.get(c.id);
+    if (!li) {
+      li = fromTemplate("waiting-template");
+      li.dataset.conversation = c.id;
+      li.querySelector("button.accept").addEventListener("click", () => this.accept(c.id));
+      this.rows.set(c.id, li);
+    }
+    const unit = this.ctx.unitNames[c.unit] || "";
+    li.querySelector(".unit").textContent = unit;
+    li.querySelector(".waited").textContent = waitedText(c.queued_at);
+    li.querySelector(".waited").dataset.since = c.queued_at;
+    li.querySelector(".urgent").hidden = c.priority < 1;
+    li.classList.toggle("waiting__item--urgent", c.priority > 0);
+    const handed = handedText(c);
+    li.querySelector(".handed").textContent = handed;
+    li.querySelector(".handed").hidden = !handed;
+    const preview = li.querySelector(".waiting__preview");
+    preview.textContent = c.preview ? previewText(c.preview) : "";
+    preview.hidden = !c.preview;
+    li.querySelector(".written").textContent = writtenText(c.preview);
+    li.classList.toggle("waiting__item--risk", Boolean(c.risk));
+    renderRisk(li.querySelector(".risk-line"), c.risk, {
+      onLower: (button) => this.ctx.risk.open(c.id, button),
+      label: interpolate(gettext("Client %s"), [c.id]),
+    });
+    li.querySelector("button.accept").setAttribute(
+      "aria-label",
+      interpolate(gettext("Accept: %(unit)s, %(waited)s"), {
+        unit,
+        waited: waitedText(c.queued_at),
+      }, true),
+    );
+    return li;
+  }
+
   render() {
     const all = [...this.waitingByUnit.values()].flat();
-    all.sort((a, b) => b.priority - a.priority || new Date(a.queued_at) - new Date(b.queued_at));
-    const items = all.map((c) => {
-      const li = fromTemplate("waiting-template");
-      li.dataset.conversation = c.id;
-      li.querySelector(".unit").textContent = this.ctx.unitNames[c.unit] || "";
-      li.querySelector(".waited").textContent = waitedText(c.queued_at);
-      li.querySelector(".waited").dataset.since = c.queued_at;
-      li.querySelector(".urgent").hidden = c.priority < 1;
-      li.querySelector("button.accept").addEventListener("click", () => this.accept(c.id));
-      li.classList.toggle("waiting__item--risk", Boolean(c.risk));
-      renderRisk(li.querySelector(".risk-line"), c.risk, {
-        onLower: (button) => this.ctx.risk.open(c.id, button),
-        label: interpolate(gettext("Client %s"), [c.id]),
-      });
-      return li;
-    });
-    this.list.replaceChildren(...items);
+    // The queue's own order: urgent first, then handed over, then who has waited longest.
+    all.sort(
+      (a, b) =>
+        b.priority - a.priority ||
+        Number(Boolean(b.transferred)) - Number(Boolean(a.transferred)) ||
+        new Date(a.queued_at) - new Date(b.queued_at) ||
+        a.id - b.id,
+    );
+    const items = all.map((c) => this.row(c));
+    const ids = new Set(all.map((c) => c.id));
+    for (const id of this.rows.keys()) if (!ids.has(id)) this.rows.delete(id);
+    const focused = document.activeElement;
+    const same =
+      items.length === this.list.children.length &&
+      items.every((li, index) => this.list.children[index] === li);
+    if (!same) this.list.replaceChildren(...items);
+    if (focused && focused !== document.activeElement && focused.isConnected) focused.focus();
     let total = 0;
     let urgentBeyond = 0;
     for (const [unit, rows] of this.waitingByUnit) {
