@@ -6,7 +6,7 @@ from django.views.i18n import JavaScriptCatalog
 from django_otp.admin import OTPAdminSite
 
 from accounts import views as account_views
-from frontend import case_views, views
+from frontend import case_views, partner_views, views
 
 if settings.STAFF_TWO_FACTOR:
     # The admin asks for the second factor too (django-otp's documented switch).
@@ -32,6 +32,17 @@ urlpatterns = [
         "console/conversations/<int:conversation_id>/transcript.txt",
         case_views.transcript_download,
         name="transcript-download",
+    ),
+    path("partner/", partner_views.referral_page, name="refer"),
+    path(
+        "partner/referrals/<int:referral_id>/",
+        partner_views.receipt_page,
+        name="referral-receipt",
+    ),
+    path(
+        "partner/referrals/<int:referral_id>/status",
+        partner_views.receipt_status,
+        name="referral-status",
     ),
     path("dashboard/", views.dashboard_page, name="dashboard"),
     path("dashboard/access-log/", views.access_log_page, name="access-log"),

@@ -1,0 +1,107 @@
+"""The partner's pages: the referral form, the receipt, and that a partner reaches nothing
+else (tests/test_permissions_matrix.py has the whole table)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from chat.models import Conversation, Referral
+from chat.services.conversations import conversation_accept
+from tests.referral_personas import close_today, send
+
+pytest_plugins = ["tests.referral_personas"]
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+FILLED = {
+    "code_word": "on",
+    "contact": "call_back",
+    "phone": "070-123 45 67",
+    "safe_time": "efter 17",
+    "children": "yes",
+    "language": "arabiska",
+    "interpreter": "on",
+    "note": "Vill inte att mannen vet.",
+}
+
+
+def test_the_form_names_the_code_word_and_reminds_of_112(pia, pharmacy_place, settings):
+    settings.REFERRAL_CODE_WORD = "paraply-7"
+    page = signed_in(pia).get("/partner/").content.decode()
+    assert "paraply-7" in page and 'href="tel:112"' in page
+    assert "Storgatan" in page  # the one place is named, not asked for
+
+
+def test_sending_shows_the_receipt_and_nothing_of_what_was_said(pia, pharmacy_place, chain):
+    client = signed_in(pia)
+    response = client.post("/partner/", {**FILLED, "place": pharmacy_place.pk})
+    referral = Referral.objects.get()
+    assert response["Location"] == f"/partner/referrals/{referral.pk}/"
+    page = client.get(response["Location"]).content.decode()
+    assert "Waiting for a social worker" in page
+    assert "070-123" not in page and "Vill inte" not in page and "Våld" not in page
+
+
+def test_the_receipt_says_when_social_services_received_it(pia, pharmacy_place, chain, cecilia):
+    referral = send(pia, pharmacy_place)
+    client = signed_in(pia)
+    assert client.get(f"/partner/referrals/{referral.pk}/status").json()["received"] is False
+    conversation_accept(worker=cecilia)
+    status = client.get(f"/partner/referrals/{referral.pk}/status").json()
+    assert status["received"] is True
+    assert status["text"].startswith("Received by social services at ")
+    assert status["text"].endswith(", being handled.")
+
+
+def test_with_no_unit_open_the_partner_is_told_what_to_do_instead(pia, pharmacy_place, chain):
+    for unit in chain:
+        close_today(unit)
+    client = signed_in(pia)
+    response = client.post("/partner/", {**FILLED, "place": pharmacy_place.pk}, follow=True)
+    page = response.content.decode()
+    assert "no unit is open" in page.lower() and "020-50 50 50" in page and "tel:112" in page
+    assert not Conversation.objects.exists()
+
+
+def test_a_missing_answer_keeps_everything_written(pia, pharmacy_place, chain):
+    client = signed_in(pia)
+    data = {**FILLED, "place": pharmacy_place.pk, "phone": ""}
+    page = client.post("/partner/", data).content.decode()
+    assert "Write the number to call." in page and 'aria-invalid="true"' in page
+    assert "Vill inte att mannen vet." in page and "efter 17" in page
+    assert not Referral.objects.exists()
+    no_code_word = {k: v for k, v in data.items() if k != "code_word"}
+    no_code_word["phone"] = "070-1"
+    page = client.post("/partner/", no_code_word).content.decode()
+    assert "Tick this to send" in page
+    assert not Referral.objects.exists()
+
+
+def test_another_partners_receipt_is_not_found(pia, lars, pharmacy_place, chain):
+    referral = send(pia, pharmacy_place)
+    client = signed_in(lars)
+    assert client.get(f"/partner/referrals/{referral.pk}/").status_code == 404
+    assert client.get(f"/partner/referrals/{referral.pk}/status").status_code == 404
+
+
+def test_a_partner_signing_in_lands_on_the_form_and_staff_pages_send_them_back(pia, pharmacy_place):
+    pia.set_password("pw-for-the-test")
+    pia.save()
+    client = Client()
+    response = client.post(
+        "/accounts/login/", {"username": "pia", "password": "pw-for-the-test"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == "/partner/"
+    for page in ("/console/", "/dashboard/", "/console/inbox/"):
+        assert client.get(page)["Location"] == "/partner/"
+
+
+def test_staff_have_no_referral_form(cecilia, chain):
+    assert signed_in(cecilia).get("/partner/").status_code == 403
