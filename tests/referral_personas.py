@@ -1,7 +1,7 @@
 """Personas for the referral tests: a pharmacy with one place and its staff member Pia, a
 library with Lars, and a referral chain of two units: Våld i nära relationer (1), then the
-after-hours on-call unit Socialjouren (2). Cecilia works in Våld, Vera supervises it, Jonas
-works in the on-call unit.
+after-hours on-call unit Socialjouren (2). Cecilia works in Våld (Vera, of tests/queue_personas.py,
+supervises it), Jonas works in the on-call unit.
 
 Use with `pytest_plugins = ["tests.referral_personas"]`."""
 
@@ -63,12 +63,6 @@ def chain(vald) -> tuple[Unit, Unit]:
     vald.save(update_fields=["referral_order"])
     jour = factories.make_unit("Socialjouren", "socialjouren", referral_order=2)
     return vald, jour
-
-
-@pytest.fixture
-def vera(vald) -> User:
-    """Supervisor of Våld i nära relationer."""
-    return factories.make_user("vera", role=User.Role.SUPERVISOR, units=[vald])
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ class DashboardConsumer(StaffConsumer):
     """A supervisor's live view of their units: queues, numbers and staffing."""
 
     frame_types = frozenset({"set_priority", "move", "set_capacity", "set_presence", "ping"})
-    relayed = frozenset({"dashboard.unit"})
+    relayed = frozenset({"dashboard.unit", "referral.escalated"})
 
     permission = "chat.view_dashboard"
 

@@ -22,6 +22,7 @@ import { Invite } from "./invite.js";
 import { Offers } from "./offers.js";
 import { setUnit } from "./panel.js";
 import { Queue } from "./queue.js";
+import { Referrals } from "./referrals.js";
 import { renderContext } from "./staff-context.js";
 
 const { gettext } = window;
@@ -47,6 +48,7 @@ ctx.offers = new Offers(ctx);
 ctx.invite = new Invite(ctx);
 ctx.end = new EndDialog(ctx);
 ctx.inbox = new InboxBadge(ctx);
+ctx.referrals = new Referrals(ctx);
 
 const { alerts, queue, conversations } = ctx;
 
@@ -172,7 +174,11 @@ ctx.socket = new Socket("/ws/console/", {
     "console.snapshot": onSnapshot,
     "presence.updated": (frame) => queue.showPresence(frame),
     pong: onPong,
-    "queue.updated": (frame) => queue.updateUnit(frame),
+    "queue.updated": (frame) => {
+      queue.updateUnit(frame);
+      ctx.referrals.settle(queue.waitingIds());
+    },
+    "referral.received": (frame) => ctx.referrals.received(frame),
     "conversation.assigned": onAssigned,
     "conversation.sync": applySync,
     "conversation.context": (frame) => {

@@ -8,6 +8,7 @@ import { connectionLine } from "../connection.js";
 import { moreWaitingText } from "../queue-texts.js";
 import { Socket, readSettings } from "../socket.js";
 import { $, fromTemplate, placeInOrder, reconcile, setFigure, setText } from "./dom.js";
+import { Escalations } from "./escalations.js";
 import { createWaitingItem, createWorkerRow, updateWaitingItem, updateWorkerRow } from "./rows.js";
 import { durationText, errorText, longestWaitSeconds, waitedText } from "./words.js";
 
@@ -34,13 +35,19 @@ const CONNECTION_TEXT = {
   forbidden: () => gettext("Your account cannot use the dashboard."),
 };
 
+const escalations = new Escalations();
+
 const socket = new Socket("/ws/dashboard/", {
   heartbeatSeconds: settings.heartbeatSeconds,
   onStatus: connectionLine(connection, CONNECTION_TEXT, { staff: true }),
   onOpen: () => {},
   handlers: {
     "dashboard.snapshot": (frame) => applySnapshot(frame.units),
-    "dashboard.unit": (frame) => applyUnit(frame.unit),
+    "dashboard.unit": (frame) => {
+      applyUnit(frame.unit);
+      escalations.settle(frame.unit);
+    },
+    "referral.escalated": (frame) => escalations.escalated(frame),
     error: (frame) => {
       for (const [key, entry] of pending) {
         if (!frame.in_reply_to || entry.types.includes(frame.in_reply_to)) settle(key, false);
