@@ -71,6 +71,7 @@ demo: venv migrate
 	@echo "  dashboard                   http://127.0.0.1:$(PORT)/dashboard/"
 	@echo "  access log                  http://127.0.0.1:$(PORT)/dashboard/access-log/"
 	@echo "  surveys                     http://127.0.0.1:$(PORT)/dashboard/surveys/"
+	@echo "  partner referral form       http://127.0.0.1:$(PORT)/partner/"
 	@echo "  admin                       http://127.0.0.1:$(PORT)/admin/"
 	@echo "  logins: see the table above; every password is demo-password. Stop with Ctrl-C."
 	@echo
