@@ -150,6 +150,9 @@ PERMISSIONS = {
     # they never read a conversation or case: no rule above lets a partner in.
     "chat.refer": is_partner,
     "chat.view_referral_receipt": is_partner & is_own_organisation,
+    # Posters: a unit's by its staff, a partner place's by that partner's staff.
+    "chat.print_unit_poster": is_console_user & is_unit_member,
+    "chat.print_place_poster": is_partner & is_own_organisation,
 }
 
 for _name, _predicate in PERMISSIONS.items():

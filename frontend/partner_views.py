@@ -1,6 +1,8 @@
 """Partner staff's pages: the referral form and the receipt. A partner sees when social
 services received the referral, never anything of the conversation it became."""
 
+import json
+
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -8,12 +10,14 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from chat import selectors
 from chat.errors import ChatError, InvalidInput
 from chat.models import Referral
+from chat.services.conversations import conversation_quick_exit
 from chat.services.referrals import ReferralForm as ReferralInput
-from chat.services.referrals import referral_send
+from chat.services.referrals import referral_open_chat, referral_send
 from frontend.decorators import staff_page
 from frontend.forms import ReferralForm
 
@@ -113,3 +117,48 @@ def receipt_status(request: HttpRequest, referral_id: int) -> JsonResponse:
     return JsonResponse(
         {"received": receipt.received_at is not None, "text": receipt_text(receipt)}
     )
+
+
+@never_cache
+@staff_page("chat.refer")
+def referral_chat_page(request: HttpRequest, referral_id: int) -> HttpResponse:
+    """ "Chat now": the person chats with social services from the partner's device. The
+    page keeps its token in memory only (POSTed here once, as JSON, to open the chat), and
+    nothing of the chat is stored on the device or readable with the partner's session."""
+    receipt = _receipt(request, referral_id)
+    if request.method == "POST":
+        try:
+            token = json.loads(request.body or b"{}").get("token", "")
+            referral_open_chat(
+                partner=request.user,  # type: ignore[arg-type]
+                referral_id=referral_id,
+                token=token if isinstance(token, str) else "",
+            )
+        except (ValueError, AttributeError):
+            return JsonResponse({"code": "invalid"}, status=400)
+        except ChatError as error:
+            return JsonResponse({"code": error.code}, status=error.http_status)
+        return HttpResponse(status=204)
+    return render(
+        request,
+        "frontend/partner_chat.html",
+        {
+            "receipt": receipt,
+            "can_open": receipt.chat_now and not receipt.chat_opened and not receipt.no_unit_open,
+            "quick_exit_url": settings.QUICK_EXIT_URL,
+            "socket_settings": {
+                "maxLength": settings.CHAT_MESSAGE_MAX_LENGTH,
+                "heartbeatSeconds": settings.CHAT_HEARTBEAT_SECONDS,
+            },
+        },
+    )
+
+
+@require_POST
+@staff_page("chat.refer")
+def referral_chat_exit(request: HttpRequest, referral_id: int) -> HttpResponse:
+    """Quick exit from "chat now": the conversation ends as a client's quick exit does, but
+    the partner's session and the site's data on their device stay as they were."""
+    _receipt(request, referral_id)
+    conversation_quick_exit(token=request.POST.get("token", ""))
+    return HttpResponse(status=204)

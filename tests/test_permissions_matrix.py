@@ -191,6 +191,23 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST /partner/": by_group(**{**ONLY_PARTNER, "partner": "sent"}),
     "GET /partner/referrals/{referral}/": by_group(**ONLY_PARTNER),
     "GET /partner/referrals/{referral}/status": by_group(**ONLY_PARTNER),
+    "GET /partner/posters/": by_group(**ONLY_PARTNER),
+    "GET /partner/posters/place/{place}/{language}/": by_group(**ONLY_PARTNER),
+    # --- posters: a unit's by its staff ---
+    "GET /console/posters/": by_group(
+        anonymous="login",
+        no_console="403",
+        partner=PARTNER_HOME,
+        unit_staff="200",
+        other_staff="200",
+    ),
+    "GET /console/posters/unit/{unit}/{language}/": by_group(
+        anonymous="login",
+        no_console="403",
+        partner=PARTNER_HOME,
+        unit_staff="200",
+        other_staff="404",
+    ),
     "GET /dashboard/surveys/": by_group(
         anonymous="login", no_console="403", partner=PARTNER_HOME, workers="403", supervisors="200"
     ),
@@ -301,6 +318,8 @@ def test_the_table_covers_every_persona_and_every_permission():
         "chat.manage_unit_replies": "POST /console/replies/",
         "chat.refer": "POST /partner/",
         "chat.view_referral_receipt": "GET /partner/referrals/{referral}/",
+        "chat.print_unit_poster": "GET /console/posters/unit/{unit}/{language}/",
+        "chat.print_place_poster": "GET /partner/posters/place/{place}/{language}/",
     }
     assert set(exercised_by) == set(PERMISSIONS)
     assert set(exercised_by.values()) <= set(EXPECTED)
@@ -331,7 +350,12 @@ def test_the_table_covers_every_page():
 def observe_http(cast: Cast, persona: str, action: str) -> str:
     method, template = action.split(" ", 1)
     path = template.format(
-        case=cast.target.case_id, target=cast.target.pk, referral=cast.extra["referral"].pk
+        case=cast.target.case_id,
+        target=cast.target.pk,
+        referral=cast.extra["referral"].pk,
+        unit=cast.unit.pk,
+        place=cast.extra["place"].pk,
+        language="sv",
     )
     user = cast.user(persona)
     client = http_client(user)

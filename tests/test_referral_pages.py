@@ -105,3 +105,67 @@ def test_a_partner_signing_in_lands_on_the_form_and_staff_pages_send_them_back(p
 
 def test_staff_have_no_referral_form(cecilia, chain):
     assert signed_in(cecilia).get("/partner/").status_code == 403
+
+
+# --- chat now --------------------------------------------------------------------------------
+def test_chat_now_opens_once_with_a_token_the_tab_made_and_leaves_the_session_as_it_was(
+    pia, pharmacy_place, chain
+):
+    import json
+
+    from chat import selectors
+    from tests import factories
+
+    referral = send(pia, pharmacy_place, contact=Referral.Contact.CHAT_NOW)
+    client = signed_in(pia)
+    page = client.get(f"/partner/referrals/{referral.pk}/")
+    assert f"/partner/referrals/{referral.pk}/chat/" in page.content.decode()
+    session_before = dict(client.session.items())
+    chat = client.get(f"/partner/referrals/{referral.pk}/chat/")
+    assert "no-store" in chat["Cache-Control"]
+    token = factories.new_token()
+    url = f"/partner/referrals/{referral.pk}/chat/"
+    opened = client.post(url, json.dumps({"token": token}), content_type="application/json")
+    assert opened.status_code == 204
+    conversation = Conversation.objects.get(pk=referral.conversation_id)
+    assert conversation.token_hash == selectors.token_hash(token)
+    # Once only: a second tab, or the partner later, gets nothing.
+    again = client.post(
+        url, json.dumps({"token": factories.new_token()}), content_type="application/json"
+    )
+    assert again.status_code == 409
+    assert "cannot be opened" in client.get(url).content.decode()
+    assert dict(client.session.items()) == session_before
+    assert list(referral.events.values_list("kind", flat=True))[-1] == "chat_opened"
+
+
+def test_chat_now_quick_exit_ends_the_chat_and_keeps_the_partner_signed_in(
+    pia, pharmacy_place, chain
+):
+    import json
+
+    from tests import factories
+
+    referral = send(pia, pharmacy_place, contact=Referral.Contact.CHAT_NOW)
+    client = signed_in(pia)
+    token = factories.new_token()
+    url = f"/partner/referrals/{referral.pk}/chat/"
+    client.post(url, json.dumps({"token": token}), content_type="application/json")
+    response = client.post(url + "exit", {"token": token})
+    assert response.status_code == 204 and "Clear-Site-Data" not in response
+    conversation = Conversation.objects.get(pk=referral.conversation_id)
+    assert not conversation.is_open  # left the queue, with the quick exit
+    assert client.get("/partner/").status_code == 200
+
+
+def test_only_a_chat_now_referral_opens_a_chat(pia, pharmacy_place, chain, lars):
+    import json
+
+    from tests import factories
+
+    referral = send(pia, pharmacy_place)  # call back
+    url = f"/partner/referrals/{referral.pk}/chat/"
+    body = json.dumps({"token": factories.new_token()})
+    assert signed_in(pia).post(url, body, content_type="application/json").status_code == 409
+    assert signed_in(lars).post(url, body, content_type="application/json").status_code == 404
+    assert signed_in(pia).post(url, "{", content_type="application/json").status_code == 400

@@ -72,6 +72,7 @@ from chat.selectors.queue import (
 from chat.selectors.referrals import (
     Receipt,
     ReferralMonth,
+    partner_place_get_for_poster,
     partner_place_list,
     referral_acceptance_seconds,
     referral_alert_payload,
@@ -83,6 +84,7 @@ from chat.selectors.referrals import (
     referral_receipt,
     referral_summary,
     referral_unit_open_now,
+    unit_get_for_poster,
 )
 from chat.selectors.staff import (
     StaffLoad,
@@ -155,6 +157,7 @@ __all__ = [
     "participant_get_present",
     "participant_list",
     "participant_present_for",
+    "partner_place_get_for_poster",
     "partner_place_list",
     "presence_shown",
     "private_note_list",
@@ -183,6 +186,7 @@ __all__ = [
     "survey_summary",
     "token_hash",
     "transcript_for_client",
+    "unit_get_for_poster",
     "unit_hours_on",
     "unit_hours_text",
     "unit_is_open",

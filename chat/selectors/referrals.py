@@ -45,6 +45,26 @@ def partner_place_list(*, partner: User) -> QuerySet[PartnerPlace]:
     ).order_by("name")
 
 
+def unit_get_for_poster(*, user: User, unit_id: int) -> Unit:
+    """An active unit of the staff member's, for its poster; NotFound otherwise."""
+    return require(
+        user,
+        "chat.print_unit_poster",
+        Unit.objects.filter(pk=unit_id, is_active=True).first(),
+        hide=True,
+    )
+
+
+def partner_place_get_for_poster(*, partner: User, place_id: int) -> PartnerPlace:
+    """An active place of the partner's organisation, for its poster; NotFound otherwise."""
+    return require(
+        partner,
+        "chat.print_place_poster",
+        PartnerPlace.objects.filter(pk=place_id, is_active=True).first(),
+        hide=True,
+    )
+
+
 def referral_get_receipt(*, partner: User, referral_id: int) -> Referral:
     """A referral of the partner's organisation, for its receipt; NotFound otherwise."""
     return require(

@@ -98,7 +98,9 @@ def test_a_partner_refers_from_a_phone_a_worker_accepts_and_the_partner_sees_the
     phone.get_by_label("Call the person on a number, at a safe time").check()
     phone.get_by_label("Phone number to call").fill("070-123 45 67")
     phone.get_by_label("When is it safe to call?").fill("after 17")
-    phone.get_by_role("group", name="Are children involved?").get_by_label("yes", exact=True).check()
+    phone.get_by_role("group", name="Are children involved?").get_by_label(
+        "yes", exact=True
+    ).check()
     phone.get_by_label("Short note (optional)").fill(NOTE)
     phone.get_by_role("button", name="Send to social services").click()
     receipt = phone.locator("#receipt")
@@ -240,3 +242,132 @@ def test_an_unaccepted_referral_escalates_to_the_supervisors_dashboard(
     referral.refresh_from_db()
     assert referral.escalation_step == 1
     assert list(referral.events.values_list("kind", flat=True))[-1] == "escalated_supervisors"
+
+
+# --- posters ---------------------------------------------------------------------------------
+def test_posters_print_on_one_a4_page_in_swedish_and_english(
+    live_server, personas, partner, new_context, shot
+):
+    base = live_server.url
+    phone = phone_page(new_context, "sv-SE")
+    partner_login(phone, base, personas.password)
+    phone.get_by_role("link", name=re.compile("Posters|Affischer")).click()
+    assert_axe_clean(phone)
+    shot(phone, "partner-posters-list")
+    for language in ("sv", "en"):
+        page = new_context(viewport=DESKTOP, locale="sv-SE").new_page()
+        page.context.add_cookies(phone.context.cookies())
+        page.goto(f"{base}/partner/posters/place/{partner.pk}/{language}/")
+        expect(page.locator("html")).to_have_attribute("lang", language)
+        expect(page.locator(".poster__word")).to_contain_text("mask-19")
+        expect(page.locator(".poster__qr img")).to_be_visible()
+        assert_axe_clean(page)
+        shot(page, f"place-poster-{language}")
+        # Printed, it is one A4 page.
+        pdf = page.pdf(format="A4", print_background=True)
+        assert pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == 1
+
+    worker = new_context(viewport=PHONE, locale="en-US").new_page()
+    login(worker, base, "anna", personas.password)
+    worker.goto(f"{base}/console/posters/")
+    assert_axe_clean(worker)
+    worker.get_by_role("link", name="English").click()
+    expect(worker.locator(".poster__title")).to_contain_text("Ekonomiskt bistånd")
+    assert_fits_the_width(worker)
+    assert_axe_clean(worker)
+    shot(worker, "unit-poster-en-360")
+
+
+# --- chat now on the partner's device -----------------------------------------------------------
+STORAGE = "[sessionStorage.length, localStorage.length]"
+
+
+def send_chat_now(phone: Page) -> None:
+    phone.get_by_label("The person used the code word").check()
+    phone.get_by_label("Chat now, on this device").check()
+    phone.get_by_role("group", name="Are children involved?").get_by_label("no", exact=True).check()
+    phone.get_by_role("button", name="Send to social services").click()
+    expect(phone.locator("#receipt")).to_contain_text("Waiting for a social worker")
+
+
+def test_chat_now_on_the_partners_device_leaves_nothing_behind(
+    live_server, personas, partner, new_context, shot
+):
+    base = live_server.url
+    worker = new_context(viewport=DESKTOP, locale="en-US").new_page()
+    login(worker, base, "anna", personas.password)
+    open_console(worker, base)
+    tablet = new_context(viewport={"width": 800, "height": 1100}, has_touch=True, locale="en-US")
+    tablet.route(
+        "https://www.google.com/**",
+        lambda route: route.fulfill(body="neutral", content_type="text/html"),
+    )
+    phone = tablet.new_page()
+    partner_login(phone, base, personas.password)
+    cookies_before = sorted((c["name"], c["value"]) for c in tablet.cookies())
+    send_chat_now(phone)
+    receipt_url = phone.url
+    phone.get_by_role("link", name="Start the chat for the person").click()
+    expect(phone.locator("#chat-status")).to_contain_text("A social worker will answer")
+    assert_axe_clean(phone)
+    shot(phone, "chat-now-waiting")
+
+    worker.locator("#referrals").get_by_role("button", name="Accept").click()
+    panel = worker_panel(worker)
+    expect(panel).to_be_visible()
+    panel.locator("textarea").first.fill(
+        "Hej, jag heter Anna. Är du på en plats där du kan skriva?"
+    )
+    panel.locator("textarea").first.press("Enter")
+    expect(phone.locator("#log")).to_contain_text("Är du på en plats")
+    phone.locator("#composer-body").fill("Ja, i personalrummet.")
+    phone.locator("#composer-body").press("Enter")
+    expect(panel).to_contain_text("Ja, i personalrummet.")
+    assert phone.evaluate(STORAGE) == [0, 0]
+    shot(phone, "chat-now-talking")
+
+    phone.get_by_role("button", name="End chat").click()
+    # The chat page replaces itself with the receipt: nothing of it on screen or in history.
+    expect(phone).to_have_url(receipt_url, timeout=15_000)
+    expect(phone.locator("body")).not_to_contain_text("personalrummet")
+    assert phone.evaluate(STORAGE) == [0, 0]
+    phone.go_back()
+    expect(phone).not_to_have_url(re.compile(r"/chat/"))
+    expect(phone.locator("body")).not_to_contain_text("personalrummet")
+    # The partner's session is as it was, and still cannot open the chat again.
+    assert sorted((c["name"], c["value"]) for c in tablet.cookies()) == cookies_before
+    phone.goto(receipt_url.rstrip("/") + "/chat/")
+    expect(phone.get_by_role("heading", level=1)).to_have_text("This chat cannot be opened")
+    phone.goto(f"{base}/partner/")
+    expect(phone).to_have_url(re.compile(r"/partner/$"))
+    assert phone.evaluate(STORAGE) == [0, 0]
+    shot(phone, "chat-now-after-end")
+
+
+def test_chat_now_quick_exit_ends_the_chat_and_keeps_the_partner_signed_in(
+    live_server, personas, partner, new_context
+):
+    base = live_server.url
+    tablet = new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="en-US")
+    tablet.route(
+        "https://www.google.com/**",
+        lambda route: route.fulfill(body="neutral", content_type="text/html"),
+    )
+    phone = tablet.new_page()
+    partner_login(phone, base, personas.password)
+    send_chat_now(phone)
+    phone.get_by_role("link", name="Start the chat for the person").click()
+    expect(phone.locator("#chat-status")).to_contain_text("A social worker will answer")
+    phone.keyboard.press("Escape")
+    expect(phone).to_have_url("https://www.google.com/")
+    assert phone.evaluate(STORAGE) == [0, 0]
+    phone.go_back()
+    expect(phone).not_to_have_url(re.compile(r"/chat/"))
+    phone.goto(f"{base}/partner/")
+    expect(phone).to_have_url(re.compile(r"/partner/$"))
+
+    from chat.models import Conversation, Message
+
+    conversation = Conversation.objects.get()
+    assert not conversation.is_open
+    assert Message.objects.filter(conversation=conversation, event="quick_exit").exists()
