@@ -211,4 +211,5 @@ def referral_acceptance_seconds(
         for pk, created, accepted in rows.order_by("created_at", "pk").values_list(
             "pk", "created_at", "accepted_at"
         )
+        if accepted is not None  # the filter above; for the type checker
     ]
