@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def signed_in(user) -> Client:
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")  # the texts below are the English ones
     client.force_login(user)
     return client
 

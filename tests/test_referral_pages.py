@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def signed_in(user) -> Client:
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")  # the texts below are the English ones
     client.force_login(user)
     return client
 
@@ -94,7 +94,7 @@ def test_another_partners_receipt_is_not_found(pia, lars, pharmacy_place, chain)
 def test_a_partner_signing_in_lands_on_the_form_and_staff_pages_send_them_back(pia, pharmacy_place):
     pia.set_password("pw-for-the-test")
     pia.save()
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     response = client.post(
         "/accounts/login/", {"username": "pia", "password": "pw-for-the-test"}, follow=True
     )
