@@ -174,7 +174,15 @@ def referral_escalate_if_due(*, referral_id: int) -> bool:
     move it to the next open unit of the chain and alert that unit's staff. Decided on the
     locked rows: a worker may have accepted it meanwhile. Returns whether it escalated."""
     now = timezone.now()
+    conversation_id = (
+        Referral.objects.filter(pk=referral_id).values_list("conversation_id", flat=True).first()
+    )
+    if conversation_id is None:
+        return False
     with transaction.atomic():
+        # The conversation's row first, then the referral's: the order an accept takes them
+        # in (conversation_assign, then referral_mark_accepted), so the two never deadlock.
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
         referral = (
             Referral.objects.select_for_update()
             .filter(
@@ -185,9 +193,8 @@ def referral_escalate_if_due(*, referral_id: int) -> bool:
             )
             .first()
         )
-        if referral is None or referral.conversation_id is None:
+        if referral is None:
             return False
-        conversation = Conversation.objects.select_for_update().get(pk=referral.conversation_id)
         if conversation.state != Conversation.State.QUEUED:
             # Not waiting (given to a worker, or ended): nothing to escalate any more.
             referral.escalate_at = None
@@ -237,20 +244,20 @@ def referral_open_chat(*, partner: User, referral_id: int, token: str) -> Conver
     gets nothing."""
     if not selectors.TOKEN_PATTERN.fullmatch(token):
         raise InvalidInput("token must be 43 base64url characters")
+    seen = require(
+        partner,
+        "chat.view_referral_receipt",
+        Referral.objects.filter(pk=referral_id).first(),
+        hide=True,
+    )
+    if seen.contact != Referral.Contact.CHAT_NOW or seen.conversation_id is None:
+        raise Conflict("this referral has no chat to open", code="no_chat")
     with transaction.atomic():
-        referral = require(
-            partner,
-            "chat.view_referral_receipt",
-            Referral.objects.select_for_update().filter(pk=referral_id).first(),
-            hide=True,
-        )
-        if (
-            referral.contact != Referral.Contact.CHAT_NOW
-            or referral.conversation_id is None
-            or referral.chat_opened_at is not None
-        ):
-            raise Conflict("this referral has no chat to open", code="no_chat")
-        conversation = Conversation.objects.select_for_update().get(pk=referral.conversation_id)
+        # The conversation's row, then the referral's: the order an accept takes them in.
+        conversation = Conversation.objects.select_for_update().get(pk=seen.conversation_id)
+        referral = Referral.objects.select_for_update().get(pk=seen.pk)
+        if referral.chat_opened_at is not None:
+            raise Conflict("the chat was opened already", code="no_chat")
         if not conversation.is_open:
             raise Conflict("the conversation has ended", code="no_chat")
         conversation.token_hash = selectors.token_hash(token)
