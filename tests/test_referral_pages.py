@@ -169,3 +169,22 @@ def test_only_a_chat_now_referral_opens_a_chat(pia, pharmacy_place, chain, lars)
     assert signed_in(pia).post(url, body, content_type="application/json").status_code == 409
     assert signed_in(lars).post(url, body, content_type="application/json").status_code == 404
     assert signed_in(pia).post(url, "{", content_type="application/json").status_code == 400
+
+
+def test_the_admin_shows_the_audit_trail_and_never_the_number_or_the_note(
+    pia, pharmacy_place, chain
+):
+    admin = factories_admin()
+    referral = send(pia, pharmacy_place, note="Mannen väntar utanför.")
+    page = signed_in(admin).get(f"/admin/chat/referral/{referral.pk}/change/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "routed to a unit" in text and "Våld i nära relationer" in text
+    assert "070-123" not in text and "Mannen väntar" not in text
+
+
+def factories_admin():
+    from accounts.models import User
+    from tests import factories
+
+    return factories.make_user("ada", role=User.Role.ADMIN, is_staff=True, is_superuser=True)
