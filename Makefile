@@ -72,6 +72,7 @@ demo: venv migrate
 	@echo "  access log                  http://127.0.0.1:$(PORT)/dashboard/access-log/"
 	@echo "  surveys                     http://127.0.0.1:$(PORT)/dashboard/surveys/"
 	@echo "  risk rules                  http://127.0.0.1:$(PORT)/dashboard/risk-rules/"
+	@echo "  partner referral form       http://127.0.0.1:$(PORT)/partner/"
 	@echo "  admin                       http://127.0.0.1:$(PORT)/admin/"
 	@echo "  logins: see the table above; every password is demo-password. Stop with Ctrl-C."
 	@echo

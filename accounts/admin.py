@@ -1,7 +1,14 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import ClosedDay, OpeningHours, Unit, User
+from accounts.models import (
+    ClosedDay,
+    OpeningHours,
+    PartnerOrganisation,
+    PartnerPlace,
+    Unit,
+    User,
+)
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -16,7 +23,14 @@ class ClosedDayInline(admin.TabularInline):
 
 @admin.register(Unit)
 class UnitAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "default_capacity", "auto_assign", "is_active"]
+    list_display = [
+        "name",
+        "slug",
+        "default_capacity",
+        "auto_assign",
+        "referral_order",
+        "is_active",
+    ]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [OpeningHoursInline, ClosedDayInline]
 
@@ -24,5 +38,23 @@ class UnitAdmin(admin.ModelAdmin):
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ["username", "first_name", "last_name", "role", "is_active"]
-    list_filter = ["role", "units", "is_active"]
-    fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("chatcounsel", {"fields": ["role", "units"]}))
+    list_filter = ["role", "units", "partner_organisation", "is_active"]
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
+        ("chatcounsel", {"fields": ["role", "units", "partner_organisation"]}),
+    )
+
+
+class PartnerPlaceInline(admin.TabularInline):
+    model = PartnerPlace
+    extra = 1
+
+
+@admin.register(PartnerOrganisation)
+class PartnerOrganisationAdmin(admin.ModelAdmin):
+    """A partner with its places; its staff are users with the role partner staff and this
+    organisation (same sign-in rules as staff)."""
+
+    list_display = ["name", "kind", "is_active"]
+    list_filter = ["kind", "is_active"]
+    inlines = [PartnerPlaceInline]

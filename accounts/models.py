@@ -34,6 +34,17 @@ class Unit(models.Model):
         default=False,
         help_text=_("Give waiting clients to the least loaded available worker automatically."),
     )
+    # Urgent referrals from partners go to the open unit with the lowest number here; units
+    # without one never take referrals.
+    referral_order = models.PositiveSmallIntegerField(
+        _("order for partner referrals"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Urgent referrals from partners go to the open unit with the lowest number "
+            "(e.g. 1 for the unit, 2 for the after-hours on-call unit). Empty: no referrals."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -61,6 +72,15 @@ class User(AbstractUser):
         PARTNER = "partner", _("partner staff")
 
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.WORKER)
+    # Partner staff only: the organisation whose places they refer from.
+    partner_organisation = models.ForeignKey(
+        "PartnerOrganisation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
+        verbose_name=_("partner organisation"),
+    )
     units = models.ManyToManyField(Unit, blank=True, related_name="staff", verbose_name=_("units"))
     # Changed by "log out everywhere": every session signed with the old value stops working.
     session_epoch = models.PositiveIntegerField(default=0, editable=False)
@@ -81,6 +101,16 @@ class User(AbstractUser):
     @property
     def is_supervisor(self) -> bool:
         return self.role == self.Role.SUPERVISOR
+
+    @property
+    def is_partner(self) -> bool:
+        """Partner staff of an active organisation: they send referrals and see receipts,
+        nothing of any conversation or case."""
+        return (
+            self.is_active
+            and self.role == self.Role.PARTNER
+            and self.partner_organisation_id is not None
+        )
 
     @property
     def works_in_console(self) -> bool:
@@ -208,3 +238,50 @@ class ConsoleConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} console {self.pk}"
+
+
+class PartnerOrganisation(models.Model):
+    """A pharmacy, library or mobile library whose staff refer people who used the code
+    word to the on-duty unit."""
+
+    class Kind(models.TextChoices):
+        PHARMACY = "pharmacy", _("pharmacy")
+        LIBRARY = "library", _("library")
+        MOBILE_LIBRARY = "mobile_library", _("mobile library")
+        OTHER = "other", _("other")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("partner organisation")
+        verbose_name_plural = _("partner organisations")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PartnerPlace(models.Model):
+    """Where a partner meets people: a branch, a library, a mobile library's stop."""
+
+    organisation = models.ForeignKey(
+        PartnerOrganisation, on_delete=models.PROTECT, related_name="places"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["organisation", "name"]
+        verbose_name = _("partner place")
+        verbose_name_plural = _("partner places")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "name"], name="partner_place_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation}, {self.name}"

@@ -2,12 +2,9 @@
 
 import base64
 import re
-from io import BytesIO
 from urllib.parse import urlencode
 
 import django_otp
-import qrcode
-import qrcode.image.svg
 from django import forms
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -22,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import services
+from accounts.qr import qr_svg_data_uri
 
 
 class StaffLoginForm(AuthenticationForm):
@@ -54,14 +52,6 @@ def _next(request: HttpRequest) -> str:
     return "/console/"
 
 
-def _qr_data_uri(text: str) -> str:
-    """The enrolment QR code as an SVG data URI (no inline markup for the CSP to refuse)."""
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
-    buffer = BytesIO()
-    image.save(buffer)
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
 @never_cache
 @login_required
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
@@ -91,7 +81,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         "frontend/two_factor_setup.html",
         {
             "form": form,
-            "qr": _qr_data_uri(device.config_url),
+            "qr": qr_svg_data_uri(device.config_url),
             "secret": base64.b32encode(device.bin_key).decode().rstrip("="),
             "next": _next(request),
         },

@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from chat.models import AccessLog, Conversation, PurgeReport, RiskFlag, RiskOverride
+from chat.models import (
+    AccessLog,
+    Conversation,
+    PurgeReport,
+    Referral,
+    ReferralEvent,
+    RiskFlag,
+    RiskOverride,
+)
 
 
 @admin.register(Conversation)
@@ -43,6 +51,45 @@ class PurgeReportAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReferralEventInline(admin.TabularInline):
+    """The referral's audit trail, as it was written: read only."""
+
+    model = ReferralEvent
+    fields = readonly_fields = ("at", "kind", "actor_name", "unit_name")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Referral)
+class ReferralAdmin(admin.ModelAdmin):
+    """Urgent referrals and their audit trail. Metadata only: the number to call and the
+    partner's note are for the unit's staff, in the conversation."""
+
+    list_display = ["pk", "created_at", "place", "contact", "state", "unit", "accepted_at"]
+    list_filter = ["state", "contact", "place__organisation"]
+    fields = readonly_fields = (
+        "created_at",
+        "partner",
+        "place",
+        "contact",
+        "children",
+        "interpreter",
+        "state",
+        "unit",
+        "conversation",
+        "accepted_at",
+        "escalation_step",
+        "chat_opened_at",
+    )
+    inlines = [ReferralEventInline]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

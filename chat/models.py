@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Unit
+from accounts.models import PartnerPlace, Unit
 
 
 class ClientRecord(models.Model):
@@ -178,6 +178,7 @@ class Message(models.Model):
             "worker_gone",
             _("The social worker went offline; the chat went back to the queue."),
         )
+        REFERRED = "referred", _("Partner staff sent an urgent referral (code word).")
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -589,3 +590,104 @@ class RiskOverride(models.Model):
 
     def __str__(self) -> str:
         return f"lowered {self.conversation_id}"
+
+
+class Referral(models.Model):
+    """An urgent referral from partner staff: a person used the code word at a pharmacy or
+    library. It becomes an urgent conversation on a new case in the open referral unit;
+    the partner sees only the receipt. Its events are the audit trail."""
+
+    class Contact(models.TextChoices):
+        CHAT_NOW = "chat_now", _("Chat now, on this device")
+        CALL_BACK = "call_back", _("Call the person on a number, at a safe time")
+        SELF = "self", _("The person will make contact themselves")
+        POLICE = "police", _("The police have been called")
+
+    class Children(models.TextChoices):
+        YES = "yes", _("yes")
+        NO = "no", _("no")
+        UNKNOWN = "unknown", _("don't know")
+
+    class State(models.TextChoices):
+        SENT = "sent", _("sent, waiting for a social worker")
+        ACCEPTED = "accepted", _("received by a social worker")
+        NO_UNIT_OPEN = "no_unit_open", _("no unit open")
+
+    partner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    place = models.ForeignKey(PartnerPlace, on_delete=models.PROTECT, related_name="referrals")
+    contact = models.CharField(max_length=10, choices=Contact.choices)
+    phone = models.CharField(max_length=30, blank=True)
+    safe_time = models.CharField(max_length=100, blank=True)
+    children = models.CharField(max_length=8, choices=Children.choices)
+    language = models.CharField(max_length=60, blank=True)
+    interpreter = models.BooleanField(default=False)
+    note = models.CharField(max_length=300, blank=True)
+    state = models.CharField(max_length=14, choices=State.choices)
+    # Where it went (the unit it waits in now) and the conversation it became.
+    unit = models.ForeignKey(
+        Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="referrals"
+    )
+    conversation = models.OneToOneField(
+        Conversation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="referral",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    # Escalation: 0 the unit's staff were alerted, 1 its supervisors too; each step after
+    # moves it one unit along the chain. The next step is due at `escalate_at`.
+    escalation_step = models.PositiveSmallIntegerField(default=0)
+    escalate_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Chat now: the person's chat was opened on the partner's device (once only).
+    chat_opened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(contact="call_back") | ~models.Q(phone=""),
+                name="referral_call_back_has_phone",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state="no_unit_open") | models.Q(conversation__isnull=False),
+                name="referral_routed_has_conversation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"referral {self.pk} ({self.state})"
+
+
+class ReferralEvent(models.Model):
+    """Append-only audit trail of a referral: written in the same transaction as the change
+    it records. Unit and actor names are copied so the record reads the same later."""
+
+    class Kind(models.TextChoices):
+        SENT = "sent", _("sent by partner staff")
+        ROUTED = "routed", _("routed to a unit")
+        NO_UNIT_OPEN = "no_unit_open", _("no unit open; the partner was told what to do")
+        ESCALATED_SUPERVISORS = "escalated_supervisors", _("escalated to the supervisors")
+        ESCALATED_UNIT = "escalated_unit", _("escalated to the next unit in the chain")
+        END_OF_CHAIN = "end_of_chain", _("no further unit open in the chain")
+        CHAT_OPENED = "chat_opened", _("chat opened on the partner's device")
+        ACCEPTED = "accepted", _("accepted by a social worker")
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    unit_id_then = models.BigIntegerField(null=True, blank=True)
+    unit_name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of referral {self.referral_id}"

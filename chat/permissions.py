@@ -97,6 +97,22 @@ def shares_a_unit(user: User, worker: User | None) -> bool:
     return worker is not None and user.units.filter(pk__in=worker.units.values("pk")).exists()
 
 
+@rules.predicate
+def is_partner(user: User) -> bool:
+    return bool(user.is_authenticated and user.is_partner)
+
+
+@rules.predicate
+def is_own_organisation(user: User, obj: Any) -> bool:
+    """A referral, or a partner place, of the partner's own organisation."""
+    if obj is None:
+        return False
+    organisation_id = getattr(obj, "organisation_id", None)
+    if organisation_id is None and getattr(obj, "place", None) is not None:
+        organisation_id = obj.place.organisation_id
+    return organisation_id is not None and organisation_id == user.partner_organisation_id
+
+
 PERMISSIONS = {
     # The console and the dashboard as a whole.
     "chat.use_console": is_console_user,
@@ -134,6 +150,13 @@ PERMISSIONS = {
     # lowered again (with a reason) by its worker or staff of its unit.
     "chat.manage_risk_rules": is_supervisor & is_unit_member,
     "chat.lower_risk": is_console_user & (is_assigned | is_in_conversation_unit),
+    # Partner staff send referrals and read their organisation's receipts (when, not what);
+    # they never read a conversation or case: no rule above lets a partner in.
+    "chat.refer": is_partner,
+    "chat.view_referral_receipt": is_partner & is_own_organisation,
+    # Posters: a unit's by its staff, a partner place's by that partner's staff.
+    "chat.print_unit_poster": is_console_user & is_unit_member,
+    "chat.print_place_poster": is_partner & is_own_organisation,
 }
 
 for _name, _predicate in PERMISSIONS.items():

@@ -335,6 +335,32 @@ def unanswered_event(conversation: Conversation) -> Event:
     return {"type": "conversation.unanswered", "conversation": conversation.pk}
 
 
+def referral_received_event(*, conversation_id: int, unit_id: int, referral: Event) -> Event:
+    """An urgent referral from partner staff waits in the unit: the console alerts (sound,
+    title, notice) and the conversation is first in the queue. `referral` is
+    `selectors.referral_alert_payload`."""
+    return {
+        "type": "referral.received",
+        "conversation": conversation_id,
+        "unit": unit_id,
+        "referral": referral,
+    }
+
+
+def referral_escalated_event(
+    *, conversation_id: int, unit_id: int, unit_name: str, step: int, referral: Event
+) -> Event:
+    """Nobody accepted the referral in time: the unit's supervisors see it on the dashboard."""
+    return {
+        "type": "referral.escalated",
+        "conversation": conversation_id,
+        "unit": unit_id,
+        "unit_name": unit_name,
+        "step": step,
+        "referral": referral,
+    }
+
+
 def queue_event(
     unit_id: int, head: QueueHead, previews: dict[int, WaitingPreview] | None = None
 ) -> Event:

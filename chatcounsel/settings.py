@@ -378,3 +378,16 @@ LOGGING = {
         "channels_redis": {"level": "CRITICAL"},
     },
 }
+
+# --- partner referrals ------------------------------------------------------------
+# The municipality's code word, as partner staff hear it and the posters print it.
+REFERRAL_CODE_WORD = os.environ.get("REFERRAL_CODE_WORD", "mask-19").strip() or "mask-19"
+# An urgent referral nobody accepts within this many minutes is escalated: first to the
+# unit's supervisors on the dashboard, then one unit along the chain (Unit.referral_order).
+REFERRAL_ESCALATE_MINUTES = env_int("REFERRAL_ESCALATE_MINUTES", 3, minimum=1)
+# What partner staff are told when no referral unit is open: a helpline open day and night.
+REFERRAL_ADVICE_PHONE_NAME = os.environ.get("REFERRAL_ADVICE_PHONE_NAME", "Kvinnofridslinjen")
+REFERRAL_ADVICE_PHONE = os.environ.get("REFERRAL_ADVICE_PHONE", "020-50 50 50")
+# The public address printed on posters (the client page's), e.g. https://chat.kommun.se;
+# empty: the address the poster page was opened at.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")

@@ -6,7 +6,7 @@ from django.views.i18n import JavaScriptCatalog
 from django_otp.admin import OTPAdminSite
 
 from accounts import views as account_views
-from frontend import case_views, risk_views, views
+from frontend import case_views, partner_views, poster_views, risk_views, views
 
 if settings.STAFF_TWO_FACTOR:
     # The admin asks for the second factor too (django-otp's documented switch).
@@ -32,6 +32,39 @@ urlpatterns = [
         "console/conversations/<int:conversation_id>/transcript.txt",
         case_views.transcript_download,
         name="transcript-download",
+    ),
+    path("partner/", partner_views.referral_page, name="refer"),
+    path(
+        "partner/referrals/<int:referral_id>/",
+        partner_views.receipt_page,
+        name="referral-receipt",
+    ),
+    path(
+        "partner/referrals/<int:referral_id>/status",
+        partner_views.receipt_status,
+        name="referral-status",
+    ),
+    path("console/posters/", poster_views.posters_page, name="posters"),
+    path(
+        "console/posters/unit/<int:unit_id>/<str:language>/",
+        poster_views.unit_poster,
+        name="unit-poster",
+    ),
+    path(
+        "partner/referrals/<int:referral_id>/chat/",
+        partner_views.referral_chat_page,
+        name="referral-chat",
+    ),
+    path(
+        "partner/referrals/<int:referral_id>/chat/exit",
+        partner_views.referral_chat_exit,
+        name="referral-chat-exit",
+    ),
+    path("partner/posters/", poster_views.partner_posters_page, name="partner-posters"),
+    path(
+        "partner/posters/place/<int:place_id>/<str:language>/",
+        poster_views.place_poster,
+        name="place-poster",
     ),
     path("dashboard/", views.dashboard_page, name="dashboard"),
     path("dashboard/access-log/", views.access_log_page, name="access-log"),

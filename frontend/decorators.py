@@ -24,6 +24,10 @@ def staff_page(permission: str) -> Callable[[View], View]:
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not can(user, permission):
+                if getattr(user, "is_partner", False):
+                    # Partner staff have one page: the referral form (their sign-in lands
+                    # here too, as sign-in goes to the console).
+                    return redirect("refer")
                 raise PermissionDenied
             if services.two_factor_required(user) and not user.is_verified():  # type: ignore[union-attr,attr-defined]  # django-otp adds it
                 target = (

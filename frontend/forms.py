@@ -117,3 +117,64 @@ class RiskTryForm(forms.Form):
         super().__init__(*args, **kwargs)
         unit: forms.ChoiceField = self.fields["unit"]  # type: ignore[assignment]
         unit.choices = [(str(u.pk), u.name) for u in units]
+
+
+class ReferralForm(forms.Form):
+    """The partner's referral, done in under a minute on a phone: only the way to reach the
+    person and whether children are involved are asked for every time."""
+
+    code_word = forms.BooleanField(label="", required=True)
+    place = IdChoiceField(
+        queryset=None, label=_("Where are you?"), widget=forms.RadioSelect, empty_label=None
+    )
+    contact = forms.ChoiceField(
+        label=_("How does the person want contact?"), widget=forms.RadioSelect
+    )
+    phone = forms.CharField(
+        label=_("Phone number to call"),
+        required=False,
+        max_length=30,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off", "inputmode": "tel"}),
+    )
+    safe_time = forms.CharField(
+        label=_("When is it safe to call?"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    children = forms.ChoiceField(label=_("Are children involved?"), widget=forms.RadioSelect)
+    language = forms.CharField(
+        label=_("Language, if not Swedish"),
+        required=False,
+        max_length=60,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    interpreter = forms.BooleanField(label=_("An interpreter is needed"), required=False)
+    note = forms.CharField(
+        label=_("Short note (optional)"),
+        required=False,
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 300}),
+    )
+
+    def __init__(self, *args, places=None, code_word: str = "", **kwargs) -> None:
+        from chat.models import Referral
+
+        super().__init__(*args, **kwargs)
+        place: IdChoiceField = self.fields["place"]  # type: ignore[assignment]
+        place.queryset = places
+        if places is not None and places.count() == 1:
+            place.initial = places[0].pk
+        self.fields["code_word"].label = _("The person used the code word “%(word)s”") % {
+            "word": code_word
+        }
+        contact: forms.ChoiceField = self.fields["contact"]  # type: ignore[assignment]
+        contact.choices = Referral.Contact.choices
+        children: forms.ChoiceField = self.fields["children"]  # type: ignore[assignment]
+        children.choices = Referral.Children.choices
+
+    def clean(self):
+        data = super().clean() or {}
+        if data.get("contact") == "call_back" and not data.get("phone"):
+            self.add_error("phone", _("Write the number to call."))
+        return data

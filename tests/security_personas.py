@@ -15,12 +15,13 @@ The everyday cast (ekonomi, vald, anna, bengt, cecilia, sara) comes from tests/c
 | `unit_supervisor`       | sara       | supervisor  | ekonomi, barn            |
 | `other_unit_supervisor` | vera       | supervisor  | vald                     |
 | `interpreter`           | tove       | interpreter | none                     |
-| `partner`               | petra      | partner     | ekonomi                  |
+| `partner`               | petra      | partner     | ekonomi (and a pharmacy) |
 | `admin`                 | ada        | admin, superuser, staff | ekonomi (listed, yet no reads) |
 | `outsider`              | (no user)  | anonymous   | knows nothing            |
 
 The admin and the partner are listed in the target's unit on purpose: only their role keeps
-them out, so a rule that forgot the role would show up here.
+them out, so a rule that forgot the role would show up here. Petra is partner staff of a
+pharmacy and has sent a referral (waiting in an on-call unit none of the cast works in).
 
 Use with `pytest_plugins = ["tests.security_personas"]` or import the fixtures.
 """
@@ -39,8 +40,9 @@ from django.apps import apps
 from django.conf import settings
 from django.test import Client
 
-from accounts.models import Unit, User
-from chat.models import Conversation, Message
+from accounts.models import PartnerOrganisation, PartnerPlace, Unit, User
+from chat.models import Conversation, Message, Referral
+from chat.services.referrals import ReferralForm, referral_send
 from tests import factories
 
 PERSONAS = (
@@ -63,6 +65,7 @@ WORKERS = ("assigned_worker", "unit_worker", "other_unit_worker")
 SUPERVISORS = ("unit_supervisor", "other_unit_supervisor")
 
 FIRST_BODY = "Han slår mig när han dricker."  # the target's first message: secret
+REFERRAL_NOTE = "Mannen väntar utanför apoteket."  # the partner's note: staff only, later
 OTHER_BODY = "Jag har inte råd med hyran."
 
 
@@ -95,13 +98,31 @@ def make_cast(ekonomi: Unit, vald: Unit, anna, bengt, cecilia, sara) -> Cast:
     sara.units.add(barn)
     vera = factories.make_user("vera_sec", role=User.Role.SUPERVISOR, units=[vald])
     tove = factories.make_user("tove", role=User.Role.INTERPRETER)
-    petra = factories.make_user("petra", role=User.Role.PARTNER, units=[ekonomi])
+    pharmacy = PartnerOrganisation.objects.create(
+        name="Apoteket", kind=PartnerOrganisation.Kind.PHARMACY
+    )
+    place = PartnerPlace.objects.create(organisation=pharmacy, name="Torget")
+    petra = factories.make_user(
+        "petra", role=User.Role.PARTNER, units=[ekonomi], partner_organisation=pharmacy
+    )
     ada = factories.make_user(
         "ada", role=User.Role.ADMIN, units=[ekonomi], is_superuser=True, is_staff=True
     )
     target, token = factories.start_conversation(ekonomi, FIRST_BODY)
     other, other_token = factories.start_conversation(ekonomi, OTHER_BODY)
-    return Cast(
+    # Petra's referral waits in the on-call unit, where none of the cast works, so every
+    # queue the cast serves is as it was.
+    factories.make_unit("Socialjouren", "socialjouren", referral_order=1)
+    referral = referral_send(
+        partner=petra,
+        form=ReferralForm(
+            place_id=place.pk,
+            contact=Referral.Contact.SELF,
+            children=Referral.Children.UNKNOWN,
+            note=REFERRAL_NOTE,
+        ),
+    )
+    cast = Cast(
         unit=ekonomi,
         other_unit=vald,
         third_unit=barn,
@@ -123,6 +144,9 @@ def make_cast(ekonomi: Unit, vald: Unit, anna, bengt, cecilia, sara) -> Cast:
         target=target,
         other=other,
     )
+    cast.extra["referral"] = referral
+    cast.extra["place"] = place
+    return cast
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from chat.models import (
     Message,
     Participant,
     PrivateNote,
+    Referral,
     RiskRule,
 )
 from tests import factories
@@ -44,6 +45,7 @@ from tests.security_personas import (
     FIRST_BODY,
     OTHER_BODY,
     PERSONAS,
+    REFERRAL_NOTE,
     STAFF_WITHOUT_CONSOLE,
     Cast,
     accept_target,
@@ -90,6 +92,16 @@ def by_group(**groups: str) -> dict[str, str]:
     return row
 
 
+# Partner staff have one page: any staff page sends them back to their referral form.
+PARTNER_HOME = "redirect:/partner/"
+ONLY_PARTNER = {
+    "anonymous": "login",
+    "no_console": "403",
+    "partner": "200",
+    "workers": "403",
+    "supervisors": "403",
+}
+
 CONSOLE_CLOSED = {"anonymous": "closed:4401", "no_console": "closed:4403"}
 DASHBOARD_CLOSED = {
     "anonymous": "closed:4401",
@@ -101,16 +113,20 @@ EXPECTED: dict[str, dict[str, str]] = {
     # --- HTTP pages -------------------------------------------------------------------
     "GET /": table("200"),
     "GET /console/": by_group(
-        anonymous="login", no_console="403", unit_staff="200", other_staff="200"
+        anonymous="login",
+        no_console="403",
+        partner=PARTNER_HOME,
+        unit_staff="200",
+        other_staff="200",
     ),
     "GET /dashboard/": by_group(
-        anonymous="login", no_console="403", workers="403", supervisors="200"
+        anonymous="login", no_console="403", partner=PARTNER_HOME, workers="403", supervisors="200"
     ),
     "GET /dashboard/access-log/": by_group(
-        anonymous="login", no_console="403", workers="403", supervisors="200"
+        anonymous="login", no_console="403", partner=PARTNER_HOME, workers="403", supervisors="200"
     ),
     "GET /dashboard/access-log.csv": by_group(
-        anonymous="login", no_console="403", workers="403", supervisors="200"
+        anonymous="login", no_console="403", partner=PARTNER_HOME, workers="403", supervisors="200"
     ),
     "GET /exit/": table("exit"),
     # The beacon carries whatever token the persona holds: only the target's own ends it.
@@ -121,12 +137,17 @@ EXPECTED: dict[str, dict[str, str]] = {
     "GET /accounts/logout-everywhere/": table("405"),
     "GET /admin/": table("admin_login", admin="200"),
     "GET /console/replies/": by_group(
-        anonymous="login", no_console="403", unit_staff="200", other_staff="200"
+        anonymous="login",
+        no_console="403",
+        partner=PARTNER_HOME,
+        unit_staff="200",
+        other_staff="200",
     ),
     # A canned reply for the whole unit: only its supervisors may write one.
     "POST /console/replies/": by_group(
         anonymous="login",
         no_console="403",
+        partner=PARTNER_HOME,
         assigned_worker="200",
         unit_worker="200",
         other_unit_worker="200",
@@ -134,35 +155,74 @@ EXPECTED: dict[str, dict[str, str]] = {
         other_unit_supervisor="200",
     ),
     "GET /dashboard/risk-rules/": by_group(
-        anonymous="login", no_console="403", workers="403", supervisors="200"
+        anonymous="login", no_console="403", partner=PARTNER_HOME, workers="403", supervisors="200"
     ),
     # A risk rule for the unit: only its supervisors may keep one.
     "POST /dashboard/risk-rules/": by_group(
         anonymous="login",
         no_console="403",
+        partner=PARTNER_HOME,
         workers="403",
         unit_supervisor="saved",
         other_unit_supervisor="200",
     ),
     "GET /console/inbox/": by_group(
-        anonymous="login", no_console="403", unit_staff="200", other_staff="200"
+        anonymous="login",
+        no_console="403",
+        partner=PARTNER_HOME,
+        unit_staff="200",
+        other_staff="200",
     ),
     "GET /console/cases/{case}/": by_group(
-        anonymous="login", no_console="403", unit_staff="200", other_staff="404"
+        anonymous="login",
+        no_console="403",
+        partner=PARTNER_HOME,
+        unit_staff="200",
+        other_staff="404",
     ),
     "GET /console/conversations/{target}/transcript/": by_group(
-        anonymous="login", no_console="403", unit_staff="200", other_staff="404"
+        anonymous="login",
+        no_console="403",
+        partner=PARTNER_HOME,
+        unit_staff="200",
+        other_staff="404",
     ),
     "GET /console/conversations/{target}/transcript.txt": by_group(
-        anonymous="login", no_console="403", unit_staff="200", other_staff="404"
+        anonymous="login",
+        no_console="403",
+        partner=PARTNER_HOME,
+        unit_staff="200",
+        other_staff="404",
     ),
     # The client's own transcript, by the token in the form body.
     "POST /transcript/": table("404", own_client="200:target", other_client="200:own"),
     "GET /return/": table("200"),
     "GET /return/case/": table("redirect:/return/"),
     "GET /interpret/": table("200"),
+    # --- partner staff: the referral form and their organisation's receipts, nothing more ---
+    "GET /partner/": by_group(**ONLY_PARTNER),
+    "POST /partner/": by_group(**{**ONLY_PARTNER, "partner": "sent"}),
+    "GET /partner/referrals/{referral}/": by_group(**ONLY_PARTNER),
+    "GET /partner/referrals/{referral}/status": by_group(**ONLY_PARTNER),
+    "GET /partner/posters/": by_group(**ONLY_PARTNER),
+    "GET /partner/posters/place/{place}/{language}/": by_group(**ONLY_PARTNER),
+    # --- posters: a unit's by its staff ---
+    "GET /console/posters/": by_group(
+        anonymous="login",
+        no_console="403",
+        partner=PARTNER_HOME,
+        unit_staff="200",
+        other_staff="200",
+    ),
+    "GET /console/posters/unit/{unit}/{language}/": by_group(
+        anonymous="login",
+        no_console="403",
+        partner=PARTNER_HOME,
+        unit_staff="200",
+        other_staff="404",
+    ),
     "GET /dashboard/surveys/": by_group(
-        anonymous="login", no_console="403", workers="403", supervisors="200"
+        anonymous="login", no_console="403", partner=PARTNER_HOME, workers="403", supervisors="200"
     ),
     # --- the client's socket: it reaches exactly the conversation whose token it holds ---
     "client.start": table("own", own_client="target"),
@@ -275,6 +335,10 @@ def test_the_table_covers_every_persona_and_every_permission():
         "chat.manage_unit_replies": "POST /console/replies/",
         "chat.manage_risk_rules": "POST /dashboard/risk-rules/",
         "chat.lower_risk": "console.lower_risk",
+        "chat.refer": "POST /partner/",
+        "chat.view_referral_receipt": "GET /partner/referrals/{referral}/",
+        "chat.print_unit_poster": "GET /console/posters/unit/{unit}/{language}/",
+        "chat.print_place_poster": "GET /partner/posters/place/{place}/{language}/",
     }
     assert set(exercised_by) == set(PERMISSIONS)
     assert set(exercised_by.values()) <= set(EXPECTED)
@@ -304,7 +368,14 @@ def test_the_table_covers_every_page():
 # --- HTTP ---------------------------------------------------------------------------------
 def observe_http(cast: Cast, persona: str, action: str) -> str:
     method, template = action.split(" ", 1)
-    path = template.format(case=cast.target.case_id, target=cast.target.pk)
+    path = template.format(
+        case=cast.target.case_id,
+        target=cast.target.pk,
+        referral=cast.extra["referral"].pk,
+        unit=cast.unit.pk,
+        place=cast.extra["place"].pk,
+        language="sv",
+    )
     user = cast.user(persona)
     client = http_client(user)
     if method == "GET":
@@ -332,6 +403,19 @@ def observe_http(cast: Cast, persona: str, action: str) -> str:
         )
         if RiskRule.objects.filter(unit=cast.unit).exists():
             return "saved"
+    elif path == "/partner/":
+        before = Referral.objects.count()
+        response = client.post(
+            path,
+            {
+                "code_word": "on",
+                "place": cast.extra["place"].pk,
+                "contact": "self",
+                "children": "no",
+            },
+        )
+        if Referral.objects.count() == before + 1:
+            return "sent"
     else:
         response = client.post(path)
     if response.status_code in (301, 302):
@@ -353,6 +437,9 @@ def observe_http(cast: Cast, persona: str, action: str) -> str:
             outcome += ":target_ended"
     if path == "/transcript/" and response.status_code == 200:
         outcome += ":target" if FIRST_BODY in response.content.decode() else ":own"
+    if response.status_code == 200:
+        # What the partner wrote reaches the unit's staff in the console only: no page shows it.
+        assert REFERRAL_NOTE not in response.content.decode(), f"{persona} read it on {path}"
     if response.status_code == 200 and persona not in ("own_client",) and path != "/":
         # No page but the client's own transcript shows the target's text to anyone.
         assert FIRST_BODY not in response.content.decode() or persona in (
@@ -979,11 +1066,13 @@ def test_the_case_page_is_for_the_case_unit_only_and_logged(cast):
         ("other_unit_worker", 404),
         ("other_unit_supervisor", 404),
         ("interpreter", 403),
-        ("partner", 403),
+        ("partner", 302),  # back to the referral form, and nothing read
         ("admin", 403),
     ]:
         response = http_client(cast.user(persona)).get(f"/console/cases/{case_id}/")
         assert response.status_code == status, persona
+        if status == 302:
+            assert response["Location"] == "/partner/"
     logged = set(
         AccessLog.objects.filter(case_id=case_id).values_list("actor__username", flat=True)
     )

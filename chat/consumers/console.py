@@ -380,6 +380,7 @@ class ConsoleConsumer(StaffConsumer):
     )
     relayed = frozenset(
         {
+            "referral.received",
             "conversation.message",
             "conversation.note",
             "conversation.context",

@@ -73,7 +73,7 @@ class DashboardConsumer(StaffConsumer):
     """A supervisor's live view of their units: queues, numbers and staffing."""
 
     frame_types = frozenset({"set_priority", "move", "set_capacity", "set_presence", "ping"})
-    relayed = frozenset({"dashboard.unit", "risk.flagged", "risk.lowered"})
+    relayed = frozenset({"dashboard.unit", "risk.flagged", "risk.lowered", "referral.escalated"})
 
     permission = "chat.view_dashboard"
 

@@ -12,6 +12,7 @@ from chat.errors import Conflict
 from chat.models import Case, Conversation, Message
 from chat.services.access import conversation_announce_assigned
 from chat.services.messages import message_append
+from chat.services.referral_audit import referral_mark_accepted
 
 DISPATCH_ROUNDS = 100  # most conversations one dispatch hands out; the next trigger goes on
 
@@ -55,6 +56,8 @@ def conversation_assign(
     Case.objects.filter(pk=conversation.case_id, owner__isnull=True).update(owner=worker)
     presence.idle_since = now
     presence.save(update_fields=["idle_since"])
+    # An urgent referral: the partner's receipt says when a social worker took it.
+    referral_mark_accepted(conversation=conversation, worker=worker)
     if announce_accepted:
         message_append(
             conversation,

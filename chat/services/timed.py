@@ -4,8 +4,8 @@
 subject: waiting clients silent for the grace period leave the queue, handover offers not
 answered in time go back, conversations nobody answers are flagged or returned, workers
 without a console for the grace period are offline and their clients go back to the
-queue, and every unit's numbers are refreshed. `timed_purge` is the nightly retention
-purge.
+queue, urgent referrals nobody accepted escalate, and every unit's numbers are refreshed.
+`timed_purge` is the nightly retention purge.
 
 Exactly one trigger runs them per deployment: the scheduler process
 (`manage.py run_scheduler`) where several processes share Redis, and one in-process timer
@@ -28,6 +28,7 @@ from chat.services.conversations import conversation_abandon_if_silent
 from chat.services.handover import handover_expire_if_due
 from chat.services.presence import presence_check_offline
 from chat.services.queue import conversation_flag_if_unanswered, queue_announce
+from chat.services.referrals import referral_escalate_if_due
 from chat.services.retention import retention_purge
 
 SWEEP_SECONDS = 15  # how often the trigger runs the sweep
@@ -39,6 +40,7 @@ def timed_sweep() -> int:
     handover_expire_due()
     conversation_flag_unanswered()
     presence_sweep_offline()
+    referral_escalate_due()
     # Presence turns offline by time alone: every unit's numbers are shown afresh.
     for unit_id in Unit.objects.values_list("pk", flat=True):
         queue_announce(unit_id=unit_id)
@@ -54,8 +56,10 @@ def conversation_abandon_silent() -> int:
     """Waiting clients whose socket has been silent for QUEUE_GRACE_SECONDS have left the
     queue (one who comes back within QUEUE_REJOIN_SECONDS gets the place back)."""
     cutoff = timezone.now() - timedelta(seconds=settings.QUEUE_GRACE_SECONDS)
+    # An urgent referral waits for a worker whether or not the person's tab is still open:
+    # the partner told how to reach them.
     silent = Conversation.objects.filter(
-        state=Conversation.State.QUEUED, client_seen_at__lt=cutoff
+        state=Conversation.State.QUEUED, client_seen_at__lt=cutoff, referral__isnull=True
     ).values_list("pk", flat=True)
     return sum(conversation_abandon_if_silent(conversation_id=pk) for pk in list(silent))
 
@@ -73,6 +77,12 @@ def conversation_flag_unanswered() -> int:
     (or returned to the queue, where the unit says so). Returns how many."""
     due = [c.pk for c in selectors.conversation_list_unanswered()]
     return sum(conversation_flag_if_unanswered(conversation_id=pk) for pk in due)
+
+
+def referral_escalate_due() -> int:
+    """Urgent referrals nobody accepted in REFERRAL_ESCALATE_MINUTES go to the unit's
+    supervisors, then along the referral chain. Returns how many escalated."""
+    return sum(referral_escalate_if_due(referral_id=pk) for pk in selectors.referral_list_due())
 
 
 def presence_sweep_offline() -> int:

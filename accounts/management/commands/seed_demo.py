@@ -1,4 +1,5 @@
-"""Demo units and staff for `make demo`, and a few weeks of finished conversations so that
+"""Demo units and staff for `make demo`, a demo pharmacy and library with partner logins,
+and a few weeks of finished conversations so that
 wait estimates and the dashboard have numbers. Safe to run again: it updates what exists
 and adds no history twice."""
 
@@ -13,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import OpeningHours, Unit, User
+from accounts.models import OpeningHours, PartnerOrganisation, PartnerPlace, Unit, User
 from chat.models import Case, ClientRecord, Conversation, RiskRule
 from chat.risk_defaults import DEFAULT_RULES
 from chat.services.risk import risk_rules_changed_on_commit
@@ -29,6 +30,7 @@ class DemoUnit:
     # (first weekday, last weekday, opens, closes); none at all is open around the clock.
     hours: tuple[tuple[int, int, time, time], ...] = ()
     auto_assign: bool = False
+    referral_order: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ UNITS = [
             "som står dig nära. Du kan vara anonym. Chatten är öppen dygnet runt."
         ),
         auto_assign=True,
+        referral_order=1,  # urgent referrals from the demo pharmacy and library come here
     ),
     DemoUnit(
         slug="barn-och-familj",
@@ -92,6 +95,36 @@ STAFF = [
 ]
 
 
+@dataclass(frozen=True)
+class DemoPartner:
+    name: str
+    kind: str
+    places: tuple[str, ...]
+    username: str
+    first_name: str
+    last_name: str
+
+
+PARTNERS = [
+    DemoPartner(
+        "Apoteket Hjärtat",
+        PartnerOrganisation.Kind.PHARMACY,
+        ("Storgatan 12",),
+        "apotek",
+        "Pia",
+        "Ek",
+    ),
+    DemoPartner(
+        "Stadsbiblioteket",
+        PartnerOrganisation.Kind.LIBRARY,
+        ("Huvudbiblioteket", "Bokbussen, hållplats Torget"),
+        "bibliotek",
+        "Lars",
+        "Bok",
+    ),
+]
+
+
 class Command(BaseCommand):
     help = (
         "Create or update the demo units and staff logins (password 'demo-password'). "
@@ -115,6 +148,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             units = self._seed_units()
             users = self._seed_staff(units)
+            users += self._seed_partners()
             added = self._seed_history(units, users)
             rules = self._seed_risk_rules(units)
         self.stdout.write(f"risk rules added: {rules}")
@@ -133,6 +167,7 @@ class Command(BaseCommand):
                     "default_capacity": 3,
                     "is_active": True,
                     "auto_assign": demo.auto_assign,
+                    "referral_order": demo.referral_order,
                 },
             )
             unit.opening_hours.all().delete()
@@ -183,6 +218,35 @@ class Command(BaseCommand):
         for unit in units.values():
             risk_rules_changed_on_commit(unit_id=unit.pk)
         return added
+
+    def _seed_partners(self) -> list[User]:
+        users: list[User] = []
+        for demo in PARTNERS:
+            organisation, _created = PartnerOrganisation.objects.update_or_create(
+                name=demo.name, defaults={"kind": demo.kind, "is_active": True}
+            )
+            for place in demo.places:
+                PartnerPlace.objects.update_or_create(
+                    organisation=organisation, name=place, defaults={"is_active": True}
+                )
+            user, created = User.objects.update_or_create(
+                username=demo.username,
+                defaults={
+                    "first_name": demo.first_name,
+                    "last_name": demo.last_name,
+                    "role": User.Role.PARTNER,
+                    "partner_organisation": organisation,
+                    "is_active": True,
+                    "is_staff": False,
+                    "is_superuser": False,
+                },
+            )
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+            user.units.clear()
+            users.append(user)
+            self.stdout.write(f"{'created' if created else 'updated'} partner: {user.username}")
+        return users
 
     def _seed_history(self, units: dict[str, Unit], users: list[User]) -> int:
         """Finished conversations over the last `HISTORY_DAYS` days, in each unit's opening
@@ -262,9 +326,11 @@ class Command(BaseCommand):
         return len(missing)
 
     def _print_table(self, users: list[User]) -> None:
-        rows = [("username", "role", "units", "password")]
+        rows = [("username", "role", "units (partners: organisation)", "password")]
         for user in users:
-            unit_names = ", ".join(unit.name for unit in user.units.order_by("name")) or "-"
+            unit_names = ", ".join(unit.name for unit in user.units.order_by("name")) or (
+                str(user.partner_organisation or "-")
+            )
             rows.append((user.username, str(user.get_role_display()), unit_names, DEMO_PASSWORD))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = [

@@ -23,6 +23,8 @@ function leftText(body, viewer) {
 // System events, worded for who reads them: the client, staff, or an interpreter.
 export const EVENT_TEXT = {
   client: {
+    referred: () =>
+      gettext("Staff here have asked social services to contact you. A social worker will answer as soon as they can."),
     accepted: () => gettext("A social worker has joined the chat."),
     ended: () => gettext("The chat has ended."),
     abandoned: () => gettext("You have left the queue."),
@@ -46,6 +48,8 @@ export const EVENT_TEXT = {
       ),
   },
   staff: {
+    referred: () =>
+      gettext("Urgent referral from partner staff: the code word was used. What they told is in the note below."),
     accepted: () => gettext("A social worker has joined the chat."),
     ended: () => gettext("The chat has ended."),
     rejoined: () => gettext("The client is back in the queue."),
@@ -66,6 +70,7 @@ export const EVENT_TEXT = {
       gettext("The social worker was no longer connected, so the conversation went back to the queue."),
   },
   interpreter: {
+    referred: () => gettext("Partner staff referred the person to social services."),
     accepted: () => gettext("A social worker has joined the chat."),
     ended: () => gettext("The chat has ended."),
     moved: () => gettext("The conversation was moved to another unit."),

@@ -1,7 +1,10 @@
 // This tab's small memory: JSON in sessionStorage, which the quick exit clears. Storage may
 // be turned off or full; then the page keeps working without it until the tab is closed.
+// A null key keeps nothing at all: the page lives in memory only (a chat on a partner's
+// device, which must leave nothing behind).
 
 export function loadSession(key, fallback = null) {
+  if (key === null) return fallback;
   try {
     const value = JSON.parse(sessionStorage.getItem(key));
     return value === null || value === undefined ? fallback : value;
@@ -12,6 +15,7 @@ export function loadSession(key, fallback = null) {
 
 // A value that is empty (null, or an empty list) takes the key away.
 export function saveSession(key, value) {
+  if (key === null) return;
   try {
     if (value && !(Array.isArray(value) && value.length === 0)) {
       sessionStorage.setItem(key, JSON.stringify(value));

@@ -3,6 +3,8 @@
 
 import { $ } from "./dom.js";
 
+const { gettext } = window;
+
 const ALERTS_KEY = "cc.console.alerts";
 
 export class Alerts {
@@ -66,12 +68,40 @@ export class Alerts {
     }
   }
 
-  // New clients while the window was elsewhere, offers to answer, conversations with news.
+  // An urgent referral: louder, three rising tones, and not held back by the chime's pause
+  // or the worker's status (someone at a pharmacy is waiting for an answer).
+  alarm() {
+    const { audio } = this;
+    if (!this.toggle.checked || !audio || audio.state !== "running") return;
+    const start = audio.currentTime;
+    for (const [frequency, at] of [
+      [659.25, 0],
+      [880, 0.18],
+      [1046.5, 0.36],
+    ]) {
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      tone.type = "triangle";
+      tone.frequency.value = frequency;
+      gain.gain.setValueAtTime(0.0001, start + at);
+      gain.gain.exponentialRampToValueAtTime(0.2, start + at + 0.03);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + at + 0.5);
+      tone.connect(gain).connect(audio.destination);
+      tone.start(start + at);
+      tone.stop(start + at + 0.55);
+    }
+  }
+
+  // New clients while the window was elsewhere, offers to answer, conversations with news;
+  // an urgent referral waiting puts its words first, whatever the window.
   updateTitle() {
-    const { queue, offers, conversations } = this.ctx;
+    const { queue, offers, conversations, referrals } = this.ctx;
     const count = queue.newWaiting.size + offers.size + conversations.needingAttention();
-    document.title =
-      this.toggle.checked && count ? `(${count}) ${this.baseTitle}` : this.baseTitle;
+    let title = this.toggle.checked && count ? `(${count}) ${this.baseTitle}` : this.baseTitle;
+    if (this.toggle.checked && referrals?.size) {
+      title = `${gettext("Urgent referral")} – ${title}`;
+    }
+    document.title = title;
   }
 
   announce(text) {

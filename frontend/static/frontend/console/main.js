@@ -24,6 +24,7 @@ import { setUnit } from "./panel.js";
 import { Queue } from "./queue.js";
 import { RiskLowering } from "./risk.js";
 import { Shortcuts } from "./shortcuts.js";
+import { Referrals } from "./referrals.js";
 import { renderContext } from "./staff-context.js";
 import { Triage } from "./triage.js";
 
@@ -53,6 +54,7 @@ ctx.end = new EndDialog(ctx);
 ctx.inbox = new InboxBadge(ctx);
 ctx.triage = new Triage(ctx);
 ctx.shortcuts = new Shortcuts(ctx);
+ctx.referrals = new Referrals(ctx);
 
 const { alerts, queue, conversations } = ctx;
 
@@ -207,7 +209,11 @@ ctx.socket = new Socket("/ws/console/", {
     "console.snapshot": onSnapshot,
     "presence.updated": (frame) => queue.showPresence(frame),
     pong: onPong,
-    "queue.updated": (frame) => queue.updateUnit(frame),
+    "queue.updated": (frame) => {
+      queue.updateUnit(frame);
+      ctx.referrals.settle(queue.waitingIds());
+    },
+    "referral.received": (frame) => ctx.referrals.received(frame),
     "conversation.assigned": onAssigned,
     "conversation.sync": applySync,
     "conversation.context": (frame) => {

@@ -275,6 +275,11 @@ export class Queue {
     $("waiting-count").textContent = String(total);
   }
 
+  // Every waiting conversation this console shows or counts the front of.
+  waitingIds() {
+    return new Set([...this.waitingByUnit.values()].flat().map((c) => c.id));
+  }
+
   accept(conversationId) {
     this.acceptedHere = true;
     this.ctx.alerts.showNotice("");

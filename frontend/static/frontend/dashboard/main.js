@@ -9,6 +9,7 @@ import { moreWaitingText } from "../queue-texts.js";
 import { Socket, readSettings } from "../socket.js";
 import { $, fromTemplate, placeInOrder, reconcile, setFigure, setText } from "./dom.js";
 import { RiskAlerts } from "./risk.js";
+import { Escalations } from "./escalations.js";
 import { createWaitingItem, createWorkerRow, updateWaitingItem, updateWorkerRow } from "./rows.js";
 import { durationText, errorText, longestWaitSeconds, waitedText } from "./words.js";
 
@@ -36,6 +37,7 @@ const CONNECTION_TEXT = {
 };
 
 const riskAlerts = new RiskAlerts({ unitName: (id) => units.get(id)?.stats.name || "", announce });
+const escalations = new Escalations();
 
 const socket = new Socket("/ws/dashboard/", {
   heartbeatSeconds: settings.heartbeatSeconds,
@@ -46,9 +48,13 @@ const socket = new Socket("/ws/dashboard/", {
       applySnapshot(frame.units);
       riskAlerts.replace(frame.risk_alerts || []);
     },
-    "dashboard.unit": (frame) => applyUnit(frame.unit),
+    "dashboard.unit": (frame) => {
+      applyUnit(frame.unit);
+      escalations.settle(frame.unit);
+    },
     "risk.flagged": (frame) => riskAlerts.flagged(frame),
     "risk.lowered": (frame) => riskAlerts.lowered(frame),
+    "referral.escalated": (frame) => escalations.escalated(frame),
     error: (frame) => {
       for (const [key, entry] of pending) {
         if (!frame.in_reply_to || entry.types.includes(frame.in_reply_to)) settle(key, false);
