@@ -12,6 +12,14 @@ class ClientRecord(models.Model):
     issuer = models.CharField(max_length=200, blank=True)
     subject = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Identified clients only (chat/services/clients.py): the name the provider gave, for
+    # staff to address the client; the personal identity number only when the deployment
+    # keeps it (EID_STORE_PERSONAL_NUMBER=hash): a keyed hash to find the client by it, and
+    # its last four digits to recognise it, never the number itself.
+    name = models.CharField(max_length=200, blank=True)
+    personal_number_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    personal_number_last4 = models.CharField(max_length=4, blank=True)
+    last_identified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -8,6 +8,7 @@ from typing import Any
 from accounts.models import User
 from chat.models import (
     Case,
+    ClientRecord,
     FollowUp,
     SurveyAnswer,
 )
@@ -23,6 +24,14 @@ def case_get_returning(*, case_id: int | None) -> Case | None:
     if case_id is None:
         return None
     return Case.objects.select_related("unit").filter(pk=case_id).first()
+
+
+def client_record_get_identified(*, record_id: int | None) -> ClientRecord | None:
+    """The identified client an e-ID sign-in put in this session (read the id with
+    chat.parsing.session_id), or None."""
+    if record_id is None:
+        return None
+    return ClientRecord.objects.exclude(subject="").filter(pk=record_id).first()
 
 
 def case_get_for_staff(*, user: User, case_id: int) -> Case:

@@ -1,0 +1,135 @@
+"""Identified clients: signing in with e-ID (OpenID Connect), the callback, the client's own
+page and signing out. A client's sign-in never signs anyone in as staff: it puts only the
+client record's id in the session, under its own key, and staff pages read `request.user`.
+"""
+
+import logging
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from chat import eid, selectors
+from chat.eid import EidRefused
+from chat.parsing import session_id
+from chat.services.clients import client_record_identify
+
+logger = logging.getLogger("chatcounsel.eid")
+
+CLIENT_SESSION_KEY = eid.SESSION_CLIENT
+
+REFUSAL_TEXTS = {
+    "state": _(
+        "This sign-in could not be finished: it was started in another window, took too "
+        "long or was already used. Please start again."
+    ),
+    "cancelled": _("You cancelled the identification. Nothing was saved."),
+    "provider": _("The e-ID service did not accept the sign-in. Please try again."),
+    "token": _("We could not verify the answer from the e-ID service, so you are not signed in."),
+    "issuer": _("The answer came from an e-ID service we do not use, so you are not signed in."),
+    "loa": _(
+        "This service needs an e-ID with a high level of assurance, such as BankID or "
+        "Freja+. The one you used is not enough."
+    ),
+    "claims": _(
+        "The e-ID service did not tell us what we need to identify you, so you are not signed in."
+    ),
+    "unavailable": _("The e-ID service cannot be reached right now. Please try again later."),
+}
+
+
+def _require_configured() -> None:
+    if not eid.is_configured():
+        raise Http404
+
+
+def identified_client(request: HttpRequest):  # type: ignore[no-untyped-def]
+    """The identified client signed in in this session, or None."""
+    data = request.session.get(CLIENT_SESSION_KEY)
+    if not isinstance(data, dict):
+        return None
+    return selectors.client_record_get_identified(record_id=session_id(data.get("client")))
+
+
+def _refused(request: HttpRequest, refusal: EidRefused) -> HttpResponse:
+    # Reason and detail only: never a claim, a code, a token or the state.
+    logger.warning(
+        "e-ID sign-in refused: reason=%s detail=%s request=%s",
+        refusal.reason,
+        refusal.detail or "-",
+        getattr(request, "id", "-"),
+    )
+    return render(
+        request,
+        "frontend/eid_error.html",
+        {"reason": refusal.reason, "text": REFUSAL_TEXTS[refusal.reason]},
+        status=200 if refusal.reason == "cancelled" else 400,
+    )
+
+
+@never_cache
+@require_POST
+def eid_start(request: HttpRequest) -> HttpResponse:
+    """Go to the provider. A POST with the CSRF token: another site cannot start it."""
+    _require_configured()
+    try:
+        state, response = eid.authorization_redirect(
+            request,
+            redirect_uri=request.build_absolute_uri(reverse("eid-callback")),
+            language=get_language() or "sv",
+        )
+    except EidRefused as refusal:
+        return _refused(request, refusal)
+    pending = request.session.get(eid.SESSION_PENDING)
+    pending = pending if isinstance(pending, dict) else {}
+    # A few tabs may start at once; only the newest few are kept.
+    pending = dict(list(pending.items())[-4:])
+    pending[state] = {"next": "my-page"}
+    request.session[eid.SESSION_PENDING] = pending
+    return response
+
+
+@never_cache
+def eid_callback(request: HttpRequest) -> HttpResponse:
+    """The provider's answer. Verified, the client is signed in with a new session key:
+    whatever the session held before (a staff sign-in too) is gone."""
+    _require_configured()
+    pending = request.session.get(eid.SESSION_PENDING)
+    pending = pending if isinstance(pending, dict) else {}
+    try:
+        state, identity = eid.complete(request)
+    except EidRefused as refusal:
+        pending.pop(request.GET.get("state", ""), None)
+        request.session[eid.SESSION_PENDING] = pending
+        return _refused(request, refusal)
+    plan = pending.pop(state, None) or {"next": "my-page"}
+    record = client_record_identify(identity=identity)
+    request.session.flush()  # a new key, and nothing of a staff sign-in or an older client
+    request.session[CLIENT_SESSION_KEY] = {"client": record.pk, "acr": identity.acr}
+    logger.info("e-ID sign-in: request=%s", getattr(request, "id", "-"))
+    return redirect(plan["next"])
+
+
+@never_cache
+def my_page(request: HttpRequest) -> HttpResponse:
+    """The identified client's own page; without a sign-in, the way to sign in."""
+    client = identified_client(request)
+    return render(
+        request,
+        "frontend/my_page.html",
+        {"client": client, "eid_available": eid.is_configured()},
+    )
+
+
+@never_cache
+@require_POST
+def eid_sign_out(request: HttpRequest) -> HttpResponse:
+    """Sign out: the whole session goes, and the browser is asked to forget the site."""
+    request.session.flush()
+    response = redirect("client")
+    response["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response
