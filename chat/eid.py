@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from authlib.integrations.django_client import OAuth
@@ -121,6 +122,20 @@ def expected_issuer() -> str:
     if settings.EID_OIDC_ISSUER and issuer != settings.EID_OIDC_ISSUER:
         raise EidRefused("issuer", "discovery")
     return issuer
+
+
+def authorization_origin() -> str | None:
+    """The origin of the provider's authorization endpoint, or None when it cannot be read.
+    Pages with the sign-in button allow their form to lead there (CSP `form-action` covers
+    the redirect that follows the form's POST)."""
+    try:
+        endpoint = str(client().load_server_metadata().get("authorization_endpoint", ""))
+    except (OSError, ValueError):
+        return None
+    parts = urlsplit(endpoint)
+    if parts.scheme not in {"https", "http"} or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def authorization_redirect(

@@ -55,6 +55,14 @@ def identified_client(request: HttpRequest):  # type: ignore[no-untyped-def]
     return selectors.client_record_get_identified(record_id=session_id(data.get("client")))
 
 
+def allow_sign_in_form(response: HttpResponse) -> HttpResponse:
+    """Let this page's sign-in form lead to the provider (see eid.authorization_origin)."""
+    origin = eid.authorization_origin() if eid.is_configured() else None
+    if origin:
+        response._csp_update = {"form-action": [origin]}  # type: ignore[attr-defined]  # django-csp
+    return response
+
+
 def _refused(request: HttpRequest, refusal: EidRefused) -> HttpResponse:
     # Reason and detail only: never a claim, a code, a token or the state.
     logger.warning(
@@ -63,11 +71,13 @@ def _refused(request: HttpRequest, refusal: EidRefused) -> HttpResponse:
         refusal.detail or "-",
         getattr(request, "id", "-"),
     )
-    return render(
-        request,
-        "frontend/eid_error.html",
-        {"reason": refusal.reason, "text": REFUSAL_TEXTS[refusal.reason]},
-        status=200 if refusal.reason == "cancelled" else 400,
+    return allow_sign_in_form(
+        render(
+            request,
+            "frontend/eid_error.html",
+            {"reason": refusal.reason, "text": REFUSAL_TEXTS[refusal.reason]},
+            status=200 if refusal.reason == "cancelled" else 400,
+        )
     )
 
 
@@ -118,10 +128,12 @@ def eid_callback(request: HttpRequest) -> HttpResponse:
 def my_page(request: HttpRequest) -> HttpResponse:
     """The identified client's own page; without a sign-in, the way to sign in."""
     client = identified_client(request)
-    return render(
-        request,
-        "frontend/my_page.html",
-        {"client": client, "eid_available": eid.is_configured()},
+    return allow_sign_in_form(
+        render(
+            request,
+            "frontend/my_page.html",
+            {"client": client, "eid_available": eid.is_configured()},
+        )
     )
 
 

@@ -327,3 +327,10 @@ def test_no_id_token_is_refused(client, eid_settings, monkeypatch, caplog):
         eid.client(), "fetch_access_token", lambda **_: {"access_token": "a", "token_type": "x"}
     )
     assert_refused(come_back(client, f"/eid/callback/?code=c&state={state}"), "token", caplog)
+
+
+def test_the_sign_in_page_lets_its_form_lead_to_the_provider_only(client, eid_settings):
+    policy = client.get("/me/")["Content-Security-Policy"]
+    form_action = next(p for p in policy.split(";") if "form-action" in p)
+    assert form_action.split() == ["form-action", "'self'", eid_settings.issuer]
+    assert eid_settings.issuer not in client.get("/return/")["Content-Security-Policy"]

@@ -149,6 +149,13 @@ EXPECTED: dict[str, dict[str, str]] = {
     "GET /return/": table("200"),
     "GET /return/case/": table("redirect:/return/"),
     "GET /interpret/": table("200"),
+    # e-ID (not configured here): the client's own page offers nothing; signing in and out
+    # are the client's own session's business.
+    "GET /me/": table("200"),
+    "GET /eid/start/": table("405"),
+    "POST /eid/start/": table("404"),
+    "GET /eid/callback/": table("404"),
+    "POST /eid/sign-out/": table("redirect:/"),
     "GET /dashboard/surveys/": by_group(
         anonymous="login", no_console="403", workers="403", supervisors="200"
     ),
