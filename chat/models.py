@@ -126,6 +126,9 @@ class Conversation(models.Model):
     purged_at = models.DateTimeField(null=True, blank=True)
     # Handed over from another unit's worker: waits ahead of normal-priority clients.
     transferred = models.BooleanField(default=False)
+    # The client is identified with e-ID (signed in when it started, or stepped up inside
+    # it): staff see the mark, and the conversation is on the identified client's case.
+    identified = models.BooleanField(default=False)
     # Staff of the conversation's unit read messages with seq above this; raised when a
     # conversation comes from another unit without its history (secrecy between units).
     unit_visible_from_seq = models.PositiveIntegerField(default=0)

@@ -111,6 +111,7 @@ def conversation_payload(conversation: Conversation | WaitingRow) -> dict[str, A
         "priority": conversation.priority,
         "queued_at": conversation.queued_at.isoformat(),
         "last_seq": conversation.last_seq,
+        "identified": conversation.identified,
     }
 
 
@@ -143,6 +144,7 @@ def sync_event(
         "state": conversation.state,
         "unit": conversation.unit_id,
         "last_seq": conversation.last_seq,
+        "identified": conversation.identified,
         "from_seq": from_seq,
         "messages": [message_payload(m) for m in messages],
     }

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
-from chat import selectors
+from chat import eid, selectors
 from chat.errors import ChatError, InvalidInput
 from chat.models import CannedReply
 from chat.parsing import parse_id, session_id
@@ -23,6 +23,7 @@ from chat.permissions import can
 from chat.services.conversations import conversation_quick_exit
 from chat.services.replies import canned_reply_delete, canned_reply_save
 from frontend.decorators import staff_page
+from frontend.eid_views import identified_client
 from frontend.forms import AccessLogFilter, CannedReplyForm
 
 
@@ -77,6 +78,8 @@ def client_page(request: HttpRequest) -> HttpResponse:
             "returning_case": selectors.case_get_returning(
                 case_id=session_id(request.session.get("case_id"))
             ),
+            "identified_client": identified_client(request),
+            "eid_available": eid.is_configured(),
             "socket_settings": _socket_settings(),
             "quick_exit_url": settings.QUICK_EXIT_URL,
         },

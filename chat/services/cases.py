@@ -91,9 +91,16 @@ def case_open_by_code(*, code: str, address: str) -> Case:
 
 
 # --- cases --------------------------------------------------------------------------------
-def case_open_for_new_conversation(*, unit: Unit, case: Case | None = None) -> Case:
-    """The case a new conversation belongs to: the client's returning case, or a new one
-    for a new anonymous client."""
+def case_open_for_new_conversation(
+    *, unit: Unit, case: Case | None = None, client: ClientRecord | None = None
+) -> Case:
+    """The case a new conversation belongs to: the client's returning case; an identified
+    client's case with the unit (their latest, opened again if closed; made on their first
+    chat with the unit); or a new one for a new anonymous client."""
+    if case is None and client is not None and client.is_identified:
+        case = Case.objects.filter(client=client, unit=unit).order_by("-created_at").first()
+        if case is None:
+            return Case.objects.create(client=client, unit=unit)
     if case is not None:
         if case.unit_id != unit.pk:
             raise InvalidInput("a returning client's chat belongs to their case's unit")

@@ -9,7 +9,16 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DESKTOP
+from tests.browser.conftest import DESKTOP, login
+from tests.browser.flows import (
+    accept_first_waiting,
+    client_log,
+    expect_bodies,
+    open_console,
+    set_available,
+    start_chat,
+    worker_send,
+)
 from tests.browser.test_accessibility import LOCALES, assert_no_axe_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -74,3 +83,54 @@ def test_a_cancelled_or_refused_identification_ends_on_a_clear_page(
     expect(page.locator("#eid-error")).to_have_attribute("data-reason", "claims")
     assert_no_axe_violations(page, lang)
     shot(page, "refused")
+
+
+def test_an_identified_client_comes_back_to_their_case_and_the_worker_sees_it(
+    live_server, oidc_provider, personas, client_context, worker_context, shot
+):
+    """Issue 13's "done when": a client signs in, chats, leaves, signs in again and chats on
+    the same case; the worker sees the mark and, on the case, the earlier conversation
+    (the opening is in the access log)."""
+    from chat.models import AccessLog, Case, Conversation
+
+    worker = worker_context.new_page()
+    login(worker, live_server.url, "anna", personas.password)
+    open_console(worker, live_server.url)
+    set_available(worker)
+
+    client = client_context.new_page()
+    sign_in(client, live_server.url)
+    expect(client).to_have_url(re.compile(r"/me/$"))
+    client.goto(f"{live_server.url}/")
+    expect(client.locator("#identified")).to_contain_text("Tolvan Tolvansson")
+    assert_no_axe_violations(client, "sv")
+    shot(client, "client-page-identified")
+    start_chat(client, None, "Hej, det är Tolvan.")
+    waiting = worker.locator("#waiting li").first
+    expect(waiting.locator(".identified-mark")).to_be_visible()
+    panel = accept_first_waiting(worker)
+    expect(panel.locator(".identified-mark")).to_be_visible()
+    shot(worker, "console-identified")
+    worker_send(worker, "Hej Tolvan.")
+    expect_bodies(client_log(client), ["Hej, det är Tolvan.", "Hej Tolvan."])
+    client.locator("#end-button").click()
+    expect(client.locator("#ended")).to_be_visible()
+    client.context.close()
+
+    again = client_context.browser.new_context(locale="sv-SE", viewport=PHONE).new_page()
+    sign_in(again, live_server.url)
+    start_chat(again, live_server.url, "Jag är tillbaka.")
+    panel = accept_first_waiting(worker)
+    expect(panel.locator(".identified-mark")).to_be_visible()
+    first, second = Conversation.objects.order_by("pk")
+    assert first.case_id == second.case_id
+    assert Case.objects.get().client.subject == "test-subject-0001"
+
+    worker.goto(f"{live_server.url}/console/cases/{second.case_id}/")
+    expect(worker.locator("#client-name")).to_have_text("Tolvan Tolvansson")
+    expect(worker.locator(".timeline__item--conversation")).to_have_count(2)
+    assert AccessLog.objects.filter(
+        case_id=second.case_id, action=AccessLog.Action.READ_CASE, actor=personas.anna
+    ).exists()
+    assert_no_axe_violations(worker, "sv")
+    shot(worker, "case-identified")

@@ -20,7 +20,7 @@ import { Handover } from "./handover.js";
 import { InboxBadge } from "./inbox-badge.js";
 import { Invite } from "./invite.js";
 import { Offers } from "./offers.js";
-import { setUnit } from "./panel.js";
+import { setIdentified, setUnit } from "./panel.js";
 import { Queue } from "./queue.js";
 import { renderContext } from "./staff-context.js";
 
@@ -64,7 +64,9 @@ document.addEventListener("visibilitychange", () =>
 function onSnapshot(frame) {
   queue.replace(frame.units, frame.waiting);
   const current = new Set(frame.conversations.map((c) => c.id));
-  for (const c of frame.conversations) conversations.open(c.id, c.unit, c.case);
+  for (const c of frame.conversations) {
+    setIdentified(conversations.open(c.id, c.unit, c.case), c.identified);
+  }
   conversations.markMissingGone(current);
   queue.showPresence(frame.presence);
   queue.sendPendingStatus();
@@ -89,6 +91,7 @@ function applySync(frame) {
   const entry = entryOf(frame);
   if (!entry) return;
   if (frame.unit && frame.unit !== entry.unit) setUnit(ctx, entry, frame.unit);
+  setIdentified(entry, frame.identified);
   entry.thread.applySync(frame);
   entry.composer.maybeSendSeen();
 }
@@ -96,6 +99,7 @@ function applySync(frame) {
 function onAssigned(frame) {
   const known = conversations.has(frame.conversation);
   const entry = conversations.open(frame.conversation, frame.detail.unit, frame.detail.case);
+  setIdentified(entry, frame.detail.identified);
   if (entry.gone) conversations.reopen(entry);
   // The event carries the messages and the staff context: nothing to ask for.
   if (frame.sync && frame.context) {

@@ -166,6 +166,7 @@ export class Queue {
       li.querySelector(".waited").textContent = waitedText(c.queued_at);
       li.querySelector(".waited").dataset.since = c.queued_at;
       li.querySelector(".urgent").hidden = c.priority < 1;
+      li.querySelector(".identified-mark").hidden = !c.identified;
       li.querySelector("button").addEventListener("click", () => this.accept(c.id));
       return li;
     });
