@@ -22,6 +22,12 @@ urlpatterns = [
     path("return/case/", case_views.return_case_page, name="return-case"),
     path("transcript/", case_views.client_transcript, name="client-transcript"),
     path("me/", eid_views.my_page, name="my-page"),
+    path("me/cases/<int:case_id>/", eid_views.my_case_open, name="my-case"),
+    path(
+        "me/conversations/<int:conversation_id>/transcript/",
+        eid_views.my_transcript,
+        name="my-transcript",
+    ),
     path("eid/start/", eid_views.eid_start, name="eid-start"),
     path("eid/callback/", eid_views.eid_callback, name="eid-callback"),
     path("eid/sign-out/", eid_views.eid_sign_out, name="eid-sign-out"),

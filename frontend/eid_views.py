@@ -5,6 +5,7 @@ client record's id in the session, under its own key, and staff pages read `requ
 
 import logging
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,8 +16,11 @@ from django.views.decorators.http import require_POST
 
 from chat import eid, selectors
 from chat.eid import EidRefused
+from chat.errors import ChatError
 from chat.parsing import session_id
 from chat.services.clients import client_record_identify
+from chat.transcripts import transcript_text
+from frontend.case_views import RETURN_SESSION_KEY
 
 logger = logging.getLogger("chatcounsel.eid")
 
@@ -75,7 +79,11 @@ def _refused(request: HttpRequest, refusal: EidRefused) -> HttpResponse:
         render(
             request,
             "frontend/eid_error.html",
-            {"reason": refusal.reason, "text": REFUSAL_TEXTS[refusal.reason]},
+            {
+                "reason": refusal.reason,
+                "text": REFUSAL_TEXTS[refusal.reason],
+                "quick_exit_url": settings.QUICK_EXIT_URL,
+            },
             status=200 if refusal.reason == "cancelled" else 400,
         )
     )
@@ -132,9 +140,45 @@ def my_page(request: HttpRequest) -> HttpResponse:
         render(
             request,
             "frontend/my_page.html",
-            {"client": client, "eid_available": eid.is_configured()},
+            {
+                "client": client,
+                "cases": selectors.case_list_for_client(client=client) if client else [],
+                "eid_available": eid.is_configured(),
+                "quick_exit_url": settings.QUICK_EXIT_URL,
+            },
         )
     )
+
+
+@never_cache
+@require_POST
+def my_case_open(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Go to one of the client's cases: its questions, a new question, a new chat on it.
+    The case page is the one a case code opens; the session now holds this case."""
+    client = identified_client(request)
+    if client is None:
+        return redirect("my-page")
+    try:
+        case = selectors.case_get_for_client(client=client, case_id=case_id)
+    except ChatError:
+        raise Http404 from None
+    request.session[RETURN_SESSION_KEY] = case.pk
+    return redirect("return-case")
+
+
+@never_cache
+def my_transcript(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """A finished conversation on one of the client's cases, as text to read or save."""
+    client = identified_client(request)
+    if client is None:
+        return redirect("my-page")
+    try:
+        transcript = selectors.transcript_for_identified_client(
+            client=client, conversation_id=conversation_id
+        )
+    except ChatError:
+        raise Http404 from None
+    return HttpResponse(transcript_text(transcript), content_type="text/plain; charset=utf-8")
 
 
 @never_cache

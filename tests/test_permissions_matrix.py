@@ -156,6 +156,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST /eid/start/": table("404"),
     "GET /eid/callback/": table("404"),
     "POST /eid/sign-out/": table("redirect:/"),
+    # An identified client's own cases and transcripts: nobody here signed in with e-ID
+    # (tests/test_eid_my_pages.py has the identified clients).
+    "POST /me/cases/{case}/": table("redirect:/me/"),
+    "GET /me/conversations/{target}/transcript/": table("redirect:/me/"),
     "GET /dashboard/surveys/": by_group(
         anonymous="login", no_console="403", workers="403", supervisors="200"
     ),

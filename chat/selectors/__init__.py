@@ -12,8 +12,10 @@ from chat.selectors.access import (
 )
 from chat.selectors.cases import (
     SURVEY_MIN_ANSWERS,
+    case_get_for_client,
     case_get_for_staff,
     case_get_returning,
+    case_list_for_client,
     case_timeline,
     client_record_get_identified,
     followup_count_left_in,
@@ -21,6 +23,7 @@ from chat.selectors.cases import (
     followup_inbox,
     followup_list_for_client,
     survey_summary,
+    transcript_for_identified_client,
 )
 from chat.selectors.conversations import (
     SYNC_LIMIT,
@@ -107,8 +110,10 @@ __all__ = [
     "access_log_list",
     "canned_reply_get_for",
     "canned_reply_list",
+    "case_get_for_client",
     "case_get_for_staff",
     "case_get_returning",
+    "case_list_for_client",
     "case_timeline",
     "client_record_get_identified",
     "colleague_list",
@@ -157,6 +162,7 @@ __all__ = [
     "survey_summary",
     "token_hash",
     "transcript_for_client",
+    "transcript_for_identified_client",
     "unit_hours_on",
     "unit_hours_text",
     "unit_is_open",

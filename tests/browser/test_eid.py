@@ -134,3 +134,44 @@ def test_an_identified_client_comes_back_to_their_case_and_the_worker_sees_it(
     ).exists()
     assert_no_axe_violations(worker, "sv")
     shot(worker, "case-identified")
+
+
+def test_my_pages_show_the_clients_cases_and_lead_to_a_new_chat_on_one(
+    live_server, oidc_provider, personas, client_page, shot
+):
+    import uuid
+
+    from chat.models import ClientRecord, Conversation
+    from chat.services.cases import followup_ask
+    from chat.services.conversations import conversation_end, conversation_start
+    from tests import factories
+
+    page, lang = client_page
+    record = ClientRecord.objects.create(
+        issuer=oidc_provider.issuer, subject="test-subject-0001", name="Tolvan Tolvansson"
+    )
+    earlier, _created = conversation_start(
+        unit_id=personas.unit.pk,
+        token=factories.new_token(),
+        body="Det gäller hyran.",
+        client_id=uuid.uuid4(),
+        client=record,
+    )
+    factories.accept(personas.anna, earlier)
+    conversation_end(conversation=earlier, actor=personas.anna)
+    followup_ask(case=earlier.case, actor=personas.anna, body="Har hyran betalats?", choices=[])
+
+    sign_in(page, live_server.url)
+    case_item = page.locator(f"#case-{earlier.case_id}")
+    expect(case_item).to_be_visible()
+    expect(case_item.locator(".my-case__waiting")).to_be_visible()
+    assert_no_axe_violations(page, lang)
+    shot(page, "my-cases")
+    case_item.get_by_role("button").click()
+    expect(page).to_have_url(re.compile(r"/return/case/$"))
+    expect(page.locator("body")).to_contain_text("Har hyran betalats?")
+    assert_no_axe_violations(page, lang)
+    page.goto(f"{live_server.url}/")
+    start_chat(page, None, "En sak till om hyran.")
+    new = Conversation.objects.exclude(pk=earlier.pk).get()
+    assert (new.case_id, new.identified) == (earlier.case_id, True)
