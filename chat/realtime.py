@@ -266,6 +266,17 @@ def followup_read_event(followup: FollowUp) -> Event:
     return {"type": "followup.read", "followup": followup_payload(followup)}
 
 
+def identified_event(conversation: Conversation) -> Event:
+    """The client of a live conversation identified with e-ID (stepping up) and consented:
+    the conversation is now on their case."""
+    return {
+        "type": "conversation.identified",
+        "conversation": conversation.pk,
+        "case": conversation.case_id,
+        "identified": True,
+    }
+
+
 def unanswered_event(conversation: Conversation) -> Event:
     return {"type": "conversation.unanswered", "conversation": conversation.pk}
 

@@ -30,6 +30,8 @@ urlpatterns = [
     ),
     path("eid/start/", eid_views.eid_start, name="eid-start"),
     path("eid/callback/", eid_views.eid_callback, name="eid-callback"),
+    path("eid/step-up/", eid_views.eid_step_up, name="eid-step-up"),
+    path("eid/consent/", eid_views.eid_consent, name="eid-consent"),
     path("eid/sign-out/", eid_views.eid_sign_out, name="eid-sign-out"),
     path("console/inbox/", case_views.inbox_page, name="inbox"),
     path("console/cases/<int:case_id>/", case_views.case_page, name="case"),

@@ -18,13 +18,15 @@ from chat import eid, selectors
 from chat.eid import EidRefused
 from chat.errors import ChatError
 from chat.parsing import session_id
-from chat.services.clients import client_record_identify
+from chat.services.clients import client_record_identify, conversation_identify
 from chat.transcripts import transcript_text
 from frontend.case_views import RETURN_SESSION_KEY
 
 logger = logging.getLogger("chatcounsel.eid")
 
 CLIENT_SESSION_KEY = eid.SESSION_CLIENT
+# Identified inside a chat, waiting for consent: {"client", "acr", "conversation"}.
+CONSENT_SESSION_KEY = "eid_consent"
 
 REFUSAL_TEXTS = {
     "state": _(
@@ -67,7 +69,9 @@ def allow_sign_in_form(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _refused(request: HttpRequest, refusal: EidRefused) -> HttpResponse:
+def _refused(
+    request: HttpRequest, refusal: EidRefused, *, back_to_chat: bool = False
+) -> HttpResponse:
     # Reason and detail only: never a claim, a code, a token or the state.
     logger.warning(
         "e-ID sign-in refused: reason=%s detail=%s request=%s",
@@ -82,6 +86,7 @@ def _refused(request: HttpRequest, refusal: EidRefused) -> HttpResponse:
             {
                 "reason": refusal.reason,
                 "text": REFUSAL_TEXTS[refusal.reason],
+                "back_to_chat": back_to_chat,
                 "quick_exit_url": settings.QUICK_EXIT_URL,
             },
             status=200 if refusal.reason == "cancelled" else 400,
@@ -89,11 +94,8 @@ def _refused(request: HttpRequest, refusal: EidRefused) -> HttpResponse:
     )
 
 
-@never_cache
-@require_POST
-def eid_start(request: HttpRequest) -> HttpResponse:
-    """Go to the provider. A POST with the CSRF token: another site cannot start it."""
-    _require_configured()
+def _go_to_provider(request: HttpRequest, plan: dict[str, object]) -> HttpResponse:
+    """Redirect to the provider, remembering under the new state what to do on return."""
     try:
         state, response = eid.authorization_redirect(
             request,
@@ -106,9 +108,33 @@ def eid_start(request: HttpRequest) -> HttpResponse:
     pending = pending if isinstance(pending, dict) else {}
     # A few tabs may start at once; only the newest few are kept.
     pending = dict(list(pending.items())[-4:])
-    pending[state] = {"next": "my-page"}
+    pending[state] = plan
     request.session[eid.SESSION_PENDING] = pending
     return response
+
+
+@never_cache
+@require_POST
+def eid_start(request: HttpRequest) -> HttpResponse:
+    """Go to the provider. A POST with the CSRF token: another site cannot start it."""
+    _require_configured()
+    return _go_to_provider(request, {"next": "my-page"})
+
+
+@never_cache
+@require_POST
+def eid_step_up(request: HttpRequest) -> HttpResponse:
+    """An anonymous client identifies inside their chat: the chat's token comes in the form
+    body. They come back to a consent screen, then to the same chat (its token stays in
+    the tab's sessionStorage, its unsent messages in the tab's outbox)."""
+    _require_configured()
+    try:
+        conversation = selectors.conversation_get_for_client(token=request.POST.get("token", ""))
+    except ChatError:
+        raise Http404 from None
+    if not conversation.is_open or conversation.identified:
+        return redirect("client")
+    return _go_to_provider(request, {"next": "step-up", "conversation": conversation.pk})
 
 
 @never_cache
@@ -121,15 +147,61 @@ def eid_callback(request: HttpRequest) -> HttpResponse:
     try:
         state, identity = eid.complete(request)
     except EidRefused as refusal:
-        pending.pop(request.GET.get("state", ""), None)
+        plan = pending.pop(request.GET.get("state", ""), None) or {}
         request.session[eid.SESSION_PENDING] = pending
-        return _refused(request, refusal)
+        stepping_up = plan.get("next") == "step-up"
+        if stepping_up and refusal.reason == "cancelled":
+            logger.info("e-ID step-up cancelled: request=%s", getattr(request, "id", "-"))
+            return redirect("client")  # back to the same anonymous chat
+        return _refused(request, refusal, back_to_chat=stepping_up)
     plan = pending.pop(state, None) or {"next": "my-page"}
     record = client_record_identify(identity=identity)
     request.session.flush()  # a new key, and nothing of a staff sign-in or an older client
-    request.session[CLIENT_SESSION_KEY] = {"client": record.pk, "acr": identity.acr}
     logger.info("e-ID sign-in: request=%s", getattr(request, "id", "-"))
+    if plan["next"] == "step-up":
+        # Not signed in yet: only consent links the chat and signs the client in.
+        request.session[CONSENT_SESSION_KEY] = {
+            "client": record.pk,
+            "acr": identity.acr,
+            "conversation": plan["conversation"],
+        }
+        return redirect("eid-consent")
+    request.session[CLIENT_SESSION_KEY] = {"client": record.pk, "acr": identity.acr}
     return redirect(plan["next"])
+
+
+@never_cache
+def eid_consent(request: HttpRequest) -> HttpResponse:
+    """After identifying inside a chat: link the chat to the identified client, or not.
+    Either way the client goes back to the same chat; only "link" signs them in."""
+    data = request.session.get(CONSENT_SESSION_KEY)
+    data = data if isinstance(data, dict) else {}
+    client = selectors.client_record_get_identified(record_id=session_id(data.get("client")))
+    conversation_id = session_id(data.get("conversation"))
+    if client is None or conversation_id is None:
+        return redirect("client")
+    error = ""
+    if request.method == "POST":
+        if request.POST.get("action") == "link":
+            try:
+                conversation_identify(conversation_id=conversation_id, client=client)
+            except ChatError:
+                error = str(_("The chat has ended, so it could not be linked to you."))
+            else:
+                del request.session[CONSENT_SESSION_KEY]
+                request.session[CLIENT_SESSION_KEY] = {"client": client.pk, "acr": data.get("acr")}
+                logger.info("e-ID step-up linked: request=%s", getattr(request, "id", "-"))
+                return redirect("client")
+        else:
+            del request.session[CONSENT_SESSION_KEY]
+            logger.info("e-ID step-up declined: request=%s", getattr(request, "id", "-"))
+            return redirect("client")
+    return render(
+        request,
+        "frontend/eid_consent.html",
+        {"client": client, "error": error, "quick_exit_url": settings.QUICK_EXIT_URL},
+        status=409 if error else 200,
+    )
 
 
 @never_cache

@@ -23,7 +23,7 @@ from chat.permissions import can
 from chat.services.conversations import conversation_quick_exit
 from chat.services.replies import canned_reply_delete, canned_reply_save
 from frontend.decorators import staff_page
-from frontend.eid_views import identified_client
+from frontend.eid_views import allow_sign_in_form, identified_client
 from frontend.forms import AccessLogFilter, CannedReplyForm
 
 
@@ -69,20 +69,23 @@ def client_page(request: HttpRequest) -> HttpResponse:
         unit_info[str(unit.pk)] = {"name": unit.name, "open": is_open, "hours": hours}
     # Units open now first (the ones a client can chat with), then by name.
     units.sort(key=lambda entry: (not entry["is_open"], entry["unit"].name))
-    return render(
-        request,
-        "frontend/client.html",
-        {
-            "units": units,
-            "unit_info": unit_info,
-            "returning_case": selectors.case_get_returning(
-                case_id=session_id(request.session.get("case_id"))
-            ),
-            "identified_client": identified_client(request),
-            "eid_available": eid.is_configured(),
-            "socket_settings": _socket_settings(),
-            "quick_exit_url": settings.QUICK_EXIT_URL,
-        },
+    # The page's "Identify with e-ID" form may lead to the provider (stepping up).
+    return allow_sign_in_form(
+        render(
+            request,
+            "frontend/client.html",
+            {
+                "units": units,
+                "unit_info": unit_info,
+                "returning_case": selectors.case_get_returning(
+                    case_id=session_id(request.session.get("case_id"))
+                ),
+                "identified_client": identified_client(request),
+                "eid_available": eid.is_configured(),
+                "socket_settings": _socket_settings(),
+                "quick_exit_url": settings.QUICK_EXIT_URL,
+            },
+        )
     )
 
 

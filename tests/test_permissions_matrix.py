@@ -156,6 +156,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST /eid/start/": table("404"),
     "GET /eid/callback/": table("404"),
     "POST /eid/sign-out/": table("redirect:/"),
+    "POST /eid/step-up/": table("404"),
+    "GET /eid/consent/": table("redirect:/"),
     # An identified client's own cases and transcripts: nobody here signed in with e-ID
     # (tests/test_eid_my_pages.py has the identified clients).
     "POST /me/cases/{case}/": table("redirect:/me/"),

@@ -309,6 +309,7 @@ class ConsoleConsumer(StaffConsumer):
             "conversation.typing",
             "conversation.seen",
             "conversation.unanswered",
+            "conversation.identified",
             "queue.updated",
             "presence.updated",
             "followup.updated",

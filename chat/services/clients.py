@@ -10,8 +10,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chat import realtime
 from chat.eid import EidIdentity
-from chat.models import ClientRecord
+from chat.errors import Conflict, InvalidInput, NotFound
+from chat.models import Case, ClientRecord, Conversation, FollowUp
+from chat.services.queue import queue_announce
 
 
 def personal_number_hash(personal_number: str) -> str:
@@ -48,3 +51,52 @@ def client_record_identify(*, identity: EidIdentity) -> ClientRecord:
             setattr(record, name, value)
         record.save(update_fields=list(fields))
     return record
+
+
+def conversation_identify(*, conversation_id: int, client: ClientRecord) -> Conversation:
+    """Link an open conversation to the identified client who consented to it (stepping up
+    from anonymous inside a chat). The conversation goes on the client's case with its unit:
+    their latest one, or the anonymous case it was on, which becomes theirs. Nothing written
+    is lost or moved out of the conversation.
+
+    Locks the conversation (a second consent, or the chat ending meanwhile, waits and then
+    sees the outcome); publishes `conversation.identified` to its staff after commit."""
+    if not client.is_identified:
+        raise InvalidInput("only an identified client record")
+    with transaction.atomic():
+        locked = (
+            Conversation.objects.select_for_update()
+            .select_related("case__client")
+            .filter(pk=conversation_id)
+            .first()
+        )
+        if locked is None:
+            raise NotFound("no such conversation")
+        if locked.identified or locked.case.client.is_identified:
+            if locked.case.client_id == client.pk:
+                return locked  # already done: a repeated consent changes nothing
+            raise Conflict("the conversation belongs to another identified client")
+        if not locked.is_open:
+            raise Conflict("the conversation has ended", code="ended")
+        theirs = (
+            Case.objects.filter(client=client, unit_id=locked.unit_id)
+            .order_by("-created_at")
+            .first()
+        )
+        if theirs is None:
+            Case.objects.filter(pk=locked.case_id).update(client=client)
+        else:
+            if theirs.status == Case.Status.CLOSED:
+                theirs.status, theirs.closed_at = Case.Status.OPEN, None
+                theirs.save(update_fields=["status", "closed_at"])
+            # This conversation's follow-up questions go along with it.
+            FollowUp.objects.filter(case_id=locked.case_id, conversation=locked).update(case=theirs)
+            locked.case = theirs
+        locked.identified = True
+        locked.save(update_fields=["case", "identified"])
+        realtime.publish_on_commit(
+            realtime.conversation_staff_group(locked.pk), realtime.identified_event(locked)
+        )
+        if locked.state == Conversation.State.QUEUED:
+            queue_announce(unit_id=locked.unit_id)
+    return locked

@@ -13,10 +13,12 @@ from tests.browser.conftest import DESKTOP, login
 from tests.browser.flows import (
     accept_first_waiting,
     client_log,
+    client_send,
     expect_bodies,
     open_console,
     set_available,
     start_chat,
+    worker_log,
     worker_send,
 )
 from tests.browser.test_accessibility import LOCALES, assert_no_axe_violations
@@ -175,3 +177,88 @@ def test_my_pages_show_the_clients_cases_and_lead_to_a_new_chat_on_one(
     start_chat(page, None, "En sak till om hyran.")
     new = Conversation.objects.exclude(pk=earlier.pk).get()
     assert (new.case_id, new.identified) == (earlier.case_id, True)
+
+
+def test_an_anonymous_chat_steps_up_mid_conversation_without_losing_a_message(
+    live_server, oidc_provider, personas, client_context, worker_context, shot
+):
+    """Issue 13's step-up: the client identifies inside the chat, consents, and is back in
+    the same conversation with every message once; the worker sees the mark appear live."""
+    from chat.models import Conversation
+    from tests.browser.flows import assert_log_is_gapless, assert_stored_once, stored_conversation
+
+    worker = worker_context.new_page()
+    login(worker, live_server.url, "anna", personas.password)
+    open_console(worker, live_server.url)
+    set_available(worker)
+    client = client_context.new_page()
+    start_chat(client, live_server.url, "Hej, först anonymt.")
+    panel = accept_first_waiting(worker)
+    expect(panel.locator(".identified-mark")).to_be_hidden()
+    worker_send(worker, "Hej! Vad kan jag hjälpa till med?")
+    client_send(client, "Jag vill identifiera mig.")
+    expect_bodies(
+        client_log(client),
+        ["Hej, först anonymt.", "Hej! Vad kan jag hjälpa till med?", "Jag vill identifiera mig."],
+    )
+    expect(client.locator("#step-up")).to_be_visible()
+    shot(client, "chat-with-step-up")
+    # A message written just before leaving for the provider is kept and sent once.
+    client_send(client, "En sak till innan.")
+    client.locator("#step-up").click()
+    expect(client.get_by_role("heading", name="Test e-ID: choose a test identity")).to_be_visible()
+    client.get_by_role("button", name=TOLVAN).click()
+    expect(client).to_have_url(re.compile(r"/eid/consent/$"))
+    assert not Conversation.objects.get().identified  # nothing linked before consent
+    assert_no_axe_violations(client, "sv")
+    shot(client, "consent")
+    client.locator("#consent-link").click()
+
+    expect(client).to_have_url(f"{live_server.url}/")
+    bodies = [
+        "Hej, först anonymt.",
+        "Hej! Vad kan jag hjälpa till med?",
+        "Jag vill identifiera mig.",
+        "En sak till innan.",
+    ]
+    expect_bodies(client_log(client), bodies)
+    expect(client.locator("#chat-identified")).to_be_visible()
+    expect(client.locator("#step-up")).to_have_count(0)
+    expect(panel.locator(".identified-mark")).to_be_visible()  # live, no reload
+    shot(worker, "console-after-step-up")
+    client_send(client, "Nu är jag identifierad.")
+    bodies.append("Nu är jag identifierad.")
+    expect_bodies(client_log(client), bodies)
+    expect_bodies(worker_log(worker), bodies)
+    stored = stored_conversation()
+    assert_stored_once(stored, bodies)
+    assert_log_is_gapless(client_log(client), stored.last_seq)
+    conversation = Conversation.objects.get()
+    assert conversation.identified
+    assert conversation.case.client.subject == "test-subject-0001"
+
+
+def test_declining_consent_returns_to_the_same_anonymous_chat(
+    live_server, oidc_provider, personas, client_context, worker_context
+):
+    from chat.models import Conversation
+
+    worker = worker_context.new_page()
+    login(worker, live_server.url, "anna", personas.password)
+    open_console(worker, live_server.url)
+    set_available(worker)
+    client = client_context.new_page()
+    start_chat(client, live_server.url, "Hej.")
+    accept_first_waiting(worker)
+    client.locator("#step-up").click()
+    client.get_by_role("button", name="Cancel").click()
+    expect(client).to_have_url(f"{live_server.url}/")
+    expect_bodies(client_log(client), ["Hej."])
+    client.locator("#step-up").click()
+    client.get_by_role("button", name=TOLVAN).click()
+    client.locator("#consent-decline").click()
+    expect(client).to_have_url(f"{live_server.url}/")
+    client_send(client, "Fortfarande anonym.")
+    expect_bodies(worker_log(worker), ["Hej.", "Fortfarande anonym."])
+    expect(client.locator("#step-up")).to_be_visible()
+    assert not Conversation.objects.get().identified

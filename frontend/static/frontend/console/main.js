@@ -20,7 +20,7 @@ import { Handover } from "./handover.js";
 import { InboxBadge } from "./inbox-badge.js";
 import { Invite } from "./invite.js";
 import { Offers } from "./offers.js";
-import { setIdentified, setUnit } from "./panel.js";
+import { setCase, setIdentified, setUnit } from "./panel.js";
 import { Queue } from "./queue.js";
 import { renderContext } from "./staff-context.js";
 
@@ -199,6 +199,12 @@ ctx.socket = new Socket("/ws/console/", {
         conversations.setUnanswered(entry, true);
         alerts.chime();
       }
+    },
+    "conversation.identified": (frame) => {
+      const entry = entryOf(frame);
+      if (!entry) return;
+      setIdentified(entry, frame.identified);
+      setCase(ctx, entry, frame.case);
     },
     "conversation.left": (frame) => {
       const entry = entryOf(frame);
