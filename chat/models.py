@@ -67,6 +67,12 @@ class Case(models.Model):
     legal_hold = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Protected identity (skyddade personuppgifter): only the staff named here open the case
+    # and read its history; every read is flagged in the access log for review.
+    protected = models.BooleanField(default=False)
+    named_staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="named_cases"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -240,6 +246,8 @@ class AccessLog(models.Model):
     action = models.CharField(max_length=20, choices=Action.choices)
     # Did the reader take part (assigned worker) when they read? Other reads stand out.
     took_part = models.BooleanField()
+    # A read of a protected case (or of a conversation on one): always up for review.
+    flagged = models.BooleanField(default=False)
     request_id = models.UUIDField()
 
     class Meta:

@@ -241,7 +241,17 @@ def access_log_csv(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = 'attachment; filename="access-log.csv"'
     writer = csv.writer(response)
     writer.writerow(
-        ["time", "staff", "unit", "conversation", "case", "action", "took_part", "request_id"]
+        [
+            "time",
+            "staff",
+            "unit",
+            "conversation",
+            "case",
+            "action",
+            "took_part",
+            "request_id",
+            "flagged",
+        ]
     )
     for row in rows.iterator():
         writer.writerow(
@@ -256,6 +266,7 @@ def access_log_csv(request: HttpRequest) -> HttpResponse:
                     row.action,
                     "yes" if row.took_part else "no",
                     row.request_id,
+                    "yes" if row.flagged else "no",
                 )
             ]
         )

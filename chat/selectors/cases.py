@@ -98,6 +98,20 @@ def transcript_for_identified_client(*, client: ClientRecord, conversation_id: i
     )
 
 
+def case_staff_to_name(*, case: Case) -> list[User]:
+    """Staff of the case's unit who could be named on it (protected identity) and are not
+    yet."""
+    return list(
+        User.objects.filter(
+            units=case.unit_id,
+            is_active=True,
+            role__in=[User.Role.WORKER, User.Role.SUPERVISOR],
+        )
+        .exclude(named_cases=case)
+        .order_by("first_name", "last_name", "username")
+    )
+
+
 def case_get_for_staff(*, user: User, case_id: int) -> Case:
     case = Case.objects.select_related("unit", "owner").filter(pk=case_id).first()
     return require(user, "chat.manage_case", case, hide=True)

@@ -136,6 +136,25 @@ def case_close(*, case: Case, actor: User) -> None:
     Case.objects.filter(pk=case.pk).update(status=Case.Status.CLOSED, closed_at=timezone.now())
 
 
+def case_protect(*, case: Case, actor: User, named: Sequence[User] = ()) -> Case:
+    """Mark a case protected (skyddade personuppgifter), or name more staff on a protected
+    case. From then on only the staff named on it open the case and read its history, and
+    every read is flagged for review. Whoever marks it is named, and so is its owner;
+    `named` may add staff of the case's unit, nobody else."""
+    require(actor, "chat.manage_case", case)
+    for user in named:
+        if not user.units.filter(pk=case.unit_id).exists():
+            raise InvalidInput("only staff of the case's unit can be named on it")
+    with transaction.atomic():
+        Case.objects.filter(pk=case.pk).update(protected=True)
+        case.protected = True
+        people = {actor, *named}
+        if case.owner is not None:
+            people.add(case.owner)
+        case.named_staff.add(*people)
+    return case
+
+
 # --- follow-up ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FollowUpQuestion:

@@ -192,6 +192,7 @@ def test_an_anonymous_chat_steps_up_mid_conversation_without_losing_a_message(
     open_console(worker, live_server.url)
     set_available(worker)
     client = client_context.new_page()
+    client.set_viewport_size(PHONE)
     start_chat(client, live_server.url, "Hej, först anonymt.")
     panel = accept_first_waiting(worker)
     expect(panel.locator(".identified-mark")).to_be_hidden()
@@ -239,7 +240,7 @@ def test_an_anonymous_chat_steps_up_mid_conversation_without_losing_a_message(
 
 
 def test_declining_consent_returns_to_the_same_anonymous_chat(
-    live_server, oidc_provider, personas, client_context, worker_context
+    live_server, oidc_provider, personas, client_context, worker_context, shot
 ):
     from chat.models import Conversation
 
@@ -256,9 +257,50 @@ def test_declining_consent_returns_to_the_same_anonymous_chat(
     expect_bodies(client_log(client), ["Hej."])
     client.locator("#step-up").click()
     client.get_by_role("button", name=TOLVAN).click()
+    client.set_viewport_size(DESKTOP)
+    assert_no_axe_violations(client, "sv")
+    shot(client, "consent-desktop")
     client.locator("#consent-decline").click()
     expect(client).to_have_url(f"{live_server.url}/")
     client_send(client, "Fortfarande anonym.")
     expect_bodies(worker_log(worker), ["Hej.", "Fortfarande anonym."])
     expect(client.locator("#step-up")).to_be_visible()
     assert not Conversation.objects.get().identified
+
+
+def test_a_protected_case_is_refused_to_an_unnamed_colleague(
+    live_server, personas, worker_context, new_context, shot
+):
+    from chat.models import AccessLog, Case, ClientRecord, Conversation
+    from tests.browser.conftest import colleague
+
+    bengt = colleague(personas, "bengt", "Bengt", "Berg")
+    record = ClientRecord.objects.create(
+        issuer="https://e-id.example.se", subject="skyddad", name="Tolvan Tolvansson"
+    )
+    case = Case.objects.create(client=record, unit=personas.unit, owner=personas.anna)
+    Conversation.objects.create(
+        unit=personas.unit,
+        case=case,
+        token_hash="0" * 64,
+        state=Conversation.State.ENDED,
+        queued_at=case.created_at,
+        identified=True,
+    )
+
+    anna = worker_context.new_page()
+    login(anna, live_server.url, "anna", personas.password)
+    anna.goto(f"{live_server.url}/console/cases/{case.pk}/")
+    expect(anna.locator("#protected-mark")).to_have_count(0)
+    anna.locator("#protect").click()
+    expect(anna.locator("#protected-mark")).to_be_visible()
+    assert_no_axe_violations(anna, "sv")
+    shot(anna, "protected-case")
+
+    other = new_context(viewport=PHONE, locale="sv-SE").new_page()
+    login(other, live_server.url, "bengt", personas.password)
+    response = other.goto(f"{live_server.url}/console/cases/{case.pk}/")
+    assert response is not None and response.status == 404
+    expect(other.locator("body")).not_to_contain_text("Tolvan")
+    assert not AccessLog.objects.filter(actor=bengt).exists()
+    assert AccessLog.objects.filter(actor=personas.anna, case_id=case.pk, flagged=True).exists()
