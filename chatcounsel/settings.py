@@ -395,6 +395,8 @@ EID_REQUIRED_ACR = (
 EID_OIDC_TIMEOUT_SECONDS = env_int("EID_OIDC_TIMEOUT_SECONDS", 10, minimum=1)
 # The name on the sign-in button ("BankID or Freja+" for a broker offering both).
 EID_PROVIDER_NAME = os.environ.get("EID_PROVIDER_NAME", "")
+if EID_OIDC_ISSUER and not DEBUG and not EID_OIDC_ISSUER.startswith("https://"):
+    raise ImproperlyConfigured("EID_OIDC_ISSUER must be https:// when DEBUG is off")
 if EID_OIDC_ISSUER and not (EID_OIDC_CLIENT_ID and EID_OIDC_CLIENT_SECRET):
     raise ImproperlyConfigured(
         "EID_OIDC_ISSUER needs EID_OIDC_CLIENT_ID and EID_OIDC_CLIENT_SECRET"
