@@ -103,7 +103,7 @@ def _client_for(config: _Config) -> Any:
             "scope": config.scopes,
             "code_challenge_method": "S256",
             "token_endpoint_auth_method": config.auth_method,
-            "timeout": config.timeout,
+            "default_timeout": config.timeout,
         },
     )
 
