@@ -6,10 +6,13 @@ ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# The demo's test e-ID provider listens here; its settings go to EID_DEMO_ENV for daphne.
+EID_DEMO_PORT ?= $(shell echo $$(($(PORT) + 1)))
+EID_DEMO_ENV := .demo-eid.env
 WEBSOCKET_MAX_MESSAGE_BYTES ?= 65536
 PYTEST_ARGS ?=
 
-.PHONY: venv venv-dev lock check-lock migrate demo cluster test check format bench messages clean
+.PHONY: venv venv-dev node lock check-lock migrate demo cluster test check format bench messages clean
 
 # --- virtualenv -----------------------------------------------------------------
 # Installs only from the hashed locks (see pyproject.toml): `venv` what the platform runs,
@@ -30,6 +33,20 @@ $(VENV)/.installed-dev: requirements-dev.lock | $(PY)
 	@echo "Installing the platform with its test and lint tools (requirements-dev.lock)..."
 	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
 	touch $@ $(VENV)/.installed-run
+
+# Node packages for the tests and the demo only (the test e-ID provider): from
+# package-lock.json, again only when it changes. Without npm it says so and goes on, except
+# under CI, where the e-ID tests must run.
+node: node_modules/.installed
+
+node_modules/.installed: package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	elif [ -n "$$CI" ]; then \
+		echo "make node: npm is missing (scripts/ensure-node.sh installs it)" >&2; exit 1; \
+	else \
+		echo "make node: npm is missing, so the e-ID tests and the demo's e-ID cannot run" >&2; \
+	fi
 
 # The locks from pyproject.toml: `make lock` after changing a dependency there (keeps every
 # other pin), `make lock UPGRADE=1` to take the newest versions the ranges allow.
@@ -58,11 +75,15 @@ migrate: venv
 # seed_demo refuses to create demo logins otherwise.
 demo: export DEBUG := true
 demo: export STAFF_TWO_FACTOR := false
-demo: venv migrate
+demo: venv migrate node
 	$(PY) manage.py seed_demo
+	@echo
+	@echo "Test e-ID provider for identified clients (never for production):"
+	@PORT=$(PORT) EID_DEMO_PORT=$(EID_DEMO_PORT) scripts/test-eid-provider.sh $(EID_DEMO_ENV)
 	@echo
 	@echo "chatcounsel demo on http://127.0.0.1:$(PORT)"
 	@echo "  client                      http://127.0.0.1:$(PORT)/"
+	@echo "  identified client (e-ID)    http://127.0.0.1:$(PORT)/me/"
 	@echo "  return with a case code     http://127.0.0.1:$(PORT)/return/"
 	@echo "  interpreter (invite link)   http://127.0.0.1:$(PORT)/interpret/"
 	@echo "  console                     http://127.0.0.1:$(PORT)/console/"
@@ -76,6 +97,9 @@ demo: venv migrate
 	@echo "  admin                       http://127.0.0.1:$(PORT)/admin/"
 	@echo "  logins: see the table above; every password is demo-password. Stop with Ctrl-C."
 	@echo
+	@# One shell: the provider (its PID in $(EID_DEMO_ENV).pid) stops when daphne does.
+	@. $(EID_DEMO_ENV); \
+	if [ -s $(EID_DEMO_ENV).pid ]; then trap 'kill $$(cat $(EID_DEMO_ENV).pid) 2>/dev/null; rm -f $(EID_DEMO_ENV).pid' EXIT; fi; \
 	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) \
 		--websocket-max-message-size $(WEBSOCKET_MAX_MESSAGE_BYTES) chatcounsel.asgi:application
 
@@ -98,6 +122,8 @@ cluster: venv
 test: export STAFF_TWO_FACTOR ?= false
 test: venv-dev
 	scripts/ensure-chromium.sh
+	scripts/ensure-node.sh
+	$(MAKE) --no-print-directory node
 	$(PY) -m pytest --screenshot only-on-failure --output test-results $(PYTEST_ARGS)
 
 check: venv-dev check-lock
@@ -135,4 +161,4 @@ messages: venv-dev
 	cd "$(ROOT)" && $(PY) manage.py compilemessages -i ".venv" -i "staticfiles"
 
 clean:
-	rm -rf db.sqlite3* test_db.sqlite3* test-results
+	rm -rf db.sqlite3* test_db.sqlite3* test-results .demo-eid.env*

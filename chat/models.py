@@ -12,6 +12,14 @@ class ClientRecord(models.Model):
     issuer = models.CharField(max_length=200, blank=True)
     subject = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Identified clients only (chat/services/clients.py): the name the provider gave, for
+    # staff to address the client; the personal identity number only when the deployment
+    # keeps it (EID_STORE_PERSONAL_NUMBER=hash): a keyed hash to find the client by it, and
+    # its last four digits to recognise it, never the number itself.
+    name = models.CharField(max_length=200, blank=True)
+    personal_number_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    personal_number_last4 = models.CharField(max_length=4, blank=True)
+    last_identified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -59,6 +67,12 @@ class Case(models.Model):
     legal_hold = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Protected identity (skyddade personuppgifter): only the staff named here open the case
+    # and read its history; every read is flagged in the access log for review.
+    protected = models.BooleanField(default=False)
+    named_staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="named_cases"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -118,6 +132,9 @@ class Conversation(models.Model):
     purged_at = models.DateTimeField(null=True, blank=True)
     # Handed over from another unit's worker: waits ahead of normal-priority clients.
     transferred = models.BooleanField(default=False)
+    # The client is identified with e-ID (signed in when it started, or stepped up inside
+    # it): staff see the mark, and the conversation is on the identified client's case.
+    identified = models.BooleanField(default=False)
     # Staff of the conversation's unit read messages with seq above this; raised when a
     # conversation comes from another unit without its history (secrecy between units).
     unit_visible_from_seq = models.PositiveIntegerField(default=0)
@@ -237,6 +254,8 @@ class AccessLog(models.Model):
     action = models.CharField(max_length=20, choices=Action.choices)
     # Did the reader take part (assigned worker) when they read? Other reads stand out.
     took_part = models.BooleanField()
+    # A read of a protected case (or of a conversation on one): always up for review.
+    flagged = models.BooleanField(default=False)
     request_id = models.UUIDField()
 
     class Meta:

@@ -83,6 +83,11 @@ def is_in_case_unit(user: User, case: Any) -> bool:
 
 
 @rules.predicate
+def is_named_if_protected(user: User, case: Any) -> bool:
+    return case is not None and (not case.protected or case.named_staff.filter(pk=user.pk).exists())
+
+
+@rules.predicate
 def is_offered_to(user: User, handover: Any) -> bool:
     return handover is not None and handover.to_worker_id == user.pk
 
@@ -142,8 +147,9 @@ PERMISSIONS = {
     "accounts.set_capacity": is_supervisor & shares_a_unit & ~is_self,
     # The read-access log of the supervisor's units.
     "chat.review_access_log": is_supervisor,
-    # A case: its owner and the staff of its unit (unit secrecy), never an interpreter.
-    "chat.manage_case": is_console_user & (is_case_owner | is_in_case_unit),
+    # A case: its owner and the staff of its unit (unit secrecy), never an interpreter; a
+    # protected case only the staff named on it.
+    "chat.manage_case": is_console_user & (is_case_owner | is_in_case_unit) & is_named_if_protected,
     # Canned replies: the unit's are managed by its supervisors.
     "chat.manage_unit_replies": is_supervisor & is_unit_member,
     # Risk rules: the unit's are kept by its supervisors; a conversation the rules raised is

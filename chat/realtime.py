@@ -111,6 +111,7 @@ def conversation_payload(conversation: Conversation | WaitingRow) -> dict[str, A
         "priority": conversation.priority,
         "queued_at": conversation.queued_at.isoformat(),
         "last_seq": conversation.last_seq,
+        "identified": conversation.identified,
         "risk": risk_visible(conversation.risk, conversation.unit_id),
     }
 
@@ -210,6 +211,7 @@ def sync_event(
         "state": conversation.state,
         "unit": conversation.unit_id,
         "last_seq": conversation.last_seq,
+        "identified": conversation.identified,
         "from_seq": from_seq,
         "messages": [message_payload(m) for m in messages],
     }
@@ -329,6 +331,17 @@ def followup_event(followup: FollowUp) -> Event:
 def followup_read_event(followup: FollowUp) -> Event:
     """The whole question and answer, to the one socket that asked to show it."""
     return {"type": "followup.read", "followup": followup_payload(followup)}
+
+
+def identified_event(conversation: Conversation) -> Event:
+    """The client of a live conversation identified with e-ID (stepping up) and consented:
+    the conversation is now on their case."""
+    return {
+        "type": "conversation.identified",
+        "conversation": conversation.pk,
+        "case": conversation.case_id,
+        "identified": True,
+    }
 
 
 def unanswered_event(conversation: Conversation) -> Event:

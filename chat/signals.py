@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.signals import user_logged_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.dispatch import receiver
 
 from accounts.models import User
-from chat import realtime
+from chat import eid, realtime
 from chat.services.presence import presence_signed_out
 
 # What a socket's rights are made of; a change to any of them is checked again at once.
@@ -31,6 +31,14 @@ def signed_out(sender: Any, request: Any, user: User | None, **kwargs: Any) -> N
         return
     if user.role in CONSOLE_ROLES:
         presence_signed_out(worker=user, session_key=request.session.session_key)
+
+
+@receiver(user_logged_in)
+def staff_signed_in(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
+    """A staff sign-in never shares a session with a client's e-ID sign-in: the client's
+    part goes (the e-ID sign-in flushes the session the other way round)."""
+    if request is not None and hasattr(request, "session"):
+        request.session.pop(eid.SESSION_CLIENT, None)
 
 
 @receiver(pre_save, sender=User)

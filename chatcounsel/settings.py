@@ -364,6 +364,52 @@ if WEBSOCKET_MAX_MESSAGE_BYTES < CHAT_MESSAGE_MAX_LENGTH * 6 + 1024:
         "WEBSOCKET_MAX_MESSAGE_BYTES must be at least CHAT_MESSAGE_MAX_LENGTH * 6 + 1024"
     )
 
+# --- e-ID: identified clients through OpenID Connect (docs/security.md) ---------------------
+# Off unless EID_OIDC_ISSUER is set. The provider's discovery document
+# ({issuer}/.well-known/openid-configuration, or EID_OIDC_DISCOVERY_URL) gives every endpoint.
+EID_OIDC_ISSUER = os.environ.get("EID_OIDC_ISSUER", "").rstrip("/")
+EID_OIDC_DISCOVERY_URL = os.environ.get("EID_OIDC_DISCOVERY_URL", "") or (
+    f"{EID_OIDC_ISSUER}/.well-known/openid-configuration" if EID_OIDC_ISSUER else ""
+)
+EID_OIDC_CLIENT_ID = os.environ.get("EID_OIDC_CLIENT_ID", "")
+EID_OIDC_CLIENT_SECRET = os.environ.get("EID_OIDC_CLIENT_SECRET", "")
+# client_secret_basic (the default) or client_secret_post, as the provider asks.
+EID_OIDC_TOKEN_AUTH_METHOD = os.environ.get("EID_OIDC_TOKEN_AUTH_METHOD", "client_secret_basic")
+if EID_OIDC_TOKEN_AUTH_METHOD not in {"client_secret_basic", "client_secret_post"}:
+    raise ImproperlyConfigured(
+        "EID_OIDC_TOKEN_AUTH_METHOD must be client_secret_basic or client_secret_post"
+    )
+EID_OIDC_SCOPES = os.environ.get(
+    "EID_OIDC_SCOPES", "openid profile https://id.oidc.se/scope/naturalPersonNumber"
+)
+# The claim that carries the personal identity number: the Sweden Connect profile's by
+# default; brokers often use `ssn` or `nin`. Empty: the number is neither asked for nor kept.
+EID_PERSONAL_NUMBER_CLAIM = os.environ.get(
+    "EID_PERSONAL_NUMBER_CLAIM", "https://id.oidc.se/claim/personalIdentityNumber"
+)
+# Keep the personal identity number? `no` (the default): it is checked to be there, then
+# dropped; `hash`: a keyed hash (EID_PERSONAL_NUMBER_PEPPER, else SECRET_KEY) and its last
+# four digits are kept, so staff can find a client by the number and recognise it.
+EID_STORE_PERSONAL_NUMBER = os.environ.get("EID_STORE_PERSONAL_NUMBER", "no")
+if EID_STORE_PERSONAL_NUMBER not in {"no", "hash"}:
+    raise ImproperlyConfigured("EID_STORE_PERSONAL_NUMBER must be no or hash")
+EID_PERSONAL_NUMBER_PEPPER = os.environ.get("EID_PERSONAL_NUMBER_PEPPER", "")
+# The level of assurance asked for (acr_values) and required in the ID token's `acr`:
+# Svensk e-legitimation LoA3 (BankID, Freja+). Space-separated to accept several.
+EID_REQUIRED_ACR = (
+    os.environ.get("EID_REQUIRED_ACR") or "http://id.elegnamnden.se/loa/1.0/loa3"
+).split()
+# Seconds to wait for the provider's token and key endpoints.
+EID_OIDC_TIMEOUT_SECONDS = env_int("EID_OIDC_TIMEOUT_SECONDS", 10, minimum=1)
+# The name on the sign-in button ("BankID or Freja+" for a broker offering both).
+EID_PROVIDER_NAME = os.environ.get("EID_PROVIDER_NAME", "")
+if EID_OIDC_ISSUER and not DEBUG and not EID_OIDC_ISSUER.startswith("https://"):
+    raise ImproperlyConfigured("EID_OIDC_ISSUER must be https:// when DEBUG is off")
+if EID_OIDC_ISSUER and not (EID_OIDC_CLIENT_ID and EID_OIDC_CLIENT_SECRET):
+    raise ImproperlyConfigured(
+        "EID_OIDC_ISSUER needs EID_OIDC_CLIENT_ID and EID_OIDC_CLIENT_SECRET"
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -6,7 +6,7 @@ from django.views.i18n import JavaScriptCatalog
 from django_otp.admin import OTPAdminSite
 
 from accounts import views as account_views
-from frontend import case_views, partner_views, poster_views, risk_views, views
+from frontend import case_views, eid_views, partner_views, poster_views, risk_views, views
 
 if settings.STAFF_TWO_FACTOR:
     # The admin asks for the second factor too (django-otp's documented switch).
@@ -21,6 +21,18 @@ urlpatterns = [
     path("return/", case_views.return_page, name="return"),
     path("return/case/", case_views.return_case_page, name="return-case"),
     path("transcript/", case_views.client_transcript, name="client-transcript"),
+    path("me/", eid_views.my_page, name="my-page"),
+    path("me/cases/<int:case_id>/", eid_views.my_case_open, name="my-case"),
+    path(
+        "me/conversations/<int:conversation_id>/transcript/",
+        eid_views.my_transcript,
+        name="my-transcript",
+    ),
+    path("eid/start/", eid_views.eid_start, name="eid-start"),
+    path("eid/callback/", eid_views.eid_callback, name="eid-callback"),
+    path("eid/step-up/", eid_views.eid_step_up, name="eid-step-up"),
+    path("eid/consent/", eid_views.eid_consent, name="eid-consent"),
+    path("eid/sign-out/", eid_views.eid_sign_out, name="eid-sign-out"),
     path("console/inbox/", case_views.inbox_page, name="inbox"),
     path("console/cases/<int:case_id>/", case_views.case_page, name="case"),
     path(

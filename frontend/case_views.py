@@ -21,6 +21,7 @@ from chat.services.access import case_read, conversation_transcript, followup_in
 from chat.services.cases import (
     case_close,
     case_open_by_code,
+    case_protect,
     followup_ask,
     followup_client_answer,
     followup_client_ask,
@@ -154,6 +155,14 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
                 )
             elif action == "close":
                 case_close(case=case, actor=user)  # type: ignore[arg-type]
+            elif action == "protect":
+                staff = {u.pk: u for u in selectors.case_staff_to_name(case=case)}
+                named = [
+                    staff[parse_id(value, name="named")]
+                    for value in request.POST.getlist("named")
+                    if parse_id(value, name="named") in staff
+                ]
+                case_protect(case=case, actor=user, named=named)  # type: ignore[arg-type]
             return redirect("case", case_id=case.pk)
         except ChatError:
             error = _("That could not be saved. Check the text and try again.")
@@ -163,6 +172,8 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
         {
             "case": case,
             "timeline": selectors.case_timeline(user=user, case=case),  # type: ignore[arg-type]
+            "named_staff": list(case.named_staff.order_by("first_name", "username")),
+            "staff_to_name": selectors.case_staff_to_name(case=case),
             "error": error,
         },
         status=400 if error else 200,

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
-from chat import selectors
+from chat import eid, selectors
 from chat.errors import ChatError, InvalidInput
 from chat.models import CannedReply
 from chat.parsing import parse_id, session_id
@@ -25,6 +25,7 @@ from chat.selectors.units import AROUND_THE_CLOCK
 from chat.services.conversations import conversation_quick_exit
 from chat.services.replies import canned_reply_delete, canned_reply_save
 from frontend.decorators import staff_page
+from frontend.eid_views import allow_sign_in_form, identified_client
 from frontend.forms import AccessLogFilter, CannedReplyForm
 
 
@@ -78,18 +79,23 @@ def client_page(request: HttpRequest) -> HttpResponse:
         }
     # Units open now first (the ones a client can chat with), then by name.
     units.sort(key=lambda entry: (not entry["is_open"], entry["unit"].name))
-    return render(
-        request,
-        "frontend/client.html",
-        {
-            "units": units,
-            "unit_info": unit_info,
-            "returning_case": selectors.case_get_returning(
-                case_id=session_id(request.session.get("case_id"))
-            ),
-            "socket_settings": _socket_settings(),
-            "quick_exit_url": settings.QUICK_EXIT_URL,
-        },
+    # The page's "Identify with e-ID" form may lead to the provider (stepping up).
+    return allow_sign_in_form(
+        render(
+            request,
+            "frontend/client.html",
+            {
+                "units": units,
+                "unit_info": unit_info,
+                "returning_case": selectors.case_get_returning(
+                    case_id=session_id(request.session.get("case_id"))
+                ),
+                "identified_client": identified_client(request),
+                "eid_available": eid.is_configured(),
+                "socket_settings": _socket_settings(),
+                "quick_exit_url": settings.QUICK_EXIT_URL,
+            },
+        )
     )
 
 
@@ -245,7 +251,17 @@ def access_log_csv(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = 'attachment; filename="access-log.csv"'
     writer = csv.writer(response)
     writer.writerow(
-        ["time", "staff", "unit", "conversation", "case", "action", "took_part", "request_id"]
+        [
+            "time",
+            "staff",
+            "unit",
+            "conversation",
+            "case",
+            "action",
+            "took_part",
+            "request_id",
+            "flagged",
+        ]
     )
     for row in rows.iterator():
         writer.writerow(
@@ -260,6 +276,7 @@ def access_log_csv(request: HttpRequest) -> HttpResponse:
                     row.action,
                     "yes" if row.took_part else "no",
                     row.request_id,
+                    "yes" if row.flagged else "no",
                 )
             ]
         )

@@ -86,6 +86,32 @@ def playwright(playwright):
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+# --- the test e-ID provider (Node), one process per session --------------------------------
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory: pytest.TempPathFactory):
+    """The test e-ID provider (deploy/oidc-test-provider) on a free port of 127.0.0.1. It
+    knows two redirect URIs: Django's test client's and the browser tests' server's, whose
+    port it picks (`rp_port`). Never skips: a missing node or oidc-provider is a failure."""
+    from tests.oidc import free_port, missing_reason, start_provider
+
+    reason = missing_reason()
+    if reason:
+        pytest.fail(f"the e-ID tests need the test provider: {reason}", pytrace=False)
+    provider = start_provider(
+        log_path=tmp_path_factory.mktemp("oidc") / "provider.log", rp_port=free_port()
+    )
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def eid_settings(settings, oidc_provider):
+    """The site signs clients in at the test provider, for one test."""
+    for name, value in oidc_provider.settings().items():
+        setattr(settings, name, value)
+    return oidc_provider
+
+
 # --- time ---------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def no_timer_in_the_application(settings):

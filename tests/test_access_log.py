@@ -175,6 +175,7 @@ def test_the_csv_has_a_header_and_one_line_per_read(reads, sara):
         "action",
         "took_part",
         "request_id",
+        "flagged",
     ]
     assert len(rows) == 4
     assert sorted(row[6] for row in rows[1:]) == ["no", "no", "yes"]

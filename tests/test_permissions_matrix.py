@@ -221,6 +221,19 @@ EXPECTED: dict[str, dict[str, str]] = {
         unit_staff="200",
         other_staff="404",
     ),
+    # e-ID (not configured here): the client's own page offers nothing; signing in and out
+    # are the client's own session's business.
+    "GET /me/": table("200"),
+    "GET /eid/start/": table("405"),
+    "POST /eid/start/": table("404"),
+    "GET /eid/callback/": table("404"),
+    "POST /eid/sign-out/": table("redirect:/"),
+    "POST /eid/step-up/": table("404"),
+    "GET /eid/consent/": table("redirect:/"),
+    # An identified client's own cases and transcripts: nobody here signed in with e-ID
+    # (tests/test_eid_my_pages.py has the identified clients).
+    "POST /me/cases/{case}/": table("redirect:/me/"),
+    "GET /me/conversations/{target}/transcript/": table("redirect:/me/"),
     "GET /dashboard/surveys/": by_group(
         anonymous="login", no_console="403", partner=PARTNER_HOME, workers="403", supervisors="200"
     ),

@@ -142,3 +142,31 @@ def test_it_refuses_a_debug_value_that_is_not_a_boolean():
 
     assert loaded["error"] == "ImproperlyConfigured"
     assert "DEBUG" in loaded["message"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"EID_OIDC_ISSUER": "https://e-id.example.se"},
+            "EID_OIDC_CLIENT_ID and EID_OIDC_CLIENT_SECRET",
+        ),
+        (
+            {
+                "DEBUG": "false",
+                "SECRET_KEY": "k",
+                "EID_OIDC_ISSUER": "http://e-id.example.se",
+                "EID_OIDC_CLIENT_ID": "a",
+                "EID_OIDC_CLIENT_SECRET": "b",
+            },
+            "https://",
+        ),
+        ({"EID_STORE_PERSONAL_NUMBER": "plain"}, "EID_STORE_PERSONAL_NUMBER"),
+        ({"EID_OIDC_TOKEN_AUTH_METHOD": "none"}, "EID_OIDC_TOKEN_AUTH_METHOD"),
+    ],
+)
+def test_it_refuses_an_e_id_configuration_that_cannot_work(env, message):
+    loaded = load_settings(**env)
+
+    assert loaded["error"] == "ImproperlyConfigured"
+    assert message in loaded["message"]

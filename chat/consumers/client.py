@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import announce, liveness, ratelimit, realtime, selectors
+from chat import announce, eid, liveness, ratelimit, realtime, selectors
 from chat.consumers.base import (
     CLOSE_TOO_MANY,
     SLOW_CHECK_SECONDS,
@@ -89,13 +89,14 @@ def survey_reply(frame: Frame) -> SurveyReply:
 
 # --- one crossing into sync code per client action -------------------------------------
 @database_sync_to_async
-def client_start(first: FirstMessage, case_id: int | None) -> int:
+def client_start(first: FirstMessage, case_id: int | None, identified_id: int | None = None) -> int:
     conversation, _created = conversation_start(
         unit_id=first.unit_id,
         token=first.token,
         body=first.body,
         client_id=first.client_id,
         case=selectors.case_get_returning(case_id=case_id),
+        client=selectors.client_record_get_identified(record_id=identified_id),
     )
     return conversation.pk
 
@@ -323,8 +324,14 @@ class ClientConsumer(JsonFrameConsumer):
     async def on_start(self, frame: Frame) -> None:
         await self.may_start()
         first = first_message(frame)
-        conversation_id = await client_start(first, self.returning_case())
+        conversation_id = await client_start(first, self.returning_case(), self.identified_client())
         await self.follow(conversation_id, first.token, after=0, unit_id=first.unit_id)
+
+    def identified_client(self) -> int | None:
+        """A client signed in with e-ID has their client record's id in their session."""
+        session = self.scope.get("session")
+        data = session.get(eid.SESSION_CLIENT) if session is not None else None
+        return session_id(data.get("client")) if isinstance(data, dict) else None
 
     def returning_case(self) -> int | None:
         """A client who came back with their case code has it in their session."""

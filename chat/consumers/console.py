@@ -388,6 +388,7 @@ class ConsoleConsumer(StaffConsumer):
             "conversation.seen",
             "conversation.unanswered",
             "conversation.client",
+            "conversation.identified",
             "presence.updated",
             "followup.updated",
             "risk.flagged",

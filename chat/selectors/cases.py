@@ -6,16 +6,24 @@ from datetime import date
 from typing import Any
 
 from accounts.models import User
+from chat.errors import NotFound
 from chat.models import (
     Case,
+    ClientRecord,
+    Conversation,
     FollowUp,
     SurveyAnswer,
 )
 from chat.permissions import can, require
-from chat.selectors.conversations import private_note_list, visible_from_seq
+from chat.selectors.conversations import (
+    message_list_all_after,
+    private_note_list,
+    visible_from_seq,
+)
 from chat.selectors.handovers import handover_trail
 from chat.selectors.risk import risk_trail
 from chat.selectors.units import unit_list_supervised
+from chat.transcripts import Transcript
 
 
 def case_get_returning(*, case_id: int | None) -> Case | None:
@@ -24,6 +32,85 @@ def case_get_returning(*, case_id: int | None) -> Case | None:
     if case_id is None:
         return None
     return Case.objects.select_related("unit").filter(pk=case_id).first()
+
+
+def client_record_get_identified(*, record_id: int | None) -> ClientRecord | None:
+    """The identified client an e-ID sign-in put in this session (read the id with
+    chat.parsing.session_id), or None."""
+    if record_id is None:
+        return None
+    return ClientRecord.objects.exclude(subject="").filter(pk=record_id).first()
+
+
+def case_list_for_client(*, client: ClientRecord) -> list[dict[str, Any]]:
+    """An identified client's cases with this municipality, newest first: per case its
+    unit, state, the questions waiting for their answer, answers they have not read, and
+    the finished conversations whose transcripts they may read."""
+    cases = list(Case.objects.filter(client=client).select_related("unit").order_by("-created_at"))
+    followups = FollowUp.objects.filter(case__in=cases)
+    conversations = (
+        Conversation.objects.filter(case__in=cases)
+        .exclude(state__in=Conversation.OPEN_STATES)
+        .filter(purged_at__isnull=True)
+        .order_by("-created_at")
+    )
+    rows = []
+    for case in cases:
+        mine = [f for f in followups if f.case_id == case.pk]
+        rows.append(
+            {
+                "case": case,
+                "waiting": sum(
+                    1 for f in mine if f.kind == FollowUp.Kind.TO_CLIENT and not f.is_answered
+                ),
+                "new_answers": sum(
+                    1
+                    for f in mine
+                    if f.kind == FollowUp.Kind.FROM_CLIENT and f.is_answered and f.read_at is None
+                ),
+                "conversations": [c for c in conversations if c.case_id == case.pk],
+            }
+        )
+    return rows
+
+
+def case_get_for_client(*, client: ClientRecord, case_id: int) -> Case:
+    """One of the identified client's own cases; any other is not found."""
+    case = Case.objects.select_related("unit").filter(pk=case_id, client=client).first()
+    if case is None:
+        raise NotFound("no such case")
+    return case
+
+
+def transcript_for_identified_client(*, client: ClientRecord, conversation_id: int) -> Transcript:
+    """A finished conversation on one of the identified client's cases, as the client's
+    transcript (no notes, no staff names)."""
+    conversation = (
+        Conversation.objects.filter(pk=conversation_id, case__client=client)
+        .exclude(state__in=Conversation.OPEN_STATES)
+        .first()
+    )
+    if conversation is None:
+        raise NotFound("no such conversation")
+    return Transcript(
+        conversation=conversation,
+        messages=message_list_all_after(conversation=conversation, after=0),
+        for_client=True,
+    )
+
+
+def case_staff_to_name(*, case: Case) -> list[User]:
+    """Staff of the case's unit who could be named on it (protected identity) and are not
+    yet."""
+    return list(
+        User.objects.filter(
+            units=case.unit_id,
+            is_active=True,
+            role__in=[User.Role.WORKER, User.Role.SUPERVISOR],
+        )
+        .exclude(named_cases=case)
+        .order_by("first_name", "last_name", "username")
+    )
 
 
 def case_get_for_staff(*, user: User, case_id: int) -> Case:

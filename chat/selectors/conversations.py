@@ -59,7 +59,9 @@ def conversation_get_for_client(*, token: str) -> Conversation:
 def conversation_get_for_staff(*, user: User, conversation_id: int) -> Conversation:
     """A conversation the staff member may read (chat.read_conversation), else NotFound."""
     conversation = (
-        Conversation.objects.select_related("unit", "worker").filter(pk=conversation_id).first()
+        Conversation.objects.select_related("unit", "worker", "case")
+        .filter(pk=conversation_id)
+        .first()
     )
     return require(user, "chat.read_conversation", conversation, hide=True)
 

@@ -48,6 +48,7 @@ class WaitingRow(NamedTuple):
     queued_at: datetime
     last_seq: int
     risk: dict[str, Any]  # what the risk rules found (chat/services/risk.py), or {}
+    identified: bool
 
 
 def waiting_rows(*, unit_id: int) -> list[WaitingRow]:

@@ -9,7 +9,7 @@ from accounts.models import User
 from chat import realtime, selectors
 from chat.errors import ChatError
 from chat.models import AccessLog, Case, Conversation, FollowUp, Message
-from chat.permissions import can
+from chat.permissions import can, require
 from chat.transcripts import Transcript
 
 
@@ -47,6 +47,7 @@ def _row(
         case_id=case.pk if case is not None else None,
         action=action,
         took_part=selectors.staff_took_part(user=actor, conversation=conversation, case=case),
+        flagged=(case or conversation.case).protected,  # type: ignore[union-attr]
         request_id=request_id,
     )
 
@@ -185,8 +186,11 @@ def conversation_transcript(
 ) -> Transcript:
     """A journal-ready transcript for staff: what the reader may see of the messages,
     the handover trail, participants, and private notes only if asked and allowed.
-    Written to the access log."""
+    Written to the access log. The history of a protected case is for the staff named on
+    it (and the conversation's own worker)."""
     conversation = selectors.conversation_get_for_staff(user=actor, conversation_id=conversation_id)
+    if conversation.case.protected and conversation.worker_id != actor.pk:
+        require(actor, "chat.manage_case", conversation.case, hide=True)
     from_seq = selectors.visible_from_seq(user=actor, conversation=conversation)
     messages = selectors.message_list_all_after(conversation=conversation, after=from_seq)
     notes = (

@@ -99,9 +99,16 @@ def case_open_by_code(*, code: str, address: str) -> Case:
 
 
 # --- cases --------------------------------------------------------------------------------
-def case_open_for_new_conversation(*, unit: Unit, case: Case | None = None) -> Case:
-    """The case a new conversation belongs to: the client's returning case, or a new one
-    for a new anonymous client."""
+def case_open_for_new_conversation(
+    *, unit: Unit, case: Case | None = None, client: ClientRecord | None = None
+) -> Case:
+    """The case a new conversation belongs to: the client's returning case; an identified
+    client's case with the unit (their latest, opened again if closed; made on their first
+    chat with the unit); or a new one for a new anonymous client."""
+    if case is None and client is not None and client.is_identified:
+        case = Case.objects.filter(client=client, unit=unit).order_by("-created_at").first()
+        if case is None:
+            return Case.objects.create(client=client, unit=unit)
     if case is not None:
         if case.unit_id != unit.pk:
             raise InvalidInput("a returning client's chat belongs to their case's unit")
@@ -135,6 +142,25 @@ def case_issue_code_for_client(*, token: str) -> str:
 def case_close(*, case: Case, actor: User) -> None:
     require(actor, "chat.manage_case", case)
     Case.objects.filter(pk=case.pk).update(status=Case.Status.CLOSED, closed_at=timezone.now())
+
+
+def case_protect(*, case: Case, actor: User, named: Sequence[User] = ()) -> Case:
+    """Mark a case protected (skyddade personuppgifter), or name more staff on a protected
+    case. From then on only the staff named on it open the case and read its history, and
+    every read is flagged for review. Whoever marks it is named, and so is its owner;
+    `named` may add staff of the case's unit, nobody else."""
+    require(actor, "chat.manage_case", case)
+    for user in named:
+        if not user.units.filter(pk=case.unit_id).exists():
+            raise InvalidInput("only staff of the case's unit can be named on it")
+    with transaction.atomic():
+        Case.objects.filter(pk=case.pk).update(protected=True)
+        case.protected = True
+        people = {actor, *named}
+        if case.owner is not None:
+            people.add(case.owner)
+        case.named_staff.add(*people)
+    return case
 
 
 # --- follow-up ------------------------------------------------------------------------------

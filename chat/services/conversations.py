@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Presence, Unit, User
 from chat import selectors
 from chat.errors import Conflict, InvalidInput, NotFound, NothingWaiting
-from chat.models import Case, Conversation, Message
+from chat.models import Case, ClientRecord, Conversation, Message
 from chat.permissions import require
 from chat.services.cases import (
     FollowUpQuestion,
@@ -35,13 +35,15 @@ def conversation_start(
     body: str,
     client_id: uuid.UUID,
     case: Case | None = None,
+    client: ClientRecord | None = None,
 ) -> tuple[Conversation, bool]:
     """Open a conversation in the unit's queue with the client's first message.
 
     The browser makes the resume token before it asks, so a repeat (lost answer, reload)
     finds the same conversation instead of queueing the client twice. Only the token's hash
     is stored. A closed unit takes no new conversations. The conversation belongs to the
-    returning client's `case`, or to a new case. Returns `(conversation, created)`.
+    returning client's `case`, to an identified `client`'s case with the unit, or to a new
+    case. Returns `(conversation, created)`.
     """
     if not TOKEN_PATTERN.fullmatch(token):
         raise InvalidInput("token must be 43 base64url characters")
@@ -60,7 +62,8 @@ def conversation_start(
             now = timezone.now()
             conversation = Conversation.objects.create(
                 unit=unit,
-                case=case_open_for_new_conversation(unit=unit, case=case),
+                case=case_open_for_new_conversation(unit=unit, case=case, client=client),
+                identified=client is not None and client.is_identified,
                 token_hash=token_hash,
                 queued_at=now,
                 client_seen_at=now,

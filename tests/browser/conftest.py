@@ -100,9 +100,19 @@ def _no_events_from_the_test_process(settings) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(django_db_setup) -> Iterator[LiveServer]:
-    """One daphne for the session, on the test database."""
-    server = LiveServer(db_name=_test_db_name(), log_dir=SERVER_LOGS_DIR).start()
+def live_server(django_db_setup, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """One daphne for the session, on the test database, signing clients in with e-ID at
+    the session's test provider. The provider must run under CI (the fixture fails without
+    it); elsewhere, without node, only the e-ID tests fail."""
+    from tests.oidc import missing_reason
+
+    port, extra_env = None, {}
+    if os.environ.get("CI") or missing_reason() is None:
+        provider = request.getfixturevalue("oidc_provider")
+        port, extra_env = provider.rp_port, provider.environment()
+    server = LiveServer(
+        db_name=_test_db_name(), log_dir=SERVER_LOGS_DIR, port=port, extra_env=extra_env
+    ).start()
     try:
         yield server
     finally:

@@ -48,8 +48,16 @@ def port_is_open(port: int) -> bool:
 
 
 class LiveServer:
-    def __init__(self, *, db_name: str, log_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        db_name: str,
+        log_dir: Path,
+        port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.db_name = db_name
+        self.extra_env = extra_env or {}
         self.port = port or free_port()
         self.log_path = log_dir / f"daphne-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -62,6 +70,7 @@ class LiveServer:
         env = {
             **ADDRESS_LIMITS,
             **os.environ,
+            **self.extra_env,
             "CHATCOUNSEL_TEST_DB_NAME": self.db_name,
             "CHAT_HEARTBEAT_SECONDS": "1",
             "PYTHONUNBUFFERED": "1",

@@ -60,6 +60,24 @@ let currentUnit = null;
 let leavingQueue = null;
 // The unit whose chat the client gave up on for a question (nobody there, or just closed).
 let forcedQuestion = null;
+// Identified with e-ID (from the server's sync): no step-up offered then.
+let identified = false;
+
+// Identify with e-ID inside the chat (step up): the token goes in the form's body, never
+// in a URL. The tab keeps its session and outbox, so it comes back to this chat.
+const stepUpForm = $("step-up-form");
+function showStepUp(state) {
+  const open = state === "queued" || state === "active";
+  $("chat-identified").hidden = !identified || !open;
+  if (stepUpForm) stepUpForm.hidden = !open || identified || !session;
+}
+stepUpForm?.addEventListener("submit", (event) => {
+  if (!session?.token) {
+    event.preventDefault();
+    return;
+  }
+  stepUpForm.elements.token.value = session.token;
+});
 
 const thread = new Thread({
   log: $("log"),
@@ -107,6 +125,7 @@ function showState(state) {
   composer.hidden = !open;
   endButton.hidden = !open;
   endButton.textContent = state === "queued" ? gettext("Leave the queue") : gettext("End chat");
+  showStepUp(state);
   endedBox.hidden = open || state === "leaving";
   if (state !== "queued") {
     $("queue-info").hidden = true;
@@ -156,6 +175,7 @@ const socket = new Socket("/ws/client/", {
   handlers: {
     "conversation.sync": (frame) => {
       currentUnit = frame.unit;
+      identified = Boolean(frame.identified);
       if (session.start || session.leave) {
         session.start = null;
         session.leave = null;
@@ -164,6 +184,7 @@ const socket = new Socket("/ws/client/", {
       }
       after.noteFollowups(frame);
       thread.applySync(frame);
+      showStepUp(document.body.dataset.state || "");
       signals.maybeSendSeen();
     },
     "conversation.message": (frame) => {

@@ -20,7 +20,7 @@ import { Handover } from "./handover.js";
 import { InboxBadge } from "./inbox-badge.js";
 import { Invite } from "./invite.js";
 import { Offers } from "./offers.js";
-import { setUnit } from "./panel.js";
+import { setCase, setIdentified, setUnit } from "./panel.js";
 import { Queue } from "./queue.js";
 import { RiskLowering } from "./risk.js";
 import { Shortcuts } from "./shortcuts.js";
@@ -76,6 +76,7 @@ function onSnapshot(frame) {
     const entry = conversations.open(c.id, c.unit, c.case);
     conversations.setRisk(entry, c.risk);
     ctx.triage.known(entry, c);
+    setIdentified(entry, c.identified);
   }
   conversations.markMissingGone(current);
   queue.showPresence(frame.presence);
@@ -105,6 +106,7 @@ function applySync(frame) {
   const entry = entryOf(frame);
   if (!entry) return;
   if (frame.unit && frame.unit !== entry.unit) setUnit(ctx, entry, frame.unit);
+  setIdentified(entry, frame.identified);
   entry.thread.applySync(frame);
   entry.composer.maybeSendSeen();
   ctx.triage.refresh(entry);
@@ -113,6 +115,7 @@ function applySync(frame) {
 function onAssigned(frame) {
   const known = conversations.has(frame.conversation);
   const entry = conversations.open(frame.conversation, frame.detail.unit, frame.detail.case);
+  setIdentified(entry, frame.detail.identified);
   if (entry.gone) conversations.reopen(entry);
   conversations.setRisk(entry, frame.detail.risk);
   // Given just now: nothing of it read yet (the client's page is in the conversation).
@@ -244,6 +247,12 @@ ctx.socket = new Socket("/ws/console/", {
         conversations.setUnanswered(entry, true);
         alerts.chime();
       }
+    },
+    "conversation.identified": (frame) => {
+      const entry = entryOf(frame);
+      if (!entry) return;
+      setIdentified(entry, frame.identified);
+      setCase(ctx, entry, frame.case);
     },
     "conversation.left": (frame) => {
       const entry = entryOf(frame);

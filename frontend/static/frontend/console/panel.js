@@ -150,6 +150,13 @@ export function setUnit(ctx, entry, unitId) {
   entry.panel.querySelector(".unit").textContent = ctx.unitNames[unitId] || "";
 }
 
+// Identified with e-ID (at the start, or by stepping up inside the chat): the mark in the
+// panel's head. The case (More) then holds the client's earlier conversations.
+export function setIdentified(entry, identified) {
+  if (identified === undefined) return;
+  entry.panel.querySelector(".identified-mark").hidden = !identified;
+}
+
 // The "More" menu: the case and the printable transcript, in a new tab so the console
 // (and the client) stay where they are.
 export function setCase(ctx, entry, caseId) {

@@ -219,6 +219,7 @@ export class Queue {
     li.querySelector(".waited").dataset.since = c.queued_at;
     li.querySelector(".urgent").hidden = c.priority < 1;
     li.classList.toggle("waiting__item--urgent", c.priority > 0);
+    li.querySelector(".identified-mark").hidden = !c.identified;
     const handed = handedText(c);
     li.querySelector(".handed").textContent = handed;
     li.querySelector(".handed").hidden = !handed;
