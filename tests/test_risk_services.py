@@ -28,7 +28,7 @@ from chat.services.risk import (
 )
 from tests import factories
 from tests.factories import accept, start_conversation
-from tests.queue_personas import gunnar, vera, waited  # noqa: F401 - fixtures
+from tests.queue_personas import gunnar, private_cache, vera, waited  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 
@@ -294,14 +294,17 @@ def test_a_supervisor_keeps_their_units_rules_and_the_change_is_used_at_once(eko
 
 
 def test_another_processes_copy_follows_a_change_within_the_recheck_time(
-    ekonomi, sara, monkeypatch
+    ekonomi,
+    sara,
+    monkeypatch,
+    private_cache,  # noqa: F811 - fixture
 ):
     clock = [1000.0]
     monkeypatch.setattr(risk, "monotonic", lambda: clock[0])
     assert len(risk_matcher_for(unit_id=ekonomi.pk)) == 0
     # Another process saves a rule: the row and the shared version change, not our copy.
     RiskRule.objects.create(unit=ekonomi, label="x", phrases="skuld*", action="mark")
-    risk.cache.set(risk._version_key(ekonomi.pk), "changed-elsewhere", timeout=None)
+    risk.cache.set(risk._version_key(ekonomi.pk), uuid.uuid4().hex, timeout=None)
     assert len(risk_matcher_for(unit_id=ekonomi.pk)) == 0
     clock[0] += risk.RECHECK_SECONDS
     assert len(risk_matcher_for(unit_id=ekonomi.pk)) == 1
