@@ -48,8 +48,17 @@ def port_is_open(port: int) -> bool:
 
 
 class LiveServer:
-    def __init__(self, *, db_name: str, log_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        db_name: str,
+        log_dir: Path,
+        port: int | None = None,
+        app: str = "tests.browser.asgi:application",
+    ) -> None:
         self.db_name = db_name
+        # The weight tests serve chatcounsel.asgi as it is, static files by whitenoise.
+        self.app = app
         self.port = port or free_port()
         self.log_path = log_dir / f"daphne-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -85,7 +94,7 @@ class LiveServer:
             str(self.port),
             "--websocket-max-message-size",
             "65536",
-            "tests.browser.asgi:application",
+            self.app,
         ]
         # Made here each time: any pytest run in the project may wipe test-results/
         # (pytest-playwright's autouse `delete_output_dir`), even while this one runs.
