@@ -125,6 +125,9 @@ class Conversation(models.Model):
     last_client_message_at = models.DateTimeField(null=True, blank=True)
     last_staff_message_at = models.DateTimeField(null=True, blank=True)
     unanswered_flagged_at = models.DateTimeField(null=True, blank=True)
+    # The language of the client's chat page when they started (settings.CLIENT_LANGUAGES),
+    # shown to staff so they can invite an interpreter; "" when not known.
+    language = models.CharField(max_length=12, blank=True, default="")
 
     class Meta:
         constraints = [

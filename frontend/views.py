@@ -112,6 +112,12 @@ def console_page(request: HttpRequest) -> HttpResponse:
         "frontend/console.html",
         {
             "unit_names": {unit.pk: unit.name for unit in selectors.unit_list_all()},
+            # A client's language other than the default, named in the worker's language.
+            "client_language_names": {
+                code: str(name)
+                for code, name in settings.CLIENT_LANGUAGES
+                if code != settings.LANGUAGE_CODE
+            },
             "my_units": [unit.pk for unit in units],
             "colleagues": [
                 {

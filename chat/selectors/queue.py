@@ -44,6 +44,7 @@ class WaitingRow(NamedTuple):
     transferred: bool
     queued_at: datetime
     last_seq: int
+    language: str
 
 
 def waiting_rows(*, unit_id: int) -> list[WaitingRow]:

@@ -20,7 +20,7 @@ import { Handover } from "./handover.js";
 import { InboxBadge } from "./inbox-badge.js";
 import { Invite } from "./invite.js";
 import { Offers } from "./offers.js";
-import { setUnit } from "./panel.js";
+import { setUnit, showClientLanguage } from "./panel.js";
 import { Queue } from "./queue.js";
 import { renderContext } from "./staff-context.js";
 
@@ -96,6 +96,7 @@ function applySync(frame) {
 function onAssigned(frame) {
   const known = conversations.has(frame.conversation);
   const entry = conversations.open(frame.conversation, frame.detail.unit, frame.detail.case);
+  showClientLanguage(entry.panel.querySelector(".client-language"), frame.detail.language);
   if (entry.gone) conversations.reopen(entry);
   // The event carries the messages and the staff context: nothing to ask for.
   if (frame.sync && frame.context) {

@@ -5,6 +5,7 @@ import { interpolate } from "../bidi.js";
 import { moreWaitingText } from "../queue-texts.js";
 import { loadSession, saveSession } from "../session.js";
 import { $, fromTemplate } from "./dom.js";
+import { showClientLanguage } from "./panel.js";
 
 const { gettext, ngettext } = window;
 
@@ -163,6 +164,7 @@ export class Queue {
       const li = fromTemplate("waiting-template");
       li.dataset.conversation = c.id;
       li.querySelector(".unit").textContent = this.ctx.unitNames[c.unit] || "";
+      showClientLanguage(li.querySelector(".client-language"), c.language);
       li.querySelector(".waited").textContent = waitedText(c.queued_at);
       li.querySelector(".waited").dataset.since = c.queued_at;
       li.querySelector(".urgent").hidden = c.priority < 1;

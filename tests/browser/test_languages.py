@@ -1,0 +1,67 @@
+"""The client pages in every client language: the picker (each language named in itself,
+kept for the browser session only), `lang` and `dir` on the page, the worker told which
+language the client chose, and right-to-left layout in Arabic and Persian."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import DESKTOP, MOBILE, login
+from tests.browser.flows import accept_first_waiting, open_console, start_chat
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+SHOTS = "/work/wt/shots/lang"
+
+
+def choose_language(page: Page, code: str) -> None:
+    """As a client does: open the picker, choose the language by its own name."""
+    page.locator("#language-picker summary").click()
+    page.locator(f"#language-picker button[value='{code}']").click()
+    expect(page.locator("html")).to_have_attribute("lang", code)
+
+
+def test_a_client_picks_arabic_and_the_worker_sees_it(live_server, personas, new_context, shot):
+    worker = new_context(viewport=DESKTOP, locale="sv-SE").new_page()
+    login(worker, live_server.url, "anna", personas.password)
+    open_console(worker, live_server.url)
+
+    context = new_context(viewport=MOBILE, is_mobile=True, locale="sv-SE")
+    client = context.new_page()
+    client.goto(f"{live_server.url}/")
+    names = client.locator("#language-picker button")
+    expect(names).to_have_text(
+        ["Svenska", "Lättläst svenska", "English", "Suomi", "العربيّة", "فارسی", "Soomaali",
+         "Українська"]
+    )  # fmt: skip
+    expect(client.locator("#language-picker button[value='ar']")).to_have_attribute("dir", "rtl")
+    choose_language(client, "ar")
+    expect(client.locator("html")).to_have_attribute("dir", "rtl")
+    # The choice lasts for the browser session only: no cookie with an expiry.
+    cookies = {c["name"]: c for c in context.cookies()}
+    assert cookies["django_language"]["value"] == "ar"
+    assert all(c["expires"] == -1 for c in cookies.values()), cookies
+
+    start_chat(client, None, "مرحبا، أحتاج إلى مساعدة.")
+    row = worker.locator("#waiting li").first
+    expect(row.locator(".client-language")).to_have_text("Språk: Arabiska")
+    panel = accept_first_waiting(worker)
+    expect(panel.locator(".client-language")).to_have_text("Språk: Arabiska")
+    shot(worker, "worker-sees-arabic")
+
+
+def test_a_swedish_client_gives_the_worker_no_language_label(live_server, personas, new_context):
+    worker = new_context(viewport=DESKTOP, locale="sv-SE").new_page()
+    login(worker, live_server.url, "anna", personas.password)
+    open_console(worker, live_server.url)
+    client = new_context(viewport=MOBILE, is_mobile=True, locale="sv-SE").new_page()
+    start_chat(client, live_server.url, "Hej")
+    expect(worker.locator("#waiting li .client-language")).to_be_hidden()
+
+
+def test_staff_pages_stay_in_swedish_for_a_browser_in_arabic(live_server, personas, new_context):
+    page = new_context(viewport=DESKTOP, locale="ar").new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    expect(page.locator("html")).to_have_attribute("lang", "sv")
+    expect(page.locator("html")).to_have_attribute("dir", "ltr")
