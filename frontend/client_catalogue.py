@@ -31,7 +31,7 @@ _NGETTEXT = re.compile(r"(?<![\w.])ngettext\(\s*" + _STRING + r"\s*,\s*" + _STRI
 # code the page may run (no inline or evaluated script under the CSP).
 PLURAL_ORDER: dict[str, list[str]] = {
     "ar": ["zero", "one", "two", "few", "many", "other"],
-    "uk": ["one", "few", "many"],
+    "uk": ["one", "few", "many", "other"],
 }
 DEFAULT_PLURAL_ORDER = ["one", "other"]
 
