@@ -12,6 +12,7 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -71,20 +72,24 @@ def client_page(request: HttpRequest) -> HttpResponse:
     units: list[dict[str, Any]] = []
     # For client.js: names and hours for "your question has been left for ...".
     unit_info: dict[str, dict[str, Any]] = {}
-    for unit in selectors.unit_list_open():
+    open_units = list(selectors.unit_list_open())
+    # Names and descriptions in the page's language, or the Swedish (marked lang="sv").
+    texts = selectors.unit_texts(units=open_units, language=get_language())
+    for unit in open_units:
         week = selectors.unit_week_hours(unit=unit)
         is_open = selectors.unit_is_open(unit=unit)
         hours = hours_text(week)
-        units.append({"unit": unit, "is_open": is_open, "week": week, "hours": hours})
+        text = texts[unit.pk]
+        units.append({"unit": unit, "text": text, "is_open": is_open, "week": week, "hours": hours})
         # A unit open around the clock has no hours worth repeating in the queue.
         always = all(day_hours == AROUND_THE_CLOCK for _day, day_hours in week)
         unit_info[str(unit.pk)] = {
-            "name": unit.name,
+            "name": text.name,
             "open": is_open,
             "hours": "" if always else hours,
         }
     # Units open now first (the ones a client can chat with), then by name.
-    units.sort(key=lambda entry: (not entry["is_open"], entry["unit"].name))
+    units.sort(key=lambda entry: (not entry["is_open"], entry["text"].name))
     return render(
         request,
         "frontend/client.html",

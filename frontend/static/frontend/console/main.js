@@ -96,6 +96,7 @@ function applySync(frame) {
 function onAssigned(frame) {
   const known = conversations.has(frame.conversation);
   const entry = conversations.open(frame.conversation, frame.detail.unit, frame.detail.case);
+  entry.clientLanguage = frame.detail.language || "";
   showClientLanguage(entry.panel.querySelector(".client-language"), frame.detail.language);
   if (entry.gone) conversations.reopen(entry);
   // The event carries the messages and the staff context: nothing to ask for.
