@@ -144,6 +144,9 @@ bench: venv-dev
 	$(PY) bench/standard.py
 
 # --- translations -------------------------------------------------------------------
+# The client pages' other languages (settings.CLIENT_LANGUAGES); staff strings stay empty
+# in them and show in English. docs/translations.md.
+CLIENT_LOCALES := -l sv_X-ll -l fi -l ar -l fa -l so -l uk
 MESSAGES_IGNORE := -i ".venv/*" -i "tests/*" -i "staticfiles/*" -i "test-results/*"
 
 messages: venv-dev
@@ -158,6 +161,8 @@ messages: venv-dev
 	fi
 	cd "$(ROOT)" && $(PY) manage.py makemessages -l sv -l en --no-obsolete $(MESSAGES_IGNORE)
 	cd "$(ROOT)" && $(PY) manage.py makemessages -d djangojs -l sv -l en --no-obsolete $(MESSAGES_IGNORE)
+	cd "$(ROOT)" && $(PY) manage.py makemessages $(CLIENT_LOCALES) --no-obsolete $(MESSAGES_IGNORE)
+	cd "$(ROOT)" && $(PY) manage.py makemessages -d djangojs $(CLIENT_LOCALES) --no-obsolete $(MESSAGES_IGNORE)
 	cd "$(ROOT)" && $(PY) manage.py compilemessages -i ".venv" -i "staticfiles"
 
 clean:

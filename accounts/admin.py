@@ -7,12 +7,21 @@ from accounts.models import (
     PartnerOrganisation,
     PartnerPlace,
     Unit,
+    UnitTranslation,
     User,
 )
 
 
 class OpeningHoursInline(admin.TabularInline):
     model = OpeningHours
+    extra = 0
+
+
+class UnitTranslationInline(admin.StackedInline):
+    """The unit's name and description in the client languages: the client page shows
+    them in the page's language, the Swedish where there is none."""
+
+    model = UnitTranslation
     extra = 0
 
 
@@ -32,7 +41,7 @@ class UnitAdmin(admin.ModelAdmin):
         "is_active",
     ]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [OpeningHoursInline, ClosedDayInline]
+    inlines = [OpeningHoursInline, ClosedDayInline, UnitTranslationInline]
 
 
 @admin.register(User)

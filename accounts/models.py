@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -127,6 +128,30 @@ class User(AbstractUser):
         """How staff pages and events name them: the full name, else the username. Names
         are for showing only; the browser tells people apart by id."""
         return self.get_full_name() or self.username
+
+
+class UnitTranslation(models.Model):
+    """A unit's name and description in one of the client languages other than Swedish;
+    a client page in a language without one shows the Swedish, marked `lang="sv"`."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(
+        _("language"),
+        max_length=12,
+        choices=[(code, name) for code, name in settings.CLIENT_LANGUAGES if code != "sv"],
+    )
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        verbose_name = _("translation")
+        verbose_name_plural = _("translations")
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "language"], name="unit_translation_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} ({self.language})"
 
 
 class OpeningHours(models.Model):

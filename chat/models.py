@@ -148,6 +148,9 @@ class Conversation(models.Model):
     # The highest seq its worker has had in view (the console's `seen`): what is above it
     # from the client is unread. Back to 0 when the conversation gets another worker.
     worker_read_seq = models.PositiveIntegerField(default=0)
+    # The language of the client's chat page when they started (settings.CLIENT_LANGUAGES),
+    # shown to staff so they can invite an interpreter; "" when not known.
+    language = models.CharField(max_length=12, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -417,8 +420,16 @@ class CannedReply(models.Model):
     """A snippet for the composer: the unit's (managed by its supervisors) or a worker's own."""
 
     class Language(models.TextChoices):
+        # The client languages (settings.CLIENT_LANGUAGES): a reply in the client's
+        # language comes first in the console's list.
         SWEDISH = "sv", _("Swedish")
+        EASY_SWEDISH = "sv-x-ll", _("Easy Swedish")
         ENGLISH = "en", _("English")
+        FINNISH = "fi", _("Finnish")
+        ARABIC = "ar", _("Arabic")
+        PERSIAN = "fa", _("Persian")
+        SOMALI = "so", _("Somali")
+        UKRAINIAN = "uk", _("Ukrainian")
 
     unit = models.ForeignKey(
         Unit, on_delete=models.CASCADE, null=True, blank=True, related_name="canned_replies"
@@ -430,7 +441,7 @@ class CannedReply(models.Model):
         blank=True,
         related_name="canned_replies",
     )
-    language = models.CharField(max_length=2, choices=Language.choices, default="sv")
+    language = models.CharField(max_length=12, choices=Language.choices, default="sv")
     title = models.CharField(_("title"), max_length=80)
     body = models.TextField(_("text"))
 

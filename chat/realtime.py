@@ -111,6 +111,7 @@ def conversation_payload(conversation: Conversation | WaitingRow) -> dict[str, A
         "priority": conversation.priority,
         "queued_at": conversation.queued_at.isoformat(),
         "last_seq": conversation.last_seq,
+        "language": conversation.language,
         "identified": conversation.identified,
         "risk": risk_visible(conversation.risk, conversation.unit_id),
     }

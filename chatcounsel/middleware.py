@@ -5,6 +5,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.middleware.gzip import GZipMiddleware
+from django.utils import translation
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -31,5 +33,40 @@ def privacy_headers(get_response: Handler) -> Handler:
             # Nothing a client read may stay in a shared device's cache.
             response["Cache-Control"] = "no-store"
         return response
+
+    return middleware
+
+
+def compress_static(get_response: Handler) -> Handler:
+    """DEBUG only (settings.py): static files gzipped on the way out, as production serves
+    whitenoise's compressed copies, so the demo weighs what production does. Only static
+    files: they hold no secret a compressed page could leak (BREACH); pages stay as sent."""
+    gzip = GZipMiddleware(get_response)
+    prefix = "/" + settings.STATIC_URL.lstrip("/")
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(prefix):
+            return gzip(request)  # type: ignore[return-value]  # sync: a response
+        return get_response(request)
+
+    return middleware
+
+
+# Pages for staff only, in Swedish or English: a browser set to a client language (the
+# client's own, or a shared computer's) sees them in Swedish.
+# /jsi18n/ serves only staff pages (client pages inline their strings).
+STAFF_PATH_PREFIXES = ("/console/", "/dashboard/", "/accounts/", "/admin/", "/jsi18n/")
+
+
+def staff_language(get_response: Handler) -> Handler:
+    """After LocaleMiddleware: staff pages keep to settings.STAFF_LANGUAGES."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(STAFF_PATH_PREFIXES) and (
+            translation.get_language() not in settings.STAFF_LANGUAGES
+        ):
+            translation.activate(settings.LANGUAGE_CODE)
+            request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+        return get_response(request)
 
     return middleware

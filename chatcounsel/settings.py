@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django.conf.locale as django_locale
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -78,12 +79,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Right after SecurityMiddleware, as whitenoise asks: a static file leaves before the
+    # page headers below (CSP, request id, permissions), about 450 bytes a file it has no
+    # use for; a client's cold load fetches more than a dozen.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "chatcounsel.middleware.request_id",
     "chatcounsel.middleware.privacy_headers",
     "csp.middleware.CSPMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "chatcounsel.middleware.staff_language",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -198,7 +203,32 @@ else:
 
 # --- language and time --------------------------------------------------------
 LANGUAGE_CODE = "sv"
-LANGUAGES = [("sv", _("Swedish")), ("en", _("English"))]
+# Client pages speak all of these (the picker names each in itself, from LANG_INFO); staff
+# pages speak STAFF_LANGUAGES and show Swedish to a browser set to any other. Easy Swedish
+# (lättläst) has no code of its own: `sv-x-ll` is Swedish with a private-use subtag, valid
+# in `lang` (read as Swedish) and in Django (catalogue folder locale/sv_X-ll). docs/translations.md.
+LANGUAGES = [
+    ("sv", _("Swedish")),
+    ("sv-x-ll", _("Easy Swedish")),
+    ("en", _("English")),
+    ("fi", _("Finnish")),
+    ("ar", _("Arabic")),
+    ("fa", _("Persian")),
+    ("so", _("Somali")),
+    ("uk", _("Ukrainian")),
+]
+CLIENT_LANGUAGES = LANGUAGES
+STAFF_LANGUAGES = ["sv", "en"]
+EXTRA_LANG_INFO = {
+    "sv-x-ll": {
+        "bidi": False,
+        "code": "sv-x-ll",
+        "name": "Easy Swedish",
+        "name_local": "Lättläst svenska",
+    },
+    "so": {"bidi": False, "code": "so", "name": "Somali", "name_local": "Soomaali"},
+}
+django_locale.LANG_INFO.update(EXTRA_LANG_INFO)
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Stockholm"
 USE_I18N = True
@@ -207,18 +237,26 @@ LANGUAGE_COOKIE_AGE = None  # a session cookie: nothing stays on a shared device
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 
 # --- static files -------------------------------------------------------------
+# Production: compressed (gzip, and brotli when installed) copies with hashed names, which
+# whitenoise serves with a year's caching; module imports point at the hashed names too.
+# DEBUG (the demo): straight from the app folders, gzipped on the way out (compress_static).
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "chatcounsel.storage.StaticStorage"
         )
     },
 }
+if DEBUG:
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware"),
+        "chatcounsel.middleware.compress_static",
+    )
 
 # --- sessions and cookies -------------------------------------------------------
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

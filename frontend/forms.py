@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from chat.errors import InvalidInput
+from chat.models import CannedReply
 from chat.parsing import parse_id
 
 
@@ -64,9 +65,7 @@ class CannedReplyForm(forms.Form):
     """A snippet: the unit's (for its supervisors) or the worker's own."""
 
     scope = forms.ChoiceField(label=_("For"))
-    language = forms.ChoiceField(
-        label=_("Language"), choices=[("sv", _("Swedish")), ("en", _("English"))]
-    )
+    language = forms.ChoiceField(label=_("Language"), choices=CannedReply.Language.choices)
     title = forms.CharField(label=_("Title"), max_length=80)
     body = forms.CharField(
         label=_("Text"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000

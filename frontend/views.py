@@ -12,9 +12,11 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.gzip import gzip_page
 
 from chat import eid, selectors
 from chat.errors import ChatError, InvalidInput
@@ -36,6 +38,10 @@ def _socket_settings() -> dict[str, int]:
     }
 
 
+# The chat pages go out gzipped: a client on prepaid data loads a third of the bytes. They
+# carry no secret but the CSRF token, which Django masks anew in every response, and its
+# gzip adds random padding (both against BREACH); the conversation comes over the socket.
+@gzip_page
 @never_cache
 def client_page(request: HttpRequest) -> HttpResponse:
     """The anonymous client's chat page: choose a unit, write, wait, talk; or leave a
@@ -65,20 +71,24 @@ def client_page(request: HttpRequest) -> HttpResponse:
     units: list[dict[str, Any]] = []
     # For client.js: names and hours for "your question has been left for ...".
     unit_info: dict[str, dict[str, Any]] = {}
-    for unit in selectors.unit_list_open():
+    open_units = list(selectors.unit_list_open())
+    # Names and descriptions in the page's language, or the Swedish (marked lang="sv").
+    texts = selectors.unit_texts(units=open_units, language=get_language())
+    for unit in open_units:
         week = selectors.unit_week_hours(unit=unit)
         is_open = selectors.unit_is_open(unit=unit)
         hours = hours_text(week)
-        units.append({"unit": unit, "is_open": is_open, "week": week, "hours": hours})
+        text = texts[unit.pk]
+        units.append({"unit": unit, "text": text, "is_open": is_open, "week": week, "hours": hours})
         # A unit open around the clock has no hours worth repeating in the queue.
         always = all(day_hours == AROUND_THE_CLOCK for _day, day_hours in week)
         unit_info[str(unit.pk)] = {
-            "name": unit.name,
+            "name": text.name,
             "open": is_open,
             "hours": "" if always else hours,
         }
     # Units open now first (the ones a client can chat with), then by name.
-    units.sort(key=lambda entry: (not entry["is_open"], entry["unit"].name))
+    units.sort(key=lambda entry: (not entry["is_open"], entry["text"].name))
     # The page's "Identify with e-ID" form may lead to the provider (stepping up).
     return allow_sign_in_form(
         render(
@@ -111,6 +121,12 @@ def console_page(request: HttpRequest) -> HttpResponse:
         "frontend/console.html",
         {
             "unit_names": {unit.pk: unit.name for unit in selectors.unit_list_all()},
+            # A client's language other than the default, named in the worker's language.
+            "client_language_names": {
+                code: str(name)
+                for code, name in settings.CLIENT_LANGUAGES
+                if code != settings.LANGUAGE_CODE
+            },
             "my_units": [unit.pk for unit in units],
             "colleagues": [
                 {
@@ -189,6 +205,7 @@ def canned_replies_page(request: HttpRequest) -> HttpResponse:
     )
 
 
+@gzip_page
 @never_cache
 def interpreter_page(request: HttpRequest) -> HttpResponse:
     """An interpreter's limited view of one conversation. An external interpreter's link

@@ -458,7 +458,7 @@ def test_every_page_renders_in_the_chosen_language(full_case, page_name, languag
     response = visitor.get(path, HTTP_ACCEPT_LANGUAGE=language)
 
     assert response.status_code == 200
-    assert f'<html lang="{language}">' in response.content.decode()
+    assert f'<html lang="{language}" dir="ltr">' in response.content.decode()
 
 
 @pytest.mark.parametrize("page_name", sorted(PAGES))
@@ -475,5 +475,5 @@ def test_the_refusal_on_the_return_page_is_in_swedish(code_tries):
     response = browser().post("/return/", {"code": wrong_code()}, HTTP_ACCEPT_LANGUAGE="sv")
 
     assert response.status_code == 400
-    assert '<html lang="sv">' in response.content.decode()
+    assert '<html lang="sv" dir="ltr">' in response.content.decode()
     assert REFUSED_PAGE_TEXT not in response.content.decode()

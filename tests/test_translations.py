@@ -266,7 +266,7 @@ def test_the_client_page_speaks_the_chosen_language(
     response = client.get("/", **headers)
     assert response.status_code == 200
     html = response.content.decode()
-    assert f'<html lang="{lang}">' in html
+    assert f'<html lang="{lang}" dir="ltr">' in html
     for phrase in phrases:
         assert phrase in html
     if lang == "sv":

@@ -61,6 +61,7 @@ class FirstMessage:
     token: str
     body: str
     client_id: uuid.UUID
+    language: str = ""
 
 
 def first_message(frame: Frame) -> FirstMessage:
@@ -70,6 +71,7 @@ def first_message(frame: Frame) -> FirstMessage:
         token=frame_text(frame.get("token"), name="token"),
         body=frame_text(frame.get("body"), name="body"),
         client_id=frame_uuid(frame.get("client_id"), name="client_id"),
+        language=frame_text(frame.get("language"), name="language", optional=True),
     )
 
 
@@ -97,6 +99,7 @@ def client_start(first: FirstMessage, case_id: int | None, identified_id: int | 
         client_id=first.client_id,
         case=selectors.case_get_returning(case_id=case_id),
         client=selectors.client_record_get_identified(record_id=identified_id),
+        language=first.language,
     )
     return conversation.pk
 

@@ -120,6 +120,7 @@ from chat.selectors.units import (
     unit_list_for_staff,
     unit_list_open,
     unit_list_supervised,
+    unit_texts,
     unit_week_hours,
 )
 
@@ -219,6 +220,7 @@ __all__ = [
     "unit_list_supervised",
     "unit_staff_load",
     "unit_stats",
+    "unit_texts",
     "unit_week_hours",
     "user_get_active",
     "visible_from_seq",

@@ -49,6 +49,7 @@ class WaitingRow(NamedTuple):
     last_seq: int
     risk: dict[str, Any]  # what the risk rules found (chat/services/risk.py), or {}
     identified: bool
+    language: str
 
 
 def waiting_rows(*, unit_id: int) -> list[WaitingRow]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import ClosedDay, OpeningHours, Unit, User
+from accounts.models import ClosedDay, OpeningHours, Unit, UnitTranslation, User
 from chat.permissions import can
 
 
@@ -29,6 +30,31 @@ AROUND_THE_CLOCK = "00:00–24:00"
 
 def unit_list_open() -> QuerySet[Unit]:
     return Unit.objects.filter(is_active=True).order_by("name")
+
+
+class UnitText(NamedTuple):
+    """A unit's name and description as a client page shows them, and their language."""
+
+    name: str
+    description: str
+    language: str
+
+
+def unit_texts(*, units: list[Unit], language: str) -> dict[int, UnitText]:
+    """Each unit's name and description in `language` where staff have given them, else
+    the Swedish ones, marked "sv". One query for all the units."""
+    translated = {
+        t.unit_id: t for t in UnitTranslation.objects.filter(unit__in=units, language=language)
+    }
+    texts: dict[int, UnitText] = {}
+    for unit in units:
+        found = translated.get(unit.pk)
+        texts[unit.pk] = (
+            UnitText(found.name, found.description, language)
+            if found
+            else UnitText(unit.name, unit.description, "sv")
+        )
+    return texts
 
 
 def local_time(at: datetime | None) -> datetime:

@@ -36,8 +36,10 @@ def conversation_start(
     client_id: uuid.UUID,
     case: Case | None = None,
     client: ClientRecord | None = None,
+    language: str = "",
 ) -> tuple[Conversation, bool]:
-    """Open a conversation in the unit's queue with the client's first message.
+    """Open a conversation in the unit's queue with the client's first message, in the
+    client's page `language` (a code of settings.CLIENT_LANGUAGES, or "").
 
     The browser makes the resume token before it asks, so a repeat (lost answer, reload)
     finds the same conversation instead of queueing the client twice. Only the token's hash
@@ -47,6 +49,8 @@ def conversation_start(
     """
     if not TOKEN_PATTERN.fullmatch(token):
         raise InvalidInput("token must be 43 base64url characters")
+    if language and language not in dict(settings.CLIENT_LANGUAGES):
+        raise InvalidInput("language must be one of the client languages")
     clean_body = message_clean_body(body)
     token_hash = selectors.token_hash(token)
     existing = Conversation.objects.filter(token_hash=token_hash).first()
@@ -67,6 +71,7 @@ def conversation_start(
                 token_hash=token_hash,
                 queued_at=now,
                 client_seen_at=now,
+                language=language,
             )
             first = message_append(
                 conversation,

@@ -55,9 +55,12 @@ class LiveServer:
         log_dir: Path,
         port: int | None = None,
         extra_env: dict[str, str] | None = None,
+        app: str = "tests.browser.asgi:application",
     ) -> None:
         self.db_name = db_name
         self.extra_env = extra_env or {}
+        # The weight tests serve chatcounsel.asgi as it is, static files by whitenoise.
+        self.app = app
         self.port = port or free_port()
         self.log_path = log_dir / f"daphne-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -94,7 +97,7 @@ class LiveServer:
             str(self.port),
             "--websocket-max-message-size",
             "65536",
-            "tests.browser.asgi:application",
+            self.app,
         ]
         # Made here each time: any pytest run in the project may wipe test-results/
         # (pytest-playwright's autouse `delete_output_dir`), even while this one runs.

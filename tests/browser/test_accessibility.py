@@ -136,7 +136,8 @@ def test_language_button_switches_language_and_keeps_nothing(
     page = context.new_page()
     page.goto(f"{live_server.url}/")
     expect(page.locator("html")).to_have_attribute("lang", "sv")
-    page.locator("form.language button[name=language]").click()
+    page.locator("#language-picker summary").click()
+    page.locator("#language-picker button[value=en]").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page).to_have_url(f"{live_server.url}/")
     expect(page.locator("#start")).to_be_visible()
@@ -144,7 +145,8 @@ def test_language_button_switches_language_and_keeps_nothing(
     # The choice is a session cookie: nothing stays on a shared device.
     lasting = [c["name"] for c in context.cookies() if c["expires"] != -1]
     assert lasting == [], f"cookies that outlive the browser: {lasting}"
-    page.locator("form.language button[name=language]").click()
+    page.locator("#language-picker summary").click()
+    page.locator("#language-picker button[value=sv]").click()
     expect(page.locator("html")).to_have_attribute("lang", "sv")
 
 

@@ -14,7 +14,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import OpeningHours, PartnerOrganisation, PartnerPlace, Unit, User
+from accounts.management.commands._demo_unit_texts import DEMO_UNIT_TEXTS
+from accounts.models import (
+    OpeningHours,
+    PartnerOrganisation,
+    PartnerPlace,
+    Unit,
+    UnitTranslation,
+    User,
+)
 from chat.models import Case, ClientRecord, Conversation, RiskRule
 from chat.risk_defaults import DEFAULT_RULES
 from chat.services.risk import risk_rules_changed_on_commit
@@ -176,6 +184,12 @@ class Command(BaseCommand):
                 for first, last, opens, closes in demo.hours
                 for day in range(first, last + 1)
             )
+            for language, (name, description) in DEMO_UNIT_TEXTS.get(demo.slug, {}).items():
+                UnitTranslation.objects.update_or_create(
+                    unit=unit,
+                    language=language,
+                    defaults={"name": name, "description": description},
+                )
             units[demo.slug] = unit
             self.stdout.write(f"{'created' if created else 'updated'} unit: {unit.name}")
         return units

@@ -348,7 +348,8 @@ startForm.addEventListener("submit", (event) => {
     formError.hidden = false;
     return;
   }
-  const first = { unit, body, client_id: newId() };
+  // The page's language, for the social worker (an interpreter, easier words).
+  const first = { unit, body, client_id: newId(), language: document.documentElement.lang };
   const question = questionMode();
   session = question ? { token: newToken(), leave: first } : { token: newToken(), start: first };
   saveSession(KEY, session);

@@ -40,7 +40,9 @@ export class CannedPicker {
       const haystack = `${title} ${reply.body.toLowerCase()}`;
       if (!terms.every((t) => haystack.includes(t))) continue;
       const inTitle = terms.every((t) => title.includes(t));
-      scored.push({ reply, rank: (reply.language === this.language ? 0 : 2) + (inTitle ? 0 : 1) });
+      // Replies in the client's language first, else in the console's.
+      const language = this.entry.clientLanguage || this.language;
+      scored.push({ reply, rank: (reply.language === language ? 0 : 2) + (inTitle ? 0 : 1) });
     }
     scored.sort((a, b) => a.rank - b.rank || a.reply.title.localeCompare(b.reply.title));
     this.matches = scored.slice(0, MAX_CANNED).map((s) => s.reply);

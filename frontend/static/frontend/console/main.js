@@ -20,7 +20,7 @@ import { Handover } from "./handover.js";
 import { InboxBadge } from "./inbox-badge.js";
 import { Invite } from "./invite.js";
 import { Offers } from "./offers.js";
-import { setCase, setIdentified, setUnit } from "./panel.js";
+import { setCase, setIdentified, setUnit, showClientLanguage } from "./panel.js";
 import { Queue } from "./queue.js";
 import { RiskLowering } from "./risk.js";
 import { Shortcuts } from "./shortcuts.js";
@@ -116,6 +116,8 @@ function onAssigned(frame) {
   const known = conversations.has(frame.conversation);
   const entry = conversations.open(frame.conversation, frame.detail.unit, frame.detail.case);
   setIdentified(entry, frame.detail.identified);
+  entry.clientLanguage = frame.detail.language || "";
+  showClientLanguage(entry.panel.querySelector(".client-language"), frame.detail.language);
   if (entry.gone) conversations.reopen(entry);
   conversations.setRisk(entry, frame.detail.risk);
   // Given just now: nothing of it read yet (the client's page is in the conversation).

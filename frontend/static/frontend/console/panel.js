@@ -145,6 +145,19 @@ export function createEntry(ctx, id, unitId, caseId) {
   return entry;
 }
 
+// The client's language, when not the default: "Arabic" on the row and the panel.
+let languageNames = null;
+export function showClientLanguage(element, code) {
+  if (!languageNames) {
+    const data = document.getElementById("client-language-names");
+    languageNames = data ? JSON.parse(data.textContent) : {};
+  }
+  const name = (code && languageNames[code]) || "";
+  // The name is ours, not typed by anyone: no isolation needed.
+  element.textContent = name ? window.interpolate(gettext("Language: %s"), [name]) : "";
+  element.hidden = !name;
+}
+
 export function setUnit(ctx, entry, unitId) {
   entry.unit = unitId;
   entry.panel.querySelector(".unit").textContent = ctx.unitNames[unitId] || "";

@@ -6,6 +6,7 @@ import { moreWaitingText } from "../queue-texts.js";
 import { renderRisk } from "../risk-line.js";
 import { loadSession, saveSession } from "../session.js";
 import { $, fromTemplate } from "./dom.js";
+import { showClientLanguage } from "./panel.js";
 
 const { gettext, ngettext } = window;
 
@@ -215,6 +216,7 @@ export class Queue {
     }
     const unit = this.ctx.unitNames[c.unit] || "";
     li.querySelector(".unit").textContent = unit;
+    showClientLanguage(li.querySelector(".client-language"), c.language);
     li.querySelector(".waited").textContent = waitedText(c.queued_at);
     li.querySelector(".waited").dataset.since = c.queued_at;
     li.querySelector(".urgent").hidden = c.priority < 1;
