@@ -204,6 +204,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST /partner/": by_group(**{**ONLY_PARTNER, "partner": "sent"}),
     "GET /partner/referrals/{referral}/": by_group(**ONLY_PARTNER),
     "GET /partner/referrals/{referral}/status": by_group(**ONLY_PARTNER),
+    # Chat now: the cast's referral has another contact way, so its page says it cannot open.
+    "GET /partner/referrals/{referral}/chat/": by_group(**ONLY_PARTNER),
+    "POST /partner/referrals/{referral}/chat/exit": by_group(**{**ONLY_PARTNER, "partner": "204"}),
     "GET /partner/posters/": by_group(**ONLY_PARTNER),
     "GET /partner/posters/place/{place}/{language}/": by_group(**ONLY_PARTNER),
     # --- posters: a unit's by its staff ---
