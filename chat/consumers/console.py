@@ -3,6 +3,7 @@ once), handover, invitations, private notes, typing and seen."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -385,6 +386,12 @@ class ConsoleConsumer(StaffConsumer):
     # once per console, not with every announcement that repeats it.
     unit_names: dict[int, str]
     previews_logged: dict[int, int]
+
+    @classmethod
+    async def encode_json(cls, content: Frame) -> str:
+        """Frames as UTF-8 text, not \\u escapes: clients' words in the queue's previews
+        (often in Arabic, Somali or Tigrinya) take a third of the bytes."""
+        return json.dumps(content, ensure_ascii=False)
 
     async def staff_connected(self) -> None:
         self.unit_names, self.previews_logged = {}, {}
