@@ -310,3 +310,11 @@ async def test_only_the_front_of_the_queue_carries_previews(ws, ekonomi, anna, s
     rows = await database_sync_to_async(selectors.waiting_rows)(unit_id=ekonomi.pk)
     shown = await database_sync_to_async(selectors.queue_head_previews)(selectors.queue_head(rows))
     assert sorted(p.text for p in shown.values()) == ["Fråga 0", "Fråga 1"]
+
+
+async def test_the_console_sends_clients_words_as_utf8_not_escapes():
+    from chat.consumers.console import ConsoleConsumer
+
+    text = await ConsoleConsumer.encode_json({"text": "أحتاج مساعدة · vräkning"})
+
+    assert text == '{"text": "أحتاج مساعدة · vräkning"}'

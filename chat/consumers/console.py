@@ -3,6 +3,7 @@ once), handover, invitations, private notes, typing and seen."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -12,8 +13,8 @@ from django.conf import settings
 
 from accounts.models import Presence, User
 from chat import liveness, realtime, selectors
-from chat.consumers.base import Frame, StaffConsumer, ack_frame, seq_value
-from chat.errors import NotFound
+from chat.consumers.base import AccountGone, Frame, StaffConsumer, ack_frame, seq_value
+from chat.errors import ChatError, NotFound
 from chat.parsing import (
     frame_bool,
     frame_choice,
@@ -147,8 +148,11 @@ def previews_shown(
     ]
 
 
-@database_sync_to_async
-def console_previews_read(user: User, shown: list[PreviewShown]) -> None:
+def console_previews_read(user: User, unit_id: int, shown: list[PreviewShown]) -> None:
+    """Run by `act`: the account as it is now, still in the unit (else NotFound), then the
+    previews new to this console logged (nothing to write when none is new)."""
+    if not user.units.filter(pk=unit_id).exists():
+        raise NotFound("not one of your units")
     queue_previews_read(actor=user, shown=shown, request_id=uuid.uuid4())
 
 
@@ -403,6 +407,12 @@ class ConsoleConsumer(StaffConsumer):
     unit_names: dict[int, str]
     previews_logged: dict[int, int]
 
+    @classmethod
+    async def encode_json(cls, content: Frame) -> str:
+        """Frames as UTF-8 text, not \\u escapes: clients' words in the queue's previews
+        (often in Arabic, Somali or Tigrinya) take a third of the bytes."""
+        return json.dumps(content, ensure_ascii=False)
+
     async def staff_connected(self) -> None:
         self.unit_names, self.previews_logged = {}, {}
         # Join before reading, as in ClientConsumer.follow: a later queue event only repeats.
@@ -522,22 +532,27 @@ class ConsoleConsumer(StaffConsumer):
         )
 
     async def queue_updated(self, event: Frame) -> None:
-        """A unit's queue with its previews: the ones this console has not shown before
-        are written to the access log first, in one statement, and only then sent. If the
-        log cannot be written, the queue goes without its previews."""
-        shown = previews_shown(event.get("waiting", []), self.unit_names, self.previews_logged)
-        if shown:
+        """A unit's queue with its previews. Clients' words go only to an account that may
+        still read them: in one crossing, the account is checked (a deactivated worker's
+        open console is closed) and the previews this console has not shown before are
+        written to the access log, in one statement; only then is it sent. If the log
+        cannot be written, the queue goes without its previews."""
+        waiting = event.get("waiting", [])
+        if any(row.get("preview") for row in waiting):
+            shown = previews_shown(waiting, self.unit_names, self.previews_logged)
             try:
-                await console_previews_read(self.user, shown)
-            except Exception:
-                log.exception("logging the queue's previews failed; sent without them")
-                event = {
-                    **event,
-                    "waiting": [{**row, "preview": None} for row in event.get("waiting", [])],
-                }
-                await self.send_json(event)
+                await self.act(console_previews_read, event.get("unit"), shown)
+            except AccountGone as gone:
+                await self.close(code=gone.code)
                 return
-        self.note_previews(event.get("waiting", []))
+            except Exception as error:
+                if not isinstance(error, ChatError):  # no longer their unit: no text
+                    log.exception("logging the queue's previews failed; sent without them")
+                await self.send_json(
+                    {**event, "waiting": [{**row, "preview": None} for row in waiting]}
+                )
+                return
+            self.note_previews(waiting)
         await self.send_json(event)
 
     def note_previews(self, waiting: list[Frame]) -> None:
