@@ -107,6 +107,9 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(help_text="When it entered its current queue.")
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # When a worker first took it: the statistics' time to first answer (accepted_at moves
+    # on with every handover or return to the queue).
+    first_accepted_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.CharField(max_length=10, choices=EndedBy.choices, blank=True)
     # Last sign of life from the client's socket; a waiting client silent for the grace
@@ -133,7 +136,11 @@ class Conversation(models.Model):
                 name="conversation_active_has_worker",
             ),
         ]
-        indexes = [models.Index(fields=["unit", "state", "-priority", "-transferred", "queued_at"])]
+        indexes = [
+            models.Index(fields=["unit", "state", "-priority", "-transferred", "queued_at"]),
+            # The statistics read a unit's conversations by when they began.
+            models.Index(fields=["unit", "created_at"], name="conversation_unit_created"),
+        ]
 
     def __str__(self) -> str:
         return f"conversation {self.pk} ({self.state})"
@@ -497,3 +504,25 @@ class SurveyAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"survey for {self.conversation_id}"
+
+
+# --- statistics and staffing ------------------------------------------------------------------
+class StaffingSample(models.Model):
+    """How one unit was staffed at one moment: taken by the timed sweep once per
+    STAFFING_SAMPLE_MINUTES, so the statistics can show staff online and serving per hour
+    beside the clients who waited. Counts only: no names, no clients."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="staffing_samples")
+    at = models.DateTimeField()
+    staff_online = models.PositiveSmallIntegerField()
+    staff_serving = models.PositiveSmallIntegerField()
+    waiting = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["unit", "at"]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "at"], name="staffing_sample_once_per_slot")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} staffing at {self.at:%Y-%m-%d %H:%M}"
