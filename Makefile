@@ -9,14 +9,22 @@ PORT ?= 8000
 WEBSOCKET_MAX_MESSAGE_BYTES ?= 65536
 PYTEST_ARGS ?=
 
-.PHONY: venv venv-dev lock check-lock migrate demo cluster test check format bench messages clean
+.PHONY: node venv venv-dev lock check-lock migrate demo cluster test check format bench messages clean
 
 # --- virtualenv -----------------------------------------------------------------
 # Installs only from the hashed locks (see pyproject.toml): `venv` what the platform runs,
 # `venv-dev` that plus the test and lint tools. A stamp per lock: pip runs again only when
 # its lock changes.
-venv: $(VENV)/.installed-run
-venv-dev: $(VENV)/.installed-dev
+venv: $(VENV)/.installed-run node
+venv-dev: $(VENV)/.installed-dev node
+
+# Browser libraries from package-lock.json (npm ci: exact, hashed), served as static files
+# straight from node_modules (settings.STATICFILES_DIRS); no build step.
+node: node_modules/.installed
+
+node_modules/.installed: package-lock.json package.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
 
 $(PY):
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)

@@ -209,6 +209,11 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 # --- static files -------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Browser libraries installed by `make` (npm ci, package-lock.json), served from their
+# dist folders as they were published: nothing copied into the repository.
+STATICFILES_DIRS = [
+    ("vendor/uplot", BASE_DIR / "node_modules" / "uplot" / "dist"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

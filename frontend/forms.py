@@ -1,9 +1,12 @@
+import datetime as dt
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from chat.errors import InvalidInput
 from chat.parsing import parse_id
+from chat.selectors.statistics import MAX_PERIOD_DAYS, Period
 
 
 class IdField(forms.IntegerField):
@@ -76,3 +79,64 @@ class CannedReplyForm(forms.Form):
         super().__init__(*args, **kwargs)
         scope: forms.ChoiceField = self.fields["scope"]  # type: ignore[assignment]
         scope.choices = [("mine", _("Only me"))] + [(str(unit.pk), unit.name) for unit in units]
+
+
+class StatisticsFilter(forms.Form):
+    """The statistics page's choices: a period (a day, week or month around a date, or custom
+    dates) and one of the reader's units or all of them. Every field is optional."""
+
+    PERIODS = [
+        ("", _("The last four weeks")),
+        ("day", _("Day")),
+        ("week", _("Week")),
+        ("month", _("Month")),
+        ("custom", _("Custom dates")),
+    ]
+
+    period = forms.ChoiceField(choices=PERIODS, required=False, label=_("Period"))
+    date = forms.DateField(
+        required=False,
+        label=_("Including the date"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    start = forms.DateField(
+        required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    unit = IdChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        label=_("Unit"),
+        empty_label=_("All my units"),
+    )
+
+    def __init__(self, *args, units=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if units is not None:
+            self.fields["unit"].queryset = units  # type: ignore[attr-defined]
+
+    def clean(self):
+        data = super().clean() or {}
+        if data.get("period") == "custom":
+            start, end = data.get("start"), data.get("end")
+            if start is None or end is None:
+                raise forms.ValidationError(_("Custom dates need both a first and a last day."))
+            if end < start:
+                raise forms.ValidationError(_("The last day comes before the first."))
+            if (end - start).days + 1 > MAX_PERIOD_DAYS:
+                raise forms.ValidationError(_("Choose at most a year."))
+        return data
+
+    def to_period(self, today: dt.date) -> Period:
+        """The chosen period (the last four weeks when nothing is chosen); call after
+        is_valid()."""
+        data = self.cleaned_data if self.is_bound and not self.errors else {}
+        kind = data.get("period") or ""
+        if kind == "custom":
+            return Period("custom", data["start"], data["end"])
+        if kind in ("day", "week", "month"):
+            return Period.ending(kind, data.get("date") or today)
+        # The default: the last four whole weeks up to today.
+        return Period("custom", today - dt.timedelta(days=27), today)

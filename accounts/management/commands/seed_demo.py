@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import OpeningHours, Unit, User
@@ -237,6 +238,10 @@ class Command(BaseCommand):
                 ended_by=Conversation.EndedBy.WORKER,
             )
             for case, (token, unit, worker, accepted, ended) in zip(cases, missing, strict=True)
+        )
+        # created_at is stamped on insert; the history began when the client came.
+        Conversation.objects.filter(token_hash__in=[p[0] for p in missing]).update(
+            created_at=F("queued_at"), first_accepted_at=F("accepted_at")
         )
         return len(missing)
 
