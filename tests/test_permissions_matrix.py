@@ -111,6 +111,15 @@ EXPECTED: dict[str, dict[str, str]] = {
     "GET /dashboard/access-log.csv": by_group(
         anonymous="login", no_console="403", workers="403", supervisors="200"
     ),
+    # Statistics: supervisors (their units) and administrators (every unit), aggregates only.
+    "GET /dashboard/statistics/": by_group(
+        anonymous="login", no_console="403", workers="403", supervisors="200"
+    )
+    | {"admin": "200"},
+    "GET /dashboard/statistics.csv": by_group(
+        anonymous="login", no_console="403", workers="403", supervisors="200"
+    )
+    | {"admin": "200"},
     "GET /exit/": table("exit"),
     # The beacon carries whatever token the persona holds: only the target's own ends it.
     "POST /exit/": table("204", own_client="204:target_ended"),
@@ -251,6 +260,7 @@ def test_the_table_covers_every_persona_and_every_permission():
         "accounts.set_presence": "dashboard.set_presence",
         "accounts.set_capacity": "dashboard.set_capacity",
         "chat.review_access_log": "GET /dashboard/access-log/",
+        "chat.view_statistics": "GET /dashboard/statistics/",
         "chat.private_notes": "console.note",
         "chat.hand_over": "console.hand_over",
         "chat.answer_handover": "console.handover_accept",
