@@ -12,6 +12,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -180,7 +181,7 @@ def format_value(value: float | None, unit: str) -> str:
         return str(round(value))
     if unit == "share":
         return f"{round(value * 100)} %"
-    return f"{value:.1f}"
+    return number_format(value, decimal_pos=1)
 
 
 def cell(figure: Figure | None, unit: str) -> dict[str, Any]:

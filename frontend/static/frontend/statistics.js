@@ -24,6 +24,8 @@ function makeChart(el, { x, series, xLabel, bars = false, xValues, axisValues = 
     height: 240,
     scales: {
       x: { time: false, range: () => [x[0] - 0.5, x[x.length - 1] + 0.5] },
+      // From zero: a bar or line that starts higher exaggerates a change.
+      y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] },
     },
     axes: [
       {
