@@ -351,6 +351,8 @@ class Handover(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+        # The statistics read a unit's handovers by when they were made.
+        indexes = [models.Index(fields=["from_unit", "created_at"], name="handover_unit_created")]
         constraints = [
             models.UniqueConstraint(
                 fields=["conversation"],
@@ -469,6 +471,11 @@ class FollowUp(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+        # The statistics read questions by when they were asked and answered.
+        indexes = [
+            models.Index(fields=["created_at"], name="followup_created"),
+            models.Index(fields=["answered_at"], name="followup_answered"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} on case {self.case_id}"
@@ -495,6 +502,8 @@ class SurveyAnswer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # The statistics read answers by when they were given.
+        indexes = [models.Index(fields=["created_at"], name="survey_created")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(rating__isnull=True) | models.Q(rating__gte=1, rating__lte=5),
@@ -526,3 +535,50 @@ class StaffingSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.unit} staffing at {self.at:%Y-%m-%d %H:%M}"
+
+
+class StaffingMinimum(models.Model):
+    """At least `minimum` staff serving (available or busy) in `unit` in one hour of the
+    week, in Europe/Stockholm time. An hour without a row has no minimum."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="staffing_minimums")
+    weekday = models.PositiveSmallIntegerField()  # 0 Monday .. 6 Sunday
+    hour = models.PositiveSmallIntegerField()  # 0..23, the hour that starts then
+    minimum = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["unit", "weekday", "hour"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unit", "weekday", "hour"], name="staffing_minimum_once_per_hour"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weekday__lte=6, hour__lte=23, minimum__gte=1, minimum__lte=50),
+                name="staffing_minimum_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} day {self.weekday} {self.hour:02d}:00 at least {self.minimum}"
+
+
+class StaffingLender(models.Model):
+    """The unit's priority list for when it is below its minimum: the units it borrows
+    staff from, lowest `rank` first."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="staffing_lenders")
+    lender = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["unit", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "lender"], name="staffing_lender_once"),
+            models.UniqueConstraint(fields=["unit", "rank"], name="staffing_lender_rank_once"),
+            models.CheckConstraint(
+                condition=~models.Q(unit=models.F("lender")), name="staffing_lender_not_itself"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} borrows from {self.lender} ({self.rank})"

@@ -133,6 +133,8 @@ PERMISSIONS = {
     "chat.review_access_log": is_supervisor,
     # Statistics: supervisors for their units, administrators for all (aggregates only).
     "chat.view_statistics": is_supervisor | is_administrator,
+    # Minimum staffing and the priority list of a unit: its supervisors.
+    "chat.manage_staffing": is_supervisor & is_unit_member,
     # A case: its owner and the staff of its unit (unit secrecy), never an interpreter.
     "chat.manage_case": is_console_user & (is_case_owner | is_in_case_unit),
     # Canned replies: the unit's are managed by its supervisors.

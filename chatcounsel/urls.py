@@ -6,7 +6,7 @@ from django.views.i18n import JavaScriptCatalog
 from django_otp.admin import OTPAdminSite
 
 from accounts import views as account_views
-from frontend import case_views, statistics_views, views
+from frontend import case_views, staffing_views, statistics_views, views
 
 if settings.STAFF_TWO_FACTOR:
     # The admin asks for the second factor too (django-otp's documented switch).
@@ -37,6 +37,7 @@ urlpatterns = [
     path("dashboard/access-log/", views.access_log_page, name="access-log"),
     path("dashboard/surveys/", views.survey_page, name="surveys"),
     path("dashboard/access-log.csv", views.access_log_csv, name="access-log-csv"),
+    path("dashboard/staffing/", staffing_views.staffing_page, name="staffing"),
     path("dashboard/statistics/", statistics_views.statistics_page, name="statistics"),
     path("dashboard/statistics.csv", statistics_views.statistics_csv, name="statistics-csv"),
     path(

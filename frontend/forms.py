@@ -140,3 +140,70 @@ class StatisticsFilter(forms.Form):
             return Period.ending(kind, data.get("date") or today)
         # The default: the last four whole weeks up to today.
         return Period("custom", today - dt.timedelta(days=27), today)
+
+
+class StaffingMinimumForm(forms.Form):
+    """At least N staff serving on some weekdays between two hours."""
+
+    HOURS = [(h, f"{h:02d}:00") for h in range(24)]
+    WEEKDAYS = [
+        (0, _("Monday")),
+        (1, _("Tuesday")),
+        (2, _("Wednesday")),
+        (3, _("Thursday")),
+        (4, _("Friday")),
+        (5, _("Saturday")),
+        (6, _("Sunday")),
+    ]
+
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Days"),
+        error_messages={"required": _("Choose at least one day.")},
+    )
+    first_hour = forms.TypedChoiceField(
+        choices=HOURS, coerce=int, label=_("From the hour starting"), initial=8
+    )
+    last_hour = forms.TypedChoiceField(
+        choices=HOURS, coerce=int, label=_("Through the hour starting"), initial=16
+    )
+    minimum = forms.IntegerField(
+        min_value=0,
+        max_value=50,
+        label=_("At least this many staff serving (0 removes the minimum)"),
+        initial=1,
+    )
+
+    def clean(self):
+        data = super().clean() or {}
+        first, last = data.get("first_hour"), data.get("last_hour")
+        if first is not None and last is not None and last < first:
+            raise forms.ValidationError(_("The last hour comes before the first."))
+        return data
+
+
+class StaffingLendersForm(forms.Form):
+    """The priority list: up to five other units to borrow staff from, in order."""
+
+    SLOTS = 5
+
+    def __init__(self, *args, units=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for n in range(1, self.SLOTS + 1):
+            self.fields[f"lender_{n}"] = IdChoiceField(
+                queryset=units if units is not None else User.objects.none(),
+                required=False,
+                label=_("Borrow from, choice %(n)s") % {"n": n},
+                empty_label="–",
+            )
+
+    def clean(self):
+        data = super().clean() or {}
+        chosen = [data.get(f"lender_{n}") for n in range(1, self.SLOTS + 1)]
+        lenders = [unit for unit in chosen if unit is not None]
+        if len({unit.pk for unit in lenders}) != len(lenders):
+            raise forms.ValidationError(_("Choose each unit at most once."))
+        data["lenders"] = lenders
+        return data

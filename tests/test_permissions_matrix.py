@@ -116,6 +116,17 @@ EXPECTED: dict[str, dict[str, str]] = {
         anonymous="login", no_console="403", workers="403", supervisors="200"
     )
     | {"admin": "200"},
+    # The staffing plan: the unit's supervisors set it; another unit's are refused the unit.
+    "GET /dashboard/staffing/": by_group(
+        anonymous="login", no_console="403", workers="403", supervisors="200"
+    ),
+    "POST /dashboard/staffing/": by_group(
+        anonymous="login",
+        no_console="403",
+        workers="403",
+        unit_supervisor="saved",
+        other_unit_supervisor="400",
+    ),
     "GET /dashboard/statistics.csv": by_group(
         anonymous="login", no_console="403", workers="403", supervisors="200"
     )
@@ -261,6 +272,7 @@ def test_the_table_covers_every_persona_and_every_permission():
         "accounts.set_capacity": "dashboard.set_capacity",
         "chat.review_access_log": "GET /dashboard/access-log/",
         "chat.view_statistics": "GET /dashboard/statistics/",
+        "chat.manage_staffing": "POST /dashboard/staffing/",
         "chat.private_notes": "console.note",
         "chat.hand_over": "console.hand_over",
         "chat.answer_handover": "console.handover_accept",
@@ -309,6 +321,22 @@ def observe_http(cast: Cast, persona: str, action: str) -> str:
             {"scope": str(cast.unit.pk), "language": "sv", "title": "Hej", "body": "Hej igen."},
         )
         if CannedReply.objects.filter(unit=cast.unit).exists():
+            return "saved"
+    elif path == "/dashboard/staffing/":
+        from chat.models import StaffingMinimum
+
+        response = client.post(
+            path,
+            {
+                "form": "minimum",
+                "unit": str(cast.unit.pk),
+                "weekdays": ["0"],
+                "first_hour": "8",
+                "last_hour": "9",
+                "minimum": "1",
+            },
+        )
+        if StaffingMinimum.objects.filter(unit=cast.unit).exists():
             return "saved"
     else:
         response = client.post(path)

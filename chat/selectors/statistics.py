@@ -13,14 +13,14 @@ timed sweep takes (chat/services/statistics.py).
 
 from __future__ import annotations
 
-import statistics as pystats
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Avg, Count, F, FloatField, Func, Q, QuerySet
+from django.db.models.functions import ExtractHour, Floor, TruncDate
 from django.utils import timezone
 
 from accounts.models import Unit, User
@@ -110,19 +110,6 @@ def count(n: int) -> Figure:
     return Figure(float(n), n)
 
 
-def _median(values: Sequence[float]) -> Figure:
-    return Figure(pystats.median(values) if values else None, len(values))
-
-
-def _percentile(values: Sequence[float], share: float) -> Figure:
-    """Nearest-rank percentile."""
-    if not values:
-        return Figure(None, 0)
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * share // 1))  # ceil without floats drifting
-    return Figure(ordered[int(rank) - 1], len(ordered))
-
-
 def _share(part: int, whole: int) -> Figure:
     """`part` of `whole` clients as a share 0..1, built from both groups: hidden when either
     the part or the whole is a small group."""
@@ -132,8 +119,91 @@ def _share(part: int, whole: int) -> Figure:
     return Figure(part / whole, clients)
 
 
-def _minutes(delta: timedelta) -> float:
-    return delta.total_seconds() / 60
+class Seconds(Func):
+    """Seconds from `start` to `end` (two datetime columns) as a number, in the database."""
+
+    output_field = FloatField()
+
+    def __init__(self, end: Any, start: Any) -> None:
+        super().__init__(end, start)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="EXTRACT(EPOCH FROM (%(expressions)s))",
+            arg_joiner=" - ",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s)) * 86400.0)",
+            arg_joiner=") - julianday(",
+            **extra,
+        )
+
+
+# Durations are counted in the database in steps of this many seconds (rounded down), so a
+# year of conversations comes back as a few thousand (step, count) rows, not one row each.
+STEP_SECONDS = 5
+
+
+def _bucketed(queryset: QuerySet, end: str, start: str, *group: str) -> QuerySet:
+    """(group..., step, n): how many rows took each STEP_SECONDS step from start to end."""
+    return (
+        # (+10 ms: SQLite's julianday arithmetic lands a whole minute a hair below it.)
+        queryset.annotate(step=Floor((Seconds(F(end), F(start)) + 0.01) / STEP_SECONDS))
+        .values(*group, "step")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+
+
+@dataclass
+class Distribution:
+    """Values (minutes) with how many clients had each: medians and percentiles without a
+    row per client."""
+
+    counts: Counter[float] = field(default_factory=Counter)
+
+    def add(self, value: float, n: int) -> None:
+        self.counts[value] += n
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def _at_rank(self, ordered: list[tuple[float, int]], rank: int) -> float:
+        seen = 0
+        for value, n in ordered:
+            seen += n
+            if seen >= rank:
+                return value
+        return ordered[-1][0]
+
+    def median(self) -> Figure:
+        total = self.total
+        if not total:
+            return Figure(None, 0)
+        ordered = sorted(self.counts.items())
+        low = self._at_rank(ordered, (total + 1) // 2)
+        high = self._at_rank(ordered, total // 2 + 1)
+        return Figure((low + high) / 2, total)
+
+    def percentile(self, share: float) -> Figure:
+        """Nearest rank."""
+        total = self.total
+        if not total:
+            return Figure(None, 0)
+        rank = max(1, -(-total * share // 1))
+        return Figure(self._at_rank(sorted(self.counts.items()), int(rank)), total)
+
+
+def _steps_in_minutes(step: float | None) -> float:
+    return 0.0 if step is None else max(0.0, step) * STEP_SECONDS / 60
 
 
 # --- who sees which units -------------------------------------------------------------------
@@ -213,31 +283,41 @@ def statistics_figures(*, units: Sequence[Unit], period: Period) -> Figures:
         abandoned=Count("pk", filter=Q(state=Conversation.State.ABANDONED)),
     )
 
-    # One pass over the answered chats' times (never their messages).
-    waits: list[float] = []
-    by_hour: dict[int, list[float]] = defaultdict(list)
+    # Times in the database, counted per step (never the messages, never a row per client).
+    answered_rows = conversations.filter(first_accepted_at__isnull=False)
+    waits = Distribution()
+    by_hour: dict[int, Distribution] = defaultdict(Distribution)
+    for row in _bucketed(
+        answered_rows.annotate(hour=ExtractHour("created_at")),
+        "first_accepted_at",
+        "created_at",
+        "hour",
+    ):
+        minutes = _steps_in_minutes(row["step"])
+        waits.add(minutes, row["n"])
+        by_hour[row["hour"]].add(minutes, row["n"])
+    ended = answered_rows.filter(state=Conversation.State.ENDED, ended_at__isnull=False)
+    lengths = Distribution()
+    for row in _bucketed(ended, "ended_at", "first_accepted_at"):
+        lengths.add(_steps_in_minutes(row["step"]), row["n"])
+    seqs = Distribution()
+    for last_seq, n in ended.values_list("last_seq").annotate(n=Count("pk")).order_by():
+        seqs.add(float(last_seq), n)
+    abandoned_after = Distribution()
+    for row in _bucketed(
+        conversations.filter(state=Conversation.State.ABANDONED, ended_at__isnull=False),
+        "ended_at",
+        "created_at",
+    ):
+        abandoned_after.add(_steps_in_minutes(row["step"]), row["n"])
     per_week: Counter[date] = Counter()
-    lengths: list[float] = []
-    seqs: list[float] = []
-    answered_rows = conversations.filter(first_accepted_at__isnull=False).values_list(
-        "created_at", "first_accepted_at", "ended_at", "state", "last_seq"
-    )
-    for created, first, ended, state, last_seq in answered_rows.iterator(chunk_size=5000):
-        wait = _minutes(first - created)
-        local = timezone.localtime(created)
-        waits.append(wait)
-        by_hour[local.hour].append(wait)
-        per_week[local.date() - timedelta(days=local.weekday())] += 1
-        if state == Conversation.State.ENDED and ended is not None:
-            lengths.append(_minutes(ended - first))
-            seqs.append(last_seq)
-
-    abandoned_after = [
-        _minutes(ended - created)
-        for created, ended in conversations.filter(
-            state=Conversation.State.ABANDONED, ended_at__isnull=False
-        ).values_list("created_at", "ended_at")
-    ]
+    for day, n in (
+        answered_rows.annotate(day=TruncDate("created_at"))
+        .values_list("day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        per_week[day - timedelta(days=day.weekday())] += n
 
     week = period.start - timedelta(days=period.start.weekday())
     weeks = []
@@ -261,13 +341,9 @@ def statistics_figures(*, units: Sequence[Unit], period: Period) -> Figures:
         created_at__gte=start,
         created_at__lt=end,
     )
-    answer_hours = [
-        (answered - created).total_seconds() / 3600
-        for created, answered in asked.filter(answered_at__isnull=False).values_list(
-            "created_at", "answered_at"
-        )
-        if answered is not None
-    ]
+    answer_hours = Distribution()
+    for row in _bucketed(asked.filter(answered_at__isnull=False), "answered_at", "created_at"):
+        answer_hours.add(_steps_in_minutes(row["step"]) / 60, row["n"])
     followup_answers = FollowUp.objects.filter(
         case__unit__in=units,
         kind=FollowUp.Kind.TO_CLIENT,
@@ -298,21 +374,21 @@ def statistics_figures(*, units: Sequence[Unit], period: Period) -> Figures:
         followup_answers=count(followup_answers),
         referrals=referral_figures(units=units, period=period),
         personal_per_week=weeks,
-        wait_median=_median(waits),
-        wait_p90=_percentile(waits, 0.9),
+        wait_median=waits.median(),
+        wait_p90=waits.percentile(0.9),
         wait_by_hour=[
-            (hour, _median(by_hour[hour]), _percentile(by_hour[hour], 0.9)) for hour in range(24)
+            (hour, by_hour[hour].median(), by_hour[hour].percentile(0.9)) for hour in range(24)
         ],
         abandoned=count(totals["abandoned"]),
         abandoned_share=_share(totals["abandoned"], totals["chats"]),
-        abandoned_after_median=_median(abandoned_after),
-        length_median=_median(lengths),
-        messages_median=_median(seqs),
+        abandoned_after_median=abandoned_after.median(),
+        length_median=lengths.median(),
+        messages_median=seqs.median(),
         handovers=count(handovers.count()),
         handovers_to=handovers_to,
         followups_asked=count(asked.count()),
-        followups_answered=count(len(answer_hours)),
-        followup_answer_hours_median=_median(answer_hours),
+        followups_answered=count(answer_hours.total),
+        followup_answer_hours_median=answer_hours.median(),
         reminders=reminder_figures(units=units, period=period),
         survey_answers=survey_clients,
         survey_helped=survey_helped,
@@ -331,48 +407,47 @@ def _staffing_by_hour(
     units) against clients arriving to chat and waiting (per day of the period)."""
     start, end = period.bounds()
     samples = StaffingSample.objects.filter(unit__in=units, at__gte=start, at__lt=end)
-    online: dict[int, list[int]] = defaultdict(list)
-    serving: dict[int, list[int]] = defaultdict(list)
-    waiting: dict[int, list[int]] = defaultdict(list)
-    # Samples of several units at one moment add up; moments average within the hour.
-    moments: dict[datetime, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for at, on, serve, wait in samples.values_list(
-        "at", "staff_online", "staff_serving", "waiting"
-    ).iterator(chunk_size=5000):
-        moment = moments[at]
-        moment[0] += on
-        moment[1] += serve
-        moment[2] += wait
-    for at, (on, serve, wait) in moments.items():
-        hour = timezone.localtime(at).hour
-        online[hour].append(on)
-        serving[hour].append(serve)
-        waiting[hour].append(wait)
-    arrivals: Counter[int] = Counter()
-    for created in (
-        conversations.exclude(state=Conversation.State.OFFLINE)
-        .values_list("created_at", flat=True)
-        .iterator(chunk_size=5000)
+    # Each unit's mean per hour of the day, added up over the units (every unit is sampled
+    # at the same moments, so this is the mean of the moments' totals).
+    online: dict[int, float] = defaultdict(float)
+    serving: dict[int, float] = defaultdict(float)
+    waiting: dict[int, float] = defaultdict(float)
+    sampled: set[int] = set()
+    for row in (
+        samples.annotate(hour=ExtractHour("at"))
+        .values("unit", "hour")
+        .annotate(on=Avg("staff_online"), serve=Avg("staff_serving"), wait=Avg("waiting"))
+        .order_by()
     ):
-        arrivals[timezone.localtime(created).hour] += 1
+        hour = row["hour"]
+        sampled.add(hour)
+        online[hour] += row["on"]
+        serving[hour] += row["serve"]
+        waiting[hour] += row["wait"]
+    arrivals: Counter[int] = Counter(
+        dict(
+            conversations.exclude(state=Conversation.State.OFFLINE)
+            .annotate(hour=ExtractHour("created_at"))
+            .values_list("hour")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+    )
     rows = []
     for hour in range(24):
         rows.append(
             {
                 "hour": hour,
-                "staff_online": _mean(online[hour]),
-                "staff_serving": _mean(serving[hour]),
+                "staff_online": round(online[hour], 1) if hour in sampled else None,
+                "staff_serving": round(serving[hour], 1) if hour in sampled else None,
                 # Clients: hidden like any other cell built from fewer than MIN_CLIENTS.
                 "arrivals": Figure(arrivals[hour] / period.days, arrivals[hour]),
-                "waiting": Figure(_mean(waiting[hour]), arrivals[hour]),
+                "waiting": Figure(
+                    round(waiting[hour], 1) if hour in sampled else None, arrivals[hour]
+                ),
             }
         )
     return rows
-
-
-def _mean(values: Iterable[float]) -> float | None:
-    values = list(values)
-    return round(sum(values) / len(values), 1) if values else None
 
 
 # --- per worker ------------------------------------------------------------------------------
@@ -387,25 +462,30 @@ def worker_figures(*, viewer: User, units: Sequence[Unit], period: Period) -> li
     else:
         return []
     start, end = period.bounds()
-    lengths: dict[int, list[float]] = defaultdict(list)
-    for worker_id, first, ended in (
-        _conversations(units, start, end)
-        .filter(state=Conversation.State.ENDED, first_accepted_at__isnull=False, worker__in=workers)
-        .values_list("worker_id", "first_accepted_at", "ended_at")
+    lengths: dict[int, Distribution] = defaultdict(Distribution)
+    for row in _bucketed(
+        _conversations(units, start, end).filter(
+            state=Conversation.State.ENDED,
+            first_accepted_at__isnull=False,
+            ended_at__isnull=False,
+            worker__in=workers,
+        ),
+        "ended_at",
+        "first_accepted_at",
+        "worker_id",
     ):
-        if ended is not None:
-            lengths[worker_id].append(_minutes(ended - first))
+        lengths[row["worker_id"]].add(_steps_in_minutes(row["step"]), row["n"])
     rows = []
     for worker in workers.filter(role__in=[User.Role.WORKER, User.Role.SUPERVISOR]).order_by(
         "first_name", "last_name", "username"
     ):
-        handled = lengths.get(worker.pk, [])
+        handled = lengths.get(worker.pk, Distribution())
         rows.append(
             {
                 "id": worker.pk,
                 "name": worker.display_name,
-                "chats": count(len(handled)),
-                "length_median": _median(handled),
+                "chats": count(handled.total),
+                "length_median": handled.median(),
             }
         )
     return rows

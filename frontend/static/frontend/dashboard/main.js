@@ -9,6 +9,7 @@ import { moreWaitingText } from "../queue-texts.js";
 import { Socket, readSettings } from "../socket.js";
 import { $, fromTemplate, placeInOrder, reconcile, setFigure, setText } from "./dom.js";
 import { createWaitingItem, createWorkerRow, updateWaitingItem, updateWorkerRow } from "./rows.js";
+import { belowText, renderStaffing } from "./staffing.js";
 import { durationText, errorText, longestWaitSeconds, waitedText } from "./words.js";
 
 const { gettext, ngettext } = window;
@@ -262,6 +263,11 @@ function renderUnit(entry) {
   const unanswered = (stats.unanswered || []).length;
   setFigure(figure("unanswered"), String(unanswered));
   figure("unanswered").closest(".figure").classList.toggle("figure--raised", unanswered > 0);
+
+  // Below the unit's minimum: shown, and said once when it happens.
+  const below = renderStaffing(section, stats);
+  if (below && entry.staffingBelow === false) announce(belowText(stats));
+  entry.staffingBelow = below;
 
   const rows = section.querySelector(".workers tbody");
   reconcile(
