@@ -18,7 +18,9 @@ from chat import selectors
 from chat.errors import ChatError, InvalidInput
 from chat.parsing import parse_id
 from chat.permissions import can
+from chat.selectors.demand import demand_week
 from chat.selectors.staffing import staffing_lender_list, staffing_week
+from chat.selectors.statistics import MIN_CLIENTS
 from chat.services.staffing import staffing_lenders_set, staffing_minimum_set
 from frontend.decorators import staff_page
 from frontend.forms import StaffingLendersForm, StaffingMinimumForm
@@ -94,13 +96,26 @@ def staffing_page(request: HttpRequest) -> HttpResponse:
         "minimum_form": minimum_form,
         "lenders_form": lenders_form,
         "lenders": staffing_lender_list(unit=unit) if unit else [],
+        "min_clients": MIN_CLIENTS,
     }
     if unit is not None:
         week = staffing_week(unit=unit)
+        demand = demand_week(unit=unit)
+        context["demand"] = demand
         context["plan"] = [
             {
                 "hour": hour,
-                "days": [{"minimum": week[day][hour], "demand": None} for day in range(7)],
+                "days": [
+                    {
+                        "minimum": week[day][hour],
+                        "demand": demand["plan"][day][hour]
+                        if demand["plan"][day][hour].expected > 0
+                        else None,
+                        # The plan asks for fewer staff than the expected demand needs.
+                        "short": week[day][hour] < demand["plan"][day][hour].staff,
+                    }
+                    for day in range(7)
+                ],
             }
             for hour in range(24)
         ]
