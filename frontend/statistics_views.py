@@ -209,6 +209,8 @@ def summary_sections(report: Report) -> list[dict[str, Any]]:
                 and before.shown is not None
             ):
                 diff = now.shown - before.shown
+                if abs(diff) < 0.05:  # no "-0,0": unchanged at the precision shown
+                    diff = 0.0
                 change = ("+" if diff > 0 else "") + format_value(diff, row.unit)
             lines.append(
                 {

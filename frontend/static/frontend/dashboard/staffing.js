@@ -53,8 +53,19 @@ export function renderStaffing(section, stats) {
       ? interpolate(gettext("Borrow staff from, in this order: %s."), [lenders.join(", ")])
       : gettext("No priority list: set one on the staffing plan."),
   );
-  const later = staffing.rest_of_day.map((cell) =>
-    interpolate(gettext("%(hour)s at least %(minimum)s"), { hour: hourText(cell.hour), minimum: cell.minimum }, true),
+  // Runs of hours with the same minimum as one span: "10:00–24:00 at least 2".
+  const runs = [];
+  for (const cell of staffing.rest_of_day) {
+    const last = runs[runs.length - 1];
+    if (last && last.end === cell.hour && last.minimum === cell.minimum) last.end = cell.hour + 1;
+    else runs.push({ start: cell.hour, end: cell.hour + 1, minimum: cell.minimum });
+  }
+  const later = runs.map((run) =>
+    interpolate(
+      gettext("%(from)s–%(to)s at least %(minimum)s"),
+      { from: hourText(run.start), to: hourText(run.end), minimum: run.minimum },
+      true,
+    ),
   );
   setText(
     box.querySelector(".staffing-status__later"),
