@@ -9,7 +9,7 @@ PORT ?= 8000
 WEBSOCKET_MAX_MESSAGE_BYTES ?= 65536
 PYTEST_ARGS ?=
 
-.PHONY: node venv venv-dev lock check-lock migrate demo cluster test check format bench messages clean
+.PHONY: node venv venv-dev lock check-lock migrate demo cluster test check format bench bench-statistics messages clean
 
 # --- virtualenv -----------------------------------------------------------------
 # Installs only from the hashed locks (see pyproject.toml): `venv` what the platform runs,
@@ -122,6 +122,11 @@ format: venv-dev
 # written to bench/results/latest.json. See docs/performance.md.
 bench: venv-dev
 	$(PY) bench/standard.py
+
+# The statistics page with a year of data (200,000 conversations) on PostgreSQL; about ten
+# minutes, most of it writing the data. See docs/performance.md.
+bench-statistics: venv-dev
+	$(PY) bench/statistics_page.py $(BENCH_ARGS)
 
 # --- translations -------------------------------------------------------------------
 MESSAGES_IGNORE := -i ".venv/*" -i "tests/*" -i "staticfiles/*" -i "test-results/*"
