@@ -79,6 +79,8 @@ demo: venv migrate
 	@echo "  dashboard                   http://127.0.0.1:$(PORT)/dashboard/"
 	@echo "  access log                  http://127.0.0.1:$(PORT)/dashboard/access-log/"
 	@echo "  surveys                     http://127.0.0.1:$(PORT)/dashboard/surveys/"
+	@echo "  statistics                  http://127.0.0.1:$(PORT)/dashboard/statistics/"
+	@echo "  staffing plan               http://127.0.0.1:$(PORT)/dashboard/staffing/"
 	@echo "  admin                       http://127.0.0.1:$(PORT)/admin/"
 	@echo "  logins: see the table above; every password is demo-password. Stop with Ctrl-C."
 	@echo
