@@ -12,14 +12,14 @@ EID_DEMO_ENV := .demo-eid.env
 WEBSOCKET_MAX_MESSAGE_BYTES ?= 65536
 PYTEST_ARGS ?=
 
-.PHONY: venv venv-dev node lock check-lock migrate demo cluster test check format bench messages clean
+.PHONY: venv venv-dev node lock check-lock migrate demo cluster test check format bench bench-statistics messages clean
 
 # --- virtualenv -----------------------------------------------------------------
 # Installs only from the hashed locks (see pyproject.toml): `venv` what the platform runs,
 # `venv-dev` that plus the test and lint tools. A stamp per lock: pip runs again only when
 # its lock changes.
-venv: $(VENV)/.installed-run
-venv-dev: $(VENV)/.installed-dev
+venv: $(VENV)/.installed-run node
+venv-dev: $(VENV)/.installed-dev node
 
 $(PY):
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,18 +34,20 @@ $(VENV)/.installed-dev: requirements-dev.lock | $(PY)
 	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
 	touch $@ $(VENV)/.installed-run
 
-# Node packages for the tests and the demo only (the test e-ID provider): from
-# package-lock.json, again only when it changes. Without npm it says so and goes on, except
-# under CI, where the e-ID tests must run.
+# Node packages from package-lock.json (npm ci: exact, with integrity hashes, no install
+# scripts), again only when it changes: the statistics page's chart library, served as static
+# files straight from node_modules (settings.STATICFILES_DIRS, no build step), and the test
+# e-ID provider for the tests and the demo. Without npm it says so and goes on, except under
+# CI, where every test must run.
 node: node_modules/.installed
 
-node_modules/.installed: package-lock.json
+node_modules/.installed: package-lock.json package.json
 	@if command -v npm >/dev/null 2>&1; then \
-		npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+		npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; \
 	elif [ -n "$$CI" ]; then \
 		echo "make node: npm is missing (scripts/ensure-node.sh installs it)" >&2; exit 1; \
 	else \
-		echo "make node: npm is missing, so the e-ID tests and the demo's e-ID cannot run" >&2; \
+		echo "make node: npm is missing, so the statistics charts and the demo's e-ID cannot run" >&2; \
 	fi
 
 # The locks from pyproject.toml: `make lock` after changing a dependency there (keeps every
@@ -94,6 +96,8 @@ demo: venv migrate node
 	@echo "  surveys                     http://127.0.0.1:$(PORT)/dashboard/surveys/"
 	@echo "  risk rules                  http://127.0.0.1:$(PORT)/dashboard/risk-rules/"
 	@echo "  partner referral form       http://127.0.0.1:$(PORT)/partner/"
+	@echo "  statistics                  http://127.0.0.1:$(PORT)/dashboard/statistics/"
+	@echo "  staffing plan               http://127.0.0.1:$(PORT)/dashboard/staffing/"
 	@echo "  admin                       http://127.0.0.1:$(PORT)/admin/"
 	@echo "  logins: see the table above; every password is demo-password. Stop with Ctrl-C."
 	@echo
@@ -142,6 +146,11 @@ format: venv-dev
 # written to bench/results/latest.json. See docs/performance.md.
 bench: venv-dev
 	$(PY) bench/standard.py
+
+# The statistics page with a year of data (200,000 conversations) on PostgreSQL; about ten
+# minutes, most of it writing the data. See docs/performance.md.
+bench-statistics: venv-dev
+	$(PY) bench/statistics_page.py $(BENCH_ARGS)
 
 # --- translations -------------------------------------------------------------------
 # The client pages' other languages (settings.CLIENT_LANGUAGES); staff strings stay empty

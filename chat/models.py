@@ -121,6 +121,9 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(help_text="When it entered its current queue.")
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # When a worker first took it: the statistics' time to first answer (accepted_at moves
+    # on with every handover or return to the queue).
+    first_accepted_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.CharField(max_length=10, choices=EndedBy.choices, blank=True)
     # Last sign of life from the client's socket; a waiting client silent for the grace
@@ -159,7 +162,11 @@ class Conversation(models.Model):
                 name="conversation_active_has_worker",
             ),
         ]
-        indexes = [models.Index(fields=["unit", "state", "-priority", "-transferred", "queued_at"])]
+        indexes = [
+            models.Index(fields=["unit", "state", "-priority", "-transferred", "queued_at"]),
+            # The statistics read a unit's conversations by when they began.
+            models.Index(fields=["unit", "created_at"], name="conversation_unit_created"),
+        ]
 
     def __str__(self) -> str:
         return f"conversation {self.pk} ({self.state})"
@@ -374,6 +381,8 @@ class Handover(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+        # The statistics read a unit's handovers by when they were made.
+        indexes = [models.Index(fields=["from_unit", "created_at"], name="handover_unit_created")]
         constraints = [
             models.UniqueConstraint(
                 fields=["conversation"],
@@ -500,6 +509,11 @@ class FollowUp(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+        # The statistics read questions by when they were asked and answered.
+        indexes = [
+            models.Index(fields=["created_at"], name="followup_created"),
+            models.Index(fields=["answered_at"], name="followup_answered"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} on case {self.case_id}"
@@ -526,6 +540,8 @@ class SurveyAnswer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # The statistics read answers by when they were given.
+        indexes = [models.Index(fields=["created_at"], name="survey_created")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(rating__isnull=True) | models.Q(rating__gte=1, rating__lte=5),
@@ -721,3 +737,72 @@ class ReferralEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of referral {self.referral_id}"
+
+
+# --- statistics and staffing ------------------------------------------------------------------
+class StaffingSample(models.Model):
+    """How one unit was staffed at one moment: taken by the timed sweep once per
+    STAFFING_SAMPLE_MINUTES, so the statistics can show staff online and serving per hour
+    beside the clients who waited. Counts only: no names, no clients."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="staffing_samples")
+    at = models.DateTimeField()
+    staff_online = models.PositiveSmallIntegerField()
+    staff_serving = models.PositiveSmallIntegerField()
+    waiting = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["unit", "at"]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "at"], name="staffing_sample_once_per_slot")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} staffing at {self.at:%Y-%m-%d %H:%M}"
+
+
+class StaffingMinimum(models.Model):
+    """At least `minimum` staff serving (available or busy) in `unit` in one hour of the
+    week, in Europe/Stockholm time. An hour without a row has no minimum."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="staffing_minimums")
+    weekday = models.PositiveSmallIntegerField()  # 0 Monday .. 6 Sunday
+    hour = models.PositiveSmallIntegerField()  # 0..23, the hour that starts then
+    minimum = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["unit", "weekday", "hour"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unit", "weekday", "hour"], name="staffing_minimum_once_per_hour"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weekday__lte=6, hour__lte=23, minimum__gte=1, minimum__lte=50),
+                name="staffing_minimum_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} day {self.weekday} {self.hour:02d}:00 at least {self.minimum}"
+
+
+class StaffingLender(models.Model):
+    """The unit's priority list for when it is below its minimum: the units it borrows
+    staff from, lowest `rank` first."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="staffing_lenders")
+    lender = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["unit", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "lender"], name="staffing_lender_once"),
+            models.UniqueConstraint(fields=["unit", "rank"], name="staffing_lender_rank_once"),
+            models.CheckConstraint(
+                condition=~models.Q(unit=models.F("lender")), name="staffing_lender_not_itself"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} borrows from {self.lender} ({self.rank})"

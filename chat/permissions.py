@@ -28,6 +28,11 @@ def is_supervisor(user: User) -> bool:
 
 
 @rules.predicate
+def is_administrator(user: User) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.role == User.Role.ADMIN)
+
+
+@rules.predicate
 def is_assigned(user: User, conversation: Any) -> bool:
     return conversation is not None and conversation.worker_id == user.pk
 
@@ -147,6 +152,10 @@ PERMISSIONS = {
     "accounts.set_capacity": is_supervisor & shares_a_unit & ~is_self,
     # The read-access log of the supervisor's units.
     "chat.review_access_log": is_supervisor,
+    # Statistics: supervisors for their units, administrators for all (aggregates only).
+    "chat.view_statistics": is_supervisor | is_administrator,
+    # Minimum staffing and the priority list of a unit: its supervisors.
+    "chat.manage_staffing": is_supervisor & is_unit_member,
     # A case: its owner and the staff of its unit (unit secrecy), never an interpreter; a
     # protected case only the staff named on it.
     "chat.manage_case": is_console_user & (is_case_owner | is_in_case_unit) & is_named_if_protected,

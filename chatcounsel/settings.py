@@ -242,6 +242,11 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 # DEBUG (the demo): straight from the app folders, gzipped on the way out (compress_static).
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+# Browser libraries installed by `make` (npm ci, package-lock.json), served from their
+# dist folders as they were published: nothing copied into the repository.
+STATICFILES_DIRS = [
+    ("vendor/uplot", BASE_DIR / "node_modules" / "uplot" / "dist"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

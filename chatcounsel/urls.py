@@ -6,7 +6,16 @@ from django.views.i18n import JavaScriptCatalog
 from django_otp.admin import OTPAdminSite
 
 from accounts import views as account_views
-from frontend import case_views, eid_views, partner_views, poster_views, risk_views, views
+from frontend import (
+    case_views,
+    eid_views,
+    partner_views,
+    poster_views,
+    risk_views,
+    staffing_views,
+    statistics_views,
+    views,
+)
 
 if settings.STAFF_TWO_FACTOR:
     # The admin asks for the second factor too (django-otp's documented switch).
@@ -83,6 +92,9 @@ urlpatterns = [
     path("dashboard/surveys/", views.survey_page, name="surveys"),
     path("dashboard/risk-rules/", risk_views.risk_rules_page, name="risk-rules"),
     path("dashboard/access-log.csv", views.access_log_csv, name="access-log-csv"),
+    path("dashboard/staffing/", staffing_views.staffing_page, name="staffing"),
+    path("dashboard/statistics/", statistics_views.statistics_page, name="statistics"),
+    path("dashboard/statistics.csv", statistics_views.statistics_csv, name="statistics-csv"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(

@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -5,6 +7,7 @@ from accounts.models import User
 from chat.errors import InvalidInput
 from chat.models import CannedReply
 from chat.parsing import parse_id
+from chat.selectors.statistics import MAX_PERIOD_DAYS, Period
 
 
 class IdField(forms.IntegerField):
@@ -176,4 +179,132 @@ class ReferralForm(forms.Form):
         data = super().clean() or {}
         if data.get("contact") == "call_back" and not data.get("phone"):
             self.add_error("phone", _("Write the number to call."))
+        return data
+
+
+class StatisticsFilter(forms.Form):
+    """The statistics page's choices: a period (a day, week or month around a date, or custom
+    dates) and one of the reader's units or all of them. Every field is optional."""
+
+    PERIODS = [
+        ("", _("The last four weeks")),
+        ("day", _("Day")),
+        ("week", _("Week")),
+        ("month", _("Month")),
+        ("custom", _("Custom dates")),
+    ]
+
+    period = forms.ChoiceField(choices=PERIODS, required=False, label=_("Period"))
+    date = forms.DateField(
+        required=False,
+        label=_("Including the date"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    start = forms.DateField(
+        required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    unit = IdChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        label=_("Unit"),
+        empty_label=_("All my units"),
+    )
+
+    def __init__(self, *args, units=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if units is not None:
+            self.fields["unit"].queryset = units  # type: ignore[attr-defined]
+
+    def clean(self):
+        data = super().clean() or {}
+        if data.get("period") == "custom":
+            start, end = data.get("start"), data.get("end")
+            if start is None or end is None:
+                raise forms.ValidationError(_("Custom dates need both a first and a last day."))
+            if end < start:
+                raise forms.ValidationError(_("The last day comes before the first."))
+            if (end - start).days + 1 > MAX_PERIOD_DAYS:
+                raise forms.ValidationError(_("Choose at most a year."))
+        return data
+
+    def to_period(self, today: dt.date) -> Period:
+        """The chosen period (the last four weeks when nothing is chosen); call after
+        is_valid()."""
+        data = self.cleaned_data if self.is_bound and not self.errors else {}
+        kind = data.get("period") or ""
+        if kind == "custom":
+            return Period("custom", data["start"], data["end"])
+        if kind in ("day", "week", "month"):
+            return Period.ending(kind, data.get("date") or today)
+        # The default: the last four whole weeks up to today.
+        return Period("custom", today - dt.timedelta(days=27), today)
+
+
+class StaffingMinimumForm(forms.Form):
+    """At least N staff serving on some weekdays between two hours."""
+
+    HOURS = [(h, f"{h:02d}:00") for h in range(24)]
+    WEEKDAYS = [
+        (0, _("Monday")),
+        (1, _("Tuesday")),
+        (2, _("Wednesday")),
+        (3, _("Thursday")),
+        (4, _("Friday")),
+        (5, _("Saturday")),
+        (6, _("Sunday")),
+    ]
+
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Days"),
+        error_messages={"required": _("Choose at least one day.")},
+    )
+    first_hour = forms.TypedChoiceField(
+        choices=HOURS, coerce=int, label=_("From the hour starting"), initial=8
+    )
+    last_hour = forms.TypedChoiceField(
+        choices=HOURS, coerce=int, label=_("Through the hour starting"), initial=16
+    )
+    minimum = forms.IntegerField(
+        min_value=0,
+        max_value=50,
+        label=_("At least this many staff serving (0 removes the minimum)"),
+        initial=1,
+    )
+
+    def clean(self):
+        data = super().clean() or {}
+        first, last = data.get("first_hour"), data.get("last_hour")
+        if first is not None and last is not None and last < first:
+            raise forms.ValidationError(_("The last hour comes before the first."))
+        return data
+
+
+class StaffingLendersForm(forms.Form):
+    """The priority list: up to five other units to borrow staff from, in order."""
+
+    SLOTS = 5
+
+    def __init__(self, *args, units=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for n in range(1, self.SLOTS + 1):
+            self.fields[f"lender_{n}"] = IdChoiceField(
+                queryset=units if units is not None else User.objects.none(),
+                required=False,
+                label=_("Borrow from, choice %(n)s") % {"n": n},
+                empty_label="–",
+            )
+
+    def clean(self):
+        data = super().clean() or {}
+        chosen = [data.get(f"lender_{n}") for n in range(1, self.SLOTS + 1)]
+        lenders = [unit for unit in chosen if unit is not None]
+        if len({unit.pk for unit in lenders}) != len(lenders):
+            raise forms.ValidationError(_("Choose each unit at most once."))
+        data["lenders"] = lenders
         return data

@@ -128,6 +128,26 @@ EXPECTED: dict[str, dict[str, str]] = {
     "GET /dashboard/access-log.csv": by_group(
         anonymous="login", no_console="403", partner=PARTNER_HOME, workers="403", supervisors="200"
     ),
+    # Statistics: supervisors (their units) and administrators (every unit), aggregates only.
+    "GET /dashboard/statistics/": by_group(
+        anonymous="login", no_console="403", workers="403", supervisors="200"
+    )
+    | {"admin": "200"},
+    # The staffing plan: the unit's supervisors set it; another unit's are refused the unit.
+    "GET /dashboard/staffing/": by_group(
+        anonymous="login", no_console="403", workers="403", supervisors="200"
+    ),
+    "POST /dashboard/staffing/": by_group(
+        anonymous="login",
+        no_console="403",
+        workers="403",
+        unit_supervisor="saved",
+        other_unit_supervisor="400",
+    ),
+    "GET /dashboard/statistics.csv": by_group(
+        anonymous="login", no_console="403", workers="403", supervisors="200"
+    )
+    | {"admin": "200"},
     "GET /exit/": table("exit"),
     # The beacon carries whatever token the persona holds: only the target's own ends it.
     "POST /exit/": table("204", own_client="204:target_ended"),
@@ -343,6 +363,8 @@ def test_the_table_covers_every_persona_and_every_permission():
         "accounts.set_presence": "dashboard.set_presence",
         "accounts.set_capacity": "dashboard.set_capacity",
         "chat.review_access_log": "GET /dashboard/access-log/",
+        "chat.view_statistics": "GET /dashboard/statistics/",
+        "chat.manage_staffing": "POST /dashboard/staffing/",
         "chat.private_notes": "console.note",
         "chat.hand_over": "console.hand_over",
         "chat.answer_handover": "console.handover_accept",
@@ -432,6 +454,22 @@ def observe_http(cast: Cast, persona: str, action: str) -> str:
         )
         if Referral.objects.count() == before + 1:
             return "sent"
+    elif path == "/dashboard/staffing/":
+        from chat.models import StaffingMinimum
+
+        response = client.post(
+            path,
+            {
+                "form": "minimum",
+                "unit": str(cast.unit.pk),
+                "weekdays": ["0"],
+                "first_hour": "8",
+                "last_hour": "9",
+                "minimum": "1",
+            },
+        )
+        if StaffingMinimum.objects.filter(unit=cast.unit).exists():
+            return "saved"
     else:
         response = client.post(path)
     if response.status_code in (301, 302):

@@ -32,6 +32,7 @@ from chat.models import (
 from chat.realtime import risk_visible
 from chat.selectors.conversations import conversation_list_waiting
 from chat.selectors.staff import StaffLoad, unit_staff_load
+from chat.selectors.staffing import staffing_status
 from chat.selectors.units import local_time, unit_hours_text, unit_is_open
 
 
@@ -527,4 +528,6 @@ def unit_stats(
             }
             for position, c in enumerate(head.rows, start=1)
         ],
+        # Staffed against the unit's minimum (chat/selectors/staffing.py).
+        "staffing": staffing_status(unit=unit, serving=_staff_counts(staff)[1], at=now),
     }

@@ -47,10 +47,19 @@ def conversation_assign(
     conversation.state = Conversation.State.ACTIVE
     conversation.worker = worker
     conversation.accepted_at = now
+    if conversation.first_accepted_at is None:
+        conversation.first_accepted_at = now
     conversation.unanswered_flagged_at = None  # a fresh start for whoever takes it
     conversation.worker_read_seq = 0  # nothing of it read by this worker yet
     conversation.save(
-        update_fields=["state", "worker", "accepted_at", "unanswered_flagged_at", "worker_read_seq"]
+        update_fields=[
+            "state",
+            "worker",
+            "accepted_at",
+            "first_accepted_at",
+            "unanswered_flagged_at",
+            "worker_read_seq",
+        ]
     )
     # The first worker to take a case's conversation owns the case.
     Case.objects.filter(pk=conversation.case_id, owner__isnull=True).update(owner=worker)

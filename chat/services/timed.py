@@ -4,7 +4,8 @@
 subject: waiting clients silent for the grace period leave the queue, handover offers not
 answered in time go back, conversations nobody answers are flagged or returned, workers
 without a console for the grace period are offline and their clients go back to the
-queue, urgent referrals nobody accepted escalate, and every unit's numbers are refreshed.
+queue, urgent referrals nobody accepted escalate, every unit's numbers are refreshed and its
+staffing is sampled for the statistics.
 `timed_purge` is the nightly retention purge.
 
 Exactly one trigger runs them per deployment: the scheduler process
@@ -30,6 +31,7 @@ from chat.services.presence import presence_check_offline
 from chat.services.queue import conversation_flag_if_unanswered, queue_announce
 from chat.services.referrals import referral_escalate_if_due
 from chat.services.retention import retention_purge
+from chat.services.statistics import staffing_sample_take
 
 SWEEP_SECONDS = 15  # how often the trigger runs the sweep
 
@@ -41,6 +43,7 @@ def timed_sweep() -> int:
     conversation_flag_unanswered()
     presence_sweep_offline()
     referral_escalate_due()
+    staffing_sample_take()
     # Presence turns offline by time alone: every unit's numbers are shown afresh.
     for unit_id in Unit.objects.values_list("pk", flat=True):
         queue_announce(unit_id=unit_id)

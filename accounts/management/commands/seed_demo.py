@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.management.commands._demo_unit_texts import DEMO_UNIT_TEXTS
@@ -23,9 +24,20 @@ from accounts.models import (
     UnitTranslation,
     User,
 )
-from chat.models import Case, ClientRecord, Conversation, RiskRule
+from chat.models import (
+    Case,
+    ClientRecord,
+    Conversation,
+    FollowUp,
+    RiskRule,
+    StaffingLender,
+    StaffingMinimum,
+    StaffingSample,
+    SurveyAnswer,
+)
 from chat.risk_defaults import DEFAULT_RULES
 from chat.services.risk import risk_rules_changed_on_commit
+from chat.services.statistics import STAFFING_SAMPLE_MINUTES
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - a published demo password, never for production
 
@@ -85,8 +97,8 @@ ALL_UNITS = tuple(unit.slug for unit in UNITS)
 
 # The finished conversations: this many days back, this many a day in each unit, each
 # handled for a number of minutes in this range (fixed by a seed, the same on every run).
-HISTORY_DAYS = 21
-HISTORY_PER_DAY = 6
+HISTORY_DAYS = 63  # nine weeks: four to show, four before them to compare, and the demand
+HISTORY_PER_DAY = (3, 9)  # chats a day in each unit, fixed per unit and day
 HISTORY_MINUTES = (6, 35)
 # A unit open around the clock is shown busy in these hours.
 AROUND_THE_CLOCK = (time(9, 0), time(21, 0))
@@ -159,6 +171,7 @@ class Command(BaseCommand):
             users += self._seed_partners()
             added = self._seed_history(units, users)
             rules = self._seed_risk_rules(units)
+            self._seed_staffing(units)
         self.stdout.write(f"risk rules added: {rules}")
         self.stdout.write(f"finished conversations added: {added}")
 
@@ -288,11 +301,12 @@ class Command(BaseCommand):
                 opens, closes = periods[0]
                 start = timezone.make_aware(datetime.combine(day, opens))
                 span = (datetime.combine(day, closes) - datetime.combine(day, opens)).seconds
-                for n in range(HISTORY_PER_DAY):
+                # Fixed per unit and day, so a rerun plans the same day the same way.
+                day_rng = random.Random(f"{demo.slug}:{day.isoformat()}")  # noqa: S311
+                per_day = day_rng.randint(*HISTORY_PER_DAY) + (2 if day.weekday() == 0 else 0)
+                for n in range(per_day):
                     minutes = rng.uniform(*HISTORY_MINUTES)
-                    accepted = start + timedelta(
-                        seconds=span * (n + rng.random()) / (HISTORY_PER_DAY + 1)
-                    )
+                    accepted = start + timedelta(seconds=span * (n + rng.random()) / (per_day + 1))
                     key = f"demo-history:{demo.slug}:{day.isoformat()}:{n}"
                     planned.append(
                         (
@@ -337,7 +351,115 @@ class Command(BaseCommand):
             )
             for case, (token, unit, worker, accepted, ended) in zip(cases, missing, strict=True)
         )
+        # created_at is stamped on insert; the history began when the client came.
+        added = Conversation.objects.filter(token_hash__in=[p[0] for p in missing])
+        added.update(created_at=F("queued_at"), first_accepted_at=F("accepted_at"))
+        self._seed_history_extras(list(added))
         return len(missing)
+
+    def _seed_history_extras(self, conversations: list[Conversation]) -> None:
+        """What the statistics show beside plain chats: some clients left the queue, some
+        answered the survey, some got follow-up questions and answered them. Each choice
+        is fixed by the conversation's token hash, so a rerun makes the same."""
+        surveys, followups, left = [], [], []
+        for c in conversations:
+            pick = random.Random(c.token_hash)  # noqa: S311 - demo data
+            roll = pick.random()
+            if roll < 0.1:
+                left.append(c.pk)
+                continue
+            if roll < 0.45:
+                surveys.append(
+                    SurveyAnswer(
+                        conversation=c,
+                        helped=pick.choice(["yes", "yes", "yes", "partly", "no"]),
+                        rating=pick.choice([3, 4, 4, 5, 5]),
+                    )
+                )
+            if pick.random() < 0.2 and c.ended_at is not None:
+                answered = pick.random() < 0.6
+                followups.append(
+                    (
+                        FollowUp(
+                            case_id=c.case_id,
+                            conversation=c,
+                            kind=FollowUp.Kind.TO_CLIENT,
+                            body="Hur har det gått sedan vi hördes?",
+                            asked_by_id=c.worker_id,
+                            answer="Bättre, tack." if answered else "",
+                            answered_at=c.ended_at + timedelta(hours=pick.uniform(2, 48))
+                            if answered
+                            else None,
+                        ),
+                        c.ended_at,
+                    )
+                )
+        # Left the queue after a few minutes: no worker, no answer.
+        for pk in left:
+            c = next(c for c in conversations if c.pk == pk)
+            Conversation.objects.filter(pk=pk).update(
+                state=Conversation.State.ABANDONED,
+                worker=None,
+                accepted_at=None,
+                first_accepted_at=None,
+                ended_at=c.queued_at + timedelta(minutes=random.Random(pk).uniform(1, 9)),  # noqa: S311
+                ended_by=Conversation.EndedBy.CLIENT,
+            )
+        SurveyAnswer.objects.bulk_create(surveys)
+        for answer in surveys:
+            SurveyAnswer.objects.filter(pk=answer.pk).update(
+                created_at=answer.conversation.ended_at
+            )
+        created = FollowUp.objects.bulk_create(f for f, _at in followups)
+        for followup, (_f, asked_at) in zip(created, followups, strict=True):
+            FollowUp.objects.filter(pk=followup.pk).update(created_at=asked_at)
+
+    def _seed_staffing(self, units: dict[str, Unit]) -> None:
+        """Staffing samples over the history (two or three online in opening hours), and
+        a minimum with a priority list for Ekonomiskt bistånd: at least two serving on
+        weekdays 08-16, borrowing from Barn och familj, then Våld i nära relationer."""
+        today = timezone.localdate()
+        samples = []
+        for demo in UNITS:
+            unit = units[demo.slug]
+            for days_ago in range(HISTORY_DAYS, 0, -1):
+                day = today - timedelta(days=days_ago)
+                periods = [
+                    (opens, closes)
+                    for first, last, opens, closes in demo.hours
+                    if first <= day.weekday() <= last
+                ] or ([AROUND_THE_CLOCK] if not demo.hours else [])
+                for opens, closes in periods:
+                    at = timezone.make_aware(datetime.combine(day, opens))
+                    end = timezone.make_aware(datetime.combine(day, closes))
+                    pick = random.Random(f"{demo.slug}:{day.isoformat()}:staff")  # noqa: S311
+                    while at < end:
+                        online = pick.choice([1, 2, 2, 3])
+                        samples.append(
+                            StaffingSample(
+                                unit=unit,
+                                at=at,
+                                staff_online=online,
+                                staff_serving=max(0, online - pick.choice([0, 0, 1])),
+                                waiting=pick.choice([0, 0, 0, 1, 1, 2]),
+                            )
+                        )
+                        at += timedelta(minutes=STAFFING_SAMPLE_MINUTES)
+        StaffingSample.objects.bulk_create(samples, ignore_conflicts=True)
+        ekonomi = units["ekonomiskt-bistand"]
+        if not StaffingMinimum.objects.filter(unit=ekonomi).exists():
+            StaffingMinimum.objects.bulk_create(
+                StaffingMinimum(unit=ekonomi, weekday=day, hour=hour, minimum=2)
+                for day in range(5)
+                for hour in range(8, 17)
+            )
+        if not StaffingLender.objects.filter(unit=ekonomi).exists():
+            StaffingLender.objects.bulk_create(
+                [
+                    StaffingLender(unit=ekonomi, lender=units["barn-och-familj"], rank=1),
+                    StaffingLender(unit=ekonomi, lender=units["vald-i-nara-relationer"], rank=2),
+                ]
+            )
 
     def _print_table(self, users: list[User]) -> None:
         rows = [("username", "role", "units (partners: organisation)", "password")]

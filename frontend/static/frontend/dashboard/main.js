@@ -11,6 +11,7 @@ import { $, fromTemplate, placeInOrder, reconcile, setFigure, setText } from "./
 import { RiskAlerts } from "./risk.js";
 import { Escalations } from "./escalations.js";
 import { createWaitingItem, createWorkerRow, updateWaitingItem, updateWorkerRow } from "./rows.js";
+import { belowText, renderStaffing } from "./staffing.js";
 import { durationText, errorText, longestWaitSeconds, waitedText } from "./words.js";
 
 const { gettext, ngettext } = window;
@@ -276,6 +277,11 @@ function renderUnit(entry) {
   const unanswered = (stats.unanswered || []).length;
   setFigure(figure("unanswered"), String(unanswered));
   figure("unanswered").closest(".figure").classList.toggle("figure--raised", unanswered > 0);
+
+  // Below the unit's minimum: shown, and said once when it happens.
+  const below = renderStaffing(section, stats);
+  if (below && entry.staffingBelow === false) announce(belowText(stats));
+  entry.staffingBelow = below;
 
   const rows = section.querySelector(".workers tbody");
   reconcile(

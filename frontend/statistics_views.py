@@ -1,0 +1,354 @@
+"""The statistics page, its CSV and its printable form: supervisors (their units) and
+administrators (every unit). The figures come from chat/selectors/statistics.py; this
+module only parses the choices and lays the figures out, once, for the page and the CSV."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+
+from chat.selectors.statistics import (
+    MIN_CLIENTS,
+    Figure,
+    Figures,
+    Report,
+    statistics_report,
+    statistics_units_for,
+)
+from frontend.decorators import staff_page
+from frontend.forms import StatisticsFilter
+from frontend.views import _csv_cell
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the summary: a figure of the period and of the period before."""
+
+    key: str
+    label: Any
+    unit: str  # count, minutes, hours, share, number
+    get: Callable[[Figures], Figure | None]
+
+
+def _referrals(f: Figures) -> Figure | None:
+    return None if f.referrals is None else f.referrals.get("referrals")
+
+
+SUMMARY: list[tuple[Any, list[Row]]] = [
+    (
+        gettext_lazy("Contacts"),
+        [
+            Row("chats", gettext_lazy("Chats started"), "count", lambda f: f.chats),
+            Row(
+                "answered",
+                gettext_lazy("Personal contacts (chats a social worker answered)"),
+                "count",
+                lambda f: f.answered,
+            ),
+            Row(
+                "followup_answers",
+                gettext_lazy("Answers from clients to follow-up questions"),
+                "count",
+                lambda f: f.followup_answers,
+            ),
+            Row(
+                "offline_questions",
+                gettext_lazy("Questions left outside opening hours"),
+                "count",
+                lambda f: f.offline_questions,
+            ),
+            Row("referrals", gettext_lazy("Partner referrals"), "count", _referrals),
+        ],
+    ),
+    (
+        gettext_lazy("Waits"),
+        [
+            Row(
+                "wait_median",
+                gettext_lazy("Time to first answer, median"),
+                "minutes",
+                lambda f: f.wait_median,
+            ),
+            Row(
+                "wait_p90",
+                gettext_lazy("Time to first answer, 9 in 10 within"),
+                "minutes",
+                lambda f: f.wait_p90,
+            ),
+        ],
+    ),
+    (
+        gettext_lazy("Left the queue"),
+        [
+            Row("abandoned", gettext_lazy("Left the queue"), "count", lambda f: f.abandoned),
+            Row(
+                "abandoned_share",
+                gettext_lazy("Share of chats that left the queue"),
+                "share",
+                lambda f: f.abandoned_share,
+            ),
+            Row(
+                "abandoned_after",
+                gettext_lazy("Left after, median"),
+                "minutes",
+                lambda f: f.abandoned_after_median,
+            ),
+        ],
+    ),
+    (
+        gettext_lazy("Handling"),
+        [
+            Row(
+                "length_median",
+                gettext_lazy("Conversation length, median"),
+                "minutes",
+                lambda f: f.length_median,
+            ),
+            Row(
+                "messages_median",
+                gettext_lazy("Messages and events per conversation, median"),
+                "number",
+                lambda f: f.messages_median,
+            ),
+            Row("handovers", gettext_lazy("Handovers"), "count", lambda f: f.handovers),
+        ],
+    ),
+    (
+        gettext_lazy("Follow-up"),
+        [
+            Row(
+                "followups_asked",
+                gettext_lazy("Questions asked to clients"),
+                "count",
+                lambda f: f.followups_asked,
+            ),
+            Row(
+                "followups_answered",
+                gettext_lazy("Of those, answered by the client"),
+                "count",
+                lambda f: f.followups_answered,
+            ),
+            Row(
+                "followup_answer_time",
+                gettext_lazy("Time for the client to answer, median"),
+                "hours",
+                lambda f: f.followup_answer_hours_median,
+            ),
+            Row("reminders", gettext_lazy("Reminders sent"), "count", lambda f: f.reminders),
+        ],
+    ),
+    (
+        gettext_lazy("Quality"),
+        [
+            Row(
+                "survey_answers",
+                gettext_lazy("Survey answers"),
+                "count",
+                lambda f: Figure(float(f.survey_answers), f.survey_answers),
+            ),
+            Row(
+                "survey_helped",
+                gettext_lazy("Got the help they needed"),
+                "count",
+                lambda f: f.survey_helped["yes"],
+            ),
+            Row(
+                "survey_rating",
+                gettext_lazy("Average rating (1–5)"),
+                "number",
+                lambda f: f.survey_rating,
+            ),
+        ],
+    ),
+]
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A shown value as the page and the CSV write it ('' when there is none)."""
+    if value is None:
+        return ""
+    if unit == "count":
+        return str(round(value))
+    if unit == "share":
+        return f"{round(value * 100)} %"
+    return number_format(value, decimal_pos=1)
+
+
+def cell(figure: Figure | None, unit: str) -> dict[str, Any]:
+    """What one cell shows: the value, 'fewer than 5', 'no data' or a dash."""
+    if figure is None:
+        return {"state": "no_data", "text": _("no data")}
+    if figure.hidden:
+        return {"state": "hidden", "text": _("fewer than %(n)s") % {"n": MIN_CLIENTS}}
+    if figure.empty:
+        return {"state": "empty", "text": "–"}
+    return {"state": "value", "text": format_value(figure.value, unit)}
+
+
+def summary_sections(report: Report) -> list[dict[str, Any]]:
+    sections = []
+    for title, rows in SUMMARY:
+        lines = []
+        for row in rows:
+            now, before = row.get(report.current), row.get(report.previous)
+            change = ""
+            if (
+                now is not None
+                and before is not None
+                and now.shown is not None
+                and before.shown is not None
+            ):
+                diff = now.shown - before.shown
+                if abs(diff) < 0.05:  # no "-0,0": unchanged at the precision shown
+                    diff = 0.0
+                change = ("+" if diff > 0 else "") + format_value(diff, row.unit)
+            lines.append(
+                {
+                    "key": row.key,
+                    "label": row.label,
+                    "unit": row.unit,
+                    "now": cell(now, row.unit),
+                    "before": cell(before, row.unit),
+                    "change": change,
+                }
+            )
+        sections.append({"title": title, "rows": lines})
+    return sections
+
+
+def chart_data(report: Report) -> dict[str, Any]:
+    """The charts' series (hidden cells are null: a gap, never a value)."""
+    f = report.current
+    return {
+        "weeks": {
+            "labels": [week.isoformat() for week, _fig in f.personal_per_week],
+            "personal": [fig.shown for _week, fig in f.personal_per_week],
+        },
+        "waits": {
+            "hours": [hour for hour, _m, _p in f.wait_by_hour],
+            "median": [m.shown for _h, m, _p in f.wait_by_hour],
+            "p90": [p.shown for _h, _m, p in f.wait_by_hour],
+        },
+        "staffing": {
+            "hours": [row["hour"] for row in f.staffing_by_hour],
+            "online": [row["staff_online"] for row in f.staffing_by_hour],
+            "serving": [row["staff_serving"] for row in f.staffing_by_hour],
+            "arrivals": [row["arrivals"].shown for row in f.staffing_by_hour],
+            "waiting": [row["waiting"].shown for row in f.staffing_by_hour],
+        },
+    }
+
+
+def _report(request: HttpRequest) -> tuple[StatisticsFilter, Report | None]:
+    user = request.user
+    form = StatisticsFilter(
+        request.GET or None,
+        units=statistics_units_for(user=user),  # type: ignore[arg-type]
+    )
+    if request.GET and not form.is_valid():
+        return form, None
+    period = form.to_period(timezone.localdate())
+    unit = form.cleaned_data.get("unit") if form.is_bound else None
+    return form, statistics_report(user=user, unit=unit, period=period)  # type: ignore[arg-type]
+
+
+@never_cache
+@staff_page("chat.view_statistics")
+def statistics_page(request: HttpRequest) -> HttpResponse:
+    """Figures of a period per unit or for all the reader's units, beside the period before,
+    with charts, their data tables, a CSV and a printable form."""
+    form, report = _report(request)
+    context: dict[str, Any] = {"form": form, "report": report, "min_clients": MIN_CLIENTS}
+    if report is not None:
+        context.update(
+            sections=summary_sections(report),
+            charts=chart_data(report),
+            query=request.GET.urlencode(),
+            printing=request.GET.get("print") == "1",
+        )
+    return render(
+        request, "frontend/statistics.html", context, status=400 if report is None else 200
+    )
+
+
+@never_cache
+@staff_page("chat.view_statistics")
+def statistics_csv(request: HttpRequest) -> HttpResponse:
+    """The summary and the tables of the page as CSV, hidden cells as on the page."""
+    _form, report = _report(request)
+    if report is None:  # a choice that is not one exports nothing
+        return HttpResponseBadRequest(content_type="text/plain; charset=utf-8")
+    period = report.current.period
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="statistics-{period.start.isoformat()}-{period.end.isoformat()}.csv"'
+    )
+    writer = csv.writer(response)
+
+    def row(*values: object) -> None:
+        writer.writerow([_csv_cell(value) for value in values])
+
+    unit_name = report.unit.name if report.unit is not None else _("All my units")
+    row(_("Unit"), unit_name)
+    row(_("Period"), period.start.isoformat(), period.end.isoformat())
+    previous = report.previous.period
+    row(_("Period before"), previous.start.isoformat(), previous.end.isoformat())
+    row()
+    row(_("Section"), _("Figure"), _("This period"), _("Period before"), _("Change"))
+    for section in summary_sections(report):
+        for line in section["rows"]:
+            row(
+                section["title"],
+                line["label"],
+                line["now"]["text"],
+                line["before"]["text"],
+                line["change"],
+            )
+    row()
+    row(_("Week starting"), _("Personal contacts"))
+    for week, fig in report.current.personal_per_week:
+        row(week.isoformat(), cell(fig, "count")["text"])
+    row()
+    row(_("Hour"), _("Wait, median (minutes)"), _("Wait, 9 in 10 within (minutes)"))
+    for hour, median, p90 in report.current.wait_by_hour:
+        row(f"{hour:02d}", cell(median, "minutes")["text"], cell(p90, "minutes")["text"])
+    row()
+    row(
+        _("Hour"),
+        _("Staff online"),
+        _("Staff serving"),
+        _("Chats per day"),
+        _("Clients waiting"),
+    )
+    for line in report.current.staffing_by_hour:
+        row(
+            f"{line['hour']:02d}",
+            format_value(line["staff_online"], "number"),
+            format_value(line["staff_serving"], "number"),
+            cell(line["arrivals"], "number")["text"],
+            cell(line["waiting"], "number")["text"],
+        )
+    row()
+    row(_("Handed over to"), _("Handovers"))
+    for name, fig in report.current.handovers_to:
+        row(name, cell(fig, "count")["text"])
+    if report.workers:
+        row()
+        row(_("Staff member"), _("Chats"), _("Conversation length, median"))
+        for worker in report.workers:
+            row(
+                worker["name"],
+                cell(worker["chats"], "count")["text"],
+                cell(worker["length_median"], "minutes")["text"],
+            )
+    return response
