@@ -44,6 +44,10 @@ def _referrals(f: Figures) -> Figure | None:
     return None if f.referrals is None else f.referrals.get("referrals")
 
 
+def _raised(f: Figures) -> Figure | None:
+    return None if f.referrals is None else f.referrals.get("urgent")
+
+
 SUMMARY: list[tuple[Any, list[Row]]] = [
     (
         gettext_lazy("Contacts"),
@@ -68,6 +72,12 @@ SUMMARY: list[tuple[Any, list[Row]]] = [
                 lambda f: f.offline_questions,
             ),
             Row("referrals", gettext_lazy("Partner referrals"), "count", _referrals),
+            Row(
+                "risk_raised",
+                gettext_lazy("Chats the risk rules raised to urgent"),
+                "count",
+                _raised,
+            ),
         ],
     ),
     (

@@ -21,6 +21,7 @@ from chat.selectors import token_hash
 from chat.selectors.statistics import (
     MIN_CLIENTS,
     Period,
+    referral_figures,
     statistics_figures,
     statistics_report,
     statistics_units_for,
@@ -29,6 +30,8 @@ from chat.selectors.statistics import (
 from chat.services.statistics import staffing_sample_take
 from tests import factories
 from tests.security_personas import http_client
+
+pytest_plugins = ["tests.referral_personas"]
 
 pytestmark = pytest.mark.django_db
 
@@ -317,7 +320,7 @@ def test_the_page_shows_the_period_and_hides_small_cells(ekonomi, anna, sara):
     assert "9 Nov 2026" in page and "15 Nov 2026" in page
     assert f"fewer than {MIN_CLIENTS}" in page
     assert SECRET not in page
-    assert "no data" in page  # referrals: not recorded yet
+    assert "no data" in page  # reminders: not recorded yet
 
 
 def test_the_page_refuses_a_unit_the_reader_does_not_supervise(ekonomi, vald, sara):
@@ -386,3 +389,31 @@ def test_the_first_answer_is_kept_when_the_conversation_is_taken_again(ekonomi, 
     assert first is not None and first == c.accepted_at
     assert again.first_accepted_at == first
     assert again.accepted_at > first
+
+
+def test_referrals_and_risk_raised_chats_are_counted_per_unit_and_period(
+    vald, ekonomi, pia, pharmacy_place, chain
+):
+    """Five referrals reach Våld i nära relationer this week; the risk rules raise one chat
+    there and one in another unit. Only the unit's own, and only this week's, count."""
+    from chat.models import RiskRule
+    from chat.services.risk import risk_rules_changed_on_commit
+    from tests.referral_personas import send
+
+    for _ in range(5):
+        send(pia, pharmacy_place)
+    for unit in (vald, ekonomi):
+        RiskRule.objects.create(
+            unit=unit, label="Suicide", phrases="ta livet av mig", action=RiskRule.Action.URGENT
+        )
+        risk_rules_changed_on_commit(unit_id=unit.pk)
+    factories.start_conversation(vald, body="Jag vill ta livet av mig.")
+    factories.start_conversation(ekonomi, body="Jag vill ta livet av mig.")
+
+    today = week_of(timezone.localdate())
+    figures = referral_figures(units=[vald], period=today)
+    before = referral_figures(units=[vald], period=today.previous())
+
+    assert figures["referrals"].value == 5 and figures["referrals"].shown == 5
+    assert figures["urgent"].value == 1 and figures["urgent"].hidden  # one client: hidden
+    assert before["referrals"].value == 0 and before["urgent"].value == 0

@@ -24,7 +24,15 @@ from django.db.models.functions import ExtractHour, Floor, TruncDate
 from django.utils import timezone
 
 from accounts.models import Unit, User
-from chat.models import Conversation, FollowUp, Handover, StaffingSample, SurveyAnswer
+from chat.models import (
+    Conversation,
+    FollowUp,
+    Handover,
+    Referral,
+    RiskFlag,
+    StaffingSample,
+    SurveyAnswer,
+)
 from chat.permissions import can
 from chat.selectors.cases import SURVEY_MIN_ANSWERS
 
@@ -217,12 +225,24 @@ def statistics_units_for(*, user: User) -> QuerySet[Unit]:
 
 
 # --- the hooks for figures that other features provide --------------------------------------
-def referral_figures(*, units: Sequence[Unit], period: Period) -> dict[str, Figure] | None:
-    """Partner referrals (code-word contacts reported by pharmacies and libraries) and risk
-    flags in the period: None, "no data", until the referral and risk models exist. When
-    they do, this returns {"referrals": count(...), "urgent": count(...)} read by
-    (unit, created_at) like the rest; the page, CSV and tests already show what it gives."""
-    return None
+def referral_figures(*, units: Sequence[Unit], period: Period) -> dict[str, Figure]:
+    """Partner referrals (code-word contacts reported by pharmacies and libraries) that
+    reached these units in the period, and conversations the risk rules raised to urgent:
+    counts read by (unit, created_at), each a client of its own."""
+    start, end = period.bounds()
+    unit_ids = [unit.pk for unit in units]
+    referrals = Referral.objects.filter(
+        unit_id__in=unit_ids, created_at__gte=start, created_at__lt=end
+    ).count()
+    raised = (
+        RiskFlag.objects.filter(
+            unit_id__in=unit_ids, created_at__gte=start, created_at__lt=end, raised=True
+        )
+        .values("conversation_id")
+        .distinct()
+        .count()
+    )
+    return {"referrals": count(referrals), "urgent": count(raised)}
 
 
 def reminder_figures(*, units: Sequence[Unit], period: Period) -> Figure | None:
