@@ -245,6 +245,11 @@ CSRF_COOKIE_HTTPONLY = True
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 )
+# The two pages with calls (the client's chat, the console) may use the camera and the
+# microphone, for this site only and only when the person accepts a call.
+CALL_PERMISSIONS_POLICY = (
+    "camera=(self), microphone=(self), geolocation=(), payment=(), usb=(), interest-cohort=()"
+)
 
 # No inline script anywhere; json_script blocks are data, which CSP does not run.
 CONTENT_SECURITY_POLICY = {

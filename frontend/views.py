@@ -24,6 +24,7 @@ from chat.permissions import can
 from chat.selectors.units import AROUND_THE_CLOCK
 from chat.services.conversations import conversation_quick_exit
 from chat.services.replies import canned_reply_delete, canned_reply_save
+from chatcounsel.middleware import calls_allowed
 from frontend.decorators import staff_page
 from frontend.forms import AccessLogFilter, CannedReplyForm
 
@@ -36,6 +37,7 @@ def _socket_settings() -> dict[str, int]:
 
 
 @never_cache
+@calls_allowed
 def client_page(request: HttpRequest) -> HttpResponse:
     """The anonymous client's chat page: choose a unit, write, wait, talk; or leave a
     question when the unit is closed. A client who came back with their case code
@@ -94,6 +96,7 @@ def client_page(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+@calls_allowed
 @staff_page("chat.use_console")
 def console_page(request: HttpRequest) -> HttpResponse:
     """The social worker's console."""
