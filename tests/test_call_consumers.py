@@ -250,7 +250,7 @@ async def test_bad_call_frames_get_a_clear_error_and_the_call_goes_on(
     await next_frame(console, "call.answer", call=call_id)
 
 
-# --- STUN and TURN from settings -------------------------------------------------------------------
+# --- STUN and TURN from settings ---------------------------------------------------------------
 def test_turn_gets_a_password_for_a_while_never_the_secret(settings):
     settings.CALL_STUN_URLS = ["stun:turn.example.org:3478"]
     settings.CALL_TURN_URLS = ["turn:turn.example.org:3478?transport=udp"]
