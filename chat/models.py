@@ -178,6 +178,9 @@ class Message(models.Model):
             "worker_gone",
             _("The social worker went offline; the chat went back to the queue."),
         )
+        # A call in the conversation: its medium and how it went (chat/services/calls.py
+        # `call_event_body`), never its content.
+        CALL = "call", _("A call.")
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"

@@ -10,7 +10,7 @@ from chat.consumers.calls import ice_servers
 from chat.models import Call
 from chat.services.conversations import conversation_quick_exit
 from tests import factories
-from tests.factories import next_frame, settle
+from tests.factories import frames_until, next_frame, settle
 from tests.security_personas import private_rates  # noqa: F401 - fixture
 
 pytest_plugins = ["tests.queue_personas"]
@@ -53,6 +53,15 @@ async def answered(console, client, conversation_id, media="video"):
     await next_frame(client, "call.accepted")
     await next_frame(console, "call.accepted")
     return frame["call"]
+
+
+async def call_ended(comm, call_id):
+    """The `call.ended` of `call_id`, after the history's `call` event that comes first."""
+    frames = await frames_until(comm, "call.ended", call=call_id)
+    assert [f["message"]["event"] for f in frames if f["type"] == "conversation.message"] == [
+        "call"
+    ]
+    return frames[-1]
 
 
 async def error_for(comm, in_reply_to):
@@ -99,15 +108,15 @@ async def test_either_side_ends_the_call(ws, anna, ekonomi):
     client, console, conversation_id = await factories.accepted(ws, anna, ekonomi)
     call_id = await answered(console, client, conversation_id)
     await client.send_json_to({"type": "call_end", "call": call_id})
-    ended = await next_frame(console, "call.ended", call=call_id)
+    ended = await call_ended(console, call_id)
     assert (ended["ended_by"], ended["reason"]) == ("client", "hung_up")
-    await next_frame(client, "call.ended", call=call_id)
+    await call_ended(client, call_id)
 
     call_id = await answered(console, client, conversation_id)
     await console.send_json_to(
         {"type": "call_end", "conversation": conversation_id, "call": call_id}
     )
-    ended = await next_frame(client, "call.ended", call=call_id)
+    ended = await call_ended(client, call_id)
     assert (ended["ended_by"], ended["reason"]) == ("worker", "hung_up")
 
 
@@ -115,7 +124,7 @@ async def test_the_client_declines(ws, anna, ekonomi):
     client, console, conversation_id = await factories.accepted(ws, anna, ekonomi)
     frame = await ringing(console, client, conversation_id)
     await client.send_json_to({"type": "call_decline", "call": frame["call"]})
-    ended = await next_frame(console, "call.ended", call=frame["call"])
+    ended = await call_ended(console, frame["call"])
     assert ended["reason"] == "declined"
     assert await calls_of(conversation_id) == [("video", "ended", "client", "declined")]
 
@@ -124,7 +133,7 @@ async def test_the_clients_page_closing_ends_the_call_and_tells_the_worker(ws, a
     client, console, conversation_id = await factories.accepted(ws, anna, ekonomi)
     call_id = await answered(console, client, conversation_id)
     await ws.disconnect(client)
-    ended = await next_frame(console, "call.ended", call=call_id)
+    ended = await call_ended(console, call_id)
     assert ended["reason"] == "client_left"
 
 
@@ -139,7 +148,7 @@ async def test_the_quick_exit_ends_the_call_at_once_and_says_so(ws, anna, ekonom
     call_id = await answered(console, client, conversation_id)
 
     await database_sync_to_async(conversation_quick_exit)(token=token)
-    ended = await next_frame(console, "call.ended", call=call_id)
+    ended = await call_ended(console, call_id)
     assert (ended["ended_by"], ended["reason"]) == ("client", "quick_exit")
     assert await calls_of(conversation_id) == [("video", "ended", "client", "quick_exit")]
 

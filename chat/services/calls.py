@@ -14,7 +14,8 @@ from django.utils import timezone
 from accounts.models import User
 from chat import realtime
 from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from chat.models import Call, Conversation
+from chat.models import Call, Conversation, Message
+from chat.services.messages import message_append
 
 WORKER = "worker"
 CLIENT = "client"
@@ -81,9 +82,9 @@ def call_end(
     call is open (a client leaving). A worker may end only a call they are in. Publishes
     `call.ended`; None when there was no call to end and none was named."""
     with transaction.atomic():
-        Conversation.objects.select_for_update().get(pk=conversation.pk)
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         try:
-            call = _open_call(conversation, call_id=call_id)
+            call = _open_call(locked, call_id=call_id)
         except NotFound:
             if call_id is None:
                 return None
@@ -92,7 +93,7 @@ def call_end(
             raise NotFound("no such call", code="no_call")
         if reason == Call.Reason.DECLINED and call.state != Call.State.RINGING:
             reason = Call.Reason.HUNG_UP
-        _finish(call, ended_by=side, reason=reason)
+        _finish(locked, call, ended_by=side, reason=reason)
     return call
 
 
@@ -101,10 +102,32 @@ def call_end_with_conversation(*, conversation: Conversation, quick_exit: bool =
     call = Call.objects.filter(conversation=conversation).exclude(state=Call.State.ENDED).first()
     if call is not None:
         reason = Call.Reason.QUICK_EXIT if quick_exit else Call.Reason.CONVERSATION_ENDED
-        _finish(call, ended_by=CLIENT if quick_exit else "system", reason=reason)
+        _finish(conversation, call, ended_by=CLIENT if quick_exit else "system", reason=reason)
 
 
-def _finish(call: Call, *, ended_by: str, reason: str) -> None:
+def call_event_body(call: Call) -> str:
+    """What the conversation's history keeps of an ended call: its medium and how long it
+    lasted in whole seconds ("video 192"), or that it was declined or never answered
+    ("voice declined", "video unanswered"). Never its content."""
+    if call.answered_at is None or call.ended_at is None:
+        outcome = "declined" if call.reason == Call.Reason.DECLINED else "unanswered"
+    else:
+        outcome = str(max(0, int((call.ended_at - call.answered_at).total_seconds())))
+    return f"{call.media} {outcome}"
+
+
+def call_event_parts(body: str) -> tuple[str, str, int]:
+    """`call_event_body` read back: (media, outcome, seconds); outcome is "answered",
+    "declined" or "unanswered"."""
+    media, _space, outcome = body.partition(" ")
+    if outcome.isascii() and outcome.isdigit():
+        return media, "answered", int(outcome)
+    return media, outcome if outcome == "declined" else "unanswered", 0
+
+
+def _finish(conversation: Conversation, call: Call, *, ended_by: str, reason: str) -> None:
+    """End the call (the caller holds the conversation's row lock): the history gets a
+    `call` event by the call's worker, then both parties `call.ended`."""
     call.state, call.ended_at, call.ended_by, call.reason = (
         Call.State.ENDED,
         timezone.now(),
@@ -112,6 +135,13 @@ def _finish(call: Call, *, ended_by: str, reason: str) -> None:
         reason,
     )
     call.save(update_fields=["state", "ended_at", "ended_by", "reason"])
+    message_append(
+        conversation,
+        sender=Message.Sender.SYSTEM,
+        author=call.worker,
+        event=Message.Event.CALL,
+        body=call_event_body(call),
+    )
     realtime.publish_on_commit(
         realtime.conversation_group(call.conversation_id), realtime.call_event("call.ended", call)
     )

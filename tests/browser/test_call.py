@@ -7,6 +7,7 @@ call, to keep CI quick."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -128,4 +129,8 @@ def test_a_video_call_connects_and_the_quick_exit_ends_it(live_server, personas,
     assert call.ended_by == "client"
     assert call.reason in (Call.Reason.QUICK_EXIT, Call.Reason.CLIENT_LEFT)  # whichever is first
     expect(worker_panel(worker).locator(".call-video")).to_be_hidden()  # the chat has ended
+    # The history keeps the call: its medium and length, never its content.
+    call_event = worker_panel(worker).locator("ol.log li[data-event=call] .body")
+    # (the length is bidi-isolated, as every value put into a sentence: bidi.js)
+    expect(call_event).to_have_text(re.compile(r"^Video call, \u2068?(\d+ min )?\d+ s\u2069?\.$"))
     picture(worker, "console-call-ended-by-quick-exit-360", shot)
