@@ -614,6 +614,7 @@ class Call(models.Model):
         QUICK_EXIT = "quick_exit", _("quick exit")
         CLIENT_LEFT = "client_left", _("the client's page closed")
         CONVERSATION_ENDED = "conversation_ended", _("the conversation ended")
+        HANDED_ON = "handed_on", _("the conversation went to another social worker or a queue")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="calls")
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

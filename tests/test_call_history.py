@@ -106,3 +106,24 @@ def test_a_call_reads_in_both_languages(body, english, swedish):
         assert call_text(body) == english
     with translation.override("sv"):
         assert call_text(body) == swedish
+
+
+def test_a_handover_ends_the_call_of_the_worker_who_lets_go(talking, anna, bengt):
+    from chat.services.handover import conversation_hand_over, handover_accept
+
+    conversation, _token = talking
+    call = call_offer(conversation=conversation, actor=anna, media=Call.Media.VOICE)
+    call_accept(conversation=conversation, call_id=call.pk, media=Call.Media.VOICE)
+    handover = conversation_hand_over(
+        conversation=conversation, actor=anna, note="Bengt tar över.", to_worker_id=bengt.pk
+    )
+    handover_accept(handover=handover, actor=bengt)
+
+    call.refresh_from_db()
+    assert (call.state, call.reason) == (Call.State.ENDED, Call.Reason.HANDED_ON)
+    assert call_events(conversation) == [("anna", "voice 0")]
+    # The new worker may offer a call of their own.
+    conversation.refresh_from_db()
+    assert (
+        call_offer(conversation=conversation, actor=bengt, media=Call.Media.VIDEO).worker == bengt
+    )

@@ -97,12 +97,22 @@ def call_end(
     return call
 
 
-def call_end_with_conversation(*, conversation: Conversation, quick_exit: bool = False) -> None:
-    """The conversation is closing (the caller holds its row lock): its call ends too."""
+def call_end_with_conversation(
+    *, conversation: Conversation, quick_exit: bool = False, handed_on: bool = False
+) -> None:
+    """The conversation is closing, or leaving its worker (`handed_on`: a handover, back
+    to a queue); the caller holds its row lock. Its call ends too: a call is between the
+    client and the worker who offered it."""
     call = Call.objects.filter(conversation=conversation).exclude(state=Call.State.ENDED).first()
-    if call is not None:
-        reason = Call.Reason.QUICK_EXIT if quick_exit else Call.Reason.CONVERSATION_ENDED
-        _finish(conversation, call, ended_by=CLIENT if quick_exit else "system", reason=reason)
+    if call is None:
+        return
+    if quick_exit:
+        reason = Call.Reason.QUICK_EXIT
+    elif handed_on:
+        reason = Call.Reason.HANDED_ON
+    else:
+        reason = Call.Reason.CONVERSATION_ENDED
+    _finish(conversation, call, ended_by=CLIENT if quick_exit else "system", reason=reason)
 
 
 def call_event_body(call: Call) -> str:
