@@ -206,6 +206,9 @@ class Message(models.Model):
             _("The social worker went offline; the chat went back to the queue."),
         )
         REFERRED = "referred", _("Partner staff sent an urgent referral (code word).")
+        # A call in the conversation: its medium and how it went (chat/services/calls.py
+        # `call_event_body`), never its content.
+        CALL = "call", _("A call.")
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -806,3 +809,50 @@ class StaffingLender(models.Model):
 
     def __str__(self) -> str:
         return f"{self.unit} borrows from {self.lender} ({self.rank})"
+
+
+class Call(models.Model):
+    """A voice or video call in a conversation (docs/realtime.md, "Calls"). The media go
+    between the browsers (WebRTC, DTLS-SRTP); the server only relays the signalling and
+    keeps who, when, how long and which medium, never the content."""
+
+    class Media(models.TextChoices):
+        VOICE = "voice", _("voice")
+        VIDEO = "video", _("video")
+
+    class State(models.TextChoices):
+        RINGING = "ringing", _("ringing")
+        ACTIVE = "active", _("in progress")
+        ENDED = "ended", _("ended")
+
+    class Reason(models.TextChoices):
+        HUNG_UP = "hung_up", _("hung up")
+        DECLINED = "declined", _("declined")
+        QUICK_EXIT = "quick_exit", _("quick exit")
+        CLIENT_LEFT = "client_left", _("the client's page closed")
+        CONVERSATION_ENDED = "conversation_ended", _("the conversation ended")
+        HANDED_ON = "handed_on", _("the conversation went to another social worker or a queue")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="calls")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # What the worker offered, then what the client accepted (video offered, voice taken).
+    media = models.CharField(max_length=5, choices=Media.choices)
+    state = models.CharField(max_length=7, choices=State.choices, default=State.RINGING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.CharField(max_length=10, choices=Conversation.EndedBy.choices, blank=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+
+    class Meta:
+        constraints = [
+            # One call at a time per conversation: a second offer is refused, not queued.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=~models.Q(state="ended"),
+                name="call_one_open_per_conversation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"call {self.pk} ({self.media}, {self.state})"

@@ -25,6 +25,7 @@ from chat.text import message_parts
 if TYPE_CHECKING:
     from accounts.models import Presence
     from chat.models import (
+        Call,
         Conversation,
         FollowUp,
         Handover,
@@ -596,3 +597,36 @@ class RedisLayer(RedisPubSubChannelLayer):
             await self._get_layer().group_discard(group, channel)
         except REDIS_DOWN as error:
             outage.failed(LAYER, error)
+
+
+# --- calls (chat/services/calls.py) ----------------------------------------------------
+def call_event(kind: str, call: Call) -> Event:
+    """`call.ringing`, `call.accepted` or `call.ended`, to the conversation's group: the
+    call's ids, medium and times, never a name. Only the call's worker's console and the
+    client act on it (the consumers' `call_*` handlers)."""
+    return {
+        "type": kind,
+        "conversation": call.conversation_id,
+        "call": call.pk,
+        "worker": call.worker_id,
+        "media": call.media,
+        "state": call.state,
+        "reason": call.reason,
+        "ended_by": call.ended_by,
+        "created_at": call.created_at.isoformat(),
+        "answered_at": call.answered_at.isoformat() if call.answered_at else None,
+        "ended_at": call.ended_at.isoformat() if call.ended_at else None,
+    }
+
+
+def call_signal_event(kind: str, *, call: Call, side: str, signal: dict[str, Any]) -> Event:
+    """`call.offer`, `call.answer` or `call.candidate`: one browser's WebRTC signalling for
+    the other party (`side`: who sent it). Relayed, never stored."""
+    return {
+        "type": kind,
+        "conversation": call.conversation_id,
+        "call": call.pk,
+        "worker": call.worker_id,
+        "from": side,
+        **signal,
+    }

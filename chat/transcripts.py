@@ -13,7 +13,8 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from chat.models import Conversation, Handover, Message, Participant, PrivateNote
+from chat.models import Call, Conversation, Handover, Message, Participant, PrivateNote
+from chat.services.calls import call_event_parts
 
 FSI = "\u2068"  # FIRST STRONG ISOLATE
 PDI = "\u2069"  # POP DIRECTIONAL ISOLATE
@@ -52,9 +53,30 @@ def sender_label(message: Message, *, for_client: bool) -> str:
 
 
 def message_text(message: Message, *, for_client: bool) -> str:
+    if message.sender == Message.Sender.SYSTEM and message.event == Message.Event.CALL:
+        return call_text(message.body)
     if message.sender == Message.Sender.SYSTEM:
         return str(Message.Event(message.event).label) if message.event else ""
     return message.body
+
+
+def call_text(body: str) -> str:
+    """A call in the history: its medium, and how long it lasted or how it went."""
+    media, outcome, seconds = call_event_parts(body)
+    video = media == Call.Media.VIDEO
+    if outcome == "declined":
+        return _("Video call, declined.") if video else _("Voice call, declined.")
+    if outcome == "unanswered":
+        return _("Video call, not answered.") if video else _("Voice call, not answered.")
+    minutes, seconds = divmod(seconds, 60)
+    length = (
+        _("%(minutes)d min %(seconds)d s") % {"minutes": minutes, "seconds": seconds}
+        if minutes
+        else _("%(seconds)d s") % {"seconds": seconds}
+    )
+    return (_("Video call, %(length)s.") if video else _("Voice call, %(length)s.")) % {
+        "length": length
+    }
 
 
 def entries(transcript: Transcript) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 import uuid
 from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -70,3 +72,16 @@ def staff_language(get_response: Handler) -> Handler:
         return get_response(request)
 
     return middleware
+
+
+def calls_allowed(view: Handler) -> Handler:
+    """A page with calls (chat/services/calls.py): camera and microphone for this site only
+    (settings.CALL_PERMISSIONS_POLICY); every other page has them off."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response["Permissions-Policy"] = settings.CALL_PERMISSIONS_POLICY
+        return response
+
+    return wrapper

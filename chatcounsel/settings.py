@@ -288,6 +288,11 @@ CSRF_COOKIE_HTTPONLY = True
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 )
+# The two pages with calls (the client's chat, the console) may use the camera and the
+# microphone, for this site only and only when the person accepts a call.
+CALL_PERMISSIONS_POLICY = (
+    "camera=(self), microphone=(self), geolocation=(), payment=(), usb=(), interest-cohort=()"
+)
 
 # No inline script anywhere; json_script blocks are data, which CSP does not run.
 CONTENT_SECURITY_POLICY = {
@@ -398,6 +403,19 @@ CASE_CODE_LOCKOUT_SECONDS = env_int("CASE_CODE_LOCKOUT_SECONDS", 15 * 60, minimu
 FOLLOWUP_REMINDER_DAYS = env_int("FOLLOWUP_REMINDER_DAYS", 2, minimum=1)
 # Where quick exit sends the client: a neutral page that says nothing about this service.
 QUICK_EXIT_URL = os.environ.get("QUICK_EXIT_URL", "https://www.google.com/")
+# Calls (chat/services/calls.py): the STUN and TURN servers the browsers use to reach each
+# other, comma-separated URLs (stun:turn.example.org:3478, turn:turn.example.org:3478?...).
+# None by default: browsers on one network need none. CALL_TURN_SECRET is coturn's
+# static-auth-secret: each call page gets a TURN user name and password valid for
+# CALL_TURN_TTL_SECONDS (coturn's use-auth-secret), never the secret itself.
+CALL_STUN_URLS = env_list("CALL_STUN_URLS", [])
+CALL_TURN_URLS = env_list("CALL_TURN_URLS", [])
+CALL_TURN_SECRET = os.environ.get("CALL_TURN_SECRET", "")
+CALL_TURN_TTL_SECONDS = env_int("CALL_TURN_TTL_SECONDS", 12 * 3600, minimum=60)
+if CALL_TURN_URLS and not CALL_TURN_SECRET:
+    raise ImproperlyConfigured(
+        "CALL_TURN_URLS needs CALL_TURN_SECRET (coturn's static-auth-secret)"
+    )
 # Largest websocket frame daphne accepts (bytes); pass the same to daphne's
 # --websocket-max-message-size (Procfile, Makefile). A message of the longest allowed body
 # must fit even when every character is JSON-escaped (6 bytes).

@@ -26,6 +26,7 @@ from chat.permissions import can
 from chat.selectors.units import AROUND_THE_CLOCK
 from chat.services.conversations import conversation_quick_exit
 from chat.services.replies import canned_reply_delete, canned_reply_save
+from chatcounsel.middleware import calls_allowed
 from frontend.decorators import staff_page
 from frontend.eid_views import allow_sign_in_form, identified_client
 from frontend.forms import AccessLogFilter, CannedReplyForm
@@ -43,6 +44,7 @@ def _socket_settings() -> dict[str, int]:
 # gzip adds random padding (both against BREACH); the conversation comes over the socket.
 @gzip_page
 @never_cache
+@calls_allowed
 def client_page(request: HttpRequest) -> HttpResponse:
     """The anonymous client's chat page: choose a unit, write, wait, talk; or leave a
     question when the unit is closed. A client who came back with their case code
@@ -110,6 +112,7 @@ def client_page(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+@calls_allowed
 @staff_page("chat.use_console")
 def console_page(request: HttpRequest) -> HttpResponse:
     """The social worker's console."""

@@ -21,6 +21,12 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",  # the network is closed: no calls home
     "--disable-component-update",
     "--disable-sync",
+    # Calls (tests/browser/test_call.py): a synthetic camera and microphone, granted without
+    # a prompt, and ICE candidates on 127.0.0.1 (without it a loopback-only CI host gathers
+    # none and the call never connects).
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
 ]
 REDIS_SERVER = "/usr/bin/redis-server"
 

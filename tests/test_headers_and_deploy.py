@@ -62,10 +62,17 @@ def test_the_client_page_sends_the_privacy_headers(client_page):
     assert client_page["Referrer-Policy"] == "same-origin"
     assert client_page["X-Content-Type-Options"] == "nosniff"
     permissions = client_page["Permissions-Policy"]
-    for feature in ("camera=()", "microphone=()", "geolocation=()", "interest-cohort=()"):
+    # Calls: camera and microphone for this site only; nothing else.
+    for feature in ("camera=(self)", "microphone=(self)", "geolocation=()", "interest-cohort=()"):
         assert feature in permissions
     assert client_page["Cache-Control"] == "no-store"
     assert uuid.UUID(client_page["X-Request-ID"])
+
+
+def test_pages_without_calls_keep_camera_and_microphone_off():
+    permissions = Client().get("/accounts/login/")["Permissions-Policy"]
+    for feature in ("camera=()", "microphone=()", "geolocation=()"):
+        assert feature in permissions
 
 
 @pytest.mark.parametrize("path", ["/accounts/login/", "/exit/", "/console/", "/healthz"])

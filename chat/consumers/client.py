@@ -20,8 +20,9 @@ from chat.consumers.base import (
     ack_frame,
     seq_value,
 )
+from chat.consumers.calls import call_id, call_media, ice_servers, is_for, signal_for
 from chat.errors import ChatError, InvalidInput, NotFound
-from chat.models import Conversation, Message, SurveyAnswer
+from chat.models import Call, Conversation, Message, SurveyAnswer
 from chat.parsing import (
     frame_choice,
     frame_id,
@@ -30,6 +31,7 @@ from chat.parsing import (
     frame_uuid,
     session_id,
 )
+from chat.services.calls import CLIENT, call_accept, call_end
 from chat.services.cases import (
     RATING_MAX,
     RATING_MIN,
@@ -210,6 +212,32 @@ def client_end(token: str) -> None:
     conversation_end(conversation=selectors.conversation_get_for_client(token=token), actor=None)
 
 
+# --- calls (chat/services/calls.py) ------------------------------------------------------
+@database_sync_to_async
+def client_call_accept(token: str, frame: Frame) -> None:
+    call_accept(
+        conversation=selectors.conversation_get_for_client(token=token),
+        call_id=call_id(frame),
+        media=call_media(frame),
+    )
+
+
+@database_sync_to_async
+def client_call_end(token: str, frame: Frame | None, reason: Call.Reason) -> None:
+    """Hang up or decline the named call; with no frame (the page closed), any open call."""
+    call_end(
+        conversation=selectors.conversation_get_for_client(token=token),
+        call_id=None if frame is None else call_id(frame),
+        side=CLIENT,
+        reason=reason,
+    )
+
+
+@database_sync_to_async
+def client_call_signal(token: str, frame: Frame) -> Frame:
+    return signal_for(selectors.conversation_get_for_client(token=token), frame, side=CLIENT)
+
+
 class ClientConsumer(JsonFrameConsumer):
     """The anonymous client's socket: it reaches exactly one conversation, by its token."""
 
@@ -225,6 +253,11 @@ class ClientConsumer(JsonFrameConsumer):
             "leave_question",
             "case_code",
             "survey",
+            "call_accept",
+            "call_decline",
+            "call_answer",
+            "call_candidate",
+            "call_end",
         }
     )
     relayed = frozenset({"conversation.message", "conversation.typing", "conversation.seen"})
@@ -287,6 +320,9 @@ class ClientConsumer(JsonFrameConsumer):
         if self.conversation_id is None:
             return
         await self.tell_staff(online=False)
+        # A call does not outlive the client's page: the worker hears at once that it ended.
+        with contextlib.suppress(ChatError):
+            await client_call_end(self.token, None, Call.Reason.CLIENT_LEFT)
         # Closing the page is leaving the queue, unless the client is back within the grace
         # (chat/services/timed.py decides); the last sign of life is when it closed.
         with contextlib.suppress(ChatError):  # purged or otherwise gone
@@ -496,6 +532,38 @@ class ClientConsumer(JsonFrameConsumer):
                 conversation_id, kind="seen", who="client", seq=seq_value(frame.get("seq", 0))
             ),
         )
+
+    async def on_call_accept(self, frame: Frame) -> None:
+        self.require_conversation()
+        await client_call_accept(self.token, frame)
+
+    async def on_call_decline(self, frame: Frame) -> None:
+        self.require_conversation()
+        await client_call_end(self.token, frame, Call.Reason.DECLINED)
+
+    async def on_call_end(self, frame: Frame) -> None:
+        self.require_conversation()
+        await client_call_end(self.token, frame, Call.Reason.HUNG_UP)
+
+    async def on_call_answer(self, frame: Frame) -> None:
+        conversation_id = self.require_conversation()
+        event = await client_call_signal(self.token, frame)
+        await realtime.relay(realtime.conversation_group(conversation_id), event)
+
+    on_call_candidate = on_call_answer
+
+    async def call_news(self, event: Frame) -> None:
+        """A call event of the conversation: never the client's own signalling back, and
+        no staff id. The ringing call brings the ICE servers."""
+        if not is_for(event, side=CLIENT):
+            return
+        event = {k: v for k, v in event.items() if k != "worker"}
+        if event["type"] == "call.ringing":
+            event["ice_servers"] = ice_servers()
+        await self.send_json(event)
+
+    call_ringing = call_accepted = call_ended = call_news
+    call_offer = call_answer = call_candidate = call_news
 
     def require_conversation(self) -> int:
         if self.conversation_id is None:

@@ -14,6 +14,7 @@ from django.conf import settings
 from accounts.models import Presence, User
 from chat import liveness, realtime, selectors
 from chat.consumers.base import AccountGone, Frame, StaffConsumer, ack_frame, seq_value
+from chat.consumers.calls import call_id, call_media, ice_servers, is_for, signal_for
 from chat.errors import ChatError, NotFound
 from chat.parsing import (
     frame_bool,
@@ -33,6 +34,7 @@ from chat.services.access import (
     followup_read,
     queue_previews_read,
 )
+from chat.services.calls import WORKER, call_end, call_offer
 from chat.services.cases import FollowUpQuestion, followup_ask, followup_worker_answer
 from chat.services.conversations import (
     conversation_accept,
@@ -353,6 +355,21 @@ def console_seen(user: User, frame: Frame) -> tuple[int, int]:
     return conversation.pk, seq
 
 
+# --- calls (chat/services/calls.py) ------------------------------------------------------
+def console_call_start(user: User, frame: Frame) -> None:
+    call_offer(conversation=_conversation(user, frame), actor=user, media=call_media(frame))
+
+
+def console_call_signal(user: User, frame: Frame) -> Frame:
+    return signal_for(_conversation(user, frame), frame, side=WORKER, actor=user)
+
+
+def console_call_end(user: User, frame: Frame) -> None:
+    call_end(
+        conversation=_conversation(user, frame), call_id=call_id(frame), side=WORKER, actor=user
+    )
+
+
 # --- the consumer ------------------------------------------------------------------------
 class ConsoleConsumer(StaffConsumer):
     """A worker's or supervisor's console: their units' queues and their conversations."""
@@ -380,6 +397,10 @@ class ConsoleConsumer(StaffConsumer):
             "answer_question",
             "read_followup",
             "lower_risk",
+            "call_start",
+            "call_offer",
+            "call_candidate",
+            "call_end",
         }
     )
     relayed = frozenset(
@@ -530,6 +551,30 @@ class ConsoleConsumer(StaffConsumer):
                 conversation_id, kind="seen", who="worker", seq=seq
             ),
         )
+
+    async def on_call_start(self, frame: Frame) -> None:
+        await self.act(console_call_start, frame)
+
+    async def on_call_offer(self, frame: Frame) -> None:
+        event = await self.act(console_call_signal, frame)
+        await realtime.relay(realtime.conversation_group(event["conversation"]), event)
+
+    on_call_candidate = on_call_offer
+
+    async def on_call_end(self, frame: Frame) -> None:
+        await self.act(console_call_end, frame)
+
+    async def call_news(self, event: Frame) -> None:
+        """A call event of the conversation's group: only for the call's own worker, and
+        never their own signalling back. The accepted call brings the ICE servers."""
+        if not is_for(event, side=WORKER, worker_id=self.user.pk):
+            return
+        if event["type"] == "call.accepted":
+            event = {**event, "ice_servers": ice_servers()}
+        await self.send_json(event)
+
+    call_ringing = call_accepted = call_ended = call_news
+    call_offer = call_answer = call_candidate = call_news
 
     async def queue_updated(self, event: Frame) -> None:
         """A unit's queue with its previews. Clients' words go only to an account that may

@@ -14,6 +14,7 @@ from chat import selectors
 from chat.errors import Conflict, InvalidInput, NotFound, NothingWaiting
 from chat.models import Case, ClientRecord, Conversation, Message
 from chat.permissions import require
+from chat.services.calls import call_end_with_conversation
 from chat.services.cases import (
     FollowUpQuestion,
     case_for_transfer,
@@ -221,6 +222,10 @@ def _close(
     conversation.ended_at = timezone.now()
     conversation.save(update_fields=["state", "ended_by", "ended_at"])
     event = event or (Message.Event.ABANDONED if was_queued else Message.Event.ENDED)
+    # A call in it ends with it (the quick exit's at once, said as such to the worker).
+    call_end_with_conversation(
+        conversation=conversation, quick_exit=event == Message.Event.QUICK_EXIT
+    )
     message_append(conversation, sender=Message.Sender.SYSTEM, author=actor, event=event)
     # Invited colleagues and interpreters see the end, then nothing more: their sockets
     # leave the conversation (after the end message, in publishing order).

@@ -16,6 +16,7 @@ from chat.errors import Conflict, InvalidInput, NotFound
 from chat.models import Conversation, Handover, Message
 from chat.permissions import can, require
 from chat.services.access import conversation_announce_context
+from chat.services.calls import call_end_with_conversation
 from chat.services.cases import case_for_transfer
 from chat.services.messages import message_append
 from chat.services.participants import participants_leave_all
@@ -153,6 +154,7 @@ def handover_accept(*, handover: Handover, actor: User, show_name: bool = False)
         if locked.expires_at and locked.expires_at < timezone.now():
             raise Conflict("the offer has expired", code="handover_closed")
         sender_id = conversation.worker_id
+        call_end_with_conversation(conversation=conversation, handed_on=True)
         # Free the sender's place first, then take the receiver's (capacity holds).
         conversation.state = Conversation.State.QUEUED
         conversation.worker = None

@@ -11,6 +11,7 @@ from chat import announce, realtime, selectors
 from chat.errors import Conflict
 from chat.models import Case, Conversation, Message
 from chat.services.access import conversation_announce_assigned
+from chat.services.calls import call_end_with_conversation
 from chat.services.messages import message_append
 from chat.services.referral_audit import referral_mark_accepted
 
@@ -156,6 +157,7 @@ def conversation_return_to_queue(
     client and staff why with the system message `event`, and let go of the worker:
     `conversation.left` with `reason` (the event when not given). The caller holds the
     conversation's row lock. The queues it left and joined are announced after commit."""
+    call_end_with_conversation(conversation=conversation, handed_on=True)
     worker_id = conversation.worker_id
     from_unit_id = conversation.unit_id
     conversation.state = Conversation.State.QUEUED

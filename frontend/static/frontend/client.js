@@ -6,6 +6,7 @@
 // first message until the server has it, so a reload repeats it safely with the same token.
 
 import { AfterChat } from "./client-after.js";
+import { ClientCall } from "./client-call.js";
 import { showQueuePlace } from "./client-queue.js";
 import { ChatSignals } from "./client-signals.js";
 import { connectionLine } from "./connection.js";
@@ -160,6 +161,12 @@ function showWait(frame) {
   }, (Number(frame.retry_after) || 1) * 1000);
 }
 
+const call = new ClientCall({
+  send: (frame) => socket.send(frame),
+  notice: showNotice,
+  composerFocus: () => composerBody.focus(),
+});
+
 // --- the socket ------------------------------------------------------------------------------
 const socket = new Socket("/ws/client/", {
   heartbeatSeconds: settings.heartbeatSeconds,
@@ -210,8 +217,11 @@ const socket = new Socket("/ws/client/", {
       thread.flushStale();
     },
     ack: (frame) => thread.ack(frame),
+    ...call.handlers,
     error: (frame) => {
-      if (frame.client_id && frame.in_reply_to === "message") {
+      if (frame.in_reply_to && frame.in_reply_to.startsWith("call_")) {
+        call.failed(frame);
+      } else if (frame.client_id && frame.in_reply_to === "message") {
         // Too fast: the message stays, shown as being sent, and goes when the wait is over.
         if (frame.code === "rate_limited") showWait(frame);
         thread.fail(frame);

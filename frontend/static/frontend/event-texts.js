@@ -20,6 +20,22 @@ function leftText(body, viewer) {
     : gettext("The other social worker has left the chat.");
 }
 
+// A call in the history: the server writes "<voice|video> <seconds|declined|unanswered>".
+function callText(body) {
+  const [media, outcome] = String(body || "").split(" ");
+  const video = media === "video";
+  if (outcome === "declined") return video ? gettext("Video call, declined.") : gettext("Voice call, declined.");
+  if (!/^[0-9]+$/.test(outcome || "")) {
+    return video ? gettext("Video call, not answered.") : gettext("Voice call, not answered.");
+  }
+  const total = Number(outcome);
+  const length =
+    total >= 60
+      ? interpolate(gettext("%s min %s s"), [Math.floor(total / 60), total % 60])
+      : interpolate(gettext("%s s"), [total]);
+  return interpolate(video ? gettext("Video call, %s.") : gettext("Voice call, %s."), [length]);
+}
+
 // System events, worded for who reads them: the client, staff, or an interpreter.
 export const EVENT_TEXT = {
   client: {
@@ -41,6 +57,7 @@ export const EVENT_TEXT = {
         : gettext("Another social worker has taken over the chat."),
     participant_joined: (m) => joinedText(m.body, "client"),
     participant_left: (m) => leftText(m.body, "client"),
+    call: (m) => callText(m.body),
     returned: () => gettext("You are back in the queue, first in line."),
     worker_gone: () =>
       gettext(
@@ -65,6 +82,7 @@ export const EVENT_TEXT = {
         : gettext("A colleague has taken over the chat."),
     participant_joined: (m) => joinedText(m.body, "staff"),
     participant_left: (m) => leftText(m.body, "staff"),
+    call: (m) => callText(m.body),
     returned: () => gettext("Nobody answered in time, so the conversation went back to the queue."),
     worker_gone: () =>
       gettext("The social worker was no longer connected, so the conversation went back to the queue."),
@@ -80,6 +98,7 @@ export const EVENT_TEXT = {
     handover_joined: () => gettext("Another social worker has taken over the chat."),
     participant_joined: (m) => joinedText(m.body, "interpreter"),
     participant_left: (m) => leftText(m.body, "interpreter"),
+    call: (m) => callText(m.body),
     returned: () => gettext("The conversation went back to the queue."),
     worker_gone: () => gettext("The conversation went back to the queue."),
   },

@@ -12,6 +12,7 @@ import { connectionLine } from "../connection.js";
 import { Socket, readSettings } from "../socket.js";
 import { errorText } from "../event-texts.js";
 import { Alerts } from "./alerts.js";
+import { Calls } from "./call.js";
 import { Conversations } from "./conversations.js";
 import { Dialogs } from "./dialogs.js";
 import { $ } from "./dom.js";
@@ -55,6 +56,7 @@ ctx.inbox = new InboxBadge(ctx);
 ctx.triage = new Triage(ctx);
 ctx.shortcuts = new Shortcuts(ctx);
 ctx.referrals = new Referrals(ctx);
+ctx.calls = new Calls(ctx);
 
 const { alerts, queue, conversations } = ctx;
 
@@ -191,6 +193,7 @@ function handleError(frame) {
   else if (about === "end") ctx.end.failed(frame.code);
   else if (about === "invite" || about === "invite_link") ctx.invite.failed(frame.code);
   else if (about === "handover_accept" || about === "handover_decline") ctx.offers.failed(frame);
+  else if (about && about.startsWith("call_")) ctx.calls.failed(frame);
   else if (frame.code === "nothing_waiting") alerts.showNotice(gettext("Nobody is waiting right now."));
   else if (frame.code === "at_capacity") alerts.showNotice(errorText(frame.code, frame));
   else if (about === "accept" && frame.code === "conflict")
@@ -271,6 +274,11 @@ ctx.socket = new Socket("/ws/console/", {
       if ("note" in frame) entry.notes.ack(frame);
       else entry.thread.ack(frame);
     },
+    "call.ringing": (frame) => ctx.calls.ringing(frame),
+    "call.accepted": (frame) => ctx.calls.accepted(frame),
+    "call.answer": (frame) => ctx.calls.signal(frame),
+    "call.candidate": (frame) => ctx.calls.signal(frame),
+    "call.ended": (frame) => ctx.calls.ended(frame),
     error: handleError,
   },
 });

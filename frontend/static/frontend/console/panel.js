@@ -142,6 +142,7 @@ export function createEntry(ctx, id, unitId, caseId) {
       alerts.showNotice(gettext("Not connected. Try again in a moment."));
   });
   panel.querySelector(".close").addEventListener("click", () => ctx.conversations.close(id));
+  ctx.calls.setUp(entry);
   return entry;
 }
 
@@ -225,6 +226,7 @@ export function refreshControls(ctx, entry) {
   panel.querySelector(".invite").hidden = !active || !isWorker;
   panel.querySelector(".end").hidden = !active || !isWorker;
   panel.querySelector(".leave").hidden = !active || isWorker;
+  ctx.calls.refresh(entry, active, isWorker);
   refreshMore(entry);
   ctx.end.refreshFor(entry);
   panel.querySelector(".ended").hidden = active;

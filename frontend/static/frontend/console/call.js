@@ -1,0 +1,169 @@
+// Calls from the console: the worker offers the client a voice or video call from a
+// conversation; once the client accepts, this tab connects the browsers (../call.js).
+// Only the tab that offered the call takes part in it.
+
+import { PeerCall, getMedia, mediaErrorText, stateText } from "../call.js";
+import { refreshControls } from "./panel.js";
+
+const { gettext } = window;
+
+function endedText(frame) {
+  if (frame.reason === "declined") return gettext("The client declined the call.");
+  if (frame.reason === "quick_exit") return gettext("The client left with the quick exit. The call has ended.");
+  if (frame.reason === "client_left") return gettext("The client's page closed. The call has ended.");
+  if (frame.reason === "conversation_ended") return gettext("The call ended with the chat.");
+  if (frame.ended_by === "client") return gettext("The client ended the call.");
+  return gettext("The call has ended.");
+}
+
+const CALL_ERROR_TEXT = {
+  call_busy: () => gettext("There is already a call in this conversation."),
+  call_not_possible: () => gettext("A call can only be made in an active chat."),
+  forbidden: () => gettext("Only the conversation's social worker can start a call."),
+};
+
+export class Calls {
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.calls = new Map(); // conversation id -> { id, media, peer }
+    this.offering = new Set(); // conversations this tab sent `call_start` for
+  }
+
+  setUp(entry) {
+    const { panel } = entry;
+    entry.call = panel.querySelector(".call");
+    panel.querySelector(".call-voice").addEventListener("click", () => this.start(entry, "voice"));
+    panel.querySelector(".call-video").addEventListener("click", () => this.start(entry, "video"));
+    entry.call.querySelector(".call__end").addEventListener("click", () => this.hangUp(entry));
+    for (const [selector, kind] of [
+      [".call__mic", "audio"],
+      [".call__camera", "video"],
+    ]) {
+      entry.call.querySelector(selector).addEventListener("click", (event) => {
+        const peer = this.calls.get(entry.id)?.peer;
+        if (peer) event.currentTarget.setAttribute("aria-pressed", String(!peer.toggle(kind)));
+      });
+    }
+  }
+
+  // The call buttons follow the conversation (panel.js refreshControls).
+  refresh(entry, active, isWorker) {
+    const busy = this.calls.has(entry.id) || this.offering.has(entry.id);
+    for (const selector of [".call-voice", ".call-video"]) {
+      entry.panel.querySelector(selector).hidden = !active || !isWorker || busy;
+    }
+  }
+
+  status(entry, text) {
+    entry.call.querySelector(".call__status").textContent = text;
+  }
+
+  start(entry, media) {
+    if (!this.ctx.socket.send({ type: "call_start", conversation: entry.id, media })) {
+      this.ctx.alerts.showNotice(gettext("Not connected. Try again in a moment."));
+      return;
+    }
+    this.offering.add(entry.id);
+    refreshControls(this.ctx, entry);
+  }
+
+  ringing(frame) {
+    const entry = this.ctx.conversations.get(frame.conversation);
+    if (!entry || !this.offering.has(entry.id)) return; // offered from another tab
+    this.calls.set(entry.id, { id: frame.call, media: frame.media, peer: null });
+    entry.call.hidden = false;
+    entry.call.dataset.media = frame.media;
+    entry.call.querySelector(".call__camera").hidden = true;
+    this.status(
+      entry,
+      frame.media === "video"
+        ? gettext("Video call offered. Waiting for the client to answer…")
+        : gettext("Voice call offered. Waiting for the client to answer…"),
+    );
+    entry.call.querySelector(".call__end").focus();
+  }
+
+  async accepted(frame) {
+    const entry = this.ctx.conversations.get(frame.conversation);
+    const call = entry && this.calls.get(entry.id);
+    if (!call || call.id !== frame.call) return;
+    call.media = frame.media;
+    entry.call.dataset.media = frame.media;
+    this.status(entry, stateText("new"));
+    let got;
+    try {
+      got = await getMedia(frame.media);
+    } catch {
+      this.ctx.alerts.showNotice(mediaErrorText(false));
+      this.hangUp(entry);
+      return;
+    }
+    if (this.calls.get(entry.id) !== call) {
+      for (const track of got.stream.getTracks()) track.stop(); // ended meanwhile
+      return;
+    }
+    if (got.fellBack) this.ctx.alerts.showNotice(mediaErrorText(true));
+    call.peer = new PeerCall({
+      send: (signal) =>
+        this.ctx.socket.send({ ...signal, conversation: entry.id, call: call.id }),
+      iceServers: frame.ice_servers,
+      stream: got.stream,
+      remoteVideo: entry.call.querySelector(".call__remote"),
+      remoteAudio: entry.call.querySelector(".call__audio"),
+      onState: (state) => {
+        entry.call.dataset.connection = state;
+        this.status(entry, stateText(state));
+      },
+    });
+    entry.call.querySelector(".call__local").srcObject = got.stream;
+    entry.call.querySelector(".call__camera").hidden = !call.peer.has("video");
+    call.peer.offer();
+  }
+
+  signal(frame) {
+    const entry = this.ctx.conversations.get(frame.conversation);
+    const call = entry && this.calls.get(entry.id);
+    if (call && call.id === frame.call && call.peer) call.peer.receive(frame);
+  }
+
+  ended(frame) {
+    const entry = this.ctx.conversations.get(frame.conversation);
+    const call = entry && this.calls.get(entry.id);
+    if (!call || call.id !== frame.call) return;
+    this.finish(entry);
+    this.ctx.alerts.showNotice(endedText(frame));
+  }
+
+  hangUp(entry) {
+    const call = this.calls.get(entry.id);
+    if (call) this.ctx.socket.send({ type: "call_end", conversation: entry.id, call: call.id });
+    this.finish(entry);
+  }
+
+  finish(entry) {
+    const call = this.calls.get(entry.id);
+    if (call && call.peer) call.peer.close();
+    this.calls.delete(entry.id);
+    this.offering.delete(entry.id);
+    entry.call.hidden = true;
+    delete entry.call.dataset.connection;
+    for (const video of entry.call.querySelectorAll("video, audio")) video.srcObject = null;
+    for (const button of entry.call.querySelectorAll("[aria-pressed]"))
+      button.setAttribute("aria-pressed", "false");
+    refreshControls(this.ctx, entry);
+    if (entry.id === this.ctx.conversations.selected) entry.textarea.focus();
+  }
+
+  failed(frame) {
+    const entry = this.ctx.conversations.get(frame.conversation);
+    if (entry && frame.in_reply_to === "call_start") {
+      this.offering.delete(entry.id);
+      refreshControls(this.ctx, entry);
+    }
+    const text = CALL_ERROR_TEXT[frame.code];
+    if (frame.in_reply_to === "call_start" || frame.code === "no_call") {
+      this.ctx.alerts.showNotice(text ? text() : gettext("The call could not be made."));
+    }
+    if (entry && frame.code === "no_call" && this.calls.has(entry.id)) this.finish(entry);
+  }
+}

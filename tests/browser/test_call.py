@@ -1,0 +1,136 @@
+"""A video call between a social worker and a client in two real Chromium contexts, with
+fake camera and microphone, on 127.0.0.1: signalled over our own sockets, the browsers
+connect to each other and media flow both ways; the controls are keyboard operable and
+axe clean; the client's quick exit ends the call at once and tells the worker. One short
+call, to keep CI quick."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import login
+from tests.browser.flows import accept_first_waiting, open_console, start_chat, worker_panel
+from tests.browser.test_accessibility import assert_no_axe_violations
+from tests.browser.test_quick_exit import serve_neutral_page, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+NARROW = {"width": 360, "height": 780}
+SHOTS = Path(os.environ["CALL_SHOTS_DIR"]) if os.environ.get("CALL_SHOTS_DIR") else None
+MEDIA_WINDOW_S = 1.5
+
+# Every RTCPeerConnection the page makes, for the test to read its state and statistics.
+WATCH_PEERS = """
+(() => {
+  const Original = window.RTCPeerConnection;
+  window.__peers = [];
+  window.RTCPeerConnection = class extends Original {
+    constructor(...args) { super(...args); window.__peers.push(this); }
+  };
+})();
+"""
+
+RECEIVED_JS = """async () => {
+  const out = { audio: 0, video: 0, state: [] };
+  for (const pc of window.__peers) {
+    out.state.push(pc.connectionState);
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp") out[s.kind] += s.bytesReceived || 0;
+    });
+  }
+  return out;
+}"""
+
+
+def picture(page: Page, name: str, shot) -> None:
+    shot(page, name)
+    if SHOTS is not None:  # a copy for review outside test-results/
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_a_video_call_connects_and_the_quick_exit_ends_it(live_server, personas, new_context, shot):
+    from chat.models import Call
+
+    base = live_server.url
+    worker_context = new_context(viewport=NARROW, locale="en-US")
+    client_context = new_context(viewport=NARROW, is_mobile=True, has_touch=True, locale="en-US")
+    serve_neutral_page(client_context)
+    for context in (worker_context, client_context):
+        context.add_init_script(WATCH_PEERS)
+    worker, client = worker_context.new_page(), client_context.new_page()
+
+    login(worker, base, "anna", personas.password)
+    open_console(worker, base)
+    start_chat(client, base, "Hello, can we talk?")
+    panel = accept_first_waiting(worker)
+
+    # The worker offers a video call from the conversation, by keyboard.
+    panel.locator(".call-video").focus()
+    worker.keyboard.press("Enter")
+    worker_call = panel.locator(".call")
+    expect(worker_call).to_be_visible()
+    expect(panel.locator(".call-video")).to_be_hidden()
+
+    # The client is asked, clearly, and answers by keyboard.
+    offer = client.locator("#call-offer")
+    expect(offer).to_be_visible()
+    expect(client.locator("#call-offer-title")).to_be_focused()
+    expect(client.locator("#call-accept-voice")).to_be_visible()
+    expect(client.locator("#call-decline")).to_be_visible()
+    assert_no_axe_violations(client, "en")
+    picture(client, "client-call-offer-360", shot)
+    client.keyboard.press("Tab")
+    expect(client.locator("#call-accept-video")).to_be_focused()
+    client.keyboard.press("Enter")
+
+    client_call = client.locator("#chat .call")
+    expect(client_call).to_have_attribute("data-connection", "connected", timeout=20_000)
+    expect(worker_call).to_have_attribute("data-connection", "connected", timeout=20_000)
+
+    # Media flow both ways, from browser to browser.
+    before = [page.evaluate(RECEIVED_JS) for page in (worker, client)]
+    time.sleep(MEDIA_WINDOW_S)
+    after = [page.evaluate(RECEIVED_JS) for page in (worker, client)]
+    for b, a in zip(before, after, strict=True):
+        assert a["state"] == ["connected"], a
+        assert a["video"] > b["video"] and a["audio"] > b["audio"], (b, a)
+    assert Call.objects.get().state == Call.State.ACTIVE
+
+    # The client turns the microphone off with the keyboard (focus is on it after answering).
+    mic = client_call.locator(".call__mic")
+    expect(mic).to_be_focused()
+    client.keyboard.press("Space")
+    expect(mic).to_have_attribute("aria-pressed", "true")
+    assert (
+        client.evaluate(
+            "document.querySelector('#chat .call__local').srcObject.getAudioTracks()[0].enabled"
+        )
+        is False
+    )
+    assert_no_axe_violations(client, "en")
+    assert_no_axe_violations(worker, "en")
+    picture(client, "client-call-360", shot)
+    picture(worker, "console-call-360", shot)
+
+    # The quick exit ends the call at once, and the worker is told.
+    client.keyboard.press("Escape")
+    expect(worker_call).to_be_hidden(timeout=10_000)
+    expect(worker.locator("#notice")).to_contain_text("call has ended")
+    assert worker.evaluate("window.__peers.map((pc) => pc.connectionState)") == ["closed"]
+    wait_until(worker, lambda: Call.objects.get().state == Call.State.ENDED, "the call ended")
+    call = Call.objects.get()
+    assert call.ended_by == "client"
+    assert call.reason in (Call.Reason.QUICK_EXIT, Call.Reason.CLIENT_LEFT)  # whichever is first
+    expect(worker_panel(worker).locator(".call-video")).to_be_hidden()  # the chat has ended
+    # The history keeps the call: its medium and length, never its content.
+    call_event = worker_panel(worker).locator("ol.log li[data-event=call] .body")
+    # (the length is bidi-isolated, as every value put into a sentence: bidi.js)
+    expect(call_event).to_have_text(re.compile(r"^Video call, \u2068?(\d+ min )?\d+ s\u2069?\.$"))
+    picture(worker, "console-call-ended-by-quick-exit-360", shot)
