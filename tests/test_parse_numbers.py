@@ -489,6 +489,7 @@ NOT_NUMBER_FIELDS = {
     "followups",
     "helped",
     "invitation",
+    "language",
     "note",
     "presence",
     "reason",
