@@ -130,22 +130,23 @@ EXPECTED: dict[str, dict[str, str]] = {
     ),
     # Statistics: supervisors (their units) and administrators (every unit), aggregates only.
     "GET /dashboard/statistics/": by_group(
-        anonymous="login", no_console="403", workers="403", supervisors="200"
+        anonymous="login", no_console="403", partner=PARTNER_HOME, workers="403", supervisors="200"
     )
     | {"admin": "200"},
     # The staffing plan: the unit's supervisors set it; another unit's are refused the unit.
     "GET /dashboard/staffing/": by_group(
-        anonymous="login", no_console="403", workers="403", supervisors="200"
+        anonymous="login", no_console="403", partner=PARTNER_HOME, workers="403", supervisors="200"
     ),
     "POST /dashboard/staffing/": by_group(
         anonymous="login",
         no_console="403",
+        partner=PARTNER_HOME,
         workers="403",
         unit_supervisor="saved",
         other_unit_supervisor="400",
     ),
     "GET /dashboard/statistics.csv": by_group(
-        anonymous="login", no_console="403", workers="403", supervisors="200"
+        anonymous="login", no_console="403", partner=PARTNER_HOME, workers="403", supervisors="200"
     )
     | {"admin": "200"},
     "GET /exit/": table("exit"),

@@ -6,7 +6,6 @@
 // first message until the server has it, so a reload repeats it safely with the same token.
 
 import { AfterChat } from "./client-after.js";
-import { ClientCall } from "./client-call.js";
 import { showQueuePlace } from "./client-queue.js";
 import { ChatSignals } from "./client-signals.js";
 import { connectionLine } from "./connection.js";
@@ -161,11 +160,25 @@ function showWait(frame) {
   }, (Number(frame.retry_after) || 1) * 1000);
 }
 
-const call = new ClientCall({
-  send: (frame) => socket.send(frame),
-  notice: showNotice,
-  composerFocus: () => composerBody.focus(),
-});
+// Calls are rare, so their code (client-call.js and call.js) loads with the first call frame
+// and not with the page: a client on a slow phone gets the chat sooner. Frames wait for it
+// in the order they came.
+const CALL_FRAMES = ["call.ringing", "call.accepted", "call.offer", "call.candidate", "call.ended"];
+let callLoaded = null;
+function withCall(use) {
+  callLoaded ??= import("./client-call.js").then(
+    ({ ClientCall }) =>
+      new ClientCall({
+        send: (frame) => socket.send(frame),
+        notice: showNotice,
+        composerFocus: () => composerBody.focus(),
+      }),
+  );
+  callLoaded.then(use);
+}
+const callHandlers = Object.fromEntries(
+  CALL_FRAMES.map((type) => [type, (frame) => withCall((call) => call.handlers[type](frame))]),
+);
 
 // --- the socket ------------------------------------------------------------------------------
 const socket = new Socket("/ws/client/", {
@@ -217,10 +230,10 @@ const socket = new Socket("/ws/client/", {
       thread.flushStale();
     },
     ack: (frame) => thread.ack(frame),
-    ...call.handlers,
+    ...callHandlers,
     error: (frame) => {
       if (frame.in_reply_to && frame.in_reply_to.startsWith("call_")) {
-        call.failed(frame);
+        withCall((call) => call.failed(frame));
       } else if (frame.client_id && frame.in_reply_to === "message") {
         // Too fast: the message stays, shown as being sent, and goes when the wait is over.
         if (frame.code === "rate_limited") showWait(frame);
