@@ -13,7 +13,7 @@ import { loadSession, saveSession } from "./session.js";
 import { Socket, newToken, readSettings } from "./socket.js";
 import { errorText } from "./event-texts.js";
 import { newId } from "./outbox.js";
-import { Thread } from "./thread.js";
+import { Thread, sendFromComposer } from "./thread.js";
 
 const { gettext, interpolate } = window;
 const KEY = "cc.client";
@@ -429,26 +429,11 @@ function leaveInsteadOfWaiting() {
   showStart(previous, "");
 }
 
-composer.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const body = composerBody.value;
-  if (!body.trim()) return;
-  if (body.length > settings.maxLength) {
-    showNotice(errorText("too_long"));
-    return;
-  }
-  showNotice("");
-  thread.post(body);
-  composerBody.value = "";
-  composerBody.focus();
-});
-
-// Enter sends, Shift+Enter makes a new line.
-composerBody.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    composer.requestSubmit();
-  }
+sendFromComposer(thread, {
+  form: composer,
+  box: composerBody,
+  maxLength: settings.maxLength,
+  notice: showNotice,
 });
 
 endButton.addEventListener("click", () => {

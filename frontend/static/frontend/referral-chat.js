@@ -8,7 +8,7 @@
 import { connectionLine } from "./connection.js";
 import { errorText } from "./event-texts.js";
 import { Socket, newToken, readSettings } from "./socket.js";
-import { Thread } from "./thread.js";
+import { Thread, sendFromComposer } from "./thread.js";
 
 const { gettext } = window;
 const $ = (id) => document.getElementById(id);
@@ -90,25 +90,11 @@ const socket = new Socket("/ws/client/", {
   },
 });
 
-composer.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const body = composerBody.value;
-  if (!body.trim()) return;
-  if (body.length > settings.maxLength) {
-    showNotice(errorText("too_long"));
-    return;
-  }
-  showNotice("");
-  thread.post(body);
-  composerBody.value = "";
-  composerBody.focus();
-});
-
-composerBody.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    composer.requestSubmit();
-  }
+sendFromComposer(thread, {
+  form: composer,
+  box: composerBody,
+  maxLength: settings.maxLength,
+  notice: showNotice,
 });
 
 endButton.addEventListener("click", () => socket.send({ type: "end" }));

@@ -298,3 +298,28 @@ export class Thread {
     this.seen = null;
   }
 }
+
+// A chat page's composer (the client's, the interpreter's, the partner device's): the form
+// posts its text to `thread` (one that is too long stays, with a notice); Enter sends,
+// Shift+Enter makes a new line.
+export function sendFromComposer(thread, { form, box, maxLength, notice }) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = box.value;
+    if (!body.trim()) return;
+    if (body.length > maxLength) {
+      notice(errorText("too_long"));
+      return;
+    }
+    notice("");
+    thread.post(body);
+    box.value = "";
+    box.focus();
+  });
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+}
