@@ -12,8 +12,6 @@ from tests.browser.flows import accept_first_waiting, open_console, start_chat
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SHOTS = "/work/wt/shots/lang"
-
 
 def choose_language(page: Page, code: str) -> None:
     """As a client does: open the picker, choose the language by its own name."""
@@ -76,16 +74,15 @@ def _box(page: Page, selector: str) -> dict:
 @pytest.mark.parametrize(
     ("viewport", "size"), [(DESKTOP, "desktop"), ({"width": 360, "height": 740}, "360")]
 )
-def test_the_arabic_client_page_is_mirrored(live_server, personas, new_context, viewport, size):
-    from pathlib import Path
-
+def test_the_arabic_client_page_is_mirrored(
+    live_server, personas, new_context, shot, viewport, size
+):
     context = new_context(viewport=viewport, locale="sv-SE", reduced_motion="reduce")
     page = context.new_page()
     page.goto(f"{live_server.url}/")
     choose_language(page, "ar")
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
-    Path(SHOTS).mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=f"{SHOTS}/client-start-ar-{size}.png", full_page=True)
+    shot(page, f"client-start-ar-{size}")
     # Quick exit at the start of the row's reading order's end: the left in Arabic.
     header = _box(page, ".site-header__inner")
     quick_exit = _box(page, "#quick-exit")
@@ -104,11 +101,11 @@ def test_the_arabic_client_page_is_mirrored(live_server, personas, new_context, 
     log = _box(page, "#log")
     assert mine["x"] < log["x"] + log["width"] / 2
     assert mine["x"] + mine["width"] < log["x"] + log["width"] - 1
-    page.screenshot(path=f"{SHOTS}/client-chat-ar-{size}.png", full_page=True)
+    shot(page, f"client-chat-ar-{size}")
 
 
 @pytest.mark.parametrize("lang", ["fi", "sv-x-ll", "fa", "so", "uk"])
-def test_the_client_page_reads_in_each_language(live_server, personas, new_context, lang):
+def test_the_client_page_reads_in_each_language(live_server, personas, new_context, shot, lang):
     page = new_context(viewport=MOBILE, is_mobile=True, locale="sv-SE").new_page()
     page.goto(f"{live_server.url}/")
     choose_language(page, lang)
@@ -117,4 +114,4 @@ def test_the_client_page_reads_in_each_language(live_server, personas, new_conte
     expect(page.locator("#quick-exit")).not_to_contain_text(
         "Lämna snabbt" if lang != "sv-x-ll" else "Quick exit"
     )
-    page.screenshot(path=f"{SHOTS}/client-start-{lang}-mobile.png", full_page=True)
+    shot(page, f"client-start-{lang}-mobile")
