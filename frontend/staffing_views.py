@@ -52,7 +52,7 @@ def staffing_page(request: HttpRequest) -> HttpResponse:
     minimum_form = StaffingMinimumForm(
         request.POST if request.POST.get("form") == "minimum" else None
     )
-    others = Unit.objects.exclude(pk=unit.pk if unit else 0).order_by("name")
+    others = selectors.unit_list_others(unit=unit)
     lenders_form = StaffingLendersForm(
         request.POST if request.POST.get("form") == "lenders" else None,
         units=others,

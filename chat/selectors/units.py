@@ -100,6 +100,11 @@ def unit_week_hours(*, unit: Unit) -> list[tuple[str, str]]:
     ]
 
 
+def unit_list_others(*, unit: Unit | None) -> QuerySet[Unit]:
+    """Every unit but `unit`, by name: the ones it may borrow staff from."""
+    return Unit.objects.exclude(pk=unit.pk if unit else 0).order_by("name")
+
+
 def unit_list_supervised(*, user: User) -> QuerySet[Unit]:
     if not can(user, "chat.view_dashboard"):
         return Unit.objects.none()
