@@ -8,11 +8,11 @@
 import { AfterChat } from "./client-after.js";
 import { showQueuePlace } from "./client-queue.js";
 import { ChatSignals } from "./client-signals.js";
+import { StartForm } from "./client-start.js";
 import { connectionLine } from "./connection.js";
 import { loadSession, saveSession } from "./session.js";
 import { Socket, newToken, readSettings } from "./socket.js";
 import { errorText } from "./event-texts.js";
-import { newId } from "./outbox.js";
 import { Thread, sendFromComposer } from "./thread.js";
 
 const { gettext, interpolate } = window;
@@ -23,7 +23,6 @@ const units = readSettings("unit-info");
 
 const $ = (id) => document.getElementById(id);
 const startSection = $("start");
-const startForm = $("start-form");
 const chatSection = $("chat");
 const chatStatus = $("chat-status");
 const connection = $("connection");
@@ -31,7 +30,6 @@ const composer = $("composer");
 const composerBody = $("composer-body");
 const endButton = $("end-button");
 const endedBox = $("ended");
-const formError = $("start-error");
 
 // The header (quick exit) and the chat's banner (status, place in the queue) stay in sight
 // while the messages scroll on a phone: the banner sits right below the header, and
@@ -58,8 +56,6 @@ let currentUnit = null;
 // The client chose to leave a question instead of waiting: { unit, body } until the queue
 // place is given up.
 let leavingQueue = null;
-// The unit whose chat the client gave up on for a question (nobody there, or just closed).
-let forcedQuestion = null;
 // Identified with e-ID (from the server's sync): no step-up offered then.
 let identified = false;
 
@@ -252,7 +248,7 @@ const socket = new Socket("/ws/client/", {
             gettext("The unit has just closed, so the chat could not start. You can leave your question instead: your text is still here."),
           );
         } else {
-          if (question && first) forcedQuestion = first.unit;
+          if (question && first) startForm.forcedQuestion = first.unit;
           showStart(first, errorText(frame.code, frame));
         }
       } else if (frame.in_reply_to === "resume" && frame.code === "not_found") {
@@ -293,49 +289,17 @@ const after = new AfterChat({
 });
 
 // --- the start form: a chat, or a question when nobody can chat ------------------------------
-function chosenUnit() {
-  const radio = startForm.querySelector("input[name=unit]:checked:not(:disabled)");
-  return radio ? Number(radio.value) : 0;
-}
-
-function isClosed(unit) {
-  const info = units[String(unit)];
-  return Boolean(info && !info.open);
-}
-
-function questionMode() {
-  const unit = chosenUnit();
-  return Boolean(unit) && (isClosed(unit) || forcedQuestion === unit);
-}
-
-function updateMode() {
-  const unit = chosenUnit();
-  const question = questionMode();
-  const closed = isClosed(unit);
-  const submit = $("start-submit");
-  if (!submit.dataset.chat) submit.dataset.chat = submit.textContent;
-  submit.textContent = question ? submit.dataset.question : submit.dataset.chat;
-  submit.dataset.mode = question ? "question" : "chat";
-  $("question-mode").hidden = !question;
-  $("question-note-closed").hidden = !closed;
-  $("question-note-nobody").hidden = closed;
-  $("chat-instead").hidden = !question || closed;
-  $("first-message-hint").hidden = question;
-  $("question-hint").hidden = !question;
-  startForm.elements.body.setAttribute(
-    "aria-describedby",
-    question ? "question-mode question-hint" : "first-message-hint",
-  );
-}
-
-startForm.addEventListener("change", (event) => {
-  if (event.target.name === "unit") updateMode();
-});
-
-$("chat-instead").addEventListener("click", () => {
-  forcedQuestion = null;
-  updateMode();
-  $("start-submit").focus();
+const startForm = new StartForm({
+  form: $("start-form"),
+  units,
+  onSubmit: (first, question) => {
+    session = question ? { token: newToken(), leave: first } : { token: newToken(), start: first };
+    saveSession(KEY, session);
+    showPendingStart();
+    showState(question ? "leaving" : "queued");
+    showChat();
+    socket.connect();
+  },
 });
 
 function showStart(previous, error) {
@@ -344,15 +308,7 @@ function showStart(previous, error) {
   chatSection.hidden = true;
   startSection.hidden = false;
   delete document.body.dataset.state;
-  formError.textContent = error || "";
-  formError.hidden = !error;
-  if (previous) {
-    startForm.elements.body.value = previous.body;
-    const radio = startForm.querySelector(`input[name=unit][value="${Number(previous.unit)}"]`);
-    if (radio && !radio.disabled) radio.checked = true;
-  }
-  updateMode();
-  startForm.elements.body.focus();
+  startForm.show(previous, error);
 }
 
 function showChat() {
@@ -361,29 +317,6 @@ function showChat() {
   if (composer.hidden) chatStatus.focus();
   else composerBody.focus();
 }
-
-startForm.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const unit = chosenUnit();
-  const body = startForm.elements.body.value;
-  if (!unit || !body.trim()) {
-    formError.textContent = gettext("Choose who you want to talk to and write a message.");
-    formError.hidden = false;
-    return;
-  }
-  // The page's language, for the social worker (an interpreter, easier words).
-  const first = { unit, body, client_id: newId(), language: document.documentElement.lang };
-  const question = questionMode();
-  session = question ? { token: newToken(), leave: first } : { token: newToken(), start: first };
-  saveSession(KEY, session);
-  startForm.reset();
-  forcedQuestion = null;
-  formError.hidden = true;
-  showPendingStart();
-  showState(question ? "leaving" : "queued");
-  showChat();
-  socket.connect();
-});
 
 // Until the server has the first message, show it as being sent.
 function showPendingStart() {
@@ -424,7 +357,7 @@ function leaveInsteadOfWaiting() {
   socket.stop();
   signals.reset();
   saveSession(KEY, (session = null));
-  forcedQuestion = previous.unit;
+  startForm.forcedQuestion = previous.unit;
   $("leave-instead").disabled = false;
   showStart(previous, "");
 }
@@ -443,7 +376,7 @@ endButton.addEventListener("click", () => {
 $("new-chat").addEventListener("click", () => {
   socket.stop();
   signals.reset();
-  forcedQuestion = null;
+  startForm.forcedQuestion = null;
   saveSession(KEY, (session = null));
   showStart(null, "");
 });
@@ -455,5 +388,5 @@ if (session && session.token) {
   socket.connect();
 } else {
   startSection.hidden = false;
-  updateMode();
+  startForm.updateMode();
 }
