@@ -304,6 +304,13 @@ async def test_it_answers_sync_with_the_messages_then_the_staff_context(ws, ekon
     assert set(answer[1]) == {"type", "conversation", "handovers", "notes", "participants"}
 
 
+@database_sync_to_async
+def read_seq(conversation_id: int) -> int:
+    from chat.models import Conversation
+
+    return Conversation.objects.get(pk=conversation_id).worker_read_seq
+
+
 # --- invitations over the console -------------------------------------------------------------
 async def test_it_lets_an_invited_colleague_follow_read_from_joining_and_leave(
     ws, ekonomi, anna, cecilia
@@ -336,6 +343,27 @@ async def test_it_lets_an_invited_colleague_follow_read_from_joining_and_leave(
     await frames_until(client, "conversation.message", where=is_event("participant_left"))
     await colleague.send_json_to({"type": "sync", "conversation": conversation_id})
     assert (await next_frame(colleague, "error"))["code"] == "not_found"
+
+
+async def test_an_invited_colleagues_seen_is_theirs_not_the_workers(ws, ekonomi, anna, cecilia):
+    client, console, conversation_id = await factories.accepted(ws, anna, ekonomi)
+    colleague, _ = await ws.console(cecilia)
+    await console.send_json_to(
+        {"type": "invite", "conversation": conversation_id, "user": cecilia.pk}
+    )
+    await next_frame(colleague, "conversation.assigned", conversation=conversation_id)
+    await send_message(client, "Läser någon?")
+    await frames_until(console, "conversation.message", conversation=conversation_id)
+    await settle(client)
+
+    await colleague.send_json_to({"type": "seen", "conversation": conversation_id, "seq": 9})
+
+    heard = await frames_until(console, "conversation.seen", conversation=conversation_id)
+    assert heard[-1]["who"] == "colleague"
+    # The client's page shows "seen" only for its social worker (who: worker), and the
+    # worker's unread count (how far they have read) has not moved.
+    assert [f["who"] for f in of_type(await settle(client), "conversation.seen")] == ["colleague"]
+    assert await read_seq(conversation_id) == 0
 
 
 async def test_it_lets_the_worker_remove_an_invited_colleague(ws, ekonomi, anna, cecilia):

@@ -347,12 +347,14 @@ def console_may_read(user: User, frame: Frame) -> int:
     return _conversation(user, frame).pk
 
 
-def console_seen(user: User, frame: Frame) -> tuple[int, int]:
-    """The worker had the conversation's messages up to `seq` in view: unread no more."""
+def console_seen(user: User, frame: Frame) -> tuple[int, int, str]:
+    """The reader had the conversation's messages up to `seq` in view. For its worker they
+    are unread no more; an invited colleague's or a supervisor's reading is `colleague`,
+    which neither lowers the worker's unread count nor tells the client "seen"."""
     conversation = _conversation(user, frame)
     seq = seq_value(frame.get("seq", 0))
     conversation_mark_read(conversation=conversation, reader=user, seq=seq)
-    return conversation.pk, seq
+    return conversation.pk, seq, "worker" if conversation.worker_id == user.pk else "colleague"
 
 
 # --- calls (chat/services/calls.py) ------------------------------------------------------
@@ -544,12 +546,10 @@ class ConsoleConsumer(StaffConsumer):
         )
 
     async def on_seen(self, frame: Frame) -> None:
-        conversation_id, seq = await self.act(console_seen, frame)
+        conversation_id, seq, who = await self.act(console_seen, frame)
         await realtime.relay(
             realtime.conversation_group(conversation_id),
-            realtime.presence_in_conversation_event(
-                conversation_id, kind="seen", who="worker", seq=seq
-            ),
+            realtime.presence_in_conversation_event(conversation_id, kind="seen", who=who, seq=seq),
         )
 
     async def on_call_start(self, frame: Frame) -> None:
