@@ -277,6 +277,15 @@ class AccessLog(models.Model):
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.conversation_id or self.case_id}"
 
+    @property
+    def stands_out(self) -> bool:
+        """Up for a supervisor's review: a read of a protected case, or a read by someone
+        who took no part. A preview in the queue is the unit's daily work (everyone on duty
+        sees who waits), so it stands out only when protected."""
+        if self.flagged:
+            return True
+        return not self.took_part and self.action != self.Action.READ_PREVIEW
+
 
 class PurgeReport(models.Model):
     """What one retention purge removed, and what a legal hold kept."""

@@ -57,6 +57,9 @@ class AccessLogFilter(forms.Form):
     until = forms.DateField(
         required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"})
     )
+    standing_out = forms.BooleanField(
+        required=False, label=_("Only reads to review (not a queue preview)")
+    )
 
     def __init__(self, *args, staff=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -237,6 +237,7 @@ def _access_log_rows(request: HttpRequest) -> tuple[AccessLogFilter, Any]:
         conversation_id=filters.get("conversation"),
         since=filters.get("since"),
         until=filters.get("until"),
+        standing_out=bool(filters.get("standing_out")),
     )
     return form, rows
 

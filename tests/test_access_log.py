@@ -16,7 +16,7 @@ from django.utils import timezone
 from chat.errors import NotFound
 from chat.models import AccessLog
 from chat.selectors import access_log_list
-from chat.services.access import conversation_read_messages
+from chat.services.access import PreviewShown, conversation_read_messages, queue_previews_read
 from chat.services.retention import retention_purge
 from tests import factories
 from tests.security_personas import http_client
@@ -144,6 +144,37 @@ def test_the_review_page_marks_the_reads_by_staff_who_did_not_take_part(reads, s
     assert html.count('class="stands-out"') == 2  # Bengt's two reads; Anna took part
     assert "Cecilia" not in html
     assert response.context["total"] == 3
+
+
+def test_a_preview_in_the_queue_is_listed_but_does_not_stand_out(reads, sara, bengt, ekonomi):
+    waiting, _ = factories.start_conversation(ekonomi, "D")
+    queue_previews_read(
+        actor=bengt,
+        shown=[PreviewShown(waiting.pk, ekonomi.pk, ekonomi.name)],
+        request_id=uuid.uuid4(),
+    )
+
+    response = http_client(sara).get("/dashboard/access-log/")
+    html = response.content.decode()
+    assert response.context["total"] == 4
+    assert html.count('class="stands-out"') == 2  # still only Bengt's two reads
+    assert "no – the queue" in html
+
+    to_review = http_client(sara).get("/dashboard/access-log/", {"standing_out": "on"})
+    assert [r.action for r in to_review.context["rows"]] == ["read_messages"] * 2
+    assert all(not r.took_part for r in to_review.context["rows"])
+
+
+def test_a_preview_of_a_protected_case_stands_out(ekonomi, bengt):
+    waiting, _ = factories.start_conversation(ekonomi, "E")
+    (row,) = queue_previews_read(
+        actor=bengt,
+        shown=[PreviewShown(waiting.pk, ekonomi.pk, ekonomi.name)],
+        request_id=uuid.uuid4(),
+    )
+    assert not row.stands_out
+    row.flagged = True
+    assert row.stands_out
 
 
 def test_the_review_page_filters_by_staff_member(reads, sara, bengt):

@@ -27,8 +27,10 @@ def access_log_list(
     conversation_id: int | None = None,
     since: date | None = None,
     until: date | None = None,
+    standing_out: bool = False,
 ) -> QuerySet[AccessLog]:
-    """Reads in the supervisor's units, newest first, filtered as asked."""
+    """Reads in the supervisor's units, newest first, filtered as asked; `standing_out`:
+    only those up for review (`AccessLog.stands_out`)."""
     if not can(supervisor, "chat.review_access_log"):
         return AccessLog.objects.none()
     rows = AccessLog.objects.filter(unit_id__in=unit_list_supervised(user=supervisor).values("pk"))
@@ -40,6 +42,10 @@ def access_log_list(
         rows = rows.filter(at__date__gte=since)
     if until is not None:
         rows = rows.filter(at__date__lte=until)
+    if standing_out:
+        rows = rows.filter(
+            Q(flagged=True) | (Q(took_part=False) & ~Q(action=AccessLog.Action.READ_PREVIEW))
+        )
     return rows.order_by("-at", "-pk")
 
 
