@@ -64,8 +64,12 @@ def main() -> int:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        worker = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-        client = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        worker = browser.new_context(
+            locale="sv-SE", viewport={"width": 1280, "height": 800}
+        ).new_page()
+        client = browser.new_context(
+            locale="sv-SE", viewport={"width": 390, "height": 844}
+        ).new_page()
 
         worker.goto(f"{options.base}/console/")
         worker.locator("#id_username").fill(WORKER)
@@ -80,15 +84,20 @@ def main() -> int:
 
         client.goto(f"{options.base}/")
         client.get_by_role("radio", name=UNIT).check()
-        said.append("Hej, jag behöver prata med någon.")
+        # Words of this run alone, to find this client among others on the console.
+        said.append(f"Hej, jag behöver prata med någon ({time.strftime('%H:%M:%S')}).")
         client.locator("#first-message").fill(said[-1])
         client.locator("#start-form button[type=submit]").click()
-        expect(client.locator("body")).to_have_attribute("data-state", "queued")
-
-        item = worker.locator("#waiting li").first
-        expect(item).to_be_visible()
-        item.get_by_role("button").click()
+        # The demo unit hands a waiting client to an available worker by itself; without
+        # that, the worker accepts this client's row (its preview shows their words).
+        waiting = worker.locator("#waiting li", has_text=said[-1]).first
+        mine = worker.locator("#conversation-tabs li", has_text=said[-1]).first
+        expect(waiting.or_(mine)).to_be_visible()
+        if waiting.is_visible():
+            waiting.locator("button.accept").click()
         expect(client.locator("body")).to_have_attribute("data-state", "active")
+        mine.click()
+        expect(worker_log(worker).locator(".message--client .body").first).to_have_text(said[0])
         said.append("Hej! Jag heter Cecilia. Berätta mer.")
         worker_send(worker, said[-1])
         said.append("Det har varit jobbigt hemma.")
@@ -116,6 +125,9 @@ def main() -> int:
         print("worker sees:", worker_bodies)
         client.screenshot(path=shots / "client.png", full_page=True)
         worker.screenshot(path=shots / "worker.png", full_page=True)
+        # The client ends the chat, so the worker has room for the next run.
+        client.locator("#end-button").click()
+        expect(client.locator("body")).to_have_attribute("data-state", "ended")
         browser.close()
     ok = sorted(client_bodies) == sorted(said) == sorted(worker_bodies)
     ok = ok and client_bodies == worker_bodies and len(set(client_bodies)) == len(said)
