@@ -123,7 +123,9 @@ def _count_in_redis(cache_key: str, *, timeout: int, store: RedisCache) -> int:
     the two, so it always has its expiry. The key and the integer value are as Django's
     cache writes them, so `counted` (the cache's `get`) reads it."""
     key = store.make_and_validate_key(cache_key)
-    pipe = store._cache.get_client(key, write=True).pipeline(transaction=True)
+    # Django's client for the cache's server (the stubs do not know `_cache`).
+    client = store._cache.get_client(key, write=True)  # type: ignore[attr-defined]
+    pipe = client.pipeline(transaction=True)
     pipe.set(key, 0, ex=timeout, nx=True)
     pipe.incr(key)
     _created, count = pipe.execute()
