@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends import db as db_sessions
 from django.db import transaction
 from django.utils.crypto import constant_time_compare
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -60,16 +61,24 @@ def session_is_verified(*, user: User, session: Any) -> bool:
     return bool(device and device.user_id == user.pk and device.confirmed)
 
 
-def staff_session_ok(*, user: User, session: Any, user_is_current: bool = False) -> bool:
+def staff_session_ok(
+    *, user: User, session: Any, user_is_current: bool = False, session_is_current: bool = False
+) -> bool:
     """A staff websocket may stay open: the session still exists, still belongs to this
     user with the current password and epoch, and passed two factors when that is on.
     Saving it moves the idle expiry forward, so an open console keeps its worker signed in.
     `user_is_current`: `user` is the active account just read from the database in this
-    crossing, so it is not read again."""
+    crossing, so it is not read again. `session_is_current`: `session` itself was just
+    loaded from the database (a socket's connect, right after the auth middleware read the
+    session and the account), so it is not read again either."""
     if session is None or not session.session_key:
         return False
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session.session_key)
-    data = store.load()
+    if session_is_current:
+        store = getattr(session, "_wrapped", session)  # Channels' lazy wrapper, if any
+        data = store
+    else:
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session.session_key)
+        data = store.load()
     fresh = user if user_is_current else User.objects.filter(pk=user.pk, is_active=True).first()
     if fresh is None or str(data.get(SESSION_KEY)) != str(user.pk):
         return False
@@ -77,8 +86,20 @@ def staff_session_ok(*, user: User, session: Any, user_is_current: bool = False)
         return False
     if two_factor_required(fresh) and not session_is_verified(user=fresh, session=data):
         return False
-    store.save()
+    session_keep_alive(store)
     return True
+
+
+def session_keep_alive(store: Any) -> None:
+    """Move a session's idle expiry forward. With database sessions (the default engine)
+    one UPDATE of the expiry, as the data has not changed; Django's `save` writes the data
+    too, in a transaction (three statements). Any other engine saves as usual."""
+    if type(store) is db_sessions.SessionStore and store.session_key:
+        store.model.objects.filter(session_key=store.session_key).update(
+            expire_date=store.get_expiry_date()
+        )
+    else:
+        store.save()
 
 
 def user_log_out_everywhere(*, user: User) -> None:

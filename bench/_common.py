@@ -156,10 +156,33 @@ def close_db_connections() -> None:
 
 
 # --- daphne subprocess -------------------------------------------------------------------
+def _port_range() -> range | None:
+    """`BENCH_PORTS=8600-8699`: the servers listen only on ports in that range (on a machine
+    shared with others, each their own); unset, any free port the system gives."""
+    raw = os.environ.get("BENCH_PORTS", "").strip()
+    if not raw:
+        return None
+    low, _, high = raw.partition("-")
+    return range(int(low), int(high or low) + 1)
+
+
+_ports_given: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    ports = _port_range()
+    if ports is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    for port in ports:
+        if port in _ports_given:
+            continue
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", port))
+            _ports_given.add(port)
+            return port
+    raise RuntimeError(f"no free port left in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 class Daphne:

@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import secrets
 import shutil
 import subprocess
@@ -58,7 +59,8 @@ SETUPS = {
     "postgres-2proc": ("postgres", "redis-pubsub", 2, False),
     "postgres-2proc-spread": ("postgres", "redis-pubsub", 2, True),
 }
-DB_NAME = "bench_chatcounsel_roundtrip"
+# BENCH_DB_NAME: another name, so runs on a shared PostgreSQL never drop each other's database.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_chatcounsel_roundtrip")
 WAIT = 10.0  # seconds one message may take before it counts as lost
 SETUP_WAIT = 60.0  # seconds a snapshot, a `start` or an `accept` may take (set-up only)
 

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -102,15 +103,33 @@ local_counts = LocMemCache("chat.ratelimit.local", {"OPTIONS": {"MAX_ENTRIES": 2
 
 
 def _count(cache_key: str, *, timeout: int, store: BaseCache) -> int:
-    """One more in the window. The sync `incr` is atomic in Redis and in the local cache;
-    Django's async `aincr` is a read and a write, which undercounts under concurrency and
-    resets the key's expiry."""
+    """One more in the window. In Redis one round trip (`_count_in_redis`); elsewhere (the
+    local cache, tests' caches) the sync `add` and `incr`, atomic there too. Django's
+    async `aincr` is a read and a write, which undercounts under concurrency and resets the
+    key's expiry."""
+    if isinstance(store, RedisCache):
+        return _count_in_redis(cache_key, timeout=timeout, store=store)
     store.add(cache_key, 0, timeout=timeout)
     try:
         return store.incr(cache_key)
     except ValueError:  # expired between add and incr
         store.set(cache_key, 1, timeout=timeout)
         return 1
+
+
+def _count_in_redis(cache_key: str, *, timeout: int, store: RedisCache) -> int:
+    """`SET key 0 EX timeout NX` then `INCR key`, in one MULTI/EXEC: one round trip (Django's
+    `add` and `incr` take three: SET NX, EXISTS, INCR), and the key cannot expire between
+    the two, so it always has its expiry. The key and the integer value are as Django's
+    cache writes them, so `counted` (the cache's `get`) reads it."""
+    key = store.make_and_validate_key(cache_key)
+    # Django's client for the cache's server (the stubs do not know `_cache`).
+    client = store._cache.get_client(key, write=True)  # type: ignore[attr-defined]
+    pipe = client.pipeline(transaction=True)
+    pipe.set(key, 0, ex=timeout, nx=True)
+    pipe.incr(key)
+    _created, count = pipe.execute()
+    return int(count)
 
 
 def count_one(cache_key: str, *, timeout: int) -> int:

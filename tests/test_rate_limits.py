@@ -461,3 +461,45 @@ def test_the_procfile_gives_daphne_the_same_frame_limit(settings):
     words = web.split()
     limit = words[words.index("--websocket-max-message-size") + 1]
     assert limit in {str(settings.WEBSOCKET_MAX_MESSAGE_BYTES), "$WEBSOCKET_MAX_MESSAGE_BYTES"}
+
+
+# --- on Redis: one round trip per count -----------------------------------------------------
+@pytest.fixture
+def cache_on_redis(settings, redis_url, monkeypatch):
+    """The shared cache on a Redis that answers, under a prefix of its own."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": f"limits{secrets.token_hex(6)}",
+        }
+    }
+    monkeypatch.setattr(realtime, "outage", realtime.Outage())
+    return ratelimit.shared_cache()
+
+
+def test_a_count_in_redis_is_one_round_trip_and_the_key_keeps_its_expiry(
+    cache_on_redis, monkeypatch
+):
+    import redis
+
+    sent = []
+    original = redis.connection.Connection.send_packed_command
+
+    def send(connection, command, *args, **kwargs):
+        sent.append(command)
+        return original(connection, command, *args, **kwargs)
+
+    cache_on_redis.get("warm-up")  # the pool's first connection (its HELLO/SELECT) is not counted
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", send)
+
+    counts = [ratelimit.count_one("rate:test:one", timeout=70) for _ in range(3)]
+
+    assert counts == [1, 2, 3]
+    assert len(sent) == 3  # one each
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", original)
+    assert ratelimit.counted("rate:test:one") == 3  # the cache's own read sees the count
+    key = cache_on_redis.make_and_validate_key("rate:test:one")
+    ttl = cache_on_redis._cache.get_client(key).ttl(key)
+    assert 60 < ttl <= 70
+    assert not realtime.outage.down

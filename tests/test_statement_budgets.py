@@ -31,12 +31,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from django.contrib.auth import SESSION_KEY
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from chat.consumers.base import as_current_user, staff_session_ok
-from chat.consumers.client import client_post, client_start, first_message
+from chat.consumers.base import as_current_user, staff_opening
+from chat.consumers.client import client_post, client_start, client_sync, first_message
 from chat.consumers.console import (
     PreviewShown,
     console_accept,
@@ -44,7 +45,7 @@ from chat.consumers.console import (
     console_post,
     console_previews_read,
     console_snapshot,
-    console_unit_ids,
+    console_units,
 )
 from tests import factories
 
@@ -98,9 +99,15 @@ POSTGRES_BUDGETS = {
     "client repeat": 2,
     "private note": 7,
     # Ceilings to lower (measured, not designed).
-    "start": 30,
-    "accept": 38,
-    "console connect": 46,
+    "start": 22,
+    "start's sync": 7,
+    "accept": 34,
+    # A console's connect after the auth middleware's read of the session and account: the
+    # session's keep-alive and the units, then the snapshot. The first console of a worker
+    # who was offline also writes the presence and announces their units (here at once;
+    # in a server, coalesced); another console (a second tab, a reconnect) does neither.
+    "console connect": 27,
+    "another console": 14,
     # A console shown previews of waiting clients: the account check and the unit's (a
     # deactivated worker, or one taken out of the unit, gets no client text), then one
     # INSERT for all the new ones (who took part is worked out inside it), in the
@@ -112,9 +119,11 @@ SQLITE_BUDGETS = {
     "worker message": 7,
     "client repeat": 7,
     "private note": 7,
-    "start": 31,
-    "accept": 39,
-    "console connect": 46,
+    "start": 23,
+    "start's sync": 7,
+    "accept": 35,
+    "console connect": 27,
+    "another console": 14,
     "preview delivery": 5,
 }
 
@@ -193,6 +202,29 @@ def test_start(ekonomi, anna):
     assert within_budget(count, "start"), count
 
 
+def test_the_sync_after_a_start(ekonomi, anna):
+    """ClientConsumer.follow's crossing after a `start`: the first message and the place
+    in the queue. The conversation has just been made, so there is nothing to rejoin and
+    the sign of life it was made with is not written again."""
+    factories.start_conversation(ekonomi)
+    token = factories.new_token()
+    frame = {
+        "type": "start",
+        "unit": ekonomi.pk,
+        "token": token,
+        "body": "Hej",
+        "client_id": str(uuid.uuid4()),
+    }
+    client_start.func(first_message(frame), None)
+
+    with counted() as count:
+        frames, waiting_in = client_sync.func(token, 0)
+
+    assert [f["type"] for f in frames] == ["conversation.sync", "queue.position"]
+    assert frames[1]["position"] == 2 and waiting_in == ekonomi.pk
+    assert within_budget(count, "start's sync"), count
+
+
 def test_accept(ekonomi, anna):
     conversation, _token = factories.start_conversation(ekonomi)
 
@@ -202,22 +234,52 @@ def test_accept(ekonomi, anna):
     assert within_budget(count, "accept"), count
 
 
+def signed_in(user):
+    """A browser's session of `user`, loaded as Channels' auth middleware leaves it."""
+    browser = Client()
+    browser.force_login(user)
+    session = browser.session
+    assert session.get(SESSION_KEY) == str(user.pk)
+    return session
+
+
+def connect_console(user, session, channel_name: str) -> dict:
+    """StaffConsumer.connect's crossing (the session check on what the auth middleware
+    read, and the console's units), then staff_connected's snapshot."""
+    ok, units = staff_opening(user, session, console_units)
+    assert ok
+    return console_snapshot.func(user, channel_name, session.session_key, units)
+
+
 def test_a_console_connecting(ekonomi, anna):
-    """StaffConsumer.connect's session check, then staff_connected's two crossings, with
-    one conversation of Anna's and one client waiting."""
+    """Anna's first console (she was offline: her units' queues are announced, at once
+    here, where no event loop coalesces them), with one conversation of hers and one
+    client waiting."""
     factories.accept(anna, factories.start_conversation(ekonomi)[0])
     factories.start_conversation(ekonomi)
-    browser = Client()
-    browser.force_login(anna)
-    session = browser.session
+    session = signed_in(anna)
 
     with counted() as count:
-        assert staff_session_ok.func(anna, session) is True
-        console_unit_ids.func(anna)
-        snapshot = console_snapshot.func(anna, "channel.test", session.session_key)
+        snapshot = connect_console(anna, session, "channel.test")
 
     assert len(snapshot["conversations"]) == 1 and len(snapshot["waiting"]) == 1
     assert within_budget(count, "console connect"), count
+
+
+def test_another_console_connecting(ekonomi, anna):
+    """A console of a worker already online (another tab, a reconnect): nothing is
+    announced and her presence row is not written."""
+    factories.accept(anna, factories.start_conversation(ekonomi)[0])
+    factories.start_conversation(ekonomi)
+    session = signed_in(anna)
+    connect_console(anna, session, "channel.first")
+
+    with counted() as count:
+        snapshot = connect_console(anna, session, "channel.second")
+
+    assert len(snapshot["conversations"]) == 1 and len(snapshot["waiting"]) == 1
+    assert not [sql for sql in count.sql if sql.startswith('UPDATE "accounts_presence"')]
+    assert within_budget(count, "another console"), count
 
 
 def test_the_heartbeats_slow_check_reads_the_account_once(anna):

@@ -47,6 +47,18 @@ def staff_session_ok(user: User, session: Any) -> bool:
     return account_services.staff_session_ok(user=user, session=session)
 
 
+def staff_opening(user: User, session: Any, opening: Callable[[User], Any]) -> tuple[bool, Any]:
+    """A staff socket's connect, in one crossing into sync code: the session check on the
+    session and account the auth middleware has just read (neither is read again), the
+    session's keep-alive, then `opening(user)`, what the socket reads before it joins its
+    groups (a console's units). (False, None) when the session does not hold."""
+    if not account_services.staff_session_ok(
+        user=user, session=session, user_is_current=True, session_is_current=True
+    ):
+        return False, None
+    return True, opening(user)
+
+
 class AccountGone(Exception):
     """The staff member may no longer use this socket: it closes with `code`."""
 
@@ -317,17 +329,29 @@ class StaffConsumer(JsonFrameConsumer):
         if not can(user, self.permission):
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        if not await staff_session_ok(user, self.scope.get("session")):
+        # The user's own group before the check: a sign-out or an access change from now on
+        # reaches this socket (its group events wait until the connect is done).
+        await self.join(realtime.worker_group(user.pk))
+        ok, opened = await database_sync_to_async(staff_opening)(
+            user, self.scope.get("session"), self.opening
+        )
+        if not ok:
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
         self.user = user
         self.staff_check = Every(staff_check_seconds())
-        await self.join(realtime.worker_group(user.pk))
-        await self.staff_connected()
+        await self.staff_connected(opened)
 
-    async def staff_connected(self) -> None:
+    @staticmethod
+    def opening(user: User) -> Any:
+        """What `staff_connected` needs read before it joins its groups, read in the
+        connect's crossing (`staff_opening`); None: nothing."""
+        return None
+
+    async def staff_connected(self, opened: Any = None) -> None:
         """Join the groups the user may hear now, leave any other, and send the state.
-        Runs at connect and again whenever the user's access changes."""
+        Runs at connect (with what `opening` read) and again whenever the user's access
+        changes (`opened` None: read it again)."""
 
     async def keep_only(self, groups: set[str]) -> None:
         """Be in exactly `groups` (and the user's own group): what a fresh connect would

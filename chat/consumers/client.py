@@ -147,7 +147,11 @@ def client_sync(token: str, after: object) -> tuple[list[Frame], int | None]:
     (a rejoin, a sign of life)."""
     after_seq = seq_value(after, "after")
     conversation = selectors.conversation_get_for_client(token=token)
-    if conversation_rejoin(conversation=conversation):
+    # Only a conversation that left its queue can rejoin it: as read just now, most (and
+    # every start's own sync) never left, and need no locked look.
+    if conversation.state == Conversation.State.ABANDONED and conversation_rejoin(
+        conversation=conversation
+    ):
         conversation.refresh_from_db()
     conversation_touch_client(conversation=conversation)
     messages = selectors.message_list_after(conversation=conversation, after=after_seq)

@@ -88,19 +88,31 @@ def followup_questions(value: object) -> list[FollowUpQuestion]:
 
 
 # --- the console's actions: each runs in one crossing into sync code (StaffConsumer.act) --
-@database_sync_to_async
-def console_unit_ids(user: User) -> list[int]:
-    return list(selectors.unit_list_for_staff(user=user).values_list("pk", flat=True))
+def console_units(user: User) -> list[tuple[int, str]]:
+    """The console's units (id, name), by name: whose queues it hears."""
+    return list(selectors.unit_list_for_staff(user=user).values_list("pk", "name"))
+
+
+console_units_read = database_sync_to_async(console_units)
 
 
 @database_sync_to_async
-def console_snapshot(user: User, channel_name: str, session_key: str | None) -> Frame:
-    """Registers this open console (the worker can be given clients) and reads the state."""
+def console_snapshot(
+    user: User,
+    channel_name: str,
+    session_key: str | None,
+    units: list[tuple[int, str]] | None = None,
+) -> Frame:
+    """Registers this open console (the worker can be given clients) and reads the state
+    of `units` (`console_units`, read before the socket joined their groups; None: read
+    here)."""
     presence = presence_console_opened(
         worker=user, channel_name=channel_name, session_key=session_key
     )
-    units = list(selectors.unit_list_for_staff(user=user))
-    heads = selectors.queue_heads(unit_ids=[u.pk for u in units])
+    if units is None:
+        units = console_units(user)
+    unit_names = dict(units)
+    heads = selectors.queue_heads(unit_ids=list(unit_names))
     waiting = sorted(
         (row for head in heads.values() for row in head.rows), key=selectors.queue_sort_key
     )
@@ -112,7 +124,7 @@ def console_snapshot(user: User, channel_name: str, session_key: str | None) -> 
     waiting_rows = [realtime.waiting_payload(row, previews.get(row.pk)) for row in waiting]
     queue_previews_read(
         actor=user,
-        shown=previews_shown(waiting_rows, {u.pk: u.name for u in units}),
+        shown=previews_shown(waiting_rows, unit_names),
         request_id=uuid.uuid4(),
     )
     mine = selectors.conversation_list_mine(user=user)
@@ -120,7 +132,7 @@ def console_snapshot(user: User, channel_name: str, session_key: str | None) -> 
     return {
         "type": "console.snapshot",
         "units": [
-            {"id": u.pk, "name": u.name, **realtime.queue_counts(heads[u.pk])} for u in units
+            {"id": pk, "name": name, **realtime.queue_counts(heads[pk])} for pk, name in units
         ],
         "waiting": waiting_rows,
         "conversations": [mine_payload(c, user) for c in mine],
@@ -436,15 +448,21 @@ class ConsoleConsumer(StaffConsumer):
         (often in Arabic, Somali or Tigrinya) take a third of the bytes."""
         return json.dumps(content, ensure_ascii=False)
 
-    async def staff_connected(self) -> None:
+    opening = staticmethod(console_units)
+
+    async def staff_connected(self, opened: list[tuple[int, str]] | None = None) -> None:
         self.unit_names, self.previews_logged = {}, {}
         # Join before reading, as in ClientConsumer.follow: a later queue event only repeats.
-        units = {realtime.unit_staff_group(pk) for pk in await console_unit_ids(self.user)}
+        unit_list = opened if opened is not None else await console_units_read(self.user)
+        units = {realtime.unit_staff_group(pk) for pk, _name in unit_list}
         for group in units:
             await self.join(group)
         session = self.scope.get("session")
         snapshot = await console_snapshot(
-            self.user, self.channel_name, session.session_key if session is not None else None
+            self.user,
+            self.channel_name,
+            session.session_key if session is not None else None,
+            unit_list,
         )
         conversations = set()
         for conversation in snapshot["conversations"]:
@@ -454,6 +472,7 @@ class ConsoleConsumer(StaffConsumer):
         self.unit_names = {unit["id"]: unit["name"] for unit in snapshot["units"]}
         self.note_previews(snapshot["waiting"])  # the snapshot logged its own
         await self.send_json(snapshot)
+        self.alive()  # opening a console is a sign of life (written in the next batch)
 
     async def follow(self, conversation_id: int) -> None:
         await self.join(realtime.conversation_group(conversation_id))

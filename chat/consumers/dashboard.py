@@ -20,9 +20,11 @@ from chat.services.presence import (
 
 
 # --- one crossing into sync code per dashboard action ----------------------------------
-@database_sync_to_async
-def dashboard_unit_ids(user: User) -> list[int]:
+def dashboard_units(user: User) -> list[int]:
     return list(selectors.unit_list_supervised(user=user).values_list("pk", flat=True))
+
+
+dashboard_unit_ids = database_sync_to_async(dashboard_units)
 
 
 @database_sync_to_async
@@ -77,8 +79,10 @@ class DashboardConsumer(StaffConsumer):
 
     permission = "chat.view_dashboard"
 
-    async def staff_connected(self) -> None:
-        for unit_id in await dashboard_unit_ids(self.user):
+    opening = staticmethod(dashboard_units)
+
+    async def staff_connected(self, opened: list[int] | None = None) -> None:
+        for unit_id in opened if opened is not None else await dashboard_unit_ids(self.user):
             await self.join(realtime.unit_supervisors_group(unit_id))
         await self.send_json(await dashboard_snapshot(self.user))
 

@@ -85,11 +85,12 @@ def participant_present_for(*, user: User) -> Participant:
 
 
 def handover_list_offered_to(*, user: User) -> list[Handover]:
-    return list(
-        Handover.objects.filter(to_worker=user, state=Handover.State.OFFERED).select_related(
-            "from_worker", "to_worker", "to_unit", "from_unit"
-        )
-    )
+    offered = Handover.objects.filter(to_worker=user, state=Handover.State.OFFERED)
+    # Every console's connect asks, and almost always none waits: asked first without the
+    # four joins, whose SQL took a fifth of a console connect's CPU to build.
+    if not offered.exists():
+        return []
+    return list(offered.select_related("from_worker", "to_worker", "to_unit", "from_unit"))
 
 
 def participant_get_present(*, participant_id: int) -> Participant | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -33,7 +33,7 @@ from chat.realtime import risk_visible
 from chat.selectors.conversations import conversation_list_waiting
 from chat.selectors.staff import StaffLoad, unit_staff_load
 from chat.selectors.staffing import staffing_status
-from chat.selectors.units import local_time, unit_hours_text, unit_is_open
+from chat.selectors.units import hours_text, local_time, periods_open, unit_hours_on, unit_is_open
 
 
 class WaitingRow(NamedTuple):
@@ -315,6 +315,7 @@ class QueueSnapshot:
     staff: list[StaffLoad]
     is_open: bool
     estimate: dict[str, Any] | None  # estimate_basis
+    hours: list[tuple[time, time]]  # today's opening periods (`unit_hours_on`)
 
     @property
     def head(self) -> QueueHead:
@@ -325,14 +326,17 @@ class QueueSnapshot:
 def queue_snapshot(*, unit: Unit, at: datetime | None = None) -> QueueSnapshot:
     """The unit's queue in one pass: the same number of statements for 5 or 500 waiting."""
     now = at or timezone.now()
+    local = local_time(now)
     waiting = waiting_rows(unit_id=unit.pk)
     staff = unit_staff_load(unit=unit, at=now)
+    hours = unit_hours_on(unit=unit, day=local.date())
     return QueueSnapshot(
         unit=unit,
         at=now,
         waiting=waiting,
         staff=staff,
-        is_open=unit_is_open(unit=unit, at=now),
+        hours=hours,
+        is_open=unit.is_active and periods_open(hours, local.time()),  # unit_is_open's rule
         # Handling times only matter to someone waiting.
         estimate=estimate_basis(staff=staff, durations=handling_minutes(unit=unit, at=now))
         if waiting
@@ -460,31 +464,36 @@ def unit_stats(
     list, staff and opening are used, not read again."""
     if snapshot is None:
         now = at or timezone.now()
+        local = local_time(now)
         head = queue_heads(unit_ids=[unit.pk])[unit.pk]
         staff = unit_staff_load(unit=unit, at=now)
-        is_open = unit_is_open(unit=unit, at=now)
+        hours = unit_hours_on(unit=unit, day=local.date())
+        is_open = unit.is_active and periods_open(hours, local.time())  # unit_is_open's rule
     else:
-        now, head, staff, is_open = (
+        now, head, staff, is_open, hours = (
             snapshot.at,
             snapshot.head,
             snapshot.staff,
             snapshot.is_open,
+            snapshot.hours,
         )
-    local = local_time(now)
+        local = local_time(now)
     start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    today = Conversation.objects.filter(unit=unit, created_at__gte=start_of_day)
-    accepted_today = [
-        (accepted - queued).total_seconds()
-        for queued, accepted in today.filter(accepted_at__isnull=False).values_list(
-            "queued_at", "accepted_at"
-        )
-        if accepted is not None
-    ]
+    # Today's accepted and abandoned conversations in one read: the waits and the count.
+    today = Conversation.objects.filter(unit=unit, created_at__gte=start_of_day).filter(
+        Q(accepted_at__isnull=False) | Q(state=Conversation.State.ABANDONED)
+    )
+    accepted_today, abandoned_today = [], 0
+    for queued, accepted, state in today.values_list("queued_at", "accepted_at", "state"):
+        if state == Conversation.State.ABANDONED:
+            abandoned_today += 1
+        if accepted is not None:
+            accepted_today.append((accepted - queued).total_seconds())
     return {
         "id": unit.pk,
         "name": unit.name,
         "is_open": is_open,
-        "hours_today": unit_hours_text(unit=unit, day=local.date()),
+        "hours_today": hours_text(hours),
         "auto_assign": unit.auto_assign,
         "waiting_count": head.total,
         "urgent_beyond": head.urgent_beyond,
@@ -495,7 +504,7 @@ def unit_stats(
         "average_wait_today_seconds": int(sum(accepted_today) / len(accepted_today))
         if accepted_today
         else None,
-        "abandoned_today": today.filter(state=Conversation.State.ABANDONED).count(),
+        "abandoned_today": abandoned_today,
         "active_count": Conversation.objects.filter(
             unit=unit, state=Conversation.State.ACTIVE
         ).count(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
-from django.db.models import QuerySet
+from django.db.models import IntegerField, QuerySet, TimeField, Value
 from django.utils import timezone
 
 from accounts.models import ClosedDay, OpeningHours, Unit, UnitTranslation, User
@@ -61,33 +61,59 @@ def local_time(at: datetime | None) -> datetime:
     return timezone.localtime(at or timezone.now())
 
 
+# Marks the closed day's row in `unit_hours_on`'s one statement (weekdays are 0-6).
+CLOSED_MARK = -1
+
+
 def unit_hours_on(*, unit: Unit, day: date) -> list[tuple[time, time]]:
     """The unit's opening periods on `day`; empty on a closed day. No periods configured at
-    all means open around the clock, shown as AROUND_THE_CLOCK."""
-    if ClosedDay.objects.filter(unit=unit, date=day).exists():
+    all means open around the clock, shown as AROUND_THE_CLOCK. One statement: the unit's
+    weekly periods and, marked CLOSED_MARK, the day's closing if there is one."""
+    # No ORDER BY in either half: SQLite allows none inside a compound statement.
+    periods = (
+        OpeningHours.objects.filter(unit=unit).order_by().values_list("weekday", "opens", "closes")
+    )
+    closed = (
+        ClosedDay.objects.filter(unit=unit, date=day)
+        .order_by()
+        .values_list(
+            Value(CLOSED_MARK, output_field=IntegerField()),
+            Value(None, output_field=TimeField()),
+            Value(None, output_field=TimeField()),
+        )
+    )
+    rows = list(periods.union(closed, all=True))
+    if any(weekday == CLOSED_MARK for weekday, _opens, _closes in rows):
         return []
-    periods = list(OpeningHours.objects.filter(unit=unit).values_list("weekday", "opens", "closes"))
-    if not periods:
+    if not rows:
         return [(time.min, time.max)]
-    return [(opens, closes) for weekday, opens, closes in periods if weekday == day.weekday()]
+    return sorted((opens, closes) for weekday, opens, closes in rows if weekday == day.weekday())
+
+
+def periods_open(periods: list[tuple[time, time]], at: time) -> bool:
+    """Whether `at` (a local time) falls in one of the periods of `unit_hours_on`."""
+    return any(opens <= at < closes for opens, closes in periods)
 
 
 def unit_is_open(*, unit: Unit, at: datetime | None = None) -> bool:
     local = local_time(at)
     if not unit.is_active:
         return False
-    periods = unit_hours_on(unit=unit, day=local.date())
-    now = local.time()
-    return any(opens <= now < closes for opens, closes in periods)
+    return periods_open(unit_hours_on(unit=unit, day=local.date()), local.time())
 
 
-def unit_hours_text(*, unit: Unit, day: date) -> str:
-    """ "08:00–12:00, 13:00–16:00", AROUND_THE_CLOCK, or "" when closed all day. The same in
-    every language: dashboards share one announcement of it."""
-    periods = unit_hours_on(unit=unit, day=day)
+def hours_text(periods: list[tuple[time, time]]) -> str:
+    """ "08:00–12:00, 13:00–16:00", AROUND_THE_CLOCK, or "" when closed all day, for the
+    periods of `unit_hours_on`. The same in every language: dashboards share one
+    announcement of it."""
     if periods == [(time.min, time.max)]:
         return AROUND_THE_CLOCK
     return ", ".join(f"{opens:%H:%M}–{closes:%H:%M}" for opens, closes in periods)
+
+
+def unit_hours_text(*, unit: Unit, day: date) -> str:
+    """`hours_text` of the unit's periods on `day`."""
+    return hours_text(unit_hours_on(unit=unit, day=day))
 
 
 def unit_week_hours(*, unit: Unit) -> list[tuple[str, str]]:

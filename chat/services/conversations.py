@@ -91,10 +91,21 @@ def conversation_start(
     return conversation, True
 
 
+# A client's sign of life younger than this is not written again: the grace periods that
+# read it are tens of seconds.
+TOUCH_AGAIN_AFTER = timedelta(seconds=1)
+
+
 def conversation_touch_client(*, conversation: Conversation) -> None:
     """A sign of life from the client's socket written at once (a resume, a socket that
-    closed); keeps a waiting client's place. Heartbeats go through chat/liveness.py."""
-    Conversation.objects.filter(pk=conversation.pk).update(client_seen_at=timezone.now())
+    closed); keeps a waiting client's place. Heartbeats go through chat/liveness.py. One
+    stored under a second ago (as `conversation` was read: a start's own sync) is not
+    written again."""
+    now = timezone.now()
+    seen = conversation.client_seen_at
+    if seen is not None and timedelta(0) <= now - seen < TOUCH_AGAIN_AFTER:
+        return
+    Conversation.objects.filter(pk=conversation.pk).update(client_seen_at=now)
 
 
 # Rows per UPDATE of a batch of heartbeats: the statement stays small on either database.

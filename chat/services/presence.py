@@ -41,9 +41,10 @@ def _unit_ids(worker: User) -> list[int]:
 def _announce(worker: User, presence: Presence) -> None:
     """Tell the worker's consoles and every unit of theirs; free capacity may assign."""
     realtime.publish_on_commit(realtime.worker_group(worker.pk), realtime.presence_event(presence))
-    for unit_id in _unit_ids(worker):
+    unit_ids = _unit_ids(worker)
+    for unit_id in unit_ids:
         queue_announce(unit_id=unit_id)
-    queue_dispatch_on_commit(unit_ids=_unit_ids(worker))
+    queue_dispatch_on_commit(unit_ids=unit_ids)
 
 
 def presence_touch(*, worker: User) -> Presence:
@@ -105,17 +106,28 @@ def _shown(presence: Presence) -> str:
 def presence_console_opened(
     *, worker: User, channel_name: str, session_key: str | None
 ) -> Presence:
-    """A console socket of the worker opened: they can be given clients again."""
+    """A console socket of the worker opened: they can be given clients again. A worker
+    others already see online (another console of theirs is open and spoke within the
+    grace) changes nothing anyone sees: their `last_seen` is left to the console's sign of
+    life, batched like a heartbeat's (chat/liveness.py), and nothing is announced."""
     with transaction.atomic():
         presence = presence_lock(worker=worker)
         was_offline = _shown(presence) == Presence.Shown.OFFLINE
-        ConsoleConnection.objects.update_or_create(
-            channel_name=channel_name,
-            defaults={"user": worker, "session_hash": session_hash(session_key)},
+        # One statement, whether the row is new (a socket opening) or not (the same socket
+        # reading its state again after an access change).
+        ConsoleConnection.objects.bulk_create(
+            [
+                ConsoleConnection(
+                    user=worker, channel_name=channel_name, session_hash=session_hash(session_key)
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["channel_name"],
+            update_fields=["user", "session_hash"],
         )
         presence.last_seen = timezone.now()
-        presence.save(update_fields=["last_seen"])
         if was_offline:
+            presence.save(update_fields=["last_seen"])
             _announce(worker, presence)
     return presence
 

@@ -27,11 +27,17 @@ def queue_announce(*, unit_id: int) -> None:
 
 def presence_lock(*, worker: User) -> Presence:
     """The worker's presence row, created on first use, locked until the transaction ends.
-    Every assignment to a worker takes this lock, so capacity is never exceeded."""
-    Presence.objects.get_or_create(
+    Every assignment to a worker takes this lock, so capacity is never exceeded. One
+    statement once the row exists."""
+    found = Presence.objects.select_for_update().filter(user=worker).first()
+    if found is not None:
+        return found
+    presence, created = Presence.objects.get_or_create(
         user=worker, defaults={"capacity": selectors.default_capacity_for(worker=worker)}
     )
-    return Presence.objects.select_for_update().get(user=worker)
+    if created:
+        return presence  # a row this transaction inserted is locked until it ends
+    return Presence.objects.select_for_update().get(user=worker)  # another made it meanwhile
 
 
 def conversation_assign(
