@@ -764,6 +764,50 @@ class StaffingSample(models.Model):
         return f"{self.unit} staffing at {self.at:%Y-%m-%d %H:%M}"
 
 
+class StatisticsDay(models.Model):
+    """The statistics' nightly roll-up: one unit's figures for one closed local day, as the
+    additive tally the figures are computed from (chat/selectors/statistics.py `Tally`):
+    counts, and per hour of the day how many clients took each five-second step of waiting,
+    talking or leaving, the staffing samples' sums, per worker the conversation lengths.
+    Counts only: no client, no text. Written once per (unit, day) by the nightly rule
+    (chat/services/statistics.py `statistics_roll_up`); the page reads it for whole past
+    days and queries the rest live."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="statistics_days")
+    day = models.DateField()  # Europe/Stockholm
+    tally = models.JSONField()
+    rolled_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["unit", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "day"], name="statistics_day_once_per_unit")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} statistics {self.day:%Y-%m-%d}"
+
+
+class StatisticsMonth(models.Model):
+    """The sum of one unit's StatisticsDay tallies of one whole calendar month, written by
+    the same nightly rule once every day of the month is stored, so that a year is read
+    as twelve rows per unit instead of 365."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="statistics_months")
+    month = models.DateField()  # its first day
+    tally = models.JSONField()
+    rolled_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["unit", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "month"], name="statistics_month_once_per_unit")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} statistics {self.month:%Y-%m}"
+
+
 class StaffingMinimum(models.Model):
     """At least `minimum` staff serving (available or busy) in `unit` in one hour of the
     week, in Europe/Stockholm time. An hour without a row has no minimum."""

@@ -6,7 +6,8 @@ answered in time go back, conversations nobody answers are flagged or returned, 
 without a console for the grace period are offline and their clients go back to the
 queue, urgent referrals nobody accepted escalate, every unit's numbers are refreshed and its
 staffing is sampled for the statistics.
-`timed_purge` is the nightly retention purge.
+`timed_nightly` is the nightly work: the retention purge, then the statistics' roll-up of
+the days that closed (catching up any night that was missed).
 
 Exactly one trigger runs them per deployment: the scheduler process
 (`manage.py run_scheduler`) where several processes share Redis, and one in-process timer
@@ -31,7 +32,7 @@ from chat.services.presence import presence_check_offline
 from chat.services.queue import conversation_flag_if_unanswered, queue_announce
 from chat.services.referrals import referral_escalate_if_due
 from chat.services.retention import retention_purge
-from chat.services.statistics import staffing_sample_take
+from chat.services.statistics import staffing_sample_take, statistics_roll_up
 
 SWEEP_SECONDS = 15  # how often the trigger runs the sweep
 
@@ -50,9 +51,20 @@ def timed_sweep() -> int:
     return left
 
 
-def timed_purge() -> PurgeReport:
-    """The nightly retention purge (chat/services/retention.py)."""
-    return retention_purge()
+def timed_nightly() -> PurgeReport:
+    """The nightly rules: the retention purge (chat/services/retention.py), then the
+    statistics' roll-up of every closed day not rolled up yet (statistics_roll_up_closed_days).
+    Returns the purge's report."""
+    report = retention_purge()
+    statistics_roll_up_closed_days()
+    return report
+
+
+def statistics_roll_up_closed_days() -> int:
+    """Every unit's closed days that have no roll-up yet get one (chat/services/statistics.py):
+    yesterday, and any day a missed night or a conversation still open then left behind.
+    Idempotent. Returns how many (unit, day) rows were written."""
+    return statistics_roll_up()
 
 
 def conversation_abandon_silent() -> int:
