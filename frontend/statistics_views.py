@@ -24,9 +24,10 @@ from chat.selectors.statistics import (
     Report,
     statistics_report,
     statistics_units_for,
+    worker_own_figures,
 )
 from frontend.decorators import staff_page
-from frontend.forms import StatisticsFilter
+from frontend.forms import OwnStatisticsFilter, StatisticsFilter
 from frontend.views import _csv_cell
 
 
@@ -205,20 +206,22 @@ def cell(figure: Figure | None, unit: str) -> dict[str, Any]:
     return {"state": "value", "text": format_value(figure.value, unit)}
 
 
-def summary_sections(report: Report) -> list[dict[str, Any]]:
+def sections_of(spec: list[tuple[Any, list[Row]]], now: Any, before: Any) -> list[dict[str, Any]]:
+    """A summary table's sections: each row's figure of `now` and of `before` (whatever the
+    rows' getters read: the unit figures or a worker's own), with the change."""
     sections = []
-    for title, rows in SUMMARY:
+    for title, rows in spec:
         lines = []
         for row in rows:
-            now, before = row.get(report.current), row.get(report.previous)
+            fig_now, fig_before = row.get(now), row.get(before)
             change = ""
             if (
-                now is not None
-                and before is not None
-                and now.shown is not None
-                and before.shown is not None
+                fig_now is not None
+                and fig_before is not None
+                and fig_now.shown is not None
+                and fig_before.shown is not None
             ):
-                diff = now.shown - before.shown
+                diff = fig_now.shown - fig_before.shown
                 if abs(diff) < 0.05:  # no "-0,0": unchanged at the precision shown
                     diff = 0.0
                 change = ("+" if diff > 0 else "") + format_value(diff, row.unit)
@@ -227,13 +230,17 @@ def summary_sections(report: Report) -> list[dict[str, Any]]:
                     "key": row.key,
                     "label": row.label,
                     "unit": row.unit,
-                    "now": cell(now, row.unit),
-                    "before": cell(before, row.unit),
+                    "now": cell(fig_now, row.unit),
+                    "before": cell(fig_before, row.unit),
                     "change": change,
                 }
             )
         sections.append({"title": title, "rows": lines})
     return sections
+
+
+def summary_sections(report: Report) -> list[dict[str, Any]]:
+    return sections_of(SUMMARY, report.current, report.previous)
 
 
 def chart_data(report: Report) -> dict[str, Any]:
@@ -362,3 +369,106 @@ def statistics_csv(request: HttpRequest) -> HttpResponse:
                 cell(worker["length_median"], "minutes")["text"],
             )
     return response
+
+
+# --- a worker's own figures -------------------------------------------------------------------
+def _own(key: str) -> Callable[[dict[str, Figure]], Figure]:
+    return lambda figures: figures[key]
+
+
+OWN_SUMMARY: list[tuple[Any, list[Row]]] = [
+    (
+        gettext_lazy("Your chats"),
+        [
+            Row("chats", gettext_lazy("Chats you ended"), "count", _own("chats")),
+            Row(
+                "length_median",
+                gettext_lazy("Conversation length, median"),
+                "minutes",
+                _own("length_median"),
+            ),
+            Row(
+                "length_p90",
+                gettext_lazy("Conversation length, 9 in 10 within"),
+                "minutes",
+                _own("length_p90"),
+            ),
+            Row(
+                "messages_median",
+                gettext_lazy("Messages and events per conversation, median"),
+                "number",
+                _own("messages_median"),
+            ),
+            Row("handovers", gettext_lazy("Handovers you made"), "count", _own("handovers")),
+        ],
+    ),
+    (
+        gettext_lazy("Follow-up"),
+        [
+            Row(
+                "followups_asked",
+                gettext_lazy("Questions you asked clients"),
+                "count",
+                _own("followups_asked"),
+            ),
+            Row(
+                "followups_answered",
+                gettext_lazy("Of those, answered by the client"),
+                "count",
+                _own("followups_answered"),
+            ),
+            Row(
+                "followup_answer_time",
+                gettext_lazy("Time for the client to answer, median"),
+                "hours",
+                _own("followup_answer_hours_median"),
+            ),
+        ],
+    ),
+    (
+        gettext_lazy("Quality"),
+        [
+            Row(
+                "survey_answers",
+                gettext_lazy("Survey answers about your chats"),
+                "count",
+                _own("survey_answers"),
+            ),
+            Row(
+                "survey_helped",
+                gettext_lazy("Got the help they needed"),
+                "count",
+                _own("survey_helped"),
+            ),
+            Row(
+                "survey_rating",
+                gettext_lazy("Average rating (1–5)"),
+                "number",
+                _own("survey_rating"),
+            ),
+        ],
+    ),
+]
+
+
+@never_cache
+@staff_page("chat.view_own_statistics")
+def own_statistics_page(request: HttpRequest) -> HttpResponse:
+    """The signed-in worker's own figures for a period beside the period before: theirs
+    only, never another worker's, never ranked."""
+    form = OwnStatisticsFilter(request.GET or None)
+    context: dict[str, Any] = {"form": form, "min_clients": MIN_CLIENTS}
+    if request.GET and not form.is_valid():
+        return render(request, "frontend/own_statistics.html", context, status=400)
+    period = form.to_period(timezone.localdate())
+    previous = period.previous()
+    context.update(
+        period=period,
+        previous=previous,
+        sections=sections_of(
+            OWN_SUMMARY,
+            worker_own_figures(worker=request.user, period=period),  # type: ignore[arg-type]
+            worker_own_figures(worker=request.user, period=previous),  # type: ignore[arg-type]
+        ),
+    )
+    return render(request, "frontend/own_statistics.html", context)

@@ -766,6 +766,62 @@ def worker_figures(
     return rows
 
 
+def worker_own_figures(*, worker: User, period: Period) -> dict[str, Figure]:
+    """A worker's own figures for `period`, for their own page only (never another's, never
+    ranked): the chats they ended as the conversation's worker with how long they took, the
+    handovers they made, the follow-up questions they asked and clients' answers to them,
+    and their chats' survey results, where nothing shows below MIN_CLIENTS answers (the
+    survey page's rule). Any figure from fewer than MIN_CLIENTS clients is hidden as
+    everywhere. Live reads by the worker's own rows; no message text."""
+    start, end = period.bounds()
+    own = Conversation.objects.filter(worker=worker, created_at__gte=start, created_at__lt=end)
+    ended = own.filter(
+        state=Conversation.State.ENDED, first_accepted_at__isnull=False, ended_at__isnull=False
+    )
+    lengths = Distribution()
+    for row in _bucketed(ended, "ended_at", "first_accepted_at"):
+        lengths.add(_steps_in_minutes(row["step"]), row["n"])
+    seqs = Distribution()
+    for last_seq, n in ended.values_list("last_seq").annotate(n=Count("pk")).order_by():
+        seqs.add(float(last_seq), n)
+    handovers = Handover.objects.filter(
+        from_worker=worker, created_at__gte=start, created_at__lt=end
+    ).count()
+    asked = FollowUp.objects.filter(
+        asked_by=worker, kind=FollowUp.Kind.TO_CLIENT, created_at__gte=start, created_at__lt=end
+    )
+    answer_hours = Distribution()
+    for row in _bucketed(asked.filter(answered_at__isnull=False), "answered_at", "created_at"):
+        answer_hours.add(_steps_in_minutes(row["step"]) / 60, row["n"])
+    survey = SurveyAnswer.objects.filter(
+        conversation__worker=worker, created_at__gte=start, created_at__lt=end
+    ).aggregate(
+        answers=Count("pk"),
+        rated=Count("rating"),
+        rating_sum=Sum("rating"),
+        helped=Count("pk", filter=Q(helped=SurveyAnswer.Helped.YES)),
+    )
+    answers = survey["answers"]
+    # The survey's rule: below MIN_CLIENTS answers nothing at all shows.
+    surveyed = answers
+    return {
+        "chats": count(lengths.total),
+        "length_median": lengths.median(),
+        "length_p90": lengths.percentile(0.9),
+        "messages_median": seqs.median(),
+        "handovers": count(handovers),
+        "followups_asked": count(asked.count()),
+        "followups_answered": count(answer_hours.total),
+        "followup_answer_hours_median": answer_hours.median(),
+        "survey_answers": count(answers),
+        "survey_helped": Figure(float(survey["helped"]), surveyed),
+        "survey_rating": Figure(
+            survey["rating_sum"] / survey["rated"] if survey["rated"] else None,
+            surveyed if survey["rated"] else 0,
+        ),
+    }
+
+
 # --- the page ---------------------------------------------------------------------------------
 @dataclass
 class Report:
