@@ -508,14 +508,19 @@ class FollowUp(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     # The client has seen the answer to their question (shown as new until then).
     read_at = models.DateTimeField(null=True, blank=True)
+    # A client's question still unanswered after FOLLOWUP_REMINDER_DAYS: when the timed rule
+    # marked it as waiting long in the unit's inbox (the reminder; counted by the statistics).
+    reminded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
-        # The statistics read questions by when they were asked and answered.
+        # The statistics read questions by when they were asked and answered, and reminders
+        # by when they were given.
         indexes = [
             models.Index(fields=["created_at"], name="followup_created"),
             models.Index(fields=["answered_at"], name="followup_answered"),
+            models.Index(fields=["reminded_at"], name="followup_reminded"),
         ]
 
     def __str__(self) -> str:

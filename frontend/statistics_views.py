@@ -155,7 +155,12 @@ SUMMARY: list[tuple[Any, list[Row]]] = [
                 "hours",
                 lambda f: f.followup_answer_hours_median,
             ),
-            Row("reminders", gettext_lazy("Reminders sent"), "count", lambda f: f.reminders),
+            Row(
+                "reminders",
+                gettext_lazy("Reminders about clients' questions waiting long"),
+                "count",
+                lambda f: f.reminders,
+            ),
         ],
     ),
     (

@@ -321,7 +321,7 @@ def test_the_page_shows_the_period_and_hides_small_cells(ekonomi, anna, sara):
     assert "9 Nov 2026" in page and "15 Nov 2026" in page
     assert f"fewer than {MIN_CLIENTS}" in page
     assert SECRET not in page
-    assert "no data" in page  # reminders: not recorded yet
+    assert 'data-key="reminders"' in page
 
 
 def test_the_page_refuses_a_unit_the_reader_does_not_supervise(ekonomi, vald, sara):
@@ -489,3 +489,30 @@ def test_own_statistics_read_no_message_text_and_refuse_a_bad_period(ekonomi, an
     bad = own_page(anna, period="custom", start="2026-11-10", end="2026-11-01")
     assert bad.status_code == 400
     assert "The last day comes before the first." in bad.content.decode()
+
+
+# --- reminders about clients' questions ------------------------------------------------------
+def test_reminders_are_recorded_once_by_the_timed_rule_and_counted(settings, ekonomi, vald, anna):
+    from chat.services.cases import followup_client_ask, followup_worker_answer
+    from chat.services.timed import followup_remind_due
+
+    settings.FOLLOWUP_REMINDER_DAYS = 2
+    c = conversation(ekonomi, came=at(DAY, 10), worker=anna)
+    old = [followup_client_ask(case=c.case, body=f"Fråga {n}?") for n in range(6)]
+    fresh = followup_client_ask(case=c.case, body="Ny fråga?")
+    answered_in_time = followup_client_ask(case=c.case, body="Besvarad?")
+    followup_worker_answer(followup=answered_in_time, actor=anna, answer="Ja.")
+    elsewhere = followup_client_ask(case=factories.new_case(vald), body="Annan enhet?")
+    FollowUp.objects.exclude(pk=fresh.pk).update(created_at=timezone.now() - timedelta(days=3))
+
+    first = followup_remind_due()
+    again = followup_remind_due()
+
+    assert (first, again) == (7, 0)  # six old ones and the other unit's; once each
+    reminded = set(FollowUp.objects.filter(reminded_at__isnull=False).values_list("pk", flat=True))
+    assert reminded == {f.pk for f in old} | {elsewhere.pk}
+    today = Period("day", timezone.localdate(), timezone.localdate())
+    figures = statistics_figures(units=[ekonomi], period=today)
+    assert figures.reminders is not None and figures.reminders.shown == 6
+    assert statistics_figures(units=[vald], period=today).reminders.hidden  # one: hidden
+    assert statistics_figures(units=[ekonomi], period=week_of(DAY)).reminders.empty

@@ -248,9 +248,18 @@ def referral_figures(*, units: Sequence[Unit], period: Period) -> dict[str, Figu
 
 
 def reminder_figures(*, units: Sequence[Unit], period: Period) -> Figure | None:
-    """Reminders sent about unanswered follow-up questions: None ("not recorded") until
-    reminders are recorded."""
-    return None
+    """Reminders given in the period about clients' follow-up questions unanswered for
+    FOLLOWUP_REMINDER_DAYS (`FollowUp.reminded_at`, recorded by the timed rule), one per
+    question, each a client of its own."""
+    start, end = period.bounds()
+    return count(
+        FollowUp.objects.filter(
+            case__unit__in=units,
+            kind=FollowUp.Kind.FROM_CLIENT,
+            reminded_at__gte=start,
+            reminded_at__lt=end,
+        ).count()
+    )
 
 
 # --- the tally: what the figures are computed from -------------------------------------------
