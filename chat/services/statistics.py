@@ -112,12 +112,16 @@ def _roll_up_months(first: date, through: date) -> int:
     whose days are all stored and that has no month row yet. Returns how many written."""
     month = first.replace(day=1)
     done = set(StatisticsMonth.objects.filter(month__gte=month).values_list("unit_id", "month"))
+    unit_ids = set(Unit.objects.values_list("pk", flat=True))
     rows = []
     while True:
         following = (month + timedelta(days=32)).replace(day=1)
         last = following - timedelta(days=1)
         if last > through:
             break
+        if all((unit_id, month) in done for unit_id in unit_ids):  # every unit's is stored
+            month = following
+            continue
         stored = (
             StatisticsDay.objects.filter(day__gte=month, day__lte=last)
             .values("unit_id")
