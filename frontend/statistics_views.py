@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -248,6 +249,97 @@ def summary_sections(report: Report) -> list[dict[str, Any]]:
     return sections_of(SUMMARY, report.current, report.previous)
 
 
+def _cells(*pairs: tuple[Figure | None, str]) -> list[dict[str, Any]]:
+    """Table cells for figures; a hidden first figure hides the row's cells after it as one
+    'fewer than 5' (they are about the same clients)."""
+    first = pairs[0][0]
+    if first is not None and first.hidden:
+        return [{**cell(first, pairs[0][1]), "colspan": len(pairs)}]
+    return [{**cell(fig, unit), "colspan": 1} for fig, unit in pairs]
+
+
+def _plain(value: float | None) -> dict[str, Any]:
+    """A cell that is not about clients (staff counts): the value or a dash."""
+    text = "–" if value is None else format_value(value, "number")
+    return {"state": "value" if value is not None else "empty", "text": text, "colspan": 1}
+
+
+def chart_tables(report: Report) -> list[dict[str, Any]]:
+    """The charts' sections, each a chart and the data table beside it with the same figures:
+    one template include renders them all (frontend/statistics_chart.html). `key` names the
+    chart's element (`chart-<key>`), its table (`table-<key>`) and its series in
+    chart_data()."""
+    f = report.current
+    hour = "{:02d}:00".format
+    return [
+        {
+            "key": "weeks",
+            "title": _("Personal contacts per week"),
+            "chart_label": _(
+                "Personal contacts per week; the table beside it has the same figures. "
+                "Arrow keys move between the weeks."
+            ),
+            "caption": _("Personal contacts per week"),
+            "columns": [_("Week starting"), _("Personal contacts")],
+            "rows": [
+                {
+                    "label": date_filter(week, "j M"),
+                    "datetime": week.isoformat(),
+                    "cells": _cells((fig, "count")),
+                }
+                for week, fig in f.personal_per_week
+            ],
+        },
+        {
+            "key": "waits",
+            "title": _("Time to first answer by hour of day"),
+            "chart_label": _(
+                "Time to first answer by hour of day, median and 9 in 10 within, in minutes; "
+                "the table beside it has the same figures. Arrow keys move between the hours."
+            ),
+            "caption": _("Time to first answer by hour of day, in minutes"),
+            "columns": [_("Hour"), _("Median"), _("9 in 10 within")],
+            "rows": [
+                {"label": hour(h), "cells": _cells((median, "minutes"), (p90, "minutes"))}
+                for h, median, p90 in f.wait_by_hour
+                if median.clients
+            ],
+        },
+        {
+            "key": "staffing",
+            "title": _("Staffing and clients by hour of day"),
+            "intro": _(
+                "Staff online and serving (available or busy) on average in each hour, beside "
+                "the chats that began in that hour per day and the clients waiting on average."
+            ),
+            "chart_label": _(
+                "Staffing and clients by hour of day; the table beside it has the same "
+                "figures. Arrow keys move between the hours."
+            ),
+            "caption": _("Staffing and clients by hour of day"),
+            "columns": [
+                _("Hour"),
+                _("Staff online"),
+                _("Staff serving"),
+                _("Chats per day"),
+                _("Clients waiting"),
+            ],
+            "rows": [
+                {
+                    "label": hour(row["hour"]),
+                    "cells": [
+                        _plain(row["staff_online"]),
+                        _plain(row["staff_serving"]),
+                        *_cells((row["arrivals"], "number"), (row["waiting"], "number")),
+                    ],
+                }
+                for row in f.staffing_by_hour
+                if row["staff_online"] is not None or row["arrivals"].clients
+            ],
+        },
+    ]
+
+
 def chart_data(report: Report) -> dict[str, Any]:
     """The charts' series (hidden cells are null: a gap, never a value)."""
     f = report.current
@@ -295,6 +387,7 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
         context.update(
             sections=summary_sections(report),
             charts=chart_data(report),
+            chart_tables=chart_tables(report),
             query=request.GET.urlencode(),
             printing=request.GET.get("print") == "1",
         )
