@@ -39,7 +39,7 @@ class Row:
     key: str
     label: Any
     unit: str  # count, minutes, hours, share, number
-    get: Callable[[Figures], Figure | None]
+    get: Callable[[Any], Figure | None]  # reads Figures, or a worker's own figures (a dict)
 
 
 def _referrals(f: Figures) -> Figure | None:
