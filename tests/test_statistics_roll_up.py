@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import statistics as pystats
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -298,3 +298,26 @@ def test_a_whole_month_is_read_from_its_month_row_and_equals_the_tables(ekonomi,
         (month + timedelta(days=27)).isoformat(),
     )
     assert statistics_figures(units=[ekonomi, vald], period=period) == live
+
+
+def test_the_day_the_clocks_go_back_rolls_up_like_any_other(ekonomi, anna):
+    """25 hours on 25 October 2026 in Stockholm: the hour 02 comes twice, and a chat just
+    after midnight UTC belongs to the local day before or after."""
+    for utc in (
+        datetime(2026, 10, 24, 21, 30),  # 23:30 on the 24th (summer time)
+        datetime(2026, 10, 24, 22, 30),  # 00:30 on the 25th
+        datetime(2026, 10, 25, 0, 30),  # 02:30 summer time
+        datetime(2026, 10, 25, 1, 30),  # 02:30 winter time
+        datetime(2026, 10, 25, 23, 30),  # 00:30 on the 26th
+    ):
+        for _ in range(3):
+            conversation(ekonomi, came=utc.replace(tzinfo=UTC), waited=3, worker=anna)
+    period = Period("custom", date(2026, 10, 24), date(2026, 10, 26))
+    live = statistics_figures(units=[ekonomi], period=period)
+
+    statistics_roll_up(since=date(2026, 10, 20), through=date(2026, 10, 31))
+
+    days = dict(StatisticsDay.objects.filter(unit=ekonomi).values_list("day", "tally"))
+    assert (days[date(2026, 10, 24)]["chats"], days[date(2026, 10, 25)]["chats"]) == (3, 9)
+    assert days[date(2026, 10, 25)]["waits"]["2"] == {"36": 6}  # both 02:30s, 3 minutes
+    assert statistics_figures(units=[ekonomi], period=period) == live
