@@ -7,8 +7,11 @@ client. A figure built from fewer than MIN_CLIENTS clients is hidden (`Figure.hi
 as the survey page does, because a small count can point at one person. Per-worker
 figures go only to the worker themselves and to supervisors of their units.
 
-Reads use the (unit, created_at) index of conversations and the staffing samples the
-timed sweep takes (chat/services/statistics.py).
+Most figures are computed from a `Tally` of counts and step counts: for whole past days
+the nightly roll-up's stored tallies (StatisticsDay, StatisticsMonth; written by
+chat/services/statistics.py), for the rest the tables themselves, read by the
+(unit, created_at) index of conversations and the staffing samples the timed sweep takes.
+Follow-up, referral and reminder figures are always read live.
 """
 
 from __future__ import annotations
