@@ -12,10 +12,15 @@ whole view: parsing, queries, rendering), for:
 - one unit, one month;
 - all units, the whole year (a custom period of 365 days) and its CSV.
 
+Before timing, the statistics' roll-up is filled for every closed day (the backfill the
+nightly rule keeps up to date, chat/services/statistics.py), so the page reads stored days
+for the past and the tables for today; `--live` times the page without it.
+
     .venv/bin/python bench/statistics_page.py                        # PostgreSQL, 200,000
     .venv/bin/python bench/statistics_page.py --quick                # 20,000, 3 runs
     .venv/bin/python bench/statistics_page.py --backend sqlite
     .venv/bin/python bench/statistics_page.py --db-name cc_mine      # another scratch name
+    .venv/bin/python bench/statistics_page.py --reuse --live         # without the roll-up
 
 The PostgreSQL database (`--db-name`, default `cc_stats_bench`) is dropped first and at
 the end. No timing is asserted; it prints a table (docs/performance.md has the latest).
@@ -309,6 +314,11 @@ def main() -> int:
     parser.add_argument(
         "--reuse", action="store_true", help="time against the data a --keep run left"
     )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="no roll-up: every figure from the tables (discards stored days)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.conversations, args.runs = 20_000, 3
@@ -349,6 +359,16 @@ def main() -> int:
                         cursor.execute("SET LOCAL synchronous_commit TO off")
                 counts = generate(args.units, args.conversations)
             generated = time.perf_counter() - started
+        from chat.services.statistics import statistics_roll_up, statistics_roll_up_discard
+
+        rolled, rolling = 0, 0.0
+        if args.live:
+            statistics_roll_up_discard()
+        else:
+            # The backfill the nightly rule keeps up to date: every closed day of every unit.
+            started = time.perf_counter()
+            rolled = statistics_roll_up()
+            rolling = time.perf_counter() - started
         if args.backend == "postgres":
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
@@ -368,6 +388,10 @@ def main() -> int:
             f"{counts['followups']:,} follow-up questions, {counts['surveys']:,} survey "
             f"answers, {counts['samples']:,} staffing samples (generated in {generated:.0f} s)"
         )
+        if args.live:
+            print("no roll-up: every figure read from the tables")
+        else:
+            print(f"roll-up: {rolled:,} unit days written in {rolling:.1f} s (the backfill)")
         print(bench.machine_line())
         print(bench.table(["request", "p50 ms", "max ms", "CPU p50 ms", "queries"], rows))
     finally:

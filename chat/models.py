@@ -517,14 +517,19 @@ class FollowUp(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     # The client has seen the answer to their question (shown as new until then).
     read_at = models.DateTimeField(null=True, blank=True)
+    # A client's question still unanswered after FOLLOWUP_REMINDER_DAYS: when the timed rule
+    # marked it as waiting long in the unit's inbox (the reminder; counted by the statistics).
+    reminded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
-        # The statistics read questions by when they were asked and answered.
+        # The statistics read questions by when they were asked and answered, and reminders
+        # by when they were given.
         indexes = [
             models.Index(fields=["created_at"], name="followup_created"),
             models.Index(fields=["answered_at"], name="followup_answered"),
+            models.Index(fields=["reminded_at"], name="followup_reminded"),
         ]
 
     def __str__(self) -> str:
@@ -771,6 +776,50 @@ class StaffingSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.unit} staffing at {self.at:%Y-%m-%d %H:%M}"
+
+
+class StatisticsDay(models.Model):
+    """The statistics' nightly roll-up: one unit's figures for one closed local day, as the
+    additive tally the figures are computed from (chat/selectors/statistics.py `Tally`):
+    counts, and per hour of the day how many clients took each five-second step of waiting,
+    talking or leaving, the staffing samples' sums, per worker the conversation lengths.
+    Counts only: no client, no text. Written once per (unit, day) by the nightly rule
+    (chat/services/statistics.py `statistics_roll_up`); the page reads it for whole past
+    days and queries the rest live."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="statistics_days")
+    day = models.DateField()  # Europe/Stockholm
+    tally = models.JSONField()
+    rolled_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["unit", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "day"], name="statistics_day_once_per_unit")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} statistics {self.day:%Y-%m-%d}"
+
+
+class StatisticsMonth(models.Model):
+    """The sum of one unit's StatisticsDay tallies of one whole calendar month, written by
+    the same nightly rule once every day of the month is stored, so that a year is read
+    as twelve rows per unit instead of 365."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="statistics_months")
+    month = models.DateField()  # its first day
+    tally = models.JSONField()
+    rolled_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["unit", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "month"], name="statistics_month_once_per_unit")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} statistics {self.month:%Y-%m}"
 
 
 class StaffingMinimum(models.Model):

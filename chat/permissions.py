@@ -154,6 +154,9 @@ PERMISSIONS = {
     "chat.review_access_log": is_supervisor,
     # Statistics: supervisors for their units, administrators for all (aggregates only).
     "chat.view_statistics": is_supervisor | is_administrator,
+    # One's own figures (chats, handling, follow-up, survey): everyone who works in the
+    # console, about themselves only.
+    "chat.view_own_statistics": is_console_user,
     # Minimum staffing and the priority list of a unit: its supervisors.
     "chat.manage_staffing": is_supervisor & is_unit_member,
     # A case: its owner and the staff of its unit (unit secrecy), never an interpreter; a

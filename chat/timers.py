@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from chat.services.timed import SWEEP_SECONDS, timed_purge, timed_sweep
+from chat.services.timed import SWEEP_SECONDS, timed_nightly, timed_sweep
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ def next_purge_after(moment: datetime) -> datetime:
 
 
 class TimedRulesInProcess:
-    """ASGI middleware that runs the timed rules every SWEEP_SECONDS, and the purge each
-    night, in this process, when `TIMED_RULES` is `process`."""
+    """ASGI middleware that runs the timed rules every SWEEP_SECONDS, and the nightly rules
+    (purge, statistics roll-up) each night, in this process, when `TIMED_RULES` is `process`."""
 
     def __init__(self, app: Any, *, every: float = SWEEP_SECONDS) -> None:
         self.app = app
@@ -50,7 +50,7 @@ class TimedRulesInProcess:
                 await database_sync_to_async(timed_sweep)()
                 if timezone.now() >= next_purge:
                     next_purge = next_purge_after(timezone.now())
-                    report = await database_sync_to_async(timed_purge)()
+                    report = await database_sync_to_async(timed_nightly)()
                     log.info("retention purge: %s", report.counts)
             except Exception:
                 # One bad run must not stop the timer: the next run tries again.

@@ -95,6 +95,7 @@ urlpatterns = [
     path("dashboard/staffing/", staffing_views.staffing_page, name="staffing"),
     path("dashboard/statistics/", statistics_views.statistics_page, name="statistics"),
     path("dashboard/statistics.csv", statistics_views.statistics_csv, name="statistics-csv"),
+    path("console/my-statistics/", statistics_views.own_statistics_page, name="own-statistics"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(

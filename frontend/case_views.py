@@ -2,12 +2,10 @@
 page, the follow-up inbox, and transcripts."""
 
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -184,7 +182,7 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
 @staff_page("chat.use_console")
 def inbox_page(request: HttpRequest) -> HttpResponse:
     """The follow-up inbox of the worker's units, kept live by the console socket."""
-    reminder = timezone.now() - timedelta(days=settings.FOLLOWUP_REMINDER_DAYS)
+    cutoff = selectors.followup_reminder_cutoff()
     items = followup_inbox_read(actor=request.user, request_id=request.id)  # type: ignore[arg-type,attr-defined]
     return render(
         request,
@@ -192,9 +190,7 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
         {
             "items": items,
             "overdue": {
-                f.pk
-                for f in items
-                if f.kind == "from_client" and not f.answered_at and f.created_at < reminder
+                f.pk for f in items if selectors.followup_is_waiting_long(f, cutoff=cutoff)
             },
             "reminder_days": settings.FOLLOWUP_REMINDER_DAYS,
             "socket_settings": {"heartbeatSeconds": settings.CHAT_HEARTBEAT_SECONDS},

@@ -246,6 +246,14 @@ class StatisticsFilter(forms.Form):
         return Period("custom", today - dt.timedelta(days=27), today)
 
 
+class OwnStatisticsFilter(StatisticsFilter):
+    """A worker's own statistics: the period only (their figures are theirs, in any unit)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["unit"]
+
+
 class StaffingMinimumForm(forms.Form):
     """At least N staff serving on some weekdays between two hours."""
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -24,9 +25,10 @@ from chat.selectors.statistics import (
     Report,
     statistics_report,
     statistics_units_for,
+    worker_own_figures,
 )
 from frontend.decorators import staff_page
-from frontend.forms import StatisticsFilter
+from frontend.forms import OwnStatisticsFilter, StatisticsFilter
 from frontend.views import _csv_cell
 
 
@@ -37,7 +39,7 @@ class Row:
     key: str
     label: Any
     unit: str  # count, minutes, hours, share, number
-    get: Callable[[Figures], Figure | None]
+    get: Callable[[Any], Figure | None]  # reads Figures, or a worker's own figures (a dict)
 
 
 def _referrals(f: Figures) -> Figure | None:
@@ -154,7 +156,12 @@ SUMMARY: list[tuple[Any, list[Row]]] = [
                 "hours",
                 lambda f: f.followup_answer_hours_median,
             ),
-            Row("reminders", gettext_lazy("Reminders sent"), "count", lambda f: f.reminders),
+            Row(
+                "reminders",
+                gettext_lazy("Reminders about clients' questions waiting long"),
+                "count",
+                lambda f: f.reminders,
+            ),
         ],
     ),
     (
@@ -205,20 +212,22 @@ def cell(figure: Figure | None, unit: str) -> dict[str, Any]:
     return {"state": "value", "text": format_value(figure.value, unit)}
 
 
-def summary_sections(report: Report) -> list[dict[str, Any]]:
+def sections_of(spec: list[tuple[Any, list[Row]]], now: Any, before: Any) -> list[dict[str, Any]]:
+    """A summary table's sections: each row's figure of `now` and of `before` (whatever the
+    rows' getters read: the unit figures or a worker's own), with the change."""
     sections = []
-    for title, rows in SUMMARY:
+    for title, rows in spec:
         lines = []
         for row in rows:
-            now, before = row.get(report.current), row.get(report.previous)
+            fig_now, fig_before = row.get(now), row.get(before)
             change = ""
             if (
-                now is not None
-                and before is not None
-                and now.shown is not None
-                and before.shown is not None
+                fig_now is not None
+                and fig_before is not None
+                and fig_now.shown is not None
+                and fig_before.shown is not None
             ):
-                diff = now.shown - before.shown
+                diff = fig_now.shown - fig_before.shown
                 if abs(diff) < 0.05:  # no "-0,0": unchanged at the precision shown
                     diff = 0.0
                 change = ("+" if diff > 0 else "") + format_value(diff, row.unit)
@@ -227,13 +236,108 @@ def summary_sections(report: Report) -> list[dict[str, Any]]:
                     "key": row.key,
                     "label": row.label,
                     "unit": row.unit,
-                    "now": cell(now, row.unit),
-                    "before": cell(before, row.unit),
+                    "now": cell(fig_now, row.unit),
+                    "before": cell(fig_before, row.unit),
                     "change": change,
                 }
             )
         sections.append({"title": title, "rows": lines})
     return sections
+
+
+def summary_sections(report: Report) -> list[dict[str, Any]]:
+    return sections_of(SUMMARY, report.current, report.previous)
+
+
+def _cells(*pairs: tuple[Figure | None, str]) -> list[dict[str, Any]]:
+    """Table cells for figures; a hidden first figure hides the row's cells after it as one
+    'fewer than 5' (they are about the same clients)."""
+    first = pairs[0][0]
+    if first is not None and first.hidden:
+        return [{**cell(first, pairs[0][1]), "colspan": len(pairs)}]
+    return [{**cell(fig, unit), "colspan": 1} for fig, unit in pairs]
+
+
+def _plain(value: float | None) -> dict[str, Any]:
+    """A cell that is not about clients (staff counts): the value or a dash."""
+    text = "–" if value is None else format_value(value, "number")
+    return {"state": "value" if value is not None else "empty", "text": text, "colspan": 1}
+
+
+def chart_tables(report: Report) -> list[dict[str, Any]]:
+    """The charts' sections, each a chart and the data table beside it with the same figures:
+    one template include renders them all (frontend/statistics_chart.html). `key` names the
+    chart's element (`chart-<key>`), its table (`table-<key>`) and its series in
+    chart_data()."""
+    f = report.current
+    hour = "{:02d}:00".format
+    return [
+        {
+            "key": "weeks",
+            "title": _("Personal contacts per week"),
+            "chart_label": _(
+                "Personal contacts per week; the table beside it has the same figures. "
+                "Arrow keys move between the weeks."
+            ),
+            "caption": _("Personal contacts per week"),
+            "columns": [_("Week starting"), _("Personal contacts")],
+            "rows": [
+                {
+                    "label": date_filter(week, "j M"),
+                    "datetime": week.isoformat(),
+                    "cells": _cells((fig, "count")),
+                }
+                for week, fig in f.personal_per_week
+            ],
+        },
+        {
+            "key": "waits",
+            "title": _("Time to first answer by hour of day"),
+            "chart_label": _(
+                "Time to first answer by hour of day, median and 9 in 10 within, in minutes; "
+                "the table beside it has the same figures. Arrow keys move between the hours."
+            ),
+            "caption": _("Time to first answer by hour of day, in minutes"),
+            "columns": [_("Hour"), _("Median"), _("9 in 10 within")],
+            "rows": [
+                {"label": hour(h), "cells": _cells((median, "minutes"), (p90, "minutes"))}
+                for h, median, p90 in f.wait_by_hour
+                if median.clients
+            ],
+        },
+        {
+            "key": "staffing",
+            "title": _("Staffing and clients by hour of day"),
+            "intro": _(
+                "Staff online and serving (available or busy) on average in each hour, beside "
+                "the chats that began in that hour per day and the clients waiting on average."
+            ),
+            "chart_label": _(
+                "Staffing and clients by hour of day; the table beside it has the same "
+                "figures. Arrow keys move between the hours."
+            ),
+            "caption": _("Staffing and clients by hour of day"),
+            "columns": [
+                _("Hour"),
+                _("Staff online"),
+                _("Staff serving"),
+                _("Chats per day"),
+                _("Clients waiting"),
+            ],
+            "rows": [
+                {
+                    "label": hour(row["hour"]),
+                    "cells": [
+                        _plain(row["staff_online"]),
+                        _plain(row["staff_serving"]),
+                        *_cells((row["arrivals"], "number"), (row["waiting"], "number")),
+                    ],
+                }
+                for row in f.staffing_by_hour
+                if row["staff_online"] is not None or row["arrivals"].clients
+            ],
+        },
+    ]
 
 
 def chart_data(report: Report) -> dict[str, Any]:
@@ -283,6 +387,7 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
         context.update(
             sections=summary_sections(report),
             charts=chart_data(report),
+            chart_tables=chart_tables(report),
             query=request.GET.urlencode(),
             printing=request.GET.get("print") == "1",
         )
@@ -362,3 +467,106 @@ def statistics_csv(request: HttpRequest) -> HttpResponse:
                 cell(worker["length_median"], "minutes")["text"],
             )
     return response
+
+
+# --- a worker's own figures -------------------------------------------------------------------
+def _own(key: str) -> Callable[[dict[str, Figure]], Figure]:
+    return lambda figures: figures[key]
+
+
+OWN_SUMMARY: list[tuple[Any, list[Row]]] = [
+    (
+        gettext_lazy("Your chats"),
+        [
+            Row("chats", gettext_lazy("Chats you ended"), "count", _own("chats")),
+            Row(
+                "length_median",
+                gettext_lazy("Conversation length, median"),
+                "minutes",
+                _own("length_median"),
+            ),
+            Row(
+                "length_p90",
+                gettext_lazy("Conversation length, 9 in 10 within"),
+                "minutes",
+                _own("length_p90"),
+            ),
+            Row(
+                "messages_median",
+                gettext_lazy("Messages and events per conversation, median"),
+                "number",
+                _own("messages_median"),
+            ),
+            Row("handovers", gettext_lazy("Handovers you made"), "count", _own("handovers")),
+        ],
+    ),
+    (
+        gettext_lazy("Follow-up"),
+        [
+            Row(
+                "followups_asked",
+                gettext_lazy("Questions you asked clients"),
+                "count",
+                _own("followups_asked"),
+            ),
+            Row(
+                "followups_answered",
+                gettext_lazy("Of those, answered by the client"),
+                "count",
+                _own("followups_answered"),
+            ),
+            Row(
+                "followup_answer_time",
+                gettext_lazy("Time for the client to answer, median"),
+                "hours",
+                _own("followup_answer_hours_median"),
+            ),
+        ],
+    ),
+    (
+        gettext_lazy("Quality"),
+        [
+            Row(
+                "survey_answers",
+                gettext_lazy("Survey answers about your chats"),
+                "count",
+                _own("survey_answers"),
+            ),
+            Row(
+                "survey_helped",
+                gettext_lazy("Got the help they needed"),
+                "count",
+                _own("survey_helped"),
+            ),
+            Row(
+                "survey_rating",
+                gettext_lazy("Average rating (1–5)"),
+                "number",
+                _own("survey_rating"),
+            ),
+        ],
+    ),
+]
+
+
+@never_cache
+@staff_page("chat.view_own_statistics")
+def own_statistics_page(request: HttpRequest) -> HttpResponse:
+    """The signed-in worker's own figures for a period beside the period before: theirs
+    only, never another worker's, never ranked."""
+    form = OwnStatisticsFilter(request.GET or None)
+    context: dict[str, Any] = {"form": form, "min_clients": MIN_CLIENTS}
+    if request.GET and not form.is_valid():
+        return render(request, "frontend/own_statistics.html", context, status=400)
+    period = form.to_period(timezone.localdate())
+    previous = period.previous()
+    context.update(
+        period=period,
+        previous=previous,
+        sections=sections_of(
+            OWN_SUMMARY,
+            worker_own_figures(worker=request.user, period=period),  # type: ignore[arg-type]
+            worker_own_figures(worker=request.user, period=previous),  # type: ignore[arg-type]
+        ),
+    )
+    return render(request, "frontend/own_statistics.html", context)

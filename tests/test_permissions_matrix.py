@@ -133,6 +133,14 @@ EXPECTED: dict[str, dict[str, str]] = {
         anonymous="login", no_console="403", partner=PARTNER_HOME, workers="403", supervisors="200"
     )
     | {"admin": "200"},
+    # One's own statistics: everyone in the console, about themselves.
+    "GET /console/my-statistics/": by_group(
+        anonymous="login",
+        no_console="403",
+        partner=PARTNER_HOME,
+        unit_staff="200",
+        other_staff="200",
+    ),
     # The staffing plan: the unit's supervisors set it; another unit's are refused the unit.
     "GET /dashboard/staffing/": by_group(
         anonymous="login", no_console="403", partner=PARTNER_HOME, workers="403", supervisors="200"
@@ -365,6 +373,7 @@ def test_the_table_covers_every_persona_and_every_permission():
         "accounts.set_capacity": "dashboard.set_capacity",
         "chat.review_access_log": "GET /dashboard/access-log/",
         "chat.view_statistics": "GET /dashboard/statistics/",
+        "chat.view_own_statistics": "GET /console/my-statistics/",
         "chat.manage_staffing": "POST /dashboard/staffing/",
         "chat.private_notes": "console.note",
         "chat.hand_over": "console.hand_over",

@@ -26,6 +26,7 @@ from chat.selectors.statistics import (
     statistics_report,
     statistics_units_for,
     worker_figures,
+    worker_own_figures,
 )
 from chat.services.statistics import staffing_sample_take
 from tests import factories
@@ -320,7 +321,7 @@ def test_the_page_shows_the_period_and_hides_small_cells(ekonomi, anna, sara):
     assert "9 Nov 2026" in page and "15 Nov 2026" in page
     assert f"fewer than {MIN_CLIENTS}" in page
     assert SECRET not in page
-    assert "no data" in page  # reminders: not recorded yet
+    assert 'data-key="reminders"' in page
 
 
 def test_the_page_refuses_a_unit_the_reader_does_not_supervise(ekonomi, vald, sara):
@@ -417,3 +418,101 @@ def test_referrals_and_risk_raised_chats_are_counted_per_unit_and_period(
     assert figures["referrals"].value == 5 and figures["referrals"].shown == 5
     assert figures["urgent"].value == 1 and figures["urgent"].hidden  # one client: hidden
     assert before["referrals"].value == 0 and before["urgent"].value == 0
+
+
+# --- a worker's own figures ----------------------------------------------------------------
+def own_page(user, **query):
+    return http_client(user, HTTP_ACCEPT_LANGUAGE="en").get("/console/my-statistics/", query)
+
+
+def own_rows(response) -> dict[str, str]:
+    """The summary's rows: key -> this period's text."""
+    html = response.content.decode()
+    rows = {}
+    for chunk in html.split('<tr data-key="')[1:]:
+        key = chunk.split('"')[0]
+        first_cell = chunk.split('<td class="stats-cell')[1]
+        rows[key] = first_cell.split(">", 1)[1].split("</td>")[0].strip()
+    return rows
+
+
+def test_a_worker_sees_their_own_figures_and_nobody_elses(ekonomi, anna, bengt):
+    for minutes in (10, 20, 30, 40, 50, 60):
+        c = conversation(ekonomi, came=at(DAY, 10), talked=minutes, worker=anna)
+        SurveyAnswer.objects.create(conversation=c, helped="yes", rating=4)
+    SurveyAnswer.objects.update(created_at=at(DAY, 12))
+    conversation(ekonomi, came=at(DAY, 11), worker=bengt)
+
+    mine = worker_own_figures(worker=anna, period=week_of(DAY))
+    page = own_page(anna, period="week", date=DAY.isoformat())
+
+    assert mine["chats"].shown == 6
+    assert mine["length_median"].shown == pytest.approx(35)
+    assert mine["survey_rating"].shown == pytest.approx(4)
+    rows = own_rows(page)
+    assert page.status_code == 200
+    assert rows["chats"] == "6" and rows["survey_answers"] == "6"
+    assert "Anna" not in page.content.decode().split("<main", 1)[1].split("staff-nav__me")[0]
+    assert SECRET not in page.content.decode()
+    # Bengt's page is his: one chat, hidden, nothing of Anna's.
+    bengt_rows = own_rows(own_page(bengt, period="week", date=DAY.isoformat()))
+    assert bengt_rows["chats"] == f"fewer than {MIN_CLIENTS}"
+    assert bengt_rows["survey_answers"] == "–"
+
+
+def test_a_workers_survey_results_show_from_five_answers(ekonomi, anna):
+    chats = [conversation(ekonomi, came=at(DAY, 10), worker=anna) for _ in range(MIN_CLIENTS)]
+    for c in chats[:-1]:
+        SurveyAnswer.objects.create(conversation=c, helped="yes", rating=5)
+
+    SurveyAnswer.objects.update(created_at=at(DAY, 12))
+    too_few = worker_own_figures(worker=anna, period=week_of(DAY))
+    SurveyAnswer.objects.create(conversation=chats[-1], helped="no", rating=1)
+    SurveyAnswer.objects.update(created_at=at(DAY, 12))
+    enough = worker_own_figures(worker=anna, period=week_of(DAY))
+
+    assert too_few["survey_rating"].hidden and too_few["survey_helped"].hidden
+    assert enough["survey_rating"].shown == pytest.approx((4 * 5 + 1) / 5)
+    assert enough["survey_helped"].shown == 4
+
+
+def test_own_statistics_read_no_message_text_and_refuse_a_bad_period(ekonomi, anna):
+    for _ in range(6):
+        conversation(ekonomi, came=at(DAY, 10), worker=anna)
+
+    with CaptureQueriesContext(connection) as queries:
+        worker_own_figures(worker=anna, period=week_of(DAY))
+
+    sql = " ".join(q["sql"] for q in queries.captured_queries).lower()
+    assert '"body"' not in sql and '"comment"' not in sql and '"answer"' not in sql
+    assert "chat_message" not in sql
+    bad = own_page(anna, period="custom", start="2026-11-10", end="2026-11-01")
+    assert bad.status_code == 400
+    assert "The last day comes before the first." in bad.content.decode()
+
+
+# --- reminders about clients' questions ------------------------------------------------------
+def test_reminders_are_recorded_once_by_the_timed_rule_and_counted(settings, ekonomi, vald, anna):
+    from chat.services.cases import followup_client_ask, followup_worker_answer
+    from chat.services.timed import followup_remind_due
+
+    settings.FOLLOWUP_REMINDER_DAYS = 2
+    c = conversation(ekonomi, came=at(DAY, 10), worker=anna)
+    old = [followup_client_ask(case=c.case, body=f"Fråga {n}?") for n in range(6)]
+    fresh = followup_client_ask(case=c.case, body="Ny fråga?")
+    answered_in_time = followup_client_ask(case=c.case, body="Besvarad?")
+    followup_worker_answer(followup=answered_in_time, actor=anna, answer="Ja.")
+    elsewhere = followup_client_ask(case=factories.new_case(vald), body="Annan enhet?")
+    FollowUp.objects.exclude(pk=fresh.pk).update(created_at=timezone.now() - timedelta(days=3))
+
+    first = followup_remind_due()
+    again = followup_remind_due()
+
+    assert (first, again) == (7, 0)  # six old ones and the other unit's; once each
+    reminded = set(FollowUp.objects.filter(reminded_at__isnull=False).values_list("pk", flat=True))
+    assert reminded == {f.pk for f in old} | {elsewhere.pk}
+    today = Period("day", timezone.localdate(), timezone.localdate())
+    figures = statistics_figures(units=[ekonomi], period=today)
+    assert figures.reminders is not None and figures.reminders.shown == 6
+    assert statistics_figures(units=[vald], period=today).reminders.hidden  # one: hidden
+    assert statistics_figures(units=[ekonomi], period=week_of(DAY)).reminders.empty

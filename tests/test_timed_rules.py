@@ -27,7 +27,7 @@ async def started_timer(settings, monkeypatch, mode: str):
     settings.TIMED_RULES = mode
     runs: list[str] = []
     monkeypatch.setattr(timers, "timed_sweep", lambda: runs.append("sweep"))
-    monkeypatch.setattr(timers, "timed_purge", lambda: runs.append("purge") or _Report())
+    monkeypatch.setattr(timers, "timed_nightly", lambda: runs.append("purge") or _Report())
     middleware = timers.TimedRulesInProcess(app, every=0.001)
     await middleware({"type": "websocket"}, None, None)
     return middleware, runs

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
 
 from accounts.models import User
 from chat.errors import NotFound
@@ -130,6 +133,20 @@ def followup_count_left_in(*, conversation_id: int) -> int:
         kind=FollowUp.Kind.TO_CLIENT,
         answered_at__isnull=True,
     ).count()
+
+
+def followup_reminder_cutoff(*, now: datetime | None = None) -> datetime:
+    """A client's question asked before this and still unanswered is waiting long: the
+    inbox marks it and the timed rule records the reminder (FOLLOWUP_REMINDER_DAYS)."""
+    return (now or timezone.now()) - timedelta(days=settings.FOLLOWUP_REMINDER_DAYS)
+
+
+def followup_is_waiting_long(followup: FollowUp, *, cutoff: datetime) -> bool:
+    return (
+        followup.kind == FollowUp.Kind.FROM_CLIENT
+        and not followup.answered_at
+        and followup.created_at < cutoff
+    )
 
 
 def followup_inbox(*, user: User, limit: int = 200) -> list[FollowUp]:

@@ -11,6 +11,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -268,6 +269,19 @@ def followup_worker_answer(*, followup: FollowUp, actor: User, answer: str) -> F
         locked.save(update_fields=["answer", "answered_by", "answered_at"])
         _announce(locked)
     return locked
+
+
+def followup_remind_waiting_long(*, now: datetime | None = None) -> int:
+    """Clients' questions unanswered for FOLLOWUP_REMINDER_DAYS get their reminder recorded
+    (`reminded_at`), once each: the inbox marks them as waiting long, and the statistics
+    count the reminders. Returns how many were reminded now."""
+    now = now or timezone.now()
+    return FollowUp.objects.filter(
+        kind=FollowUp.Kind.FROM_CLIENT,
+        answered_at__isnull=True,
+        reminded_at__isnull=True,
+        created_at__lt=selectors.followup_reminder_cutoff(now=now),
+    ).update(reminded_at=now)
 
 
 def followup_mark_read(*, case: Case) -> None:

@@ -4,9 +4,11 @@
 subject: waiting clients silent for the grace period leave the queue, handover offers not
 answered in time go back, conversations nobody answers are flagged or returned, workers
 without a console for the grace period are offline and their clients go back to the
-queue, urgent referrals nobody accepted escalate, every unit's numbers are refreshed and its
+queue, urgent referrals nobody accepted escalate, clients' follow-up questions waiting too long
+get their reminder recorded, every unit's numbers are refreshed and its
 staffing is sampled for the statistics.
-`timed_purge` is the nightly retention purge.
+`timed_nightly` is the nightly work: the retention purge, then the statistics' roll-up of
+the days that closed (catching up any night that was missed).
 
 Exactly one trigger runs them per deployment: the scheduler process
 (`manage.py run_scheduler`) where several processes share Redis, and one in-process timer
@@ -25,13 +27,14 @@ from django.utils import timezone
 from accounts.models import Presence, Unit, User
 from chat import selectors
 from chat.models import Conversation, Handover, PurgeReport
+from chat.services.cases import followup_remind_waiting_long
 from chat.services.conversations import conversation_abandon_if_silent
 from chat.services.handover import handover_expire_if_due
 from chat.services.presence import presence_check_offline
 from chat.services.queue import conversation_flag_if_unanswered, queue_announce
 from chat.services.referrals import referral_escalate_if_due
 from chat.services.retention import retention_purge
-from chat.services.statistics import staffing_sample_take
+from chat.services.statistics import staffing_sample_take, statistics_roll_up
 
 SWEEP_SECONDS = 15  # how often the trigger runs the sweep
 
@@ -43,6 +46,7 @@ def timed_sweep() -> int:
     conversation_flag_unanswered()
     presence_sweep_offline()
     referral_escalate_due()
+    followup_remind_due()
     staffing_sample_take()
     # Presence turns offline by time alone: every unit's numbers are shown afresh.
     for unit_id in Unit.objects.values_list("pk", flat=True):
@@ -50,9 +54,20 @@ def timed_sweep() -> int:
     return left
 
 
-def timed_purge() -> PurgeReport:
-    """The nightly retention purge (chat/services/retention.py)."""
-    return retention_purge()
+def timed_nightly() -> PurgeReport:
+    """The nightly rules: the retention purge (chat/services/retention.py), then the
+    statistics' roll-up of every closed day not rolled up yet (statistics_roll_up_closed_days).
+    Returns the purge's report."""
+    report = retention_purge()
+    statistics_roll_up_closed_days()
+    return report
+
+
+def statistics_roll_up_closed_days() -> int:
+    """Every unit's closed days that have no roll-up yet get one (chat/services/statistics.py):
+    yesterday, and any day a missed night or a conversation still open then left behind.
+    Idempotent. Returns how many (unit, day) rows were written."""
+    return statistics_roll_up()
 
 
 def conversation_abandon_silent() -> int:
@@ -80,6 +95,12 @@ def conversation_flag_unanswered() -> int:
     (or returned to the queue, where the unit says so). Returns how many."""
     due = [c.pk for c in selectors.conversation_list_unanswered()]
     return sum(conversation_flag_if_unanswered(conversation_id=pk) for pk in due)
+
+
+def followup_remind_due() -> int:
+    """Clients' questions unanswered for FOLLOWUP_REMINDER_DAYS get their reminder recorded
+    (the inbox marks them waiting long; the statistics count reminders). Returns how many."""
+    return followup_remind_waiting_long()
 
 
 def referral_escalate_due() -> int:

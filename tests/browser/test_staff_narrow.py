@@ -40,7 +40,16 @@ OFF_SCREEN_JS = """(selector) => {
     return out;
 }"""
 
-PAGES = ["console", "inbox", "case", "canned-replies", "dashboard", "access-log", "surveys"]
+PAGES = [
+    "console",
+    "inbox",
+    "case",
+    "canned-replies",
+    "own-statistics",
+    "dashboard",
+    "access-log",
+    "surveys",
+]
 
 _axe = Axe()
 
@@ -88,6 +97,7 @@ def _url(base: str, name: str, case_id: int) -> str:
         "inbox": f"{base}/console/inbox/",
         "case": f"{base}/console/cases/{case_id}/",
         "canned-replies": f"{base}/console/replies/",
+        "own-statistics": f"{base}/console/my-statistics/",
         "dashboard": f"{base}/dashboard/",
         "access-log": f"{base}/dashboard/access-log/",
         "surveys": f"{base}/dashboard/surveys/",

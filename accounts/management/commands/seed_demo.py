@@ -37,7 +37,7 @@ from chat.models import (
 )
 from chat.risk_defaults import DEFAULT_RULES
 from chat.services.risk import risk_rules_changed_on_commit
-from chat.services.statistics import STAFFING_SAMPLE_MINUTES
+from chat.services.statistics import STAFFING_SAMPLE_MINUTES, statistics_roll_up
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - a published demo password, never for production
 
@@ -172,7 +172,10 @@ class Command(BaseCommand):
             added = self._seed_history(units, users)
             rules = self._seed_risk_rules(units)
             self._seed_staffing(units)
+            # The history's closed days, rolled up as the nightly rule would have done.
+            rolled = statistics_roll_up()
         self.stdout.write(f"risk rules added: {rules}")
+        self.stdout.write(f"statistics days rolled up: {rolled}")
         self.stdout.write(f"finished conversations added: {added}")
 
         self._print_table(users)

@@ -2,7 +2,7 @@
 several server processes share Redis (`TIMED_RULES=scheduler`). Run exactly one.
 
 Every 15 seconds: chat/services/timed.py `timed_sweep`. Every night at 03:15 Stockholm
-time: `timed_purge`, the retention purge.
+time: `timed_nightly`, the retention purge and the statistics' roll-up of closed days.
 """
 
 from typing import Any
@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from chat.services.timed import SWEEP_SECONDS, timed_purge, timed_sweep
+from chat.services.timed import SWEEP_SECONDS, timed_nightly, timed_sweep
 from chat.timers import PURGE_AT
 
 
@@ -22,27 +22,30 @@ def _sweep() -> None:
     timed_sweep()
 
 
-def _purge() -> None:
+def _nightly() -> None:
     close_old_connections()
-    report = timed_purge()
+    report = timed_nightly()
     print(f"retention purge: {report.counts}", flush=True)
 
 
 class Command(BaseCommand):
-    help = "Run the timed rules every 15 seconds and the retention purge every night."
+    help = (
+        "Run the timed rules every 15 seconds, and the retention purge and the statistics'"
+        " roll-up every night."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         scheduler = BlockingScheduler(timezone=settings.TIME_ZONE)
         common = {"max_instances": 1, "coalesce": True}
         scheduler.add_job(_sweep, "interval", seconds=SWEEP_SECONDS, id="sweep", **common)
         scheduler.add_job(
-            _purge,
+            _nightly,
             CronTrigger(hour=PURGE_AT.hour, minute=PURGE_AT.minute, timezone=settings.TIME_ZONE),
             id="purge",
             **common,
         )
         self.stdout.write(
-            f"scheduler: timed rules every {SWEEP_SECONDS} s, retention purge daily at "
-            f"{PURGE_AT:%H:%M}"
+            f"scheduler: timed rules every {SWEEP_SECONDS} s, retention purge and statistics "
+            f"roll-up daily at {PURGE_AT:%H:%M}"
         )
         scheduler.start()

@@ -3,6 +3,7 @@
 // same figures; the chart itself is focusable and the arrow keys move its cursor, read out
 // through #chart-readout. Hidden cells (fewer than 5 clients) are null: a gap in the line.
 /* global uPlot, gettext */
+import "./statistics-period.js";
 
 const data = JSON.parse(document.getElementById("chart-data")?.textContent || "null");
 const readout = document.getElementById("chart-readout");
@@ -125,23 +126,4 @@ const printButton = document.getElementById("stats-print");
 if (printButton) {
   printButton.hidden = false;
   printButton.addEventListener("click", () => window.print());
-}
-
-// The period picker: the date for a day, week or month; first and last day for custom.
-const periodSelect = document.getElementById("id_period");
-function showPeriodFields() {
-  const custom = periodSelect?.value === "custom";
-  const fixed = ["day", "week", "month"].includes(periodSelect?.value);
-  for (const [name, visible] of [
-    ["date", fixed],
-    ["start", custom],
-    ["end", custom],
-  ]) {
-    const field = document.querySelector(`[data-field="${name}"]`);
-    if (field) field.hidden = !visible;
-  }
-}
-if (periodSelect) {
-  periodSelect.addEventListener("change", showPeriodFields);
-  showPeriodFields();
 }
