@@ -416,6 +416,15 @@ if CALL_TURN_URLS and not CALL_TURN_SECRET:
     raise ImproperlyConfigured(
         "CALL_TURN_URLS needs CALL_TURN_SECRET (coturn's static-auth-secret)"
     )
+# A client's socket that drops keeps the call (the browsers' connection does not need it)
+# for this long; a client not back by then has left and the call ends (chat/services/
+# timed.py). It must outlast a heartbeat and a liveness flush, or a live client would end it.
+CALL_RECONNECT_GRACE_SECONDS = env_int("CALL_RECONNECT_GRACE_SECONDS", 45, minimum=1)
+if CALL_RECONNECT_GRACE_SECONDS <= CHAT_HEARTBEAT_SECONDS + LIVENESS_FLUSH_SECONDS:
+    raise ImproperlyConfigured(
+        "CALL_RECONNECT_GRACE_SECONDS must be longer than CHAT_HEARTBEAT_SECONDS"
+        " + LIVENESS_FLUSH_SECONDS"
+    )
 # Largest websocket frame daphne accepts (bytes); pass the same to daphne's
 # --websocket-max-message-size (Procfile, Makefile). A message of the longest allowed body
 # must fit even when every character is JSON-escaped (6 bytes).

@@ -5,7 +5,8 @@ subject: waiting clients silent for the grace period leave the queue, handover o
 answered in time go back, conversations nobody answers are flagged or returned, workers
 without a console for the grace period are offline and their clients go back to the
 queue, urgent referrals nobody accepted escalate, every unit's numbers are refreshed and its
-staffing is sampled for the statistics.
+staffing is sampled for the statistics, and calls whose client has not come back within
+their grace end.
 `timed_purge` is the nightly retention purge.
 
 Exactly one trigger runs them per deployment: the scheduler process
@@ -24,7 +25,8 @@ from django.utils import timezone
 
 from accounts.models import Presence, Unit, User
 from chat import selectors
-from chat.models import Conversation, Handover, PurgeReport
+from chat.models import Call, Conversation, Handover, PurgeReport
+from chat.services.calls import call_end_if_client_gone
 from chat.services.conversations import conversation_abandon_if_silent
 from chat.services.handover import handover_expire_if_due
 from chat.services.presence import presence_check_offline
@@ -43,6 +45,7 @@ def timed_sweep() -> int:
     conversation_flag_unanswered()
     presence_sweep_offline()
     referral_escalate_due()
+    call_end_clients_gone()
     staffing_sample_take()
     # Presence turns offline by time alone: every unit's numbers are shown afresh.
     for unit_id in Unit.objects.values_list("pk", flat=True):
@@ -65,6 +68,19 @@ def conversation_abandon_silent() -> int:
         state=Conversation.State.QUEUED, client_seen_at__lt=cutoff, referral__isnull=True
     ).values_list("pk", flat=True)
     return sum(conversation_abandon_if_silent(conversation_id=pk) for pk in list(silent))
+
+
+def call_end_clients_gone() -> int:
+    """Calls whose client's socket has been silent for CALL_RECONNECT_GRACE_SECONDS end (a
+    socket that drops keeps the call until then: the browsers' connection may well live on
+    through it). Returns how many ended."""
+    cutoff = timezone.now() - timedelta(seconds=settings.CALL_RECONNECT_GRACE_SECONDS)
+    gone = (
+        Call.objects.exclude(state=Call.State.ENDED)
+        .filter(conversation__client_seen_at__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
+    return sum(call_end_if_client_gone(call_id=pk) for pk in list(gone))
 
 
 def handover_expire_due() -> int:
