@@ -550,8 +550,10 @@ class ClientConsumer(JsonFrameConsumer):
         await client_call_end(self.token, frame, Call.Reason.DECLINED)
 
     async def on_call_end(self, frame: Frame) -> None:
+        """Hang up; `left: true` is the page closing in the call (its last frame)."""
         self.require_conversation()
-        await client_call_end(self.token, frame, Call.Reason.HUNG_UP)
+        reason = Call.Reason.CLIENT_LEFT if frame.get("left") is True else Call.Reason.HUNG_UP
+        await client_call_end(self.token, frame, reason)
 
     async def on_call_answer(self, frame: Frame) -> None:
         conversation_id = self.require_conversation()

@@ -118,7 +118,7 @@ def interpreter_call_open(participant_id: int) -> Frame | None:
         who=calls.interpreter_side(participant_id),
         parties=calls.call_parties(call),
     )
-    return {**without_staff_id(event), "ice_servers": ice_servers()}
+    return {**without_staff_id(event), "me": event["who"], "ice_servers": ice_servers()}
 
 
 @database_sync_to_async
@@ -225,7 +225,8 @@ class InterpreterConsumer(JsonFrameConsumer):
             return
         event = without_staff_id(event)
         if event["type"] == "call.accepted":
-            event = {**event, "ice_servers": ice_servers()}
+            me = calls.interpreter_side(self.participant_id)
+            event = {**event, "me": me, "ice_servers": ice_servers()}
         await self.send_json(event)
 
     call_ringing = call_accepted = call_ended = call_joined = call_left = call_news

@@ -9,6 +9,7 @@ dead network is noticed by the browser within about two seconds.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -34,9 +35,19 @@ STOP_TIMEOUT_SECONDS = 10
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    """A free port: any, or one in TEST_PORTS ("8300-8399") where test runs on one machine
+    must keep to their own ports."""
+    low, _dash, high = os.environ.get("TEST_PORTS", "0-0").partition("-")
+    ports = list(range(int(low), int(high or low) + 1))
+    # In random order: two ports asked for before either is bound still differ.
+    for port in random.sample(ports, len(ports)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError(f"no free port in TEST_PORTS={os.environ['TEST_PORTS']}")
 
 
 def port_is_open(port: int) -> bool:

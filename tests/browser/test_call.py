@@ -1,8 +1,10 @@
 """A video call between a social worker and a client in two real Chromium contexts, with
 fake camera and microphone, on 127.0.0.1: signalled over our own sockets, the browsers
-connect to each other and media flow both ways; the controls are keyboard operable and
-axe clean; the client's quick exit ends the call at once and tells the worker. One short
-call, to keep CI quick."""
+connect to each other and media flow both ways; then an interpreter invited by link joins
+the call from a third context and all three connect to each other (a mesh of three
+connections); the controls are keyboard operable and axe clean; the client's quick exit
+ends the call at once for everyone and tells the worker. One short call, to keep CI
+quick."""
 
 from __future__ import annotations
 
@@ -35,6 +37,19 @@ WATCH_PEERS = """
   };
 })();
 """
+
+# Per connection: its state and the bytes received so far, per kind.
+PER_PEER_JS = """async () => {
+  const out = [];
+  for (const pc of window.__peers) {
+    const row = { state: pc.connectionState, audio: 0, video: 0 };
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp") row[s.kind] += s.bytesReceived || 0;
+    });
+    out.push(row);
+  }
+  return out;
+}"""
 
 RECEIVED_JS = """async () => {
   const out = { audio: 0, video: 0, state: [] };
@@ -119,11 +134,70 @@ def test_a_video_call_connects_and_the_quick_exit_ends_it(live_server, personas,
     picture(client, "client-call-360", shot)
     picture(worker, "console-call-360", shot)
 
+    # The worker invites an interpreter by link; the interpreter opens it, sees the call
+    # going on and joins it by keyboard.
+    panel.locator(".invite").click()
+    worker.locator("#invite-link-button").click()
+    link = worker.locator("#invite-link")
+    expect(link).not_to_have_value("")
+    address = link.input_value()
+    worker.keyboard.press("Escape")
+    interpreter_context = new_context(
+        viewport=NARROW, is_mobile=True, has_touch=True, locale="en-US"
+    )
+    interpreter_context.add_init_script(WATCH_PEERS)
+    interpreter = interpreter_context.new_page()
+    interpreter.goto(address)
+    join = interpreter.locator("#call-join")
+    expect(join).to_be_visible()
+    expect(interpreter.locator("#call-join-text")).to_contain_text("video call")
+    assert_no_axe_violations(interpreter, "en")
+    join.focus()
+    interpreter.keyboard.press("Enter")
+    interpreter_call = interpreter.locator("#interpret .call")
+    for area in (
+        interpreter_call,
+        worker_call,
+        client_call,
+    ):
+        expect(area).to_have_attribute("data-connection", "connected", timeout=20_000)
+    expect(client.locator("#notice")).to_contain_text("An interpreter has joined the call")
+
+    # Three connections, each "connected", each receiving sound and picture.
+    pages = (worker, client, interpreter)
+    before = [page.evaluate(PER_PEER_JS) for page in pages]
+    time.sleep(MEDIA_WINDOW_S)
+    after = [page.evaluate(PER_PEER_JS) for page in pages]
+    for name, b, a in zip(("worker", "client", "interpreter"), before, after, strict=True):
+        live = [row for row in a if row["state"] != "closed"]
+        assert [row["state"] for row in live] == ["connected", "connected"], (name, a)
+        for old, new in zip(b[-2:], a[-2:], strict=True):
+            assert new["audio"] > old["audio"] and new["video"] > old["video"], (name, b, a)
+    # The interpreter's camera off by keyboard: focus is on the microphone after joining.
+    expect(interpreter_call.locator(".call__mic")).to_be_focused()
+    interpreter.keyboard.press("Tab")
+    expect(interpreter_call.locator(".call__camera")).to_be_focused()
+    interpreter.keyboard.press("Enter")
+    expect(interpreter_call.locator(".call__camera")).to_have_attribute("aria-pressed", "true")
+    assert_no_axe_violations(interpreter, "en")
+    assert_no_axe_violations(client, "en")
+    picture(interpreter, "interpreter-call-360", shot)
+    picture(client, "client-call-with-interpreter-360", shot)
+    picture(worker, "console-call-with-interpreter-360", shot)
+    history = interpreter.locator("ol.log li[data-event=call_joined] .body")
+    expect(history).to_have_text("An interpreter has joined the call.")
+
     # The quick exit ends the call at once, and the worker is told.
     client.keyboard.press("Escape")
     expect(worker_call).to_be_hidden(timeout=10_000)
     expect(worker.locator("#notice")).to_contain_text("call has ended")
-    assert worker.evaluate("window.__peers.map((pc) => pc.connectionState)") == ["closed"]
+    expect(interpreter_call).to_be_hidden(timeout=10_000)
+    expect(interpreter.locator("#status")).to_have_text(
+        "The chat has ended. You can close this page."
+    )
+    expect(interpreter.locator("#call-join")).to_be_hidden()
+    for page in (worker, interpreter):
+        assert set(page.evaluate("window.__peers.map((pc) => pc.connectionState)")) == {"closed"}
     wait_until(worker, lambda: Call.objects.get().state == Call.State.ENDED, "the call ended")
     call = Call.objects.get()
     assert call.ended_by == "client"
