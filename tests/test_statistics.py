@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from datetime import date, datetime, timedelta
 
@@ -21,6 +22,7 @@ from chat.selectors import token_hash
 from chat.selectors.statistics import (
     MIN_CLIENTS,
     Period,
+    call_figures,
     referral_figures,
     statistics_figures,
     statistics_report,
@@ -417,3 +419,40 @@ def test_referrals_and_risk_raised_chats_are_counted_per_unit_and_period(
     assert figures["referrals"].value == 5 and figures["referrals"].shown == 5
     assert figures["urgent"].value == 1 and figures["urgent"].hidden  # one client: hidden
     assert before["referrals"].value == 0 and before["urgent"].value == 0
+
+
+def test_calls_are_counted_as_personal_contacts_by_medium(ekonomi, vald, anna, sara):
+    from chat.models import Call
+
+    today = timezone.localdate()
+    now = timezone.now()
+    for unit, media, answered in [
+        *[(ekonomi, "video", now)] * 5,
+        (ekonomi, "voice", now),  # one client: hidden
+        (ekonomi, "voice", None),  # declined: no contact
+        (vald, "voice", now),  # another unit
+        (ekonomi, "video", now - timedelta(days=8)),  # the week before
+    ]:
+        Call.objects.create(
+            conversation=conversation(unit, came=now - timedelta(days=9), worker=anna),
+            worker=anna,
+            media=media,
+            state=Call.State.ENDED,
+            answered_at=answered,
+            ended_at=now,
+        )
+
+    figures = call_figures(units=[ekonomi], period=week_of(today))
+    assert (figures["video"].shown, figures["voice"].value) == (5, 1)
+    assert figures["voice"].hidden
+    assert call_figures(units=[ekonomi], period=week_of(today).previous())["video"].value == 1
+    # A row of the summary, beside the chats.
+    page = http_client(sara, HTTP_ACCEPT_LANGUAGE="en").get(
+        "/dashboard/statistics/", {"period": "week", "date": today.isoformat()}
+    )
+    row = re.search(
+        r'data-key="calls_video">\s*<th[^>]*>(.*?)</th>\s*<td[^>]*>(.*?)</td>',
+        page.content.decode(),
+    )
+    assert row is not None
+    assert (row[1], row[2]) == ("Personal contacts by video call", "5")

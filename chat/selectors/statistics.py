@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.models import Unit, User
 from chat.models import (
+    Call,
     Conversation,
     FollowUp,
     Handover,
@@ -245,6 +246,24 @@ def referral_figures(*, units: Sequence[Unit], period: Period) -> dict[str, Figu
     return {"referrals": count(referrals), "urgent": count(raised)}
 
 
+def call_figures(*, units: Sequence[Unit], period: Period) -> dict[str, Figure]:
+    """Personal contacts by call, beside chat: calls in these units' conversations that the
+    client answered in the period, by the medium they were held in ("voice", "video"),
+    read by (conversation's unit, answered_at); each call a client of its own."""
+    start, end = period.bounds()
+    held = Counter(
+        dict(
+            Call.objects.filter(
+                conversation__unit__in=units, answered_at__gte=start, answered_at__lt=end
+            )
+            .values_list("media")
+            .annotate(n=Count("pk"))
+            .values_list("media", "n")
+        )
+    )
+    return {media: count(held[media]) for media in Call.Media.values}
+
+
 def reminder_figures(*, units: Sequence[Unit], period: Period) -> Figure | None:
     """Reminders sent about unanswered follow-up questions: None ("not recorded") until
     reminders are recorded."""
@@ -281,6 +300,7 @@ class Figures:
     survey_helped: dict[str, Figure]
     survey_rating: Figure
     staffing_by_hour: list[dict[str, Any]] = field(default_factory=list)
+    calls: dict[str, Figure] = field(default_factory=dict)  # call_figures
 
     @property
     def survey_too_few(self) -> bool:
@@ -417,6 +437,7 @@ def statistics_figures(*, units: Sequence[Unit], period: Period) -> Figures:
             survey_clients if survey["rated"] else 0,
         ),
         staffing_by_hour=_staffing_by_hour(units, period, conversations),
+        calls=call_figures(units=units, period=period),
     )
 
 
