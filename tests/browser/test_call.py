@@ -208,3 +208,75 @@ def test_a_video_call_connects_and_the_quick_exit_ends_it(live_server, personas,
     # (the length is bidi-isolated, as every value put into a sentence: bidi.js)
     expect(call_event).to_have_text(re.compile(r"^Video call, \u2068?(\d+ min )?\d+ s\u2069?\.$"))
     picture(worker, "console-call-ended-by-quick-exit-360", shot)
+
+
+# A browser whose camera cannot be used (refused or missing): asked for video, it fails.
+NO_CAMERA = """
+(() => {
+  const media = navigator.mediaDevices;
+  const original = media.getUserMedia.bind(media);
+  media.getUserMedia = (constraints) =>
+    constraints && constraints.video
+      ? Promise.reject(new DOMException("Permission denied", "NotAllowedError"))
+      : original(constraints);
+})();
+"""
+
+
+def test_a_call_goes_on_while_the_clients_socket_reconnects(
+    live_server, netcut, personas, new_context, shot
+):
+    """The client's page has no camera: the video call falls back to voice with a clear
+    message. Then its socket drops (the network to the server is cut; the browsers' own
+    connection is not): the page says it is reconnecting, the call goes on, and once the
+    socket is back the call is still the same one."""
+    from chat.models import Call
+
+    worker_context = new_context(viewport=NARROW, locale="en-US")
+    client_context = new_context(viewport=NARROW, is_mobile=True, has_touch=True, locale="en-US")
+    client_context.add_init_script(NO_CAMERA)
+    for context in (worker_context, client_context):
+        context.add_init_script(WATCH_PEERS)
+    worker, client = worker_context.new_page(), client_context.new_page()
+    login(worker, live_server.url, "anna", personas.password)
+    open_console(worker, live_server.url)
+    start_chat(client, netcut.url, "Hello, can we talk?")  # the client through the proxy
+    panel = accept_first_waiting(worker)
+
+    panel.locator(".call-video").click()
+    client.locator("#call-accept-video").click()
+    expect(client.locator("#notice")).to_have_text(
+        "Your camera could not be used, so the call is voice only."
+    )
+    client_call = client.locator("#chat .call")
+    worker_call = panel.locator(".call")
+    expect(client_call).to_have_attribute("data-media", "voice")
+    expect(client_call).to_have_attribute("data-connection", "connected", timeout=20_000)
+    expect(worker_call).to_have_attribute("data-connection", "connected", timeout=20_000)
+    assert Call.objects.get().media == Call.Media.VOICE
+
+    netcut.cut()
+    expect(client.locator("#connection")).to_be_visible(timeout=30_000)
+    status = client_call.locator(".call__status")
+    expect(status).to_have_text(
+        "The connection to the chat was lost. The call goes on while it reconnects."
+    )
+    # (The server cannot tell a cut network from a quiet one at once: for the worker the
+    # call simply goes on, as it does between the browsers.)
+    expect(worker_call).to_have_attribute("data-connection", "connected")
+    before = client.evaluate(RECEIVED_JS)
+    time.sleep(MEDIA_WINDOW_S)
+    during = client.evaluate(RECEIVED_JS)
+    assert during["state"] == ["connected"] and during["audio"] > before["audio"], (before, during)
+    assert_no_axe_violations(client, "en")
+    picture(client, "client-call-reconnecting-360", shot)
+
+    netcut.restore()
+    expect(client.locator("#connection")).to_be_hidden(timeout=30_000)
+    expect(status).to_have_text("Connected.")
+    call = Call.objects.get()
+    assert call.state == Call.State.ACTIVE
+    # Hanging up still works over the new socket.
+    client_call.locator(".call__end").click()
+    expect(worker_call).to_be_hidden(timeout=10_000)
+    wait_until(worker, lambda: Call.objects.get().state == Call.State.ENDED, "the call ended")
