@@ -288,8 +288,8 @@ CSRF_COOKIE_HTTPONLY = True
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 )
-# The pages with calls (the client's chat, the console, the interpreter's page) may use the camera and the
-# microphone, for this site only and only when the person accepts a call.
+# The pages with calls (the client's chat, the console, the interpreter's page) may use the
+# camera and the microphone, for this site only and only when the person accepts a call.
 CALL_PERMISSIONS_POLICY = (
     "camera=(self), microphone=(self), geolocation=(), payment=(), usb=(), interest-cohort=()"
 )
