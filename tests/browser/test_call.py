@@ -229,7 +229,8 @@ def test_a_call_goes_on_while_the_clients_socket_reconnects(
     """The client's page has no camera: the video call falls back to voice with a clear
     message. Then its socket drops (the network to the server is cut; the browsers' own
     connection is not): the page says it is reconnecting, the call goes on, and once the
-    socket is back the call is still the same one."""
+    socket is back the call is still the same one. A call that ends while the socket is
+    away ends on the page when it is back."""
     from chat.models import Call
 
     worker_context = new_context(viewport=NARROW, locale="en-US")
@@ -276,7 +277,15 @@ def test_a_call_goes_on_while_the_clients_socket_reconnects(
     expect(status).to_have_text("Connected.")
     call = Call.objects.get()
     assert call.state == Call.State.ACTIVE
-    # Hanging up still works over the new socket.
-    client_call.locator(".call__end").click()
+
+    # The worker hangs up while the client's socket is away again: its `call.ended` is
+    # lost, and the history the page gets on reconnecting ends the call there.
+    netcut.cut()
+    expect(client.locator("#connection")).to_be_visible(timeout=30_000)
+    worker_call.locator(".call__end").click()
     expect(worker_call).to_be_hidden(timeout=10_000)
     wait_until(worker, lambda: Call.objects.get().state == Call.State.ENDED, "the call ended")
+    expect(client_call).to_be_visible()
+    netcut.restore()
+    expect(client_call).to_be_hidden(timeout=30_000)
+    expect(client.locator("#notice")).to_have_text("The call has ended. You can go on writing.")

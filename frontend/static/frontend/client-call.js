@@ -162,6 +162,13 @@ export class ClientCall {
     this.notice(endedText(frame));
   }
 
+  // The history the page missed while its socket was away has the call's end in it.
+  endedWhileAway() {
+    if (!this.call) return;
+    this.finish();
+    this.notice(gettext("The call has ended. You can go on writing."));
+  }
+
   // The call's id was refused (the call is over): nothing to show any more.
   failed(frame) {
     // Signalling to a party who has just left is refused: the call itself goes on.

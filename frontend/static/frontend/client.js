@@ -217,6 +217,11 @@ const socket = new Socket("/ws/client/", {
       }
       after.noteFollowups(frame);
       thread.applySync(frame);
+      // A call that ended while the socket was away (its `call.ended` was missed): the
+      // history it missed says so, as one call at a time is open.
+      if (callLoaded && frame.messages.some((m) => m.event === "call")) {
+        withCall((call) => call.endedWhileAway());
+      }
       showStepUp(document.body.dataset.state || "");
       signals.maybeSendSeen();
     },

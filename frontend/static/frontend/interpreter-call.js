@@ -138,6 +138,12 @@ export class InterpreterCall {
     if (wasIn) this.notice(gettext("The call has ended. You can go on writing."));
   }
 
+  // The history the page missed while its socket was away has the call's end in it (a
+  // call in progress is announced again by `call.open` right after).
+  endedWhileAway() {
+    if (this.call) this.ended({ call: this.call.id });
+  }
+
   // Out of the call (the page may still join again while the call goes on).
   finish() {
     const hadFocus = this.area.contains(document.activeElement);

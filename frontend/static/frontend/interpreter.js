@@ -125,6 +125,8 @@ const socket = new Socket("/ws/interpreter/", {
       joined = true;
       invitation = null;
       thread.applySync(frame);
+      // A call that ended while the socket was away: its end is in the missed history.
+      if (frame.messages.some((m) => m.event === "call")) calls.endedWhileAway();
     },
     "conversation.message": (frame) => {
       if (thread.receive(frame) && frame.message.sender !== "interpreter") hideTyping();
