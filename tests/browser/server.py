@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -34,19 +35,27 @@ ADDRESS_LIMITS = {
 STOP_TIMEOUT_SECONDS = 10
 
 
+_GIVEN: deque[int] = deque(maxlen=10)  # the ports handed out last
+
+
 def free_port() -> int:
     """A free port: any, or one in TEST_PORTS ("8300-8399") where test runs on one machine
     must keep to their own ports."""
     low, _dash, high = os.environ.get("TEST_PORTS", "0-0").partition("-")
     ports = list(range(int(low), int(high or low) + 1))
-    # In random order: two ports asked for before either is bound still differ.
+    # Not one of the last ports handed out: two ports asked for before either is bound (the
+    # e-ID provider's and the server's) must differ.
     for port in random.sample(ports, len(ports)):
+        if port in _GIVEN:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind((HOST, port))
             except OSError:
                 continue
-            return sock.getsockname()[1]
+            given: int = sock.getsockname()[1]
+        _GIVEN.append(given)
+        return given
     raise RuntimeError(f"no free port in TEST_PORTS={os.environ['TEST_PORTS']}")
 
 

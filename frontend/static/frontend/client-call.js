@@ -39,9 +39,13 @@ export class ClientCall {
         if (peer) event.currentTarget.setAttribute("aria-pressed", String(!peer.toggle(kind)));
       });
     }
-    // A page that closes in a call ends it at once (a socket that only drops keeps it).
+    // A page that closes in a call ends it at once (a socket that only drops keeps it). Not
+    // after the quick exit, which has already wiped the page and ends the call itself (as
+    // `quick_exit`, which the worker must be told).
     window.addEventListener("pagehide", () => {
-      if (this.call?.peer) this.send({ type: "call_end", call: this.call.id, left: true });
+      if (this.call?.peer && document.body.contains(this.area)) {
+        this.send({ type: "call_end", call: this.call.id, left: true });
+      }
     });
   }
 
