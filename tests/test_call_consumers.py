@@ -159,6 +159,14 @@ async def test_a_clients_socket_that_drops_keeps_the_call_until_the_grace_runs_o
     assert (ended["ended_by"], ended["reason"]) == ("client", "client_left")
 
 
+async def test_a_client_page_that_closes_in_a_call_ends_it_at_once(ws, anna, ekonomi):
+    client, console, conversation_id = await factories.accepted(ws, anna, ekonomi)
+    call_id = await answered(console, client, conversation_id)
+    await client.send_json_to({"type": "call_end", "call": call_id, "left": True})
+    ended = await call_ended(console, call_id)
+    assert (ended["ended_by"], ended["reason"]) == ("client", "client_left")
+
+
 async def test_a_client_back_within_the_grace_keeps_the_call(ws, anna, ekonomi, settings):
     console, _snapshot = await ws.console(anna)
     client = await ws.client()
