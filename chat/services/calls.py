@@ -149,8 +149,9 @@ def call_event_body(call: Call) -> str:
 
 
 def _finish(conversation: Conversation, call: Call, *, ended_by: str, reason: str) -> None:
-    """End the call (the caller holds the conversation's row lock): the history gets a
-    `call` event by the call's worker, then both parties `call.ended`."""
+    """End the call (the caller holds the conversation's row lock): every interpreter's
+    seat closes, the history gets a `call` event by the call's worker, then everyone in
+    the call `call.ended`."""
     call.state, call.ended_at, call.ended_by, call.reason = (
         Call.State.ENDED,
         timezone.now(),
