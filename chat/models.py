@@ -209,6 +209,8 @@ class Message(models.Model):
         # A call in the conversation: its medium and how it went (chat/services/calls.py
         # `call_event_body`), never its content.
         CALL = "call", _("A call.")
+        # Someone besides the two parties joined the call; the body says who ("interpreter").
+        CALL_JOINED = "call_joined", _("An interpreter joined the call.")
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -256,6 +258,8 @@ class AccessLog(models.Model):
         READ_TRANSCRIPT = "read_transcript", _("downloaded the transcript")
         READ_CASE = "read_case", _("opened the case")
         READ_PREVIEW = "read_preview", _("saw a waiting client's latest message")
+        # Not a read, but as close to one: a call's sound and picture (never stored).
+        JOINED_CALL = "joined_call", _("joined a call")
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -914,3 +918,25 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         return f"call {self.pk} ({self.media}, {self.state})"
+
+
+class CallSeat(models.Model):
+    """An interpreter in a call, besides its two parties (the worker and the client): from
+    joining to leaving. Signalling goes to and from them only while the seat is open."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="seats")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="+")
+    joined_at = models.DateTimeField(auto_now_add=True)
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call", "participant"],
+                condition=models.Q(left_at__isnull=True),
+                name="call_seat_once_while_in_call",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"participant {self.participant_id} in call {self.call_id}"

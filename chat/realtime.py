@@ -619,14 +619,32 @@ def call_event(kind: str, call: Call) -> Event:
     }
 
 
-def call_signal_event(kind: str, *, call: Call, side: str, signal: dict[str, Any]) -> Event:
+def call_signal_event(
+    kind: str, *, call: Call, side: str, to: str, signal: dict[str, Any]
+) -> Event:
     """`call.offer`, `call.answer` or `call.candidate`: one browser's WebRTC signalling for
-    the other party (`side`: who sent it). Relayed, never stored."""
+    one other party of the call (`from`: who sent it, `to`: the only socket that passes it
+    on). Relayed, never stored."""
     return {
         "type": kind,
         "conversation": call.conversation_id,
         "call": call.pk,
         "worker": call.worker_id,
         "from": side,
+        "to": to,
         **signal,
+    }
+
+
+def call_parties_event(kind: str, call: Call, *, who: str, parties: list[str]) -> Event:
+    """`call.joined` or `call.left`: an interpreter (`who`, e.g. "interpreter-7") came into
+    or left the call; `parties` is everyone in it now (by these names, never a person's)."""
+    return {
+        "type": kind,
+        "conversation": call.conversation_id,
+        "call": call.pk,
+        "worker": call.worker_id,
+        "media": call.media,
+        "who": who,
+        "parties": parties,
     }

@@ -14,7 +14,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chat.models import Call, Conversation, Handover, Message, Participant, PrivateNote
-from chat.services.calls import call_event_parts
 
 FSI = "\u2068"  # FIRST STRONG ISOLATE
 PDI = "\u2069"  # POP DIRECTIONAL ISOLATE
@@ -58,6 +57,15 @@ def message_text(message: Message, *, for_client: bool) -> str:
     if message.sender == Message.Sender.SYSTEM:
         return str(Message.Event(message.event).label) if message.event else ""
     return message.body
+
+
+def call_event_parts(body: str) -> tuple[str, str, int]:
+    """A call event's body (chat/services/calls.py `call_event_body`) read back: (media,
+    outcome, seconds); outcome is "answered", "declined" or "unanswered"."""
+    media, _space, outcome = body.partition(" ")
+    if outcome.isascii() and outcome.isdigit():
+        return media, "answered", int(outcome)
+    return media, outcome if outcome == "declined" else "unanswered", 0
 
 
 def call_text(body: str) -> str:

@@ -288,8 +288,8 @@ CSRF_COOKIE_HTTPONLY = True
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 )
-# The two pages with calls (the client's chat, the console) may use the camera and the
-# microphone, for this site only and only when the person accepts a call.
+# The pages with calls (the client's chat, the console, the interpreter's page) may use the
+# camera and the microphone, for this site only and only when the person accepts a call.
 CALL_PERMISSIONS_POLICY = (
     "camera=(self), microphone=(self), geolocation=(), payment=(), usb=(), interest-cohort=()"
 )
@@ -415,6 +415,15 @@ CALL_TURN_TTL_SECONDS = env_int("CALL_TURN_TTL_SECONDS", 12 * 3600, minimum=60)
 if CALL_TURN_URLS and not CALL_TURN_SECRET:
     raise ImproperlyConfigured(
         "CALL_TURN_URLS needs CALL_TURN_SECRET (coturn's static-auth-secret)"
+    )
+# A client's socket that drops keeps the call (the browsers' connection does not need it)
+# for this long; a client not back by then has left and the call ends (chat/services/
+# timed.py). It must outlast a heartbeat and a liveness flush, or a live client would end it.
+CALL_RECONNECT_GRACE_SECONDS = env_int("CALL_RECONNECT_GRACE_SECONDS", 45, minimum=1)
+if CALL_RECONNECT_GRACE_SECONDS <= CHAT_HEARTBEAT_SECONDS + LIVENESS_FLUSH_SECONDS:
+    raise ImproperlyConfigured(
+        "CALL_RECONNECT_GRACE_SECONDS must be longer than CHAT_HEARTBEAT_SECONDS"
+        " + LIVENESS_FLUSH_SECONDS"
     )
 # Largest websocket frame daphne accepts (bytes); pass the same to daphne's
 # --websocket-max-message-size (Procfile, Makefile). A message of the longest allowed body

@@ -62,6 +62,18 @@ SUMMARY: list[tuple[Any, list[Row]]] = [
                 lambda f: f.answered,
             ),
             Row(
+                "calls_voice",
+                gettext_lazy("Personal contacts by voice call"),
+                "count",
+                lambda f: f.calls.get("voice"),
+            ),
+            Row(
+                "calls_video",
+                gettext_lazy("Personal contacts by video call"),
+                "count",
+                lambda f: f.calls.get("video"),
+            ),
+            Row(
                 "followup_answers",
                 gettext_lazy("Answers from clients to follow-up questions"),
                 "count",

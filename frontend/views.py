@@ -210,6 +210,7 @@ def canned_replies_page(request: HttpRequest) -> HttpResponse:
 
 @gzip_page
 @never_cache
+@calls_allowed
 def interpreter_page(request: HttpRequest) -> HttpResponse:
     """An interpreter's limited view of one conversation. An external interpreter's link
     carries its secret after #, which the browser never sends here."""

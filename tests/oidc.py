@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -33,9 +32,10 @@ LOW_LEVEL = "test-subject-0005"  # signs in at LoA2 only
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port, in TEST_PORTS when set (tests/browser/server.py `free_port`)."""
+    from tests.browser.server import free_port as any_free_port
+
+    return any_free_port()
 
 
 def missing_reason() -> str | None:

@@ -3,12 +3,16 @@ conversation's social worker offers, only its client answers, signalling goes on
 between the two of them, and a frame for a call that is not yours is refused like any
 other bad frame. Real ASGI application, in-memory layer."""
 
+from datetime import timedelta
+
 import pytest
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from chat.consumers.calls import ice_servers
-from chat.models import Call
+from chat.models import Call, Conversation
 from chat.services.conversations import conversation_quick_exit
+from chat.services.timed import call_end_clients_gone
 from tests import factories
 from tests.factories import frames_until, next_frame, settle
 from tests.security_personas import private_rates  # noqa: F401 - fixture
@@ -26,6 +30,14 @@ CANDIDATE = {
     "sdpMid": "0",
     "sdpMLineIndex": 0,
 }
+
+
+@database_sync_to_async
+def client_last_seen(conversation_id, seconds_ago):
+    """The client's last sign of life, `seconds_ago` (what the liveness flush would write)."""
+    Conversation.objects.filter(pk=conversation_id).update(
+        client_seen_at=timezone.now() - timedelta(seconds=seconds_ago)
+    )
 
 
 @database_sync_to_async
@@ -129,12 +141,54 @@ async def test_the_client_declines(ws, anna, ekonomi):
     assert await calls_of(conversation_id) == [("video", "ended", "client", "declined")]
 
 
-async def test_the_clients_page_closing_ends_the_call_and_tells_the_worker(ws, anna, ekonomi):
+async def test_a_clients_socket_that_drops_keeps_the_call_until_the_grace_runs_out(
+    ws, anna, ekonomi, settings
+):
     client, console, conversation_id = await factories.accepted(ws, anna, ekonomi)
     call_id = await answered(console, client, conversation_id)
     await ws.disconnect(client)
+    # The browsers' own connection does not need the socket: the call goes on for now.
+    assert not [f for f in await settle(console) if f["type"] == "call.ended"]
+    assert await database_sync_to_async(call_end_clients_gone)() == 0
+    assert await calls_of(conversation_id) == [("video", "active", "", "")]
+
+    # Not back within CALL_RECONNECT_GRACE_SECONDS: the client has left, the call ends.
+    await client_last_seen(conversation_id, settings.CALL_RECONNECT_GRACE_SECONDS + 1)
+    assert await database_sync_to_async(call_end_clients_gone)() == 1
     ended = await call_ended(console, call_id)
-    assert ended["reason"] == "client_left"
+    assert (ended["ended_by"], ended["reason"]) == ("client", "client_left")
+
+
+async def test_a_client_page_that_closes_in_a_call_ends_it_at_once(ws, anna, ekonomi):
+    client, console, conversation_id = await factories.accepted(ws, anna, ekonomi)
+    call_id = await answered(console, client, conversation_id)
+    await client.send_json_to({"type": "call_end", "call": call_id, "left": True})
+    ended = await call_ended(console, call_id)
+    assert (ended["ended_by"], ended["reason"]) == ("client", "client_left")
+
+
+async def test_a_client_back_within_the_grace_keeps_the_call(ws, anna, ekonomi, settings):
+    console, _snapshot = await ws.console(anna)
+    client = await ws.client()
+    sync, token = await factories.client_start(client, ekonomi)
+    conversation_id = sync["conversation"]
+    await console.send_json_to({"type": "accept", "conversation": conversation_id})
+    await next_frame(console, "conversation.assigned", conversation=conversation_id)
+    await settle(client)
+    call_id = await answered(console, client, conversation_id)
+    await ws.disconnect(client)
+    await client_last_seen(conversation_id, settings.CALL_RECONNECT_GRACE_SECONDS - 5)
+
+    back = await ws.client()
+    await back.send_json_to({"type": "resume", "token": token, "after": 0})
+    await next_frame(back, "conversation.sync")
+    assert await database_sync_to_async(call_end_clients_gone)() == 0
+    # The call's signalling reaches the reconnected socket.
+    await console.send_json_to(
+        {"type": "call_offer", "conversation": conversation_id, "call": call_id, "sdp": SDP}
+    )
+    assert (await next_frame(back, "call.offer", call=call_id))["from"] == "worker"
+    assert await calls_of(conversation_id) == [("video", "active", "", "")]
 
 
 async def test_the_quick_exit_ends_the_call_at_once_and_says_so(ws, anna, ekonomi):

@@ -11,8 +11,9 @@ from django.utils import timezone, translation
 
 from chat.models import Call, Message
 from chat.services.access import conversation_transcript
-from chat.services.calls import CLIENT, WORKER, call_accept, call_end, call_offer
+from chat.services.calls import CLIENT, WORKER, call_accept, call_end, call_join, call_offer
 from chat.services.conversations import conversation_end, conversation_quick_exit
+from chat.services.participants import participant_invite_link, participant_join_by_link
 from chat.transcripts import call_text, entries
 from tests import factories
 
@@ -127,3 +128,32 @@ def test_a_handover_ends_the_call_of_the_worker_who_lets_go(talking, anna, bengt
     assert (
         call_offer(conversation=conversation, actor=bengt, media=Call.Media.VIDEO).worker == bengt
     )
+
+
+def test_an_interpreter_joining_the_call_is_in_the_history_and_the_transcript(talking, anna):
+    conversation, _token = talking
+    call = call_offer(conversation=conversation, actor=anna, media=Call.Media.VIDEO)
+    call_accept(conversation=conversation, call_id=call.pk, media=Call.Media.VIDEO)
+    invitation = participant_invite_link(conversation=conversation, actor=anna)
+    seat = participant_join_by_link(invitation=invitation, token=factories.new_token())
+    call_join(participant=seat, call_id=call.pk)
+    call_end(conversation=conversation, call_id=call.pk, side=WORKER, actor=anna)
+
+    assert factories.system_events(conversation) == [
+        "accepted",
+        "participant_joined",
+        "call_joined",
+        "call",
+    ]
+    with translation.override("en"):
+        rows = entries(
+            conversation_transcript(
+                actor=anna,
+                conversation_id=conversation.pk,
+                include_notes=False,
+                request_id=uuid.uuid4(),
+            )
+        )
+    texts = [row["text"] for row in rows if row["system"]]
+    call_row = next(i for i, text in enumerate(texts) if text.startswith("Video call, "))
+    assert texts.index("An interpreter joined the call.") < call_row

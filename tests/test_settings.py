@@ -31,6 +31,7 @@ else:
         "LAYER": settings.CHANNEL_LAYERS["default"]["BACKEND"],
         "LAYER_CONFIG": settings.CHANNEL_LAYERS["default"].get("CONFIG", {}),
         "CHAT_MESSAGE_MAX_LENGTH": settings.CHAT_MESSAGE_MAX_LENGTH,
+        "CALL_RECONNECT_GRACE_SECONDS": settings.CALL_RECONNECT_GRACE_SECONDS,
         "ALLOWED_HOSTS": settings.ALLOWED_HOSTS,
     }))
 """
@@ -170,3 +171,23 @@ def test_it_refuses_an_e_id_configuration_that_cannot_work(env, message):
 
     assert loaded["error"] == "ImproperlyConfigured"
     assert message in loaded["message"]
+
+
+def test_it_refuses_a_call_grace_a_live_client_could_outlast():
+    """A live client's last sign of life is up to a heartbeat and a flush old: a shorter
+    grace would end its call."""
+    loaded = load_settings(
+        DEBUG="true",
+        CALL_RECONNECT_GRACE_SECONDS="20",
+        CHAT_HEARTBEAT_SECONDS="15",
+        LIVENESS_FLUSH_SECONDS="5",
+    )
+
+    assert loaded["error"] == "ImproperlyConfigured"
+    assert "CALL_RECONNECT_GRACE_SECONDS" in loaded["message"]
+    assert (
+        load_settings(DEBUG="true", CALL_RECONNECT_GRACE_SECONDS="21")[
+            "CALL_RECONNECT_GRACE_SECONDS"
+        ]
+        == 21
+    )

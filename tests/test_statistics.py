@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from datetime import date, datetime, timedelta
 
@@ -21,6 +22,7 @@ from chat.selectors import token_hash
 from chat.selectors.statistics import (
     MIN_CLIENTS,
     Period,
+    call_figures,
     referral_figures,
     statistics_figures,
     statistics_report,
@@ -516,3 +518,40 @@ def test_reminders_are_recorded_once_by_the_timed_rule_and_counted(settings, eko
     assert figures.reminders is not None and figures.reminders.shown == 6
     assert statistics_figures(units=[vald], period=today).reminders.hidden  # one: hidden
     assert statistics_figures(units=[ekonomi], period=week_of(DAY)).reminders.empty
+
+
+def test_calls_are_counted_as_personal_contacts_by_medium(ekonomi, vald, anna, sara):
+    from chat.models import Call
+
+    today = timezone.localdate()
+    now = timezone.now()
+    for unit, media, answered in [
+        *[(ekonomi, "video", now)] * 5,
+        (ekonomi, "voice", now),  # one client: hidden
+        (ekonomi, "voice", None),  # declined: no contact
+        (vald, "voice", now),  # another unit
+        (ekonomi, "video", now - timedelta(days=8)),  # the week before
+    ]:
+        Call.objects.create(
+            conversation=conversation(unit, came=now - timedelta(days=9), worker=anna),
+            worker=anna,
+            media=media,
+            state=Call.State.ENDED,
+            answered_at=answered,
+            ended_at=now,
+        )
+
+    figures = call_figures(units=[ekonomi], period=week_of(today))
+    assert (figures["video"].shown, figures["voice"].value) == (5, 1)
+    assert figures["voice"].hidden
+    assert call_figures(units=[ekonomi], period=week_of(today).previous())["video"].value == 1
+    # A row of the summary, beside the chats.
+    page = http_client(sara, HTTP_ACCEPT_LANGUAGE="en").get(
+        "/dashboard/statistics/", {"period": "week", "date": today.isoformat()}
+    )
+    row = re.search(
+        r'data-key="calls_video">\s*<th[^>]*>(.*?)</th>\s*<td[^>]*>(.*?)</td>',
+        page.content.decode(),
+    )
+    assert row is not None
+    assert (row[1], row[2]) == ("Personal contacts by video call", "5")

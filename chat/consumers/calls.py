@@ -82,20 +82,39 @@ def ice_servers(now: float | None = None) -> list[dict[str, Any]]:
     return servers
 
 
+def call_to(frame: Frame) -> str | None:
+    """Whom a signalling frame is for: "worker", "client" or "interpreter-<id>"; None (the
+    worker and the client to each other) means the other of those two."""
+    to = frame.get("to")
+    if to is None:
+        return None
+    return frame_text(to, name="to")[:40]
+
+
 def signal_for(
     conversation: Conversation, frame: Frame, *, side: str, actor: User | None = None
 ) -> realtime.Event:
-    """A signalling frame as the event for the other party, if the call allows it."""
+    """A signalling frame as the event for the party it names, if the call allows it."""
     kind, payload = signal(frame)
-    call = calls.call_for_signal(
-        conversation=conversation, call_id=call_id(frame), side=side, actor=actor
+    call, to = calls.call_for_signal(
+        conversation=conversation,
+        call_id=call_id(frame),
+        side=side,
+        actor=actor,
+        to=call_to(frame),
     )
-    return realtime.call_signal_event(kind, call=call, side=side, signal=payload)
+    return realtime.call_signal_event(kind, call=call, side=side, to=to, signal=payload)
 
 
 def is_for(event: Frame, *, side: str, worker_id: int | None = None) -> bool:
-    """Whether a call event is for this socket: never its own signalling back, and on the
-    console only the call's own worker (a colleague in the conversation hears nothing)."""
-    if event.get("from") == side:
+    """Whether a call event is for this socket: signalling only for the party it names
+    (never anyone's own back), and on the console only the call's own worker (a colleague
+    in the conversation hears nothing)."""
+    if "to" in event and event["to"] != side:
         return False
-    return side == calls.CLIENT or event.get("worker") == worker_id
+    return side != calls.WORKER or event.get("worker") == worker_id
+
+
+def without_staff_id(event: Frame) -> Frame:
+    """A call event as a client or an interpreter sees it: no staff member's id."""
+    return {k: v for k, v in event.items() if k != "worker"}

@@ -20,7 +20,14 @@ from chat.consumers.base import (
     ack_frame,
     seq_value,
 )
-from chat.consumers.calls import call_id, call_media, ice_servers, is_for, signal_for
+from chat.consumers.calls import (
+    call_id,
+    call_media,
+    ice_servers,
+    is_for,
+    signal_for,
+    without_staff_id,
+)
 from chat.errors import ChatError, InvalidInput, NotFound
 from chat.models import Call, Conversation, Message, SurveyAnswer
 from chat.parsing import (
@@ -324,9 +331,10 @@ class ClientConsumer(JsonFrameConsumer):
         if self.conversation_id is None:
             return
         await self.tell_staff(online=False)
-        # A call does not outlive the client's page: the worker hears at once that it ended.
-        with contextlib.suppress(ChatError):
-            await client_call_end(self.token, None, Call.Reason.CLIENT_LEFT)
+        # A call goes on while the client's socket reconnects (the browsers' own connection
+        # does not need it): the call ends when the client is not back within
+        # CALL_RECONNECT_GRACE_SECONDS (chat/services/timed.py), or at once by the quick
+        # exit or the page's own `call_end` as it closes.
         # Closing the page is leaving the queue, unless the client is back within the grace
         # (chat/services/timed.py decides); the last sign of life is when it closed.
         with contextlib.suppress(ChatError):  # purged or otherwise gone
@@ -546,8 +554,10 @@ class ClientConsumer(JsonFrameConsumer):
         await client_call_end(self.token, frame, Call.Reason.DECLINED)
 
     async def on_call_end(self, frame: Frame) -> None:
+        """Hang up; `left: true` is the page closing in the call (its last frame)."""
         self.require_conversation()
-        await client_call_end(self.token, frame, Call.Reason.HUNG_UP)
+        reason = Call.Reason.CLIENT_LEFT if frame.get("left") is True else Call.Reason.HUNG_UP
+        await client_call_end(self.token, frame, reason)
 
     async def on_call_answer(self, frame: Frame) -> None:
         conversation_id = self.require_conversation()
@@ -561,12 +571,12 @@ class ClientConsumer(JsonFrameConsumer):
         no staff id. The ringing call brings the ICE servers."""
         if not is_for(event, side=CLIENT):
             return
-        event = {k: v for k, v in event.items() if k != "worker"}
+        event = without_staff_id(event)
         if event["type"] == "call.ringing":
             event["ice_servers"] = ice_servers()
         await self.send_json(event)
 
-    call_ringing = call_accepted = call_ended = call_news
+    call_ringing = call_accepted = call_ended = call_joined = call_left = call_news
     call_offer = call_answer = call_candidate = call_news
 
     def require_conversation(self) -> int:

@@ -413,6 +413,7 @@ class ConsoleConsumer(StaffConsumer):
             "lower_risk",
             "call_start",
             "call_offer",
+            "call_answer",
             "call_candidate",
             "call_end",
         }
@@ -578,7 +579,7 @@ class ConsoleConsumer(StaffConsumer):
         event = await self.act(console_call_signal, frame)
         await realtime.relay(realtime.conversation_group(event["conversation"]), event)
 
-    on_call_candidate = on_call_offer
+    on_call_answer = on_call_candidate = on_call_offer
 
     async def on_call_end(self, frame: Frame) -> None:
         await self.act(console_call_end, frame)
@@ -592,7 +593,7 @@ class ConsoleConsumer(StaffConsumer):
             event = {**event, "ice_servers": ice_servers()}
         await self.send_json(event)
 
-    call_ringing = call_accepted = call_ended = call_news
+    call_ringing = call_accepted = call_ended = call_joined = call_left = call_news
     call_offer = call_answer = call_candidate = call_news
 
     async def queue_updated(self, event: Frame) -> None:

@@ -18,10 +18,12 @@ from chat.consumers.base import (
     seq_value,
     staff_session_ok,
 )
+from chat.consumers.calls import call_id, ice_servers, is_for, signal_for, without_staff_id
 from chat.errors import InvalidInput, NotFound
 from chat.models import Participant
 from chat.parsing import frame_text, frame_uuid
 from chat.permissions import can
+from chat.services import calls
 from chat.services.messages import message_post
 from chat.services.participants import participant_join_by_link, participant_leave
 
@@ -101,9 +103,56 @@ def interpreter_leave(participant_id: int) -> None:
     participant_leave(participant=seat, actor=seat.user)
 
 
+# --- calls (chat/services/calls.py) ------------------------------------------------------
+@database_sync_to_async
+def interpreter_call_open(participant_id: int) -> Frame | None:
+    """The conversation's answered call, as `call.open` for a page that has just (re)joined
+    the chat: who is in it, and whether this interpreter already is (a reload)."""
+    seat = _present(participant_id)
+    call = calls.call_open_for(seat.conversation)
+    if call is None:
+        return None
+    event = realtime.call_parties_event(
+        "call.open",
+        call,
+        who=calls.interpreter_side(participant_id),
+        parties=calls.call_parties(call),
+    )
+    return {**without_staff_id(event), "me": event["who"], "ice_servers": ice_servers()}
+
+
+@database_sync_to_async
+def interpreter_call_join(participant_id: int, frame: Frame) -> None:
+    calls.call_join(participant=_present(participant_id), call_id=call_id(frame))
+
+
+@database_sync_to_async
+def interpreter_call_leave(participant_id: int, frame: Frame) -> None:
+    calls.call_leave(participant=_present(participant_id), call_id=call_id(frame))
+
+
+@database_sync_to_async
+def interpreter_call_signal(participant_id: int, frame: Frame) -> Frame:
+    seat = _present(participant_id)
+    return signal_for(seat.conversation, frame, side=calls.interpreter_side(participant_id))
+
+
 # --- the consumer ------------------------------------------------------------------------
 class InterpreterConsumer(JsonFrameConsumer):
-    frame_types = frozenset({"join", "resume", "message", "leave", "ping"})
+    frame_types = frozenset(
+        {
+            "join",
+            "resume",
+            "message",
+            "leave",
+            "ping",
+            "call_join",
+            "call_leave",
+            "call_offer",
+            "call_answer",
+            "call_candidate",
+        }
+    )
     relayed = frozenset({"conversation.message", "conversation.typing"})
 
     async def connect(self) -> None:
@@ -140,6 +189,9 @@ class InterpreterConsumer(JsonFrameConsumer):
         await self.join(realtime.participant_group(participant_id))
         await self.join(realtime.conversation_group(conversation_id))
         await self.send_json(await interpreter_sync(participant_id, after))
+        call = await interpreter_call_open(participant_id)
+        if call is not None:
+            await self.send_json(call)
 
     def require_seat(self) -> int:
         if self.participant_id is None:
@@ -151,6 +203,34 @@ class InterpreterConsumer(JsonFrameConsumer):
 
     async def on_leave(self, frame: Frame) -> None:
         await interpreter_leave(self.require_seat())
+
+    async def on_call_join(self, frame: Frame) -> None:
+        await interpreter_call_join(self.require_seat(), frame)
+
+    async def on_call_leave(self, frame: Frame) -> None:
+        await interpreter_call_leave(self.require_seat(), frame)
+
+    async def on_call_offer(self, frame: Frame) -> None:
+        event = await interpreter_call_signal(self.require_seat(), frame)
+        await realtime.relay(realtime.conversation_group(event["conversation"]), event)
+
+    on_call_answer = on_call_candidate = on_call_offer
+
+    async def call_news(self, event: Frame) -> None:
+        """A call event of the conversation: signalling only when it is for this seat, no
+        staff id. The answered call brings the ICE servers (the interpreter may join)."""
+        if self.participant_id is None or not is_for(
+            event, side=calls.interpreter_side(self.participant_id)
+        ):
+            return
+        event = without_staff_id(event)
+        if event["type"] == "call.accepted":
+            me = calls.interpreter_side(self.participant_id)
+            event = {**event, "me": me, "ice_servers": ice_servers()}
+        await self.send_json(event)
+
+    call_ringing = call_accepted = call_ended = call_joined = call_left = call_news
+    call_offer = call_answer = call_candidate = call_news
 
     async def session_ended(self, event: Frame) -> None:
         await self.close(code=CLOSE_NOT_AUTHENTICATED)  # only a signed-in tab hears it

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from accounts.models import Unit, User
 from chat.models import (
+    Call,
     Conversation,
     FollowUp,
     Handover,
@@ -248,6 +249,24 @@ def referral_figures(*, units: Sequence[Unit], period: Period) -> dict[str, Figu
         .count()
     )
     return {"referrals": count(referrals), "urgent": count(raised)}
+
+
+def call_figures(*, units: Sequence[Unit], period: Period) -> dict[str, Figure]:
+    """Personal contacts by call, beside chat: calls in these units' conversations that the
+    client answered in the period, by the medium they were held in ("voice", "video"),
+    read by (conversation's unit, answered_at); each call a client of its own."""
+    start, end = period.bounds()
+    held = Counter(
+        dict(
+            Call.objects.filter(
+                conversation__unit__in=units, answered_at__gte=start, answered_at__lt=end
+            )
+            .values_list("media")
+            .annotate(n=Count("pk"))
+            .values_list("media", "n")
+        )
+    )
+    return {media: count(held[media]) for media in Call.Media.values}
 
 
 def reminder_figures(*, units: Sequence[Unit], period: Period) -> Figure | None:
@@ -599,6 +618,7 @@ class Figures:
     survey_rating: Figure
     staffing_by_hour: list[dict[str, Any]] = field(default_factory=list)
     tally: Tally | None = field(default=None, repr=False, compare=False)
+    calls: dict[str, Figure] = field(default_factory=dict)  # call_figures
 
     @property
     def survey_too_few(self) -> bool:
@@ -710,6 +730,7 @@ def statistics_figures(*, units: Sequence[Unit], period: Period) -> Figures:
         ),
         staffing_by_hour=_staffing_by_hour(tally, period),
         tally=tally,
+        calls=call_figures(units=units, period=period),
     )
 
 

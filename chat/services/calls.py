@@ -1,25 +1,45 @@
-"""Voice and video calls in a conversation: who may offer, answer, signal and end one.
+"""Voice and video calls in a conversation: who may offer, answer, join, signal and end one.
 
-The browsers connect to each other (WebRTC); this server only relays their signalling
-(docs/realtime.md, "Calls") between the two parties of one call: the conversation's
-social worker who offered it and the conversation's client. It stores who, when, how long
-and which medium, never the media, which never pass through it. No recording.
+The browsers connect to each other (WebRTC, a small mesh: one connection per pair); this
+server only relays their signalling (docs/realtime.md, "Calls") between the parties of one
+call: the conversation's social worker who offered it, the conversation's client, and an
+interpreter invited into the conversation who joined the call (`CallSeat`). It stores who,
+when, how long and which medium, never the media, which never pass through it. No
+recording.
 """
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from chat import realtime
 from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from chat.models import Call, Conversation, Message
+from chat.models import AccessLog, Call, CallSeat, Conversation, Message, Participant
+from chat.services.access import access_log_record
 from chat.services.messages import message_append
 
 WORKER = "worker"
 CLIENT = "client"
 SIDES = (WORKER, CLIENT)
+INTERPRETER_PREFIX = "interpreter-"
+
+
+def interpreter_side(participant_id: int) -> str:
+    """An interpreter's name in a call's signalling: one per seat in the conversation."""
+    return f"{INTERPRETER_PREFIX}{participant_id}"
+
+
+def call_parties(call: Call) -> list[str]:
+    """Who is in the call now: its two parties and every interpreter with an open seat."""
+    seats = CallSeat.objects.filter(call=call, left_at__isnull=True).order_by("pk")
+    interpreters = seats.values_list("participant_id", flat=True)
+    return [WORKER, CLIENT, *(interpreter_side(pid) for pid in interpreters)]
 
 
 def _open_call(conversation: Conversation, *, call_id: int | None = None) -> Call:
@@ -63,6 +83,8 @@ def call_accept(*, conversation: Conversation, call_id: int, media: Call.Media) 
             raise InvalidInput("this call was offered with voice only")
         call.media, call.state, call.answered_at = media, Call.State.ACTIVE, timezone.now()
         call.save(update_fields=["media", "state", "answered_at"])
+        # The worker now sees and hears the client: noted like a read of the conversation.
+        _note_joined(call.worker, conversation)
         realtime.publish_on_commit(
             realtime.conversation_group(conversation.pk),
             realtime.call_event("call.accepted", call),
@@ -126,18 +148,10 @@ def call_event_body(call: Call) -> str:
     return f"{call.media} {outcome}"
 
 
-def call_event_parts(body: str) -> tuple[str, str, int]:
-    """`call_event_body` read back: (media, outcome, seconds); outcome is "answered",
-    "declined" or "unanswered"."""
-    media, _space, outcome = body.partition(" ")
-    if outcome.isascii() and outcome.isdigit():
-        return media, "answered", int(outcome)
-    return media, outcome if outcome == "declined" else "unanswered", 0
-
-
 def _finish(conversation: Conversation, call: Call, *, ended_by: str, reason: str) -> None:
-    """End the call (the caller holds the conversation's row lock): the history gets a
-    `call` event by the call's worker, then both parties `call.ended`."""
+    """End the call (the caller holds the conversation's row lock): every interpreter's
+    seat closes, the history gets a `call` event by the call's worker, then everyone in
+    the call `call.ended`."""
     call.state, call.ended_at, call.ended_by, call.reason = (
         Call.State.ENDED,
         timezone.now(),
@@ -145,6 +159,7 @@ def _finish(conversation: Conversation, call: Call, *, ended_by: str, reason: st
         reason,
     )
     call.save(update_fields=["state", "ended_at", "ended_by", "reason"])
+    CallSeat.objects.filter(call=call, left_at__isnull=True).update(left_at=call.ended_at)
     message_append(
         conversation,
         sender=Message.Sender.SYSTEM,
@@ -158,14 +173,113 @@ def _finish(conversation: Conversation, call: Call, *, ended_by: str, reason: st
 
 
 def call_for_signal(
-    *, conversation: Conversation, call_id: int, side: str, actor: User | None = None
-) -> Call:
-    """The call a `call_offer`, `call_answer` or `call_candidate` frame may go to: open,
-    answered, in this conversation, and (from a worker) the worker's own. Anything else is
-    NotFound, as for a call that does not exist."""
+    *,
+    conversation: Conversation,
+    call_id: int,
+    side: str,
+    actor: User | None = None,
+    to: str | None = None,
+) -> tuple[Call, str]:
+    """The call a `call_offer`, `call_answer` or `call_candidate` frame may go to, and to
+    whom: the call is open, answered, in this conversation, and the sender and the receiver
+    (`to`; between the worker and the client, the other one by default) are both in it:
+    from a worker only their own call, from an interpreter only while their seat is open.
+    Anything else is NotFound, as for a call that does not exist."""
     call = _open_call(conversation, call_id=call_id)
     if side == WORKER and (actor is None or call.worker_id != actor.pk):
         raise NotFound("no such call", code="no_call")
     if call.state != Call.State.ACTIVE:
         raise Conflict("the call has not been answered", code="call_not_answered")
+    if to is None:
+        if side not in SIDES:
+            raise InvalidInput("`to` is needed", code="invalid")
+        to = CLIENT if side == WORKER else WORKER
+    parties = call_parties(call)
+    if side not in parties or to not in parties or to == side:
+        raise NotFound("no such call", code="no_call")
+    return call, to
+
+
+def call_join(*, participant: Participant, call_id: int) -> Call:
+    """An interpreter present in the conversation joins its answered call (again, after a
+    reload: the seat stays open). The first time the history gets a `call_joined` event
+    and, for an interpreter with an account, the access log a row. Publishes `call.joined`
+    with everyone now in the call; the newcomer then offers to each of them."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=participant.conversation_id)
+        seat = Participant.objects.get(pk=participant.pk)
+        if seat.left_at is not None or seat.joined_at is None:
+            raise InvalidInput("you are no longer in this conversation", code="not_present")
+        if seat.role != Participant.Role.INTERPRETER:
+            raise NotFound("no such call", code="no_call")
+        call = _open_call(conversation, call_id=call_id)
+        if call.state != Call.State.ACTIVE:
+            raise Conflict("the call has not been answered", code="call_not_answered")
+        if not CallSeat.objects.filter(call=call, participant=seat, left_at__isnull=True).exists():
+            CallSeat.objects.create(call=call, participant=seat)
+            message_append(
+                conversation,
+                sender=Message.Sender.SYSTEM,
+                event=Message.Event.CALL_JOINED,
+                body=seat.role,
+            )
+            if seat.user is not None:
+                _note_joined(seat.user, conversation)
+        _publish_parties("call.joined", call, who=interpreter_side(seat.pk))
     return call
+
+
+def call_leave(*, participant: Participant, call_id: int | None = None) -> None:
+    """An interpreter leaves the call (not the chat); `call_id` None: whatever call they
+    are in (they left the conversation). Publishes `call.left`; nothing when not in one."""
+    with transaction.atomic():
+        Conversation.objects.select_for_update().get(pk=participant.conversation_id)
+        seats = CallSeat.objects.filter(participant=participant, left_at__isnull=True)
+        if call_id is not None:
+            seats = seats.filter(call_id=call_id)
+        for seat in list(seats.select_related("call")):
+            seat.left_at = timezone.now()
+            seat.save(update_fields=["left_at"])
+            _publish_parties("call.left", seat.call, who=interpreter_side(participant.pk))
+
+
+def _note_joined(actor: User, conversation: Conversation) -> None:
+    """The access log's row for a staff member who joined a call (in the caller's
+    transaction, as every access-log row)."""
+    access_log_record(
+        actor=actor,
+        conversation=conversation,
+        action=AccessLog.Action.JOINED_CALL,
+        request_id=uuid.uuid4(),
+    )
+
+
+def _publish_parties(kind: str, call: Call, *, who: str) -> None:
+    realtime.publish_on_commit(
+        realtime.conversation_group(call.conversation_id),
+        realtime.call_parties_event(kind, call, who=who, parties=call_parties(call)),
+    )
+
+
+def call_open_for(conversation: Conversation) -> Call | None:
+    """The conversation's answered call, if any: what an interpreter's page can join."""
+    return Call.objects.filter(conversation=conversation, state=Call.State.ACTIVE).first()
+
+
+def call_end_if_client_gone(*, call_id: int) -> bool:
+    """The client's socket has been gone for CALL_RECONNECT_GRACE_SECONDS (its last sign
+    of life is older): the client has left, and the call ends for everyone in it. A client
+    back in time keeps the call. Locks the conversation row; True when it ended the call."""
+    cutoff = timezone.now() - timedelta(seconds=settings.CALL_RECONNECT_GRACE_SECONDS)
+    with transaction.atomic():
+        call = Call.objects.filter(pk=call_id).exclude(state=Call.State.ENDED).first()
+        if call is None:
+            return False
+        locked = Conversation.objects.select_for_update().get(pk=call.conversation_id)
+        call = Call.objects.get(pk=call_id)
+        if call.state == Call.State.ENDED or (
+            locked.client_seen_at is not None and locked.client_seen_at >= cutoff
+        ):
+            return False
+        _finish(locked, call, ended_by=CLIENT, reason=Call.Reason.CLIENT_LEFT)
+    return True

@@ -14,6 +14,7 @@ from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from chat.models import Conversation, Message, Participant
 from chat.permissions import can, require
 from chat.services.access import conversation_announce_assigned, conversation_announce_context
+from chat.services.calls import call_leave
 from chat.services.messages import message_append
 
 
@@ -134,6 +135,7 @@ def participant_leave(*, participant: Participant, actor: User | None) -> None:
             raise NotAllowed("only the conversation's worker removes participants")
         seat.left_at = timezone.now()
         seat.save(update_fields=["left_at"])
+        call_leave(participant=seat)  # out of the chat is out of its call
         conversation_announce_context(conversation_id=conversation.pk)
         if seat.joined_at is not None and conversation.is_open:
             message_append(
@@ -155,6 +157,8 @@ def participants_leave_all(*, conversation: Conversation, reason: str) -> None:
     if not seats:
         return
     Participant.objects.filter(pk__in=[seat.pk for seat in seats]).update(left_at=timezone.now())
+    for seat in seats:
+        call_leave(participant=seat)
     event = realtime.left_event(conversation.pk, reason=reason)
     for seat in seats:
         realtime.publish_on_commit(realtime.participant_group(seat.pk), event)

@@ -6,7 +6,8 @@ answered in time go back, conversations nobody answers are flagged or returned, 
 without a console for the grace period are offline and their clients go back to the
 queue, urgent referrals nobody accepted escalate, clients' follow-up questions waiting too long
 get their reminder recorded, every unit's numbers are refreshed and its
-staffing is sampled for the statistics.
+staffing is sampled for the statistics, and calls whose client has not come back within
+their grace end.
 `timed_nightly` is the nightly work: the retention purge, then the statistics' roll-up of
 the days that closed (catching up any night that was missed).
 
@@ -26,7 +27,8 @@ from django.utils import timezone
 
 from accounts.models import Presence, Unit, User
 from chat import selectors
-from chat.models import Conversation, Handover, PurgeReport
+from chat.models import Call, Conversation, Handover, PurgeReport
+from chat.services.calls import call_end_if_client_gone
 from chat.services.cases import followup_remind_waiting_long
 from chat.services.conversations import conversation_abandon_if_silent
 from chat.services.handover import handover_expire_if_due
@@ -47,6 +49,7 @@ def timed_sweep() -> int:
     presence_sweep_offline()
     referral_escalate_due()
     followup_remind_due()
+    call_end_clients_gone()
     staffing_sample_take()
     # Presence turns offline by time alone: every unit's numbers are shown afresh.
     for unit_id in Unit.objects.values_list("pk", flat=True):
@@ -80,6 +83,19 @@ def conversation_abandon_silent() -> int:
         state=Conversation.State.QUEUED, client_seen_at__lt=cutoff, referral__isnull=True
     ).values_list("pk", flat=True)
     return sum(conversation_abandon_if_silent(conversation_id=pk) for pk in list(silent))
+
+
+def call_end_clients_gone() -> int:
+    """Calls whose client's socket has been silent for CALL_RECONNECT_GRACE_SECONDS end (a
+    socket that drops keeps the call until then: the browsers' connection may well live on
+    through it). Returns how many ended."""
+    cutoff = timezone.now() - timedelta(seconds=settings.CALL_RECONNECT_GRACE_SECONDS)
+    gone = (
+        Call.objects.exclude(state=Call.State.ENDED)
+        .filter(conversation__client_seen_at__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
+    return sum(call_end_if_client_gone(call_id=pk) for pk in list(gone))
 
 
 def handover_expire_due() -> int:

@@ -19,6 +19,8 @@ import select
 import socket
 import threading
 
+from tests.browser.server import free_port
+
 HOST = "127.0.0.1"
 POLL_SECONDS = 0.05
 
@@ -86,7 +88,7 @@ class NetCut:
         self.connections: set[_Connection] = set()
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((HOST, 0))
+        self.listener.bind((HOST, free_port()))  # in TEST_PORTS when set
         self.listener.listen(128)
         self.listener.settimeout(POLL_SECONDS)
         self.port = self.listener.getsockname()[1]

@@ -9,10 +9,12 @@ dead network is noticed by the browser within about two seconds.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -33,10 +35,28 @@ ADDRESS_LIMITS = {
 STOP_TIMEOUT_SECONDS = 10
 
 
+_GIVEN: deque[int] = deque(maxlen=10)  # the ports handed out last
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    """A free port: any, or one in TEST_PORTS ("8300-8399") where test runs on one machine
+    must keep to their own ports."""
+    low, _dash, high = os.environ.get("TEST_PORTS", "0-0").partition("-")
+    ports = list(range(int(low), int(high or low) + 1))
+    # Not one of the last ports handed out: two ports asked for before either is bound (the
+    # e-ID provider's and the server's) must differ.
+    for port in random.sample(ports, len(ports)):
+        if port in _GIVEN:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            given: int = sock.getsockname()[1]
+        _GIVEN.append(given)
+        return given
+    raise RuntimeError(f"no free port in TEST_PORTS={os.environ['TEST_PORTS']}")
 
 
 def port_is_open(port: int) -> bool:

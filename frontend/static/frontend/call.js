@@ -1,9 +1,11 @@
-// A voice or video call between two browsers (WebRTC), signalled over this site's own
-// socket (docs/realtime.md, "Calls"): the media go from browser to browser, encrypted
-// (DTLS-SRTP), and never through the server. Nothing is recorded.
+// A voice or video call between browsers (WebRTC), signalled over this site's own socket
+// (docs/realtime.md, "Calls"): the media go from browser to browser, encrypted
+// (DTLS-SRTP), and never through the server. Nothing is recorded. With an interpreter in
+// the call each browser keeps one connection per other party (a small mesh, `Mesh`).
 //
-// Shared by the console (console/call.js) and the client's page (client-call.js); each
-// owns its buttons and texts. `send` sends one frame on the socket.
+// Shared by the console (console/call.js), the client's page (client-call.js) and the
+// interpreter's (interpreter-call.js); each owns its buttons and texts. `send` sends one
+// frame on the socket.
 
 const { gettext } = window;
 
@@ -31,6 +33,8 @@ export function mediaErrorText(fellBack) {
     : gettext("Your microphone could not be used. You can go on writing in the chat.");
 }
 
+const GATHER_MS = 1500;
+
 export class PeerCall {
   // `send(frame)` adds the call's ids itself: it is given `{type, sdp}` or `{type, candidate}`.
   constructor({ send, iceServers, stream, remoteVideo, remoteAudio, onState }) {
@@ -41,8 +45,14 @@ export class PeerCall {
     this.early = []; // candidates that came before the other side's description
     this.chain = Promise.resolve(); // signalling is handled strictly in order
     for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
+    // The candidates found before the description goes out travel inside it; only later ones
+    // go one by one. A socket's frames are rate limited (RATE_FRAME_BURST), and a mesh of
+    // three would otherwise send a burst of them as it connects.
+    this.described = false;
     this.pc.onicecandidate = (event) => {
-      if (event.candidate) this.send({ type: "call_candidate", candidate: event.candidate.toJSON() });
+      if (event.candidate && this.described) {
+        this.send({ type: "call_candidate", candidate: event.candidate.toJSON() });
+      }
     };
     this.pc.ontrack = (event) => {
       const [remote] = event.streams;
@@ -52,11 +62,12 @@ export class PeerCall {
     this.pc.onconnectionstatechange = () => this.onState(this.pc.connectionState);
   }
 
-  // The worker's side makes the offer, once the client has accepted.
+  // The worker makes the offer once the client has accepted; an interpreter who joins
+  // makes one to each party already in the call.
   offer() {
     this.queue(async () => {
       await this.pc.setLocalDescription(await this.pc.createOffer());
-      this.send({ type: "call_offer", sdp: this.pc.localDescription.sdp });
+      this.send({ type: "call_offer", sdp: await this.describe() });
     });
   }
 
@@ -67,7 +78,7 @@ export class PeerCall {
         await this.pc.setRemoteDescription({ type: "offer", sdp: frame.sdp });
         await this.addEarly();
         await this.pc.setLocalDescription(await this.pc.createAnswer());
-        this.send({ type: "call_answer", sdp: this.pc.localDescription.sdp });
+        this.send({ type: "call_answer", sdp: await this.describe() });
       } else if (frame.type === "call.answer") {
         await this.pc.setRemoteDescription({ type: "answer", sdp: frame.sdp });
         await this.addEarly();
@@ -78,6 +89,22 @@ export class PeerCall {
     });
   }
 
+  // This side's description once its candidates are gathered (at most GATHER_MS: a slow
+  // STUN or TURN server's candidates follow on their own).
+  async describe() {
+    if (this.pc.iceGatheringState !== "complete") {
+      await new Promise((resolve) => {
+        const done = () => {
+          if (this.pc.iceGatheringState === "complete") resolve();
+        };
+        this.pc.addEventListener("icegatheringstatechange", done);
+        setTimeout(resolve, GATHER_MS);
+      });
+    }
+    this.described = true;
+    return this.pc.localDescription.sdp;
+  }
+
   async addEarly() {
     for (const candidate of this.early.splice(0)) await this.pc.addIceCandidate(candidate);
   }
@@ -86,7 +113,103 @@ export class PeerCall {
     this.chain = this.chain.then(step).catch(() => this.onState("failed"));
   }
 
-  // Microphone or camera on or off ("audio", "video"); returns whether it is now on.
+  // The connection only: the camera and microphone may serve other connections (Mesh).
+  close() {
+    this.pc.onconnectionstatechange = null;
+    this.pc.close();
+  }
+}
+
+// Every connection of one browser in a call, one per other party ("worker", "client",
+// "interpreter-7"), sharing this browser's camera and microphone. `main` is the party
+// whose picture and sound go in the call area's own elements (.call__remote,
+// .call__audio); every other party gets its own, labelled by `label(name)`. `onState` gets
+// the state of the whole: "connected" when every connection is.
+export class Mesh {
+  constructor({ send, iceServers, stream, area, main, label, onState }) {
+    this.send = send; // (signal, to) => void
+    this.iceServers = iceServers;
+    this.stream = stream;
+    this.area = area;
+    this.main = main;
+    this.label = label || (() => "");
+    this.onState = onState || (() => {});
+    this.peers = new Map();
+  }
+
+  tiles(name) {
+    if (name === this.main) {
+      return { video: this.area.querySelector(".call__remote"), audio: this.area.querySelector(".call__audio") };
+    }
+    const box = this.area.querySelector(".call__media");
+    const video = document.createElement("video");
+    video.className = "call__remote call__remote--more";
+    video.autoplay = true;
+    video.playsInline = true;
+    video.dataset.party = name;
+    video.setAttribute("aria-label", this.label(name));
+    const audio = document.createElement("audio");
+    audio.autoplay = true;
+    audio.dataset.party = name;
+    box.querySelector(".call__local").before(video, audio);
+    return { video, audio, added: true };
+  }
+
+  open(name) {
+    this.drop(name);
+    const tiles = this.tiles(name);
+    const peer = new PeerCall({
+      send: (signal) => this.send(signal, name),
+      iceServers: this.iceServers,
+      stream: this.stream,
+      remoteVideo: tiles.video,
+      remoteAudio: tiles.audio,
+      onState: () => this.onState(this.state()),
+    });
+    peer.tiles = tiles;
+    this.peers.set(name, peer);
+    this.onState(this.state());
+    return peer;
+  }
+
+  // This side offers to `name` (the worker to the client; a joining interpreter to all).
+  connect(name) {
+    this.open(name).offer();
+  }
+
+  // A `call.offer`, `call.answer` or `call.candidate` from the party in `frame.from`. A new
+  // offer is a new connection (the other side joined again, e.g. after a reload).
+  receive(frame) {
+    let peer = this.peers.get(frame.from);
+    if (frame.type === "call.offer" && (!peer || peer.pc.remoteDescription)) peer = this.open(frame.from);
+    if (peer) peer.receive(frame);
+  }
+
+  // The party left the call (or joined it again and will offer anew).
+  drop(name) {
+    const peer = this.peers.get(name);
+    if (!peer) return;
+    peer.close();
+    this.peers.delete(name);
+    if (peer.tiles.added) {
+      peer.tiles.video.remove();
+      peer.tiles.audio.remove();
+    } else {
+      peer.tiles.video.srcObject = null;
+      peer.tiles.audio.srcObject = null;
+    }
+    this.onState(this.state());
+  }
+
+  state() {
+    const states = [...this.peers.values()].map((peer) => peer.pc.connectionState);
+    if (!states.length) return "new";
+    if (states.every((state) => state === "connected")) return "connected";
+    if (states.includes("failed")) return "failed";
+    if (states.includes("disconnected")) return "disconnected";
+    return "connecting";
+  }
+
   toggle(kind) {
     const tracks = kind === "audio" ? this.stream.getAudioTracks() : this.stream.getVideoTracks();
     const on = !tracks.every((t) => t.enabled);
@@ -99,18 +222,8 @@ export class PeerCall {
   }
 
   close() {
-    this.pc.onconnectionstatechange = null;
-    this.pc.close();
+    for (const name of [...this.peers.keys()]) this.drop(name);
     for (const track of this.stream.getTracks()) track.stop();
-  }
-
-  // For the browser tests: bytes received so far, per kind.
-  async received() {
-    const out = { audio: 0, video: 0 };
-    (await this.pc.getStats()).forEach((s) => {
-      if (s.type === "inbound-rtp") out[s.kind] += s.bytesReceived || 0;
-    });
-    return out;
   }
 }
 

@@ -1,9 +1,11 @@
 // Calls on the client's page: the social worker offers a voice or video call; the client
 // answers with video, with voice only, or declines, and can turn the camera and the
-// microphone off at any time. The quick exit leaves the page, which ends the call at once
-// (the server tells the worker). The browsers connect to each other (call.js).
+// microphone off at any time. An interpreter the worker invited may join the call. The
+// quick exit leaves the page, which ends the call at once for everyone (the server tells
+// them). The browsers connect to each other (call.js); the call goes on while the page's
+// socket reconnects.
 
-import { PeerCall, getMedia, mediaErrorText, stateText } from "./call.js";
+import { Mesh, getMedia, mediaErrorText, stateText } from "./call.js";
 
 const { gettext } = window;
 const $ = (id) => document.getElementById(id);
@@ -22,7 +24,8 @@ export class ClientCall {
     this.composerFocus = composerFocus;
     this.offer = $("call-offer");
     this.area = document.querySelector("#chat .call");
-    this.call = null; // { id, media, iceServers, peer }
+    this.call = null; // { id, media, iceServers, peer (a Mesh) }
+    this.socketOpen = true;
     $("call-accept-video").addEventListener("click", () => this.accept("video"));
     $("call-accept-voice").addEventListener("click", () => this.accept("voice"));
     $("call-decline").addEventListener("click", () => this.decline());
@@ -36,6 +39,14 @@ export class ClientCall {
         if (peer) event.currentTarget.setAttribute("aria-pressed", String(!peer.toggle(kind)));
       });
     }
+    // A page that closes in a call ends it at once (a socket that only drops keeps it). Not
+    // after the quick exit, which has already wiped the page and ends the call itself (as
+    // `quick_exit`, which the worker must be told).
+    window.addEventListener("pagehide", () => {
+      if (this.call?.peer && document.body.contains(this.area)) {
+        this.send({ type: "call_end", call: this.call.id, left: true });
+      }
+    });
   }
 
   get handlers() {
@@ -45,6 +56,8 @@ export class ClientCall {
       "call.offer": (frame) => this.signal(frame),
       "call.candidate": (frame) => this.signal(frame),
       "call.ended": (frame) => this.ended(frame),
+      "call.joined": (frame) => this.joined(frame),
+      "call.left": (frame) => this.left(frame),
     };
   }
 
@@ -81,21 +94,22 @@ export class ClientCall {
     }
     if (got.fellBack) this.notice(mediaErrorText(true));
     const taken = got.stream.getVideoTracks().length ? "video" : "voice";
-    call.peer = new PeerCall({
-      send: (signal) => this.send({ ...signal, call: call.id }),
+    call.peer = new Mesh({
+      send: (signal, to) => this.send({ ...signal, call: call.id, to }),
       iceServers: call.iceServers,
       stream: got.stream,
-      remoteVideo: this.area.querySelector(".call__remote"),
-      remoteAudio: this.area.querySelector(".call__audio"),
+      area: this.area,
+      main: "worker",
+      label: () => gettext("The interpreter"),
       onState: (state) => {
         this.area.dataset.connection = state;
-        this.area.querySelector(".call__status").textContent = stateText(state);
+        this.showStatus();
       },
     });
     this.area.querySelector(".call__local").srcObject = got.stream;
     this.area.querySelector(".call__camera").hidden = taken !== "video";
     this.area.dataset.media = taken;
-    this.area.querySelector(".call__status").textContent = stateText("new");
+    this.showStatus();
     this.area.hidden = false;
     this.area.querySelector(".call__mic").focus();
     this.send({ type: "call_accept", call: call.id, media: taken });
@@ -107,6 +121,32 @@ export class ClientCall {
 
   signal(frame) {
     if (this.call && this.call.id === frame.call && this.call.peer) this.call.peer.receive(frame);
+  }
+
+  // An interpreter came into the call (they offer to connect) or left it.
+  joined(frame) {
+    if (!this.call || this.call.id !== frame.call || !this.call.peer) return;
+    this.call.peer.drop(frame.who);
+    this.notice(gettext("An interpreter has joined the call."));
+  }
+
+  left(frame) {
+    if (!this.call || this.call.id !== frame.call || !this.call.peer) return;
+    this.call.peer.drop(frame.who);
+    this.notice(gettext("The interpreter has left the call."));
+  }
+
+  // The page's socket: while it reconnects the call goes on, and says so.
+  socketStatus(status) {
+    this.socketOpen = status === "open";
+    this.showStatus();
+  }
+
+  showStatus() {
+    if (!this.call?.peer) return;
+    this.area.querySelector(".call__status").textContent = this.socketOpen
+      ? stateText(this.area.dataset.connection || "new")
+      : gettext("The connection to the chat was lost. The call goes on while it reconnects.");
   }
 
   decline() {
@@ -126,8 +166,17 @@ export class ClientCall {
     this.notice(endedText(frame));
   }
 
+  // The history the page missed while its socket was away has the call's end in it.
+  endedWhileAway() {
+    if (!this.call) return;
+    this.finish();
+    this.notice(gettext("The call has ended. You can go on writing."));
+  }
+
   // The call's id was refused (the call is over): nothing to show any more.
   failed(frame) {
+    // Signalling to a party who has just left is refused: the call itself goes on.
+    if (["call_answer", "call_candidate"].includes(frame.in_reply_to)) return;
     if (frame.code === "no_call") this.finish();
     else this.notice(gettext("That did not work. Try again."));
   }

@@ -159,7 +159,15 @@ function showWait(frame) {
 // Calls are rare, so their code (client-call.js and call.js) loads with the first call frame
 // and not with the page: a client on a slow phone gets the chat sooner. Frames wait for it
 // in the order they came.
-const CALL_FRAMES = ["call.ringing", "call.accepted", "call.offer", "call.candidate", "call.ended"];
+const CALL_FRAMES = [
+  "call.ringing",
+  "call.accepted",
+  "call.offer",
+  "call.candidate",
+  "call.ended",
+  "call.joined",
+  "call.left",
+];
 let callLoaded = null;
 function withCall(use) {
   callLoaded ??= import("./client-call.js").then(
@@ -177,10 +185,15 @@ const callHandlers = Object.fromEntries(
 );
 
 // --- the socket ------------------------------------------------------------------------------
+const showConnection = connectionLine(connection, CONNECTION_TEXT);
 const socket = new Socket("/ws/client/", {
   heartbeatSeconds: settings.heartbeatSeconds,
   pingFrame: () => ({ type: "ping" }),
-  onStatus: connectionLine(connection, CONNECTION_TEXT),
+  onStatus: (status) => {
+    showConnection(status);
+    // A call already on the page goes on while the socket reconnects, and says so.
+    if (callLoaded) callLoaded.then((call) => call.socketStatus(status));
+  },
   onOpen: () => {
     if (session.start) socket.send({ type: "start", token: session.token, ...session.start });
     else if (session.leave) {
@@ -200,6 +213,11 @@ const socket = new Socket("/ws/client/", {
       }
       after.noteFollowups(frame);
       thread.applySync(frame);
+      // A call that ended while the socket was away (its `call.ended` was missed): the
+      // history it missed says so, as one call at a time is open.
+      if (callLoaded && frame.messages.some((m) => m.event === "call")) {
+        withCall((call) => call.endedWhileAway());
+      }
       showStepUp(document.body.dataset.state || "");
       signals.maybeSendSeen();
     },

@@ -58,6 +58,7 @@ export const EVENT_TEXT = {
     participant_joined: (m) => joinedText(m.body, "client"),
     participant_left: (m) => leftText(m.body, "client"),
     call: (m) => callText(m.body),
+    call_joined: () => gettext("An interpreter has joined the call."),
     returned: () => gettext("You are back in the queue, first in line."),
     worker_gone: () =>
       gettext(
@@ -83,6 +84,7 @@ export const EVENT_TEXT = {
     participant_joined: (m) => joinedText(m.body, "staff"),
     participant_left: (m) => leftText(m.body, "staff"),
     call: (m) => callText(m.body),
+    call_joined: () => gettext("An interpreter has joined the call."),
     returned: () => gettext("Nobody answered in time, so the conversation went back to the queue."),
     worker_gone: () =>
       gettext("The social worker was no longer connected, so the conversation went back to the queue."),
@@ -99,6 +101,7 @@ export const EVENT_TEXT = {
     participant_joined: (m) => joinedText(m.body, "interpreter"),
     participant_left: (m) => leftText(m.body, "interpreter"),
     call: (m) => callText(m.body),
+    call_joined: () => gettext("An interpreter has joined the call."),
     returned: () => gettext("The conversation went back to the queue."),
     worker_gone: () => gettext("The conversation went back to the queue."),
   },

@@ -9,6 +9,7 @@ import { loadSession, saveSession } from "./session.js";
 import { Socket, newToken, readSettings } from "./socket.js";
 import { errorText } from "./event-texts.js";
 import { Thread, sendFromComposer } from "./thread.js";
+import { InterpreterCall } from "./interpreter-call.js";
 
 const { gettext } = window;
 const KEY = "cc.interpreter";
@@ -35,6 +36,13 @@ if (fragment.length > 10) {
 const hadLink = Boolean(invitation || session?.token);
 let joined = false;
 let stopped = false;
+
+// Calls in the conversation (interpreter-call.js); `socket` is made below.
+const calls = new InterpreterCall({
+  send: (frame) => socket.send(frame),
+  notice: showNotice,
+  focusAfter: () => (composer.hidden ? statusLine : composerBody).focus(),
+});
 
 const thread = new Thread({
   log: $("log"),
@@ -89,6 +97,7 @@ function stop(text) {
   connection.hidden = true;
   hideTyping();
   thread.close();
+  calls.stop();
   saveSession(KEY, null);
   socket.stop();
 }
@@ -116,6 +125,8 @@ const socket = new Socket("/ws/interpreter/", {
       joined = true;
       invitation = null;
       thread.applySync(frame);
+      // A call that ended while the socket was away: its end is in the missed history.
+      if (frame.messages.some((m) => m.event === "call")) calls.endedWhileAway();
     },
     "conversation.message": (frame) => {
       if (thread.receive(frame) && frame.message.sender !== "interpreter") hideTyping();
@@ -123,6 +134,7 @@ const socket = new Socket("/ws/interpreter/", {
     "conversation.typing": (frame) => showTyping(frame.who),
     pong: () => thread.flushStale(),
     ack: (frame) => thread.ack(frame),
+    ...calls.handlers,
     "conversation.left": (frame) => {
       const text = {
         removed: () => gettext("The social worker has ended your part in this conversation. Thank you."),
@@ -133,6 +145,8 @@ const socket = new Socket("/ws/interpreter/", {
     error: (frame) => {
       if (frame.client_id && frame.in_reply_to === "message") {
         thread.fail(frame);
+      } else if (["call_offer", "call_answer", "call_candidate"].includes(frame.in_reply_to)) {
+        // signalling to a party who has just left: the call itself goes on
       } else if (frame.code === "not_present") {
         stop(gettext("You are no longer in this conversation."));
       } else if (

@@ -1,8 +1,9 @@
 // Calls from the console: the worker offers the client a voice or video call from a
 // conversation; once the client accepts, this tab connects the browsers (../call.js).
-// Only the tab that offered the call takes part in it.
+// Only the tab that offered the call takes part in it. An interpreter in the conversation
+// may join the call: they offer this tab a connection of its own.
 
-import { PeerCall, getMedia, mediaErrorText, stateText } from "../call.js";
+import { Mesh, getMedia, mediaErrorText, stateText } from "../call.js";
 import { refreshControls } from "./panel.js";
 
 const { gettext } = window;
@@ -21,6 +22,8 @@ const CALL_ERROR_TEXT = {
   call_not_possible: () => gettext("A call can only be made in an active chat."),
   forbidden: () => gettext("Only the conversation's social worker can start a call."),
 };
+
+const SIGNALS = ["call_offer", "call_answer", "call_candidate"];
 
 export class Calls {
   constructor(ctx) {
@@ -103,21 +106,59 @@ export class Calls {
       return;
     }
     if (got.fellBack) this.ctx.alerts.showNotice(mediaErrorText(true));
-    call.peer = new PeerCall({
-      send: (signal) =>
-        this.ctx.socket.send({ ...signal, conversation: entry.id, call: call.id }),
+    call.peer = new Mesh({
+      send: (signal, to) =>
+        this.ctx.socket.send({ ...signal, conversation: entry.id, call: call.id, to }),
       iceServers: frame.ice_servers,
       stream: got.stream,
-      remoteVideo: entry.call.querySelector(".call__remote"),
-      remoteAudio: entry.call.querySelector(".call__audio"),
+      area: entry.call,
+      main: "client",
+      label: () => gettext("The interpreter"),
       onState: (state) => {
         entry.call.dataset.connection = state;
-        this.status(entry, stateText(state));
+        this.showStatus(entry);
       },
     });
     entry.call.querySelector(".call__local").srcObject = got.stream;
     entry.call.querySelector(".call__camera").hidden = !call.peer.has("video");
-    call.peer.offer();
+    call.peer.connect("client");
+  }
+
+  showStatus(entry) {
+    const call = this.calls.get(entry.id);
+    if (!call || !call.peer) return;
+    this.status(
+      entry,
+      call.clientAway
+        ? gettext("The client's connection was lost. The call waits for them to come back.")
+        : stateText(entry.call.dataset.connection || "new"),
+    );
+  }
+
+  // The client's page connected or not (conversation.client): a socket that drops keeps
+  // the call for a while (CALL_RECONNECT_GRACE_SECONDS), so say what is happening.
+  clientPresence(entry, online) {
+    const call = this.calls.get(entry.id);
+    if (!call) return;
+    call.clientAway = !online;
+    this.showStatus(entry);
+  }
+
+  // An interpreter came into the call (they offer to connect) or left it.
+  joined(frame) {
+    const entry = this.ctx.conversations.get(frame.conversation);
+    const call = entry && this.calls.get(entry.id);
+    if (!call || call.id !== frame.call || !call.peer) return;
+    call.peer.drop(frame.who);
+    this.ctx.alerts.showNotice(gettext("An interpreter has joined the call."));
+  }
+
+  left(frame) {
+    const entry = this.ctx.conversations.get(frame.conversation);
+    const call = entry && this.calls.get(entry.id);
+    if (!call || call.id !== frame.call || !call.peer) return;
+    call.peer.drop(frame.who);
+    this.ctx.alerts.showNotice(gettext("The interpreter has left the call."));
   }
 
   signal(frame) {
@@ -160,6 +201,8 @@ export class Calls {
       this.offering.delete(entry.id);
       refreshControls(this.ctx, entry);
     }
+    // Signalling to a party who has just left is refused: the call itself goes on.
+    if (SIGNALS.includes(frame.in_reply_to)) return;
     const text = CALL_ERROR_TEXT[frame.code];
     if (frame.in_reply_to === "call_start" || frame.code === "no_call") {
       this.ctx.alerts.showNotice(text ? text() : gettext("The call could not be made."));

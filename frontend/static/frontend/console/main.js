@@ -244,7 +244,10 @@ ctx.socket = new Socket("/ws/console/", {
     },
     "conversation.client": (frame) => {
       const entry = entryOf(frame);
-      if (entry) ctx.triage.clientPresence(entry, frame.online);
+      if (entry) {
+        ctx.triage.clientPresence(entry, frame.online);
+        ctx.calls.clientPresence(entry, frame.online);
+      }
     },
     "conversation.unanswered": (frame) => {
       const entry = entryOf(frame);
@@ -276,7 +279,10 @@ ctx.socket = new Socket("/ws/console/", {
     },
     "call.ringing": (frame) => ctx.calls.ringing(frame),
     "call.accepted": (frame) => ctx.calls.accepted(frame),
+    "call.offer": (frame) => ctx.calls.signal(frame),
     "call.answer": (frame) => ctx.calls.signal(frame),
+    "call.joined": (frame) => ctx.calls.joined(frame),
+    "call.left": (frame) => ctx.calls.left(frame),
     "call.candidate": (frame) => ctx.calls.signal(frame),
     "call.ended": (frame) => ctx.calls.ended(frame),
     error: handleError,
