@@ -18,11 +18,14 @@ from django.utils import translation
 
 from accounts.models import UnitTranslation
 from chat import eid
+from chat.consumers.console import followup_questions
 from chat.errors import InvalidInput
 from chat.models import FollowUp, Referral
 from chat.services.cases import followup_ask, followup_client_answer
+from chat.services.conversations import conversation_end
 from chatcounsel import urls as project_urls
 from frontend.error_views import ERRORS
+from tests import factories
 from tests.case_personas import returning_browser, untranslated
 from tests.oidc import LOA3
 from tests.referral_personas import send
@@ -237,6 +240,24 @@ def test_the_client_own_words_are_shown_as_written(case, anna) -> None:
     followup_client_answer(case=case, followup_id=followup.pk, answer="Ganska bra")
     followup.refresh_from_db()
     assert followup.answer_in("ar") == ("Ganska bra", "Ganska bra", "")
+
+
+def test_questions_left_at_the_end_keep_their_quick_answers_in_the_clients_language(
+    ekonomi, anna
+) -> None:
+    questions = followup_questions(
+        [{"body": "Hur gick det?", "choices": ["Bra"], "translated_choices": {"ar": ["جيد"]}}]
+    )
+    conversation, _token = factories.start_conversation(ekonomi)
+    factories.accept(anna, conversation)
+    conversation_end(conversation=conversation, actor=anna, followups=questions)
+    assert conversation.case.followups.get().translated_choices == {"ar": ["جيد"]}
+
+
+@pytest.mark.parametrize("value", [["جيد"], {"ar": "جيد"}, {"ar": [1]}])
+def test_quick_answers_in_a_language_must_be_lists_of_texts_by_language(value) -> None:
+    with pytest.raises(InvalidInput):
+        followup_questions([{"body": "?", "choices": ["Bra"], "translated_choices": value}])
 
 
 def test_staff_give_quick_answers_per_language_on_the_case_page(case, bengt) -> None:

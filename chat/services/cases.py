@@ -10,7 +10,7 @@ import math
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
@@ -171,6 +171,8 @@ class FollowUpQuestion:
 
     body: str
     choices: tuple[str, ...] = ()
+    # The same quick answers in the client's language, {language: [...]} (followup_ask).
+    translated_choices: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def _clean_question(body: str) -> str:
