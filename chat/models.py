@@ -1,3 +1,5 @@
+from typing import NamedTuple
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -486,6 +488,15 @@ class CannedReply(models.Model):
         return self.title
 
 
+class QuickAnswer(NamedTuple):
+    """One quick answer: the value stored (Swedish), the text shown, and its language
+    ("" for the client's own words)."""
+
+    value: str
+    label: str
+    language: str
+
+
 class FollowUp(models.Model):
     """A follow-up question on a case (uppföljningsfråga): asked by a worker at or after the
     end of a meeting for the client to answer later, or asked by the client (also a
@@ -501,8 +512,11 @@ class FollowUp(models.Model):
     )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     body = models.TextField()
-    # Quick-answer choices the client can pick (questions to the client only).
+    # Quick-answer choices the client can pick (questions to the client only), in Swedish.
     choices = models.JSONField(default=list, blank=True)
+    # The same choices in other client languages, as staff gave them: {"ar": [...], ...},
+    # each list in the order of `choices` (services.cases.followup_ask checks it).
+    translated_choices = models.JSONField(default=dict, blank=True)
     asked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -542,6 +556,25 @@ class FollowUp(models.Model):
     @property
     def is_answered(self) -> bool:
         return self.answered_at is not None
+
+    def quick_answers(self, language: str) -> list[QuickAnswer]:
+        """The choices as a client in `language` sees them: the translation staff gave, else
+        the Swedish, marked "sv". The value sent back is always the Swedish one, so the
+        worker reads the answer in the words they wrote."""
+        translated = (self.translated_choices or {}).get(language) or []
+        if len(translated) != len(self.choices):
+            return [QuickAnswer(choice, choice, "sv") for choice in self.choices]
+        return [
+            QuickAnswer(choice, label, language)
+            for choice, label in zip(self.choices, translated, strict=True)
+        ]
+
+    def answer_in(self, language: str) -> QuickAnswer:
+        """The client's answer as they see it again: a quick answer in their language."""
+        for quick in self.quick_answers(language):
+            if quick.value == self.answer:
+                return quick
+        return QuickAnswer(self.answer, self.answer, "")
 
 
 class SurveyAnswer(models.Model):

@@ -1,5 +1,6 @@
 """Small middleware: a request id for the access log, and privacy headers."""
 
+import re
 import uuid
 from collections.abc import Callable
 from functools import wraps
@@ -57,15 +58,27 @@ def compress_static(get_response: Handler) -> Handler:
 # Pages for staff only, in Swedish or English: a browser set to a client language (the
 # client's own, or a shared computer's) sees them in Swedish.
 # /jsi18n/ serves only staff pages (client pages inline their strings).
-STAFF_PATH_PREFIXES = ("/console/", "/dashboard/", "/accounts/", "/admin/", "/jsi18n/")
+STAFF_PATH_PREFIXES = (
+    "/console/",
+    "/dashboard/",
+    "/accounts/",
+    "/admin/",
+    "/jsi18n/",
+    "/partner/",
+)
+# ... except the partner's "chat now" page, which the person referred reads, in the
+# language chosen for them on the receipt page.
+CLIENT_PATHS_UNDER_STAFF = re.compile(r"/partner/referrals/\d+/chat/$")
 
 
 def staff_language(get_response: Handler) -> Handler:
     """After LocaleMiddleware: staff pages keep to settings.STAFF_LANGUAGES."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(STAFF_PATH_PREFIXES) and (
-            translation.get_language() not in settings.STAFF_LANGUAGES
+        if (
+            request.path.startswith(STAFF_PATH_PREFIXES)
+            and not CLIENT_PATHS_UNDER_STAFF.match(request.path)
+            and translation.get_language() not in settings.STAFF_LANGUAGES
         ):
             translation.activate(settings.LANGUAGE_CODE)
             request.LANGUAGE_CODE = settings.LANGUAGE_CODE

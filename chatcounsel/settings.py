@@ -285,6 +285,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_COOKIE_AGE = None  # a session cookie: nothing outlives the browser on a shared device
 CSRF_COOKIE_HTTPONLY = True
+# A refused form gets a page in the client's language (frontend/error_views.py).
+CSRF_FAILURE_VIEW = "frontend.error_views.csrf_failure"
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 )

@@ -116,3 +116,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
+
+# Error pages a client can read, in the client's language (frontend/error_views.py).
+handler400 = "frontend.error_views.bad_request"
+handler403 = "frontend.error_views.permission_denied"
+handler404 = "frontend.error_views.page_not_found"
+handler500 = "frontend.error_views.server_error"

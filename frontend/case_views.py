@@ -6,6 +6,7 @@ import uuid
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -88,12 +89,15 @@ def return_case_page(request: HttpRequest) -> HttpResponse:
             return redirect("return-case")
         except ChatError:
             error = _("That could not be saved. Write a few words and try again.")
+    language = get_language() or "sv"
     followups = selectors.followup_list_for_client(case=case)
     response = render(
         request,
         "frontend/return_case.html",
         {
             "case": case,
+            # The unit's name in the page's language, or the Swedish (marked lang="sv").
+            "unit": selectors.unit_texts(units=[case.unit], language=language)[case.unit_id],
             "to_answer": [f for f in followups if f.kind == FollowUp.Kind.TO_CLIENT],
             "my_questions": [f for f in followups if f.kind == FollowUp.Kind.FROM_CLIENT],
             "is_open": selectors.unit_is_open(unit=case.unit),
@@ -120,6 +124,14 @@ def client_transcript(request: HttpRequest) -> HttpResponse:
 
 
 # --- staff ---------------------------------------------------------------------------------
+# The client languages a follow-up question's quick answers can be given in besides Swedish.
+QUICK_ANSWER_LANGUAGES = [code for code, _name in settings.CLIENT_LANGUAGES if code != "sv"]
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
 @never_cache
 @staff_page("chat.use_console")
 def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
@@ -134,12 +146,15 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
         try:
             action = request.POST.get("action")
             if action == "ask":
-                choices = [c for c in request.POST.get("choices", "").splitlines() if c.strip()]
                 followup_ask(
                     case=case,
                     actor=user,  # type: ignore[arg-type]
                     body=request.POST.get("body", ""),
-                    choices=choices,
+                    choices=_lines(request.POST.get("choices", "")),
+                    translated_choices={
+                        code: _lines(request.POST.get(f"choices_{code}", ""))
+                        for code in QUICK_ANSWER_LANGUAGES
+                    },
                 )
             elif action == "answer":
                 followup = selectors.followup_get_for_staff(
@@ -172,6 +187,7 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
             "timeline": selectors.case_timeline(user=user, case=case),  # type: ignore[arg-type]
             "named_staff": list(case.named_staff.order_by("first_name", "username")),
             "staff_to_name": selectors.case_staff_to_name(case=case),
+            "quick_answer_languages": QUICK_ANSWER_LANGUAGES,
             "error": error,
         },
         status=400 if error else 200,

@@ -214,7 +214,11 @@ def my_page(request: HttpRequest) -> HttpResponse:
             "frontend/my_page.html",
             {
                 "client": client,
-                "cases": selectors.case_list_for_client(client=client) if client else [],
+                "cases": (
+                    selectors.case_list_for_client(client=client, language=get_language() or "sv")
+                    if client
+                    else []
+                ),
                 "eid_available": eid.is_configured(),
                 "quick_exit_url": settings.QUICK_EXIT_URL,
             },

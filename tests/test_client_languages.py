@@ -17,12 +17,16 @@ from tests.test_translations import LOCALE_DIR, Entry, nplurals, parse_po, place
 
 NEW_LANGUAGES = [code for code, _name in settings.CLIENT_LANGUAGES if code not in ("sv", "en")]
 RTL = {"ar", "fa"}
-CLIENT_PAGES = ("frontend/client.js", "frontend/interpreter.js")
-# The templates a client, a returning client or an interpreter reads.
+CLIENT_PAGES = ("frontend/client.js", "frontend/interpreter.js", "frontend/referral-chat.js")
+# The templates a client, a returning client, an identified client, a person on a partner's
+# "chat now" device or an interpreter reads, and the views whose every string a client reads.
 CLIENT_TEMPLATES = re.compile(
     r"frontend/templates/frontend/(base|client|return|return_case|interpreter|quick_exit"
-    r"|emergency|language_picker)\.html"
+    r"|emergency|language_picker|error|eid_consent|eid_error|my_page|partner_chat)\.html"
+    r"|frontend/(error_views|eid_views)\.py"
 )
+# Model labels a client page shows: a case's state on My pages.
+CLIENT_MODEL_WORDS = {"open", "closed"}
 
 
 def _sources(path: Path) -> dict[str, str]:
@@ -47,7 +51,9 @@ def client_msgids(domain: str) -> set[str]:
             found |= singular | plural
         return found
     sources = _sources(LOCALE_DIR / "sv" / "LC_MESSAGES" / "django.po")
-    return {msgid for msgid, refs in sources.items() if CLIENT_TEMPLATES.search(refs)}
+    return {
+        msgid for msgid, refs in sources.items() if CLIENT_TEMPLATES.search(refs)
+    } | CLIENT_MODEL_WORDS
 
 
 CATALOGUES = [(lang, domain) for lang in NEW_LANGUAGES for domain in ("django", "djangojs")]

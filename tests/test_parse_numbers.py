@@ -497,6 +497,7 @@ NOT_NUMBER_FIELDS = {
     "show_name",
     "status",
     "token",
+    "translated_choices",
 }
 
 

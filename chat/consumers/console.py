@@ -73,8 +73,20 @@ def browser_time(value: object) -> datetime | None:
 BROWSER_TIME_MAX = 2**53 - 1  # the largest whole number a browser's clock gives exactly
 
 
+def translated_choices(value: object) -> dict[str, tuple[str, ...]]:
+    """A question's quick answers in other client languages: {language: [texts]}, or
+    absent. Which languages, and how many, is the service's rule."""
+    if value is None:
+        return {}
+    return {
+        str(language): frame_texts(texts, name="translated_choices", optional=False)
+        for language, texts in frame_object(value, name="translated_choices").items()
+    }
+
+
 def followup_questions(value: object) -> list[FollowUpQuestion]:
-    """The questions an `end` frame leaves for the client: a list of {body, choices}."""
+    """The questions an `end` frame leaves for the client: a list of {body, choices,
+    translated_choices}."""
     questions = []
     for item in frame_list(value, name="followups"):
         question = frame_object(item, name="followups")
@@ -82,6 +94,7 @@ def followup_questions(value: object) -> list[FollowUpQuestion]:
             FollowUpQuestion(
                 body=frame_text(question.get("body"), name="body"),
                 choices=frame_texts(question.get("choices"), name="choices"),
+                translated_choices=translated_choices(question.get("translated_choices")),
             )
         )
     return questions
@@ -274,6 +287,7 @@ def console_ask_followup(user: User, frame: Frame) -> None:
         actor=user,
         body=frame_text(frame.get("body"), name="body"),
         choices=frame_texts(frame.get("choices"), name="choices"),
+        translated_choices=translated_choices(frame.get("translated_choices")),
     )
 
 

@@ -25,7 +25,7 @@ from chat.selectors.conversations import (
 )
 from chat.selectors.handovers import handover_trail
 from chat.selectors.risk import risk_trail
-from chat.selectors.units import unit_list_supervised
+from chat.selectors.units import unit_list_supervised, unit_texts
 from chat.transcripts import Transcript
 
 
@@ -45,10 +45,11 @@ def client_record_get_identified(*, record_id: int | None) -> ClientRecord | Non
     return ClientRecord.objects.exclude(subject="").filter(pk=record_id).first()
 
 
-def case_list_for_client(*, client: ClientRecord) -> list[dict[str, Any]]:
+def case_list_for_client(*, client: ClientRecord, language: str = "sv") -> list[dict[str, Any]]:
     """An identified client's cases with this municipality, newest first: per case its
-    unit, state, the questions waiting for their answer, answers they have not read, and
-    the finished conversations whose transcripts they may read."""
+    unit and the unit's name in `language` (units.unit_texts), state, the questions waiting
+    for their answer, answers they have not read, and the finished conversations whose
+    transcripts they may read."""
     cases = list(Case.objects.filter(client=client).select_related("unit").order_by("-created_at"))
     followups = FollowUp.objects.filter(case__in=cases)
     conversations = (
@@ -57,12 +58,14 @@ def case_list_for_client(*, client: ClientRecord) -> list[dict[str, Any]]:
         .filter(purged_at__isnull=True)
         .order_by("-created_at")
     )
+    texts = unit_texts(units=[case.unit for case in cases], language=language)
     rows = []
     for case in cases:
         mine = [f for f in followups if f.case_id == case.pk]
         rows.append(
             {
                 "case": case,
+                "unit": texts[case.unit_id],
                 "waiting": sum(
                     1 for f in mine if f.kind == FollowUp.Kind.TO_CLIENT and not f.is_answered
                 ),

@@ -9,8 +9,8 @@ import hmac
 import math
 import secrets
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -172,6 +172,8 @@ class FollowUpQuestion:
 
     body: str
     choices: tuple[str, ...] = ()
+    # The same quick answers in the client's language, {language: [...]} (followup_ask).
+    translated_choices: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def _clean_question(body: str) -> str:
@@ -191,6 +193,25 @@ def _clean_choices(choices: Sequence[str]) -> list[str]:
     return clean
 
 
+def _clean_translated_choices(
+    translated: Mapping[str, Sequence[str]], choices: list[str]
+) -> dict[str, list[str]]:
+    """Quick answers in other client languages: each list as long as the Swedish one and in
+    its order; an empty list (not given in that language) is left out."""
+    languages = {code for code, _name in settings.CLIENT_LANGUAGES} - {"sv"}
+    clean: dict[str, list[str]] = {}
+    for language, texts in translated.items():
+        if not texts:
+            continue
+        if language not in languages:
+            raise InvalidInput("quick answers in an unknown language")
+        texts = _clean_choices(texts)
+        if len(texts) != len(choices):
+            raise InvalidInput("give every quick answer in each language, in the same order")
+        clean[language] = texts
+    return clean
+
+
 def _announce(followup: FollowUp) -> None:
     realtime.publish_on_commit(
         realtime.unit_staff_group(followup.case.unit_id), realtime.followup_event(followup)
@@ -203,16 +224,21 @@ def followup_ask(
     actor: User,
     body: str,
     choices: Sequence[str] = (),
+    translated_choices: Mapping[str, Sequence[str]] | None = None,
     conversation: Conversation | None = None,
 ) -> FollowUp:
-    """A worker asks the client a follow-up question on the case."""
+    """A worker asks the client a follow-up question on the case; the quick answers in
+    Swedish, and optionally in other client languages (shown to a client who reads the
+    case in one; FollowUp.quick_answers)."""
     require(actor, "chat.manage_case", case)
+    clean_choices = _clean_choices(choices)
     followup = FollowUp.objects.create(
         case=case,
         conversation=conversation,
         kind=FollowUp.Kind.TO_CLIENT,
         body=_clean_question(body),
-        choices=_clean_choices(choices),
+        choices=clean_choices,
+        translated_choices=_clean_translated_choices(translated_choices or {}, clean_choices),
         asked_by=actor,
     )
     _announce(followup)

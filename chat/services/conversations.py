@@ -198,6 +198,7 @@ def conversation_end(
                     actor=actor,
                     body=question.body,
                     choices=question.choices,
+                    translated_choices=question.translated_choices,
                     conversation=locked,
                 )
     return locked

@@ -2,11 +2,13 @@
 (frontend/client_catalogue.py), and the small script that reads them."""
 
 import json
+from typing import Any
 
 from django import template
 from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from frontend.client_catalogue import current_client_catalogue
 
@@ -30,3 +32,24 @@ def client_catalogue(entry: str) -> SafeString:
         ),
         static("frontend/i18n.js"),
     )
+
+
+@register.filter
+def unit_name(text: object) -> SafeString:
+    """A unit's name (selectors.UnitText) inside a sentence: isolated from the text around
+    it, and marked with its own language when it is the Swedish fallback."""
+    name, language = getattr(text, "name", str(text)), getattr(text, "language", "")
+    if language and language != get_language():
+        return format_html('<bdi lang="{}">{}</bdi>', language, name)
+    return format_html("<bdi>{}</bdi>", name)
+
+
+@register.filter
+def quick_answers(followup: Any) -> list[Any]:
+    """A follow-up question's quick answers in the page's language (FollowUp.quick_answers)."""
+    return list(followup.quick_answers(get_language() or "sv"))
+
+
+@register.filter
+def answer_in_language(followup: Any) -> Any:
+    return followup.answer_in(get_language() or "sv")

@@ -4,6 +4,8 @@ language the client chose, and right-to-left layout in Arabic and Persian."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -47,6 +49,27 @@ def test_a_client_picks_arabic_and_the_worker_sees_it(live_server, personas, new
     panel = accept_first_waiting(worker)
     expect(panel.locator(".client-language")).to_have_text("Språk: Arabiska")
     shot(worker, "worker-sees-arabic")
+
+    # Ending with a question, the worker can give its quick answers in Arabic too.
+    panel.locator("button.end").click()
+    worker.locator("#end-add").click()
+    row = worker.locator("#end-rows li.end-row")
+    row.locator("textarea.question").fill("Har du fått hjälp?")
+    row.locator("textarea.choices").fill("Ja\nNej")
+    translated = row.locator("textarea.translated-choices")
+    expect(row.get_by_label(re.compile("Arabiska"))).to_be_visible()
+    expect(translated).to_have_attribute("lang", "ar")
+    translated.fill("نعم")
+    worker.locator("#end-dialog button[type=submit]").click()
+    expect(translated).to_have_attribute("aria-invalid", "true")  # one of two: refused
+    translated.fill("نعم\nلا")
+    shot(worker, "end-with-arabic-quick-answers")
+    worker.locator("#end-dialog button[type=submit]").click()
+    expect(worker.locator("#end-dialog")).to_be_hidden()
+    expect(client.locator("body")).to_have_attribute("data-state", "ended")
+    from chat.models import FollowUp
+
+    assert FollowUp.objects.get().translated_choices == {"ar": ["نعم", "لا"]}
 
 
 def test_a_swedish_client_gives_the_worker_no_language_label(live_server, personas, new_context):

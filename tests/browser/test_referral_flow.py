@@ -15,7 +15,14 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DESKTOP, SERVER_LOGS_DIR, _test_db_name, current_totp, login
+from tests.browser.conftest import (
+    DESKTOP,
+    SERVER_LOGS_DIR,
+    _test_db_name,
+    current_totp,
+    login,
+    partner_login,
+)
 from tests.browser.flows import open_console, worker_panel
 from tests.browser.server import LiveServer
 
@@ -34,43 +41,6 @@ def assert_axe_clean(page: Page) -> None:
 def assert_fits_the_width(page: Page) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than the screen"
-
-
-@pytest.fixture
-def partner(personas):
-    """The personas' unit takes referrals; Pia works at a pharmacy with one place."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from accounts.models import PartnerOrganisation, PartnerPlace, User
-
-    personas.unit.referral_order = 1
-    personas.unit.save(update_fields=["referral_order"])
-    pharmacy = PartnerOrganisation.objects.create(
-        name="Apoteket Hjärtat", kind=PartnerOrganisation.Kind.PHARMACY
-    )
-    place = PartnerPlace.objects.create(organisation=pharmacy, name="Storgatan 12")
-    pia = User.objects.create_user(
-        username="pia",
-        password=personas.password,
-        first_name="Pia",
-        role=User.Role.PARTNER,
-        partner_organisation=pharmacy,
-    )
-    TOTPDevice.objects.create(user=pia, name="authenticator", confirmed=True)
-    return place
-
-
-def partner_login(page: Page, base_url: str, password: str) -> None:
-    page.goto(f"{base_url}/partner/")
-    expect(page).to_have_url(re.compile(r"/accounts/login/"))
-    page.locator("#id_username").fill("pia")
-    page.locator("#id_password").fill(password)
-    page.locator("#id_password").press("Enter")
-    expect(page).to_have_url(re.compile(r"/partner/$|/accounts/two-factor/"))
-    if "/accounts/two-factor/" in page.url:
-        page.locator("#id_code").fill(current_totp("pia"))
-        page.locator("#id_code").press("Enter")
-    expect(page).to_have_url(re.compile(r"/partner/$"))
 
 
 def phone_page(new_context, locale: str = "en-US") -> Page:

@@ -5,6 +5,7 @@
 import { interpolate } from "../bidi.js";
 import { entryLabel, textFor } from "./dialogs.js";
 import { $, fromTemplate } from "./dom.js";
+import { languageName } from "./panel.js";
 
 const { gettext, ngettext } = window;
 
@@ -20,17 +21,23 @@ const END_ERROR_TEXT = {
   not_found: () => gettext("The conversation could not be found. It may no longer be yours."),
 };
 
-// The questions as the server takes them, or the field to fix and why.
-function collectFollowups(rows) {
+const lines = (field) =>
+  field.value
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean);
+
+// The questions as the server takes them, or the field to fix and why. `language`: the
+// client's, when the quick answers can be given in it too ("" for none).
+function collectFollowups(rows, language) {
   const followups = [];
   for (const row of rows) {
     const question = row.querySelector(".question");
     const choicesField = row.querySelector(".choices");
+    const translatedField = row.querySelector(".translated-choices");
     const body = question.value.trim();
-    const choices = choicesField.value
-      .split("\n")
-      .map((line) => line.trim())
-      .filter(Boolean);
+    const choices = lines(choicesField);
+    const translated = language ? lines(translatedField) : [];
     if (!body && !choices.length) continue; // an empty row is simply left out
     if (!body) return { field: question, text: gettext("Write the question, or remove it.") };
     if (choices.length > CHOICES_MAX) {
@@ -47,7 +54,17 @@ function collectFollowups(rows) {
         ]),
       };
     }
-    followups.push({ body, choices });
+    if (translated.length && translated.length !== choices.length) {
+      return {
+        field: translatedField,
+        text: gettext("Give every quick answer in the client's language too, in the same order, or none."),
+      };
+    }
+    followups.push(
+      translated.length
+        ? { body, choices, translated_choices: { [language]: translated } }
+        : { body, choices },
+    );
   }
   return { followups };
 }
@@ -83,6 +100,28 @@ export class EndDialog {
     return [...this.rows.querySelectorAll(":scope > .end-row")];
   }
 
+  // The client's language, when quick answers can be given in it: not Swedish (the
+  // answers' own language) and not unknown.
+  clientLanguage() {
+    const entry = this.ctx.dialogs.entry;
+    const code = (entry && entry.clientLanguage) || "";
+    return code && code !== "sv" && languageName(code) ? code : "";
+  }
+
+  showTranslated(row) {
+    const code = this.clientLanguage();
+    const block = row.querySelector(".end-row__translated");
+    block.hidden = !code;
+    const field = row.querySelector(".translated-choices");
+    if (!code) return;
+    field.lang = code;
+    field.dir = "auto";
+    row.querySelector(".translated-label").textContent = interpolate(
+      gettext("The same quick answers in %s (optional, in the same order)"),
+      [languageName(code)],
+    );
+  }
+
   renumber() {
     this.rowList().forEach((row, i) => {
       const number = i + 1;
@@ -108,12 +147,16 @@ export class EndDialog {
     const hint = row.querySelector(".choices-hint");
     hint.id = `end-choices-${n}-hint`;
     choices.setAttribute("aria-describedby", hint.id);
-    for (const field of [question, choices]) {
+    const translated = row.querySelector(".translated-choices");
+    translated.id = `end-translated-${n}`;
+    row.querySelector(".translated-label").htmlFor = translated.id;
+    for (const field of [question, choices, translated]) {
       field.addEventListener("input", () => field.removeAttribute("aria-invalid"));
     }
     row.querySelector(".remove").addEventListener("click", () => this.removeRow(row));
     this.rows.append(row);
     this.renumber();
+    this.showTranslated(row);
     return row;
   }
 
@@ -156,6 +199,7 @@ export class EndDialog {
     $("end-which").textContent = entryLabel(this.ctx, entry);
     this.ctx.dialogs.open(this.dialog, entry, opener);
     this.refreshForm();
+    for (const row of this.rowList()) this.showTranslated(row);
     // A draft kept from before: back to its first question; else "Add a question" first,
     // so Enter alone never ends a chat by accident.
     if (!entry.case) this.submitButton.focus();
@@ -169,7 +213,9 @@ export class EndDialog {
     for (const field of this.form.querySelectorAll("[aria-invalid]")) {
       field.removeAttribute("aria-invalid");
     }
-    const result = entry.case ? collectFollowups(this.rowList()) : { followups: [] };
+    const result = entry.case
+      ? collectFollowups(this.rowList(), this.clientLanguage())
+      : { followups: [] };
     if (result.field) {
       result.field.setAttribute("aria-invalid", "true");
       this.error.textContent = result.text;

@@ -148,12 +148,16 @@ export function createEntry(ctx, id, unitId, caseId) {
 
 // The client's language, when not the default: "Arabic" on the row and the panel.
 let languageNames = null;
-export function showClientLanguage(element, code) {
+export function languageName(code) {
   if (!languageNames) {
     const data = document.getElementById("client-language-names");
     languageNames = data ? JSON.parse(data.textContent) : {};
   }
-  const name = (code && languageNames[code]) || "";
+  return (code && languageNames[code]) || "";
+}
+
+export function showClientLanguage(element, code) {
+  const name = languageName(code);
   // The name is ours, not typed by anyone: no isolation needed.
   element.textContent = name ? window.interpolate(gettext("Language: %s"), [name]) : "";
   element.hidden = !name;
