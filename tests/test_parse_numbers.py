@@ -490,6 +490,7 @@ NOT_NUMBER_FIELDS = {
     "helped",
     "invitation",
     "language",
+    "left",  # call_end: true when the client's page is closing
     "note",
     "presence",
     "reason",
