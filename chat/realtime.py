@@ -600,15 +600,18 @@ class RedisLayer(RedisPubSubChannelLayer):
 
 
 # --- calls (chat/services/calls.py) ----------------------------------------------------
+def _call_ids(call: Call) -> dict[str, Any]:
+    """What every call event carries: its conversation, the call and its worker's id."""
+    return {"conversation": call.conversation_id, "call": call.pk, "worker": call.worker_id}
+
+
 def call_event(kind: str, call: Call) -> Event:
     """`call.ringing`, `call.accepted` or `call.ended`, to the conversation's group: the
     call's ids, medium and times, never a name. Only the call's worker's console and the
     client act on it (the consumers' `call_*` handlers)."""
     return {
         "type": kind,
-        "conversation": call.conversation_id,
-        "call": call.pk,
-        "worker": call.worker_id,
+        **_call_ids(call),
         "media": call.media,
         "state": call.state,
         "reason": call.reason,
@@ -627,9 +630,7 @@ def call_signal_event(
     on). Relayed, never stored."""
     return {
         "type": kind,
-        "conversation": call.conversation_id,
-        "call": call.pk,
-        "worker": call.worker_id,
+        **_call_ids(call),
         "from": side,
         "to": to,
         **signal,
@@ -641,9 +642,7 @@ def call_parties_event(kind: str, call: Call, *, who: str, parties: list[str]) -
     or left the call; `parties` is everyone in it now (by these names, never a person's)."""
     return {
         "type": kind,
-        "conversation": call.conversation_id,
-        "call": call.pk,
-        "worker": call.worker_id,
+        **_call_ids(call),
         "media": call.media,
         "who": who,
         "parties": parties,
