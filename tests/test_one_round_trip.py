@@ -46,12 +46,21 @@ def reads_of(conversation_id: int) -> int:
     ).count()
 
 
+def previewing(conversation_id: int):
+    return lambda frame: any(
+        row["id"] == conversation_id and row.get("preview") for row in frame["waiting"]
+    )
+
+
 async def test_an_accept_shows_the_conversation_after_one_round_trip(ws, ekonomi, anna, crossings):
     console, _snapshot = await ws.console(anna)
     other_tab, _snapshot = await ws.console(anna)
     _client, conversation_id = await factories.waiting_client(ws, ekonomi, "Jag behöver hjälp.")
-    await settle(console)
-    await settle(other_tab)
+    for tab in (console, other_tab):
+        # The queue with the client's preview is announced after a pause (chat/announce.py);
+        # each tab logs that preview in a crossing of its own, before the accept.
+        await factories.frames_until(tab, "queue.updated", where=previewing(conversation_id))
+        await settle(tab)
     crossings.clear()
 
     await console.send_json_to({"type": "accept", "conversation": conversation_id})
