@@ -245,6 +245,28 @@ class Message(models.Model):
         return f"message {self.conversation_id}#{self.seq}"
 
 
+class AccessLogQuerySet(models.QuerySet["AccessLog"]):
+    """The rule for a read that stands out, written once: the page shows it
+    (`with_stands_out`), the review filter filters on it (`standing_out`)."""
+
+    @staticmethod
+    def stands_out_rule() -> models.Q:
+        """Up for a supervisor's review: a read of a protected case, or a read by someone
+        who took no part. A preview in the queue is the unit's daily work (everyone on duty
+        sees who waits), so it stands out only when protected."""
+        return models.Q(flagged=True) | (
+            models.Q(took_part=False) & ~models.Q(action=AccessLog.Action.READ_PREVIEW)
+        )
+
+    def with_stands_out(self) -> "AccessLogQuerySet":
+        """Each row with its `stands_out`."""
+        rule = models.ExpressionWrapper(self.stands_out_rule(), output_field=models.BooleanField())
+        return self.annotate(stands_out=rule)
+
+    def standing_out(self) -> "AccessLogQuerySet":
+        return self.filter(self.stands_out_rule())
+
+
 class AccessLog(models.Model):
     """Append-only record of every staff read of a client's messages or case.
 
@@ -277,20 +299,13 @@ class AccessLog(models.Model):
     flagged = models.BooleanField(default=False)
     request_id = models.UUIDField()
 
+    objects = AccessLogQuerySet.as_manager()
+
     class Meta:
         ordering = ["-at", "-pk"]
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.conversation_id or self.case_id}"
-
-    @property
-    def stands_out(self) -> bool:
-        """Up for a supervisor's review: a read of a protected case, or a read by someone
-        who took no part. A preview in the queue is the unit's daily work (everyone on duty
-        sees who waits), so it stands out only when protected."""
-        if self.flagged:
-            return True
-        return not self.took_part and self.action != self.Action.READ_PREVIEW
 
 
 class PurgeReport(models.Model):

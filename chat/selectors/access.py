@@ -30,10 +30,12 @@ def access_log_list(
     standing_out: bool = False,
 ) -> QuerySet[AccessLog]:
     """Reads in the supervisor's units, newest first, filtered as asked; `standing_out`:
-    only those up for review (`AccessLog.stands_out`)."""
+    only those up for review (`AccessLogQuerySet.stands_out_rule`)."""
     if not can(supervisor, "chat.review_access_log"):
         return AccessLog.objects.none()
-    rows = AccessLog.objects.filter(unit_id__in=unit_list_supervised(user=supervisor).values("pk"))
+    rows = AccessLog.objects.with_stands_out().filter(
+        unit_id__in=unit_list_supervised(user=supervisor).values("pk")
+    )
     if actor_id is not None:
         rows = rows.filter(actor_id=actor_id)
     if conversation_id is not None:
@@ -43,9 +45,7 @@ def access_log_list(
     if until is not None:
         rows = rows.filter(at__date__lte=until)
     if standing_out:
-        rows = rows.filter(
-            Q(flagged=True) | (Q(took_part=False) & ~Q(action=AccessLog.Action.READ_PREVIEW))
-        )
+        rows = rows.standing_out()
     return rows.order_by("-at", "-pk")
 
 
