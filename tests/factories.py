@@ -28,6 +28,7 @@ import contextlib
 import secrets
 import uuid
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -38,6 +39,7 @@ from django.test import Client
 
 from accounts.models import Unit, User
 from chat.models import Case, ClientRecord, Conversation, Message
+from chat.selectors import token_hash
 from chat.services.conversations import conversation_accept, conversation_start
 
 # What a browser on http://127.0.0.1 sends: the origin check compares the two.
@@ -99,6 +101,40 @@ def start_conversation(
         unit_id=unit.pk, token=token, body=body, client_id=uuid.uuid4()
     )
     return conversation, token
+
+
+def past_conversation(
+    unit: Unit,
+    *,
+    came: datetime,
+    waited: float | None = 2,
+    talked: float = 10,
+    state: str = Conversation.State.ENDED,
+    worker: User | None = None,
+    last_seq: int = 0,
+) -> Conversation:
+    """History for the statistics: a conversation that began at `came`, was first answered
+    after `waited` minutes (None: never) and lasted `talked` minutes, with `last_seq`
+    messages counted and none stored."""
+    first = came + timedelta(minutes=waited) if waited is not None else None
+    ended = None
+    if state in (Conversation.State.ENDED, Conversation.State.ABANDONED):
+        ended = (first or came) + timedelta(minutes=talked)
+    conversation = Conversation.objects.create(
+        unit=unit,
+        case=new_case(unit),
+        state=state,
+        token_hash=token_hash(new_token()),
+        worker=worker if state in (Conversation.State.ACTIVE, Conversation.State.ENDED) else None,
+        queued_at=came,
+        accepted_at=first,
+        first_accepted_at=first,
+        ended_at=ended,
+        last_seq=last_seq,
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(created_at=came)
+    conversation.created_at = came
+    return conversation
 
 
 def accept(worker: User, conversation: Conversation) -> Conversation:

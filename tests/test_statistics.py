@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import secrets
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -18,7 +17,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from chat.models import Conversation, FollowUp, Handover, Message, StaffingSample, SurveyAnswer
-from chat.selectors import token_hash
 from chat.selectors.statistics import (
     MIN_CLIENTS,
     Period,
@@ -57,23 +55,9 @@ def conversation(
 ) -> Conversation:
     """A conversation that began at `came`, was first answered after `waited` minutes (None:
     never) and lasted `talked` minutes, with one message of SECRET text."""
-    first = came + timedelta(minutes=waited) if waited is not None else None
-    ended = None
-    if state in (Conversation.State.ENDED, Conversation.State.ABANDONED):
-        ended = (first or came) + timedelta(minutes=talked)
-    c = Conversation.objects.create(
-        unit=unit,
-        case=factories.new_case(unit),
-        state=state,
-        token_hash=token_hash(secrets.token_urlsafe(32)),
-        worker=worker if state in (Conversation.State.ACTIVE, Conversation.State.ENDED) else None,
-        queued_at=came,
-        accepted_at=first,
-        first_accepted_at=first,
-        ended_at=ended,
-        last_seq=1,
+    c = factories.past_conversation(
+        unit, came=came, waited=waited, talked=talked, state=state, worker=worker, last_seq=1
     )
-    Conversation.objects.filter(pk=c.pk).update(created_at=came)
     Message.objects.create(conversation=c, seq=1, sender="client", body=SECRET)
     c.refresh_from_db()
     return c

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Locator, Page, expect
 
 UNIT_NAME = "Ekonomiskt bistånd"
+AXE = Axe()
 TIME_TEXT = re.compile(r"\d{1,2}[:.]\d{2}")
 
 # Every rendered message of a log, in DOM order, as plain data.
@@ -143,3 +145,13 @@ def assert_stored_once(stored: Stored, bodies: list[str]) -> None:
     assert stored.seqs == list(range(1, stored.last_seq + 1)), stored
     assert stored.bodies == bodies, stored
     assert len(stored.client_ids) == len(set(stored.client_ids)) == len(bodies), stored
+
+
+# --- accessibility -------------------------------------------------------------------------
+def assert_axe_clean(page: Page, lang: str | None = None) -> None:
+    """No WCAG 2.1 AA violation that axe finds on the page as it is now (in `lang`, when
+    given: the page must say it is in that language)."""
+    if lang is not None:
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+    results = AXE.run(page, options={"resultTypes": ["violations"]})
+    assert results.violations_count == 0, results.generate_report()

@@ -5,21 +5,20 @@ small cells hidden, the period picker by keyboard alone; axe clean."""
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import datetime, timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
+from tests import factories
 from tests.browser.conftest import DESKTOP, login
+from tests.browser.flows import assert_axe_clean
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 LOCALES = {"sv": "sv-SE", "en": "en-GB"}
 HIDDEN = {"sv": "färre än 5", "en": "fewer than 5"}
-_axe = Axe()
 
 
 @pytest.fixture(params=sorted(LOCALES))
@@ -32,8 +31,7 @@ def history(personas):
     """Anna ended 12 chats over the last two weeks (6 with a survey answer); her colleague
     Bengt ended 30 in the same unit, which Anna's page never counts."""
     from accounts.models import User
-    from chat.models import Case, ClientRecord, Conversation, SurveyAnswer
-    from chat.selectors import token_hash
+    from chat.models import SurveyAnswer
 
     bengt = User.objects.create_user(
         username="bengt", password=personas.password, first_name="Bengt", role="worker"
@@ -44,30 +42,13 @@ def history(personas):
     for worker, n in made:
         day = today - timedelta(days=1 + n % 10)
         came = timezone.make_aware(datetime(day.year, day.month, day.day, 9 + n % 8, 5))
-        first = came + timedelta(minutes=2)
-        c = Conversation.objects.create(
-            unit=personas.unit,
-            case=Case.objects.create(client=ClientRecord.objects.create(), unit=personas.unit),
-            state=Conversation.State.ENDED,
-            token_hash=token_hash(secrets.token_urlsafe(32)),
-            worker=worker,
-            queued_at=came,
-            accepted_at=first,
-            first_accepted_at=first,
-            ended_at=first + timedelta(minutes=10 + n),
-            last_seq=6,
+        c = factories.past_conversation(
+            personas.unit, came=came, talked=10 + n, worker=worker, last_seq=6
         )
-        Conversation.objects.filter(pk=c.pk).update(created_at=came)
         if worker == personas.anna and n < 6:
             s = SurveyAnswer.objects.create(conversation=c, helped="yes", rating=4)
             SurveyAnswer.objects.filter(pk=s.pk).update(created_at=c.ended_at)
     return bengt
-
-
-def _axe_clean(page: Page, lang: str) -> None:
-    expect(page.locator("html")).to_have_attribute("lang", lang)
-    results = _axe.run(page, options={"resultTypes": ["violations"]})
-    assert results.violations_count == 0, results.generate_report()
 
 
 def test_a_worker_reads_their_own_figures_from_the_console(
@@ -87,7 +68,7 @@ def test_a_worker_reads_their_own_figures_from_the_console(
     main = page.locator("main").inner_text()
     assert "Bengt" not in main and "30" not in main
     shot(page, f"own-statistics-{lang}")
-    _axe_clean(page, lang)
+    assert_axe_clean(page, lang)
 
     # By keyboard alone: one day in which Anna had only two chats, so they are hidden.
     page.locator("#id_period").focus()
@@ -101,7 +82,7 @@ def test_a_worker_reads_their_own_figures_from_the_console(
     expect(page.locator("#summary tr[data-key=chats] td").first).to_have_text(HIDDEN[lang])
     expect(page.locator("#summary tr[data-key=survey_answers] td").first).to_have_text(HIDDEN[lang])
     shot(page, f"own-statistics-one-day-{lang}")
-    _axe_clean(page, lang)
+    assert_axe_clean(page, lang)
 
 
 def test_a_supervisors_statistics_link_and_a_workers_own_are_apart(

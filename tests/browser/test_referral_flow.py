@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import (
@@ -23,19 +22,13 @@ from tests.browser.conftest import (
     login,
     partner_login,
 )
-from tests.browser.flows import open_console, worker_panel
+from tests.browser.flows import assert_axe_clean, open_console, worker_panel
 from tests.browser.server import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 360, "height": 740}
 NOTE = "Mannen väntar utanför."
-_axe = Axe()
-
-
-def assert_axe_clean(page: Page) -> None:
-    results = _axe.run(page, options={"resultTypes": ["violations"]})
-    assert results.violations_count == 0, results.generate_report()
 
 
 def assert_fits_the_width(page: Page) -> None:

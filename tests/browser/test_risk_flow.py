@@ -9,11 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import DESKTOP, login
-from tests.browser.flows import open_console, start_chat
+from tests.browser.flows import assert_axe_clean, open_console, start_chat
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -21,13 +20,6 @@ WAIT = 15_000
 NARROW = {"width": 360, "height": 780}
 # Screenshots for review go here too when RISK_SHOTS_DIR is set.
 SHOTS = os.environ.get("RISK_SHOTS_DIR")
-
-_axe = Axe()
-
-
-def assert_axe_clean(page: Page) -> None:
-    results = _axe.run(page, options={"resultTypes": ["violations"]})
-    assert results.violations_count == 0, results.generate_report()
 
 
 def snap(page: Page, name: str, shot) -> None:

@@ -5,17 +5,16 @@ that the unit is below it, naming the unit to borrow from. Axe clean, 360 px."""
 from __future__ import annotations
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, login
+from tests.browser.flows import assert_axe_clean
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 LOCALES = {"sv": "sv-SE", "en": "en-GB"}
 PHONE = {"width": 360, "height": 740}
 BELOW = {"sv": "under sin lägsta bemanning", "en": "below its minimum staffing"}
-_axe = Axe()
 
 
 @pytest.fixture(params=sorted(LOCALES))
@@ -42,12 +41,6 @@ def supervisor(personas):
     return sara, other
 
 
-def _axe_clean(page: Page, lang: str) -> None:
-    expect(page.locator("html")).to_have_attribute("lang", lang)
-    results = _axe.run(page, options={"resultTypes": ["violations"]})
-    assert results.violations_count == 0, results.generate_report()
-
-
 def test_a_supervisor_sets_a_minimum_and_the_dashboard_warns(
     live_server, personas, supervisor, new_context, lang, shot
 ):
@@ -60,7 +53,7 @@ def test_a_supervisor_sets_a_minimum_and_the_dashboard_warns(
     login(page, base, "sara", personas.password)
     page.locator(".staff-nav a[href='/dashboard/staffing/']").click()
     expect(page.locator("#staffing-plan")).to_be_visible()
-    _axe_clean(page, lang)
+    assert_axe_clean(page, lang)
 
     # At least two serving from this hour to midnight today; sara alone is one.
     page.locator(f"input[name=weekdays][value='{now.weekday()}']").check()
@@ -77,7 +70,7 @@ def test_a_supervisor_sets_a_minimum_and_the_dashboard_warns(
     expect(page.locator(".notice--ok")).to_be_visible()
     expect(page.locator("#id_lender_1")).to_have_value(str(other.pk))
     shot(page, f"staffing-plan-{lang}")
-    _axe_clean(page, lang)
+    assert_axe_clean(page, lang)
 
     # The dashboard: serving now against the minimum, the warning and whom to borrow from.
     page.locator(".staff-nav a[href='/dashboard/']").click()
@@ -86,7 +79,7 @@ def test_a_supervisor_sets_a_minimum_and_the_dashboard_warns(
     expect(status.locator(".staffing-status__below")).to_contain_text(BELOW[lang])
     expect(status.locator(".staffing-status__borrow")).to_contain_text("Beroende")
     shot(page, f"dashboard-below-minimum-{lang}")
-    _axe_clean(page, lang)
+    assert_axe_clean(page, lang)
 
 
 def test_the_staffing_plan_fits_a_360_px_phone(
@@ -103,4 +96,4 @@ def test_the_staffing_plan_fits_a_360_px_phone(
     )
     assert widths[0] <= widths[1], f"the page scrolls sideways {widths}"
     shot(page, f"staffing-plan-360-{lang}")
-    _axe_clean(page, lang)
+    assert_axe_clean(page, lang)

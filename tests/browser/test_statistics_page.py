@@ -7,21 +7,20 @@ from __future__ import annotations
 
 import csv
 import io
-import secrets
 from datetime import datetime, timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
+from tests import factories
 from tests.browser.conftest import DESKTOP, login
+from tests.browser.flows import assert_axe_clean
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 LOCALES = {"sv": "sv-SE", "en": "en-GB"}
 PHONE = {"width": 360, "height": 740}
 HIDDEN = {"sv": "färre än 5", "en": "fewer than 5"}
-_axe = Axe()
 
 
 @pytest.fixture(params=sorted(LOCALES))
@@ -37,8 +36,6 @@ def history(personas):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from accounts.models import Unit, User
-    from chat.models import Case, ClientRecord, Conversation
-    from chat.selectors import token_hash
 
     small = Unit.objects.create(name="Beroende", slug="beroende")
     sara = User.objects.create_user(
@@ -61,27 +58,10 @@ def history(personas):
         day = today - timedelta(days=2 + n)
         rows.append((small, timezone.make_aware(datetime(day.year, day.month, day.day, 10)), 2))
     for unit, came, wait in rows:
-        first = came + timedelta(minutes=wait)
-        c = Conversation.objects.create(
-            unit=unit,
-            case=Case.objects.create(client=ClientRecord.objects.create(), unit=unit),
-            state=Conversation.State.ENDED,
-            token_hash=token_hash(secrets.token_urlsafe(32)),
-            worker=personas.anna,
-            queued_at=came,
-            accepted_at=first,
-            first_accepted_at=first,
-            ended_at=first + timedelta(minutes=15),
-            last_seq=6,
+        factories.past_conversation(
+            unit, came=came, waited=wait, talked=15, worker=personas.anna, last_seq=6
         )
-        Conversation.objects.filter(pk=c.pk).update(created_at=came)
     return sara, small
-
-
-def _axe_clean(page: Page, lang: str) -> None:
-    expect(page.locator("html")).to_have_attribute("lang", lang)
-    results = _axe.run(page, options={"resultTypes": ["violations"]})
-    assert results.violations_count == 0, results.generate_report()
 
 
 def test_a_supervisor_reads_four_weeks_with_charts_tables_and_csv(
@@ -101,7 +81,7 @@ def test_a_supervisor_reads_four_weeks_with_charts_tables_and_csv(
     expect(page.locator("#summary tr[data-key=chats] td").first).to_have_text("219")
     expect(page.locator("#table-waits tbody tr")).to_have_count(8)
     shot(page, f"statistics-desktop-{lang}")
-    _axe_clean(page, lang)
+    assert_axe_clean(page, lang)
 
     # A chart by keyboard: focus it, move with the arrow keys, hear the values.
     page.locator("#chart-waits").focus()
@@ -141,7 +121,7 @@ def test_a_supervisor_reads_four_weeks_with_charts_tables_and_csv(
     page.locator("#id_end").fill("2026-01-01")
     page.locator("form.filters button[type=submit]").click()
     expect(page.locator(".form-error")).to_be_visible()
-    _axe_clean(page, lang)
+    assert_axe_clean(page, lang)
 
 
 def test_the_statistics_page_fits_a_360_px_phone(
@@ -160,4 +140,4 @@ def test_the_statistics_page_fits_a_360_px_phone(
     box = page.locator("#chart-waits").bounding_box()
     assert box is not None and box["x"] + box["width"] <= PHONE["width"]
     shot(page, f"statistics-360-{lang}")
-    _axe_clean(page, lang)
+    assert_axe_clean(page, lang)
