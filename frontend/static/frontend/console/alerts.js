@@ -7,6 +7,24 @@ const { gettext } = window;
 
 const ALERTS_KEY = "cc.console.alerts";
 
+// Short tones, each [frequency in Hz, start in seconds], of one wave `type`, rising quickly
+// to `peak` and fading out within half a second.
+function play(audio, type, peak, tones) {
+  const start = audio.currentTime;
+  for (const [frequency, at] of tones) {
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.type = type;
+    tone.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, start + at);
+    gain.gain.exponentialRampToValueAtTime(peak, start + at + 0.03);
+    gain.gain.exponentialRampToValueAtTime(0.0001, start + at + 0.5);
+    tone.connect(gain).connect(audio.destination);
+    tone.start(start + at);
+    tone.stop(start + at + 0.55);
+  }
+}
+
 export class Alerts {
   constructor(ctx) {
     this.ctx = ctx;
@@ -50,22 +68,10 @@ export class Alerts {
     if (!this.toggle.checked || !audio || audio.state !== "running") return;
     if (Date.now() - this.lastChime < 1500) return;
     this.lastChime = Date.now();
-    const start = audio.currentTime;
-    for (const [frequency, at] of [
+    play(audio, "sine", 0.1, [
       [659.25, 0],
       [880, 0.16],
-    ]) {
-      const tone = audio.createOscillator();
-      const gain = audio.createGain();
-      tone.type = "sine";
-      tone.frequency.value = frequency;
-      gain.gain.setValueAtTime(0.0001, start + at);
-      gain.gain.exponentialRampToValueAtTime(0.1, start + at + 0.03);
-      gain.gain.exponentialRampToValueAtTime(0.0001, start + at + 0.5);
-      tone.connect(gain).connect(audio.destination);
-      tone.start(start + at);
-      tone.stop(start + at + 0.55);
-    }
+    ]);
   }
 
   // An urgent referral: louder, three rising tones, and not held back by the chime's pause
@@ -73,23 +79,11 @@ export class Alerts {
   alarm() {
     const { audio } = this;
     if (!this.toggle.checked || !audio || audio.state !== "running") return;
-    const start = audio.currentTime;
-    for (const [frequency, at] of [
+    play(audio, "triangle", 0.2, [
       [659.25, 0],
       [880, 0.18],
       [1046.5, 0.36],
-    ]) {
-      const tone = audio.createOscillator();
-      const gain = audio.createGain();
-      tone.type = "triangle";
-      tone.frequency.value = frequency;
-      gain.gain.setValueAtTime(0.0001, start + at);
-      gain.gain.exponentialRampToValueAtTime(0.2, start + at + 0.03);
-      gain.gain.exponentialRampToValueAtTime(0.0001, start + at + 0.5);
-      tone.connect(gain).connect(audio.destination);
-      tone.start(start + at);
-      tone.stop(start + at + 0.55);
-    }
+    ]);
   }
 
   // New clients while the window was elsewhere, offers to answer, conversations with news;
