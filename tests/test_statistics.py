@@ -304,10 +304,14 @@ def test_the_page_shows_the_period_and_hides_small_cells(ekonomi, anna, sara):
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "9 Nov 2026" in page and "15 Nov 2026" in page
+    assert "Nov. 9, 2026" in page and "Nov. 15, 2026" in page  # the locale's date format
     assert f"fewer than {MIN_CLIENTS}" in page
     assert SECRET not in page
     assert 'data-key="reminders"' in page
+    swedish = http_client(sara, HTTP_ACCEPT_LANGUAGE="sv").get(
+        "/dashboard/statistics/", {"period": "week", "date": DAY.isoformat()}
+    )
+    assert "9 november 2026" in swedish.content.decode()  # months in lower case
 
 
 def test_the_page_refuses_a_unit_the_reader_does_not_supervise(ekonomi, vald, sara):

@@ -120,8 +120,10 @@ export class Conversations {
     } else if (focus && !entry.form.hidden) {
       entry.textarea.focus();
     } else if (focus && entry.thread.state === null && !entry.gone) {
-      // Not synced yet: the composer shows, and takes the cursor, once the state is known.
+      // Not synced yet: the composer shows, and takes the cursor, once the state is known,
+      // unless the worker has put the cursor somewhere else by then (panel.js).
       entry.focusComposer = true;
+      entry.focusedWhenAsked = document.activeElement;
     } else if (focus) {
       entry.panel.querySelector("h2").focus();
     }

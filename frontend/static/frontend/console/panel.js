@@ -83,6 +83,7 @@ export function createEntry(ctx, id, unitId, caseId) {
     contextTimer: null,
     focusTrail: false,
     focusComposer: false,
+    focusedWhenAsked: null,
     // For the list's summary (triage.js): what the worker has read, the client's page.
     readSeq: undefined,
     clientOnline: undefined,
@@ -247,10 +248,13 @@ export function refreshControls(ctx, entry) {
   ctx.triage.refresh(entry);
   if (entry.focusComposer && thread.state !== null) {
     entry.focusComposer = false;
-    // Not while the worker has meanwhile started writing somewhere else.
-    const writing = document.activeElement?.matches("textarea, input[type=text], select");
-    const elsewhere = writing && !entry.panel.contains(document.activeElement);
-    if (active && entry.id === ctx.conversations.selected && !elsewhere) entry.textarea.focus();
+    // Not when the worker has meanwhile put the cursor somewhere else (started writing
+    // elsewhere, opened the menu).
+    const now = document.activeElement;
+    const moved =
+      now && now !== document.body && now !== entry.focusedWhenAsked && !entry.panel.contains(now);
+    entry.focusedWhenAsked = null;
+    if (active && entry.id === ctx.conversations.selected && !moved) entry.textarea.focus();
   }
   ctx.queue.showLoad();
 }
