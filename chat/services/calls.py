@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Presence, User
 from chat import realtime
 from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from chat.models import AccessLog, Call, CallSeat, Conversation, Message, Participant
@@ -264,6 +264,59 @@ def _publish_parties(kind: str, call: Call, *, who: str) -> None:
 def call_open_for(conversation: Conversation) -> Call | None:
     """The conversation's answered call, if any: what an interpreter's page can join."""
     return Call.objects.filter(conversation=conversation, state=Call.State.ACTIVE).first()
+
+
+def call_list_open_of(*, worker: User) -> list[Call]:
+    """The worker's calls that have not ended (ringing or answered), oldest first."""
+    return list(Call.objects.filter(worker=worker).exclude(state=Call.State.ENDED).order_by("pk"))
+
+
+def call_worker_away(*, worker: User) -> None:
+    """The worker's last console closed (a reload, a lost network): each open call of theirs
+    goes on for CALL_RECONNECT_GRACE_SECONDS (`call_end_if_worker_gone`), and the others in it
+    are told the worker is reconnecting. Publishes `call.worker` (online false) after commit."""
+    for call in call_list_open_of(worker=worker):
+        _publish_worker(call, online=False)
+
+
+def call_worker_back(*, worker: User) -> list[Call]:
+    """A console of the worker opened: the others in each open call of theirs are told the
+    worker is back (`call.worker`, online true, after commit). Returns those calls: the
+    console is told of each (`call.open`), so a reloaded page can connect again."""
+    open_calls = call_list_open_of(worker=worker)
+    for call in open_calls:
+        _publish_worker(call, online=True)
+    return open_calls
+
+
+def _publish_worker(call: Call, *, online: bool) -> None:
+    realtime.publish_on_commit(
+        realtime.conversation_group(call.conversation_id),
+        realtime.call_worker_event(call, online=online),
+    )
+
+
+def call_end_if_worker_gone(*, call_id: int) -> bool:
+    """No console of the call's worker has given a sign of life (`Presence.last_seen`, kept by
+    the heartbeats in batches: chat/liveness.py) for CALL_RECONNECT_GRACE_SECONDS: the worker
+    has left, and the call ends for everyone in it (`worker_left`). A worker back in time
+    keeps the call. Locks the conversation row; True when it ended the call."""
+    cutoff = timezone.now() - timedelta(seconds=settings.CALL_RECONNECT_GRACE_SECONDS)
+    with transaction.atomic():
+        call = Call.objects.filter(pk=call_id).exclude(state=Call.State.ENDED).first()
+        if call is None:
+            return False
+        locked = Conversation.objects.select_for_update().get(pk=call.conversation_id)
+        call = Call.objects.get(pk=call_id)
+        last_seen = (
+            Presence.objects.filter(user_id=call.worker_id)
+            .values_list("last_seen", flat=True)
+            .first()
+        )
+        if call.state == Call.State.ENDED or (last_seen is not None and last_seen >= cutoff):
+            return False
+        _finish(locked, call, ended_by=WORKER, reason=Call.Reason.WORKER_LEFT)
+    return True
 
 
 def call_end_if_client_gone(*, call_id: int) -> bool:
