@@ -11,6 +11,7 @@ const { gettext } = window;
 const $ = (id) => document.getElementById(id);
 
 function endedText(frame) {
+  if (frame.reason === "worker_left") return gettext("The social worker's connection was lost. The call has ended.");
   if (frame.ended_by === "worker") return gettext("The social worker ended the call. You can go on writing.");
   if (frame.reason === "declined") return gettext("You declined the call. You can go on writing.");
   return gettext("The call has ended. You can go on writing.");
@@ -58,6 +59,7 @@ export class ClientCall {
       "call.ended": (frame) => this.ended(frame),
       "call.joined": (frame) => this.joined(frame),
       "call.left": (frame) => this.left(frame),
+      "call.worker": (frame) => this.workerPresence(frame),
     };
   }
 
@@ -136,6 +138,14 @@ export class ClientCall {
     this.notice(gettext("The interpreter has left the call."));
   }
 
+  // The social worker's console is away (a reload, a lost network) or back: the call waits
+  // for them for a while (CALL_RECONNECT_GRACE_SECONDS), and says so.
+  workerPresence(frame) {
+    if (!this.call || this.call.id !== frame.call) return;
+    this.call.workerAway = !frame.online;
+    this.showStatus();
+  }
+
   // The page's socket: while it reconnects the call goes on, and says so.
   socketStatus(status) {
     this.socketOpen = status === "open";
@@ -144,9 +154,10 @@ export class ClientCall {
 
   showStatus() {
     if (!this.call?.peer) return;
-    this.area.querySelector(".call__status").textContent = this.socketOpen
-      ? stateText(this.area.dataset.connection || "new")
-      : gettext("The connection to the chat was lost. The call goes on while it reconnects.");
+    let text = stateText(this.area.dataset.connection || "new");
+    if (!this.socketOpen) text = gettext("The connection to the chat was lost. The call goes on while it reconnects.");
+    else if (this.call.workerAway) text = gettext("The social worker is reconnecting. The call waits for them.");
+    this.area.querySelector(".call__status").textContent = text;
   }
 
   decline() {

@@ -41,6 +41,7 @@ export class InterpreterCall {
       "call.answer": (frame) => this.signal(frame),
       "call.candidate": (frame) => this.signal(frame),
       "call.ended": (frame) => this.ended(frame),
+      "call.worker": (frame) => this.workerPresence(frame),
     };
   }
 
@@ -86,13 +87,13 @@ export class InterpreterCall {
       label: (name) => (name === "client" ? gettext("The client") : gettext("The interpreter")),
       onState: (state) => {
         this.area.dataset.connection = state;
-        this.area.querySelector(".call__status").textContent = stateText(state);
+        this.showStatus();
       },
     });
     this.area.querySelector(".call__local").srcObject = got.stream;
     this.area.querySelector(".call__camera").hidden = !call.peer.has("video");
     this.area.dataset.media = call.media === "video" && call.peer.has("video") ? "video" : "voice";
-    this.area.querySelector(".call__status").textContent = stateText("new");
+    this.showStatus();
     this.area.hidden = false;
     this.area.querySelector(".call__mic").focus();
     this.send({ type: "call_join", call: call.id });
@@ -108,6 +109,21 @@ export class InterpreterCall {
     } else {
       call.peer.drop(frame.who);
     }
+  }
+
+  // The social worker's console is away (a reload, a lost network) or back: the call waits
+  // for them for a while (CALL_RECONNECT_GRACE_SECONDS), and says so.
+  workerPresence(frame) {
+    if (!this.call || this.call.id !== frame.call) return;
+    this.call.workerAway = !frame.online;
+    this.showStatus();
+  }
+
+  showStatus() {
+    if (!this.call?.peer) return;
+    this.area.querySelector(".call__status").textContent = this.call.workerAway
+      ? gettext("The social worker is reconnecting. The call waits for them.")
+      : stateText(this.area.dataset.connection || "new");
   }
 
   left(frame) {
@@ -135,7 +151,11 @@ export class InterpreterCall {
     this.finish();
     this.call = null;
     this.joinBox.hidden = true;
-    if (wasIn) this.notice(gettext("The call has ended. You can go on writing."));
+    if (wasIn && frame.reason === "worker_left") {
+      this.notice(gettext("The social worker's connection was lost. The call has ended."));
+    } else if (wasIn) {
+      this.notice(gettext("The call has ended. You can go on writing."));
+    }
   }
 
   // The history the page missed while its socket was away has the call's end in it (a
