@@ -11,7 +11,8 @@ recording.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -301,28 +302,38 @@ def call_end_if_worker_gone(*, call_id: int) -> bool:
     the heartbeats in batches: chat/liveness.py) for CALL_RECONNECT_GRACE_SECONDS: the worker
     has left, and the call ends for everyone in it (`worker_left`). A worker back in time
     keeps the call. Locks the conversation row; True when it ended the call."""
-    cutoff = timezone.now() - timedelta(seconds=settings.CALL_RECONNECT_GRACE_SECONDS)
-    with transaction.atomic():
-        call = Call.objects.filter(pk=call_id).exclude(state=Call.State.ENDED).first()
-        if call is None:
-            return False
-        locked = Conversation.objects.select_for_update().get(pk=call.conversation_id)
-        call = Call.objects.get(pk=call_id)
-        last_seen = (
-            Presence.objects.filter(user_id=call.worker_id)
-            .values_list("last_seen", flat=True)
-            .first()
-        )
-        if call.state == Call.State.ENDED or (last_seen is not None and last_seen >= cutoff):
-            return False
-        _finish(locked, call, ended_by=WORKER, reason=Call.Reason.WORKER_LEFT)
-    return True
+    return _end_if_gone(
+        call_id, last_seen=_worker_seen_at, ended_by=WORKER, reason=Call.Reason.WORKER_LEFT
+    )
 
 
 def call_end_if_client_gone(*, call_id: int) -> bool:
     """The client's socket has been gone for CALL_RECONNECT_GRACE_SECONDS (its last sign
     of life is older): the client has left, and the call ends for everyone in it. A client
     back in time keeps the call. Locks the conversation row; True when it ended the call."""
+    return _end_if_gone(
+        call_id,
+        last_seen=lambda conversation, _call: conversation.client_seen_at,
+        ended_by=CLIENT,
+        reason=Call.Reason.CLIENT_LEFT,
+    )
+
+
+def _worker_seen_at(_conversation: Conversation, call: Call) -> datetime | None:
+    return (
+        Presence.objects.filter(user_id=call.worker_id).values_list("last_seen", flat=True).first()
+    )
+
+
+def _end_if_gone(
+    call_id: int,
+    *,
+    last_seen: Callable[[Conversation, Call], datetime | None],
+    ended_by: str,
+    reason: Call.Reason,
+) -> bool:
+    """End the call `call_id`, if still open, when its party's last sign of life (`last_seen`,
+    read under the conversation's row lock) is older than CALL_RECONNECT_GRACE_SECONDS."""
     cutoff = timezone.now() - timedelta(seconds=settings.CALL_RECONNECT_GRACE_SECONDS)
     with transaction.atomic():
         call = Call.objects.filter(pk=call_id).exclude(state=Call.State.ENDED).first()
@@ -330,9 +341,10 @@ def call_end_if_client_gone(*, call_id: int) -> bool:
             return False
         locked = Conversation.objects.select_for_update().get(pk=call.conversation_id)
         call = Call.objects.get(pk=call_id)
-        if call.state == Call.State.ENDED or (
-            locked.client_seen_at is not None and locked.client_seen_at >= cutoff
-        ):
+        if call.state == Call.State.ENDED:
             return False
-        _finish(locked, call, ended_by=CLIENT, reason=Call.Reason.CLIENT_LEFT)
+        seen = last_seen(locked, call)
+        if seen is not None and seen >= cutoff:
+            return False
+        _finish(locked, call, ended_by=ended_by, reason=reason)
     return True
