@@ -4,44 +4,27 @@
 // the interpreter. Leaving the call keeps the chat; the call's end, the client's quick exit
 // and leaving the conversation end it here too.
 
-import { Mesh, getMedia, mediaErrorText, stateText } from "./call.js";
+import { CallPage } from "./call.js";
 
 const { gettext } = window;
 const $ = (id) => document.getElementById(id);
 
-export class InterpreterCall {
+export class InterpreterCall extends CallPage {
   // `send(frame)` sends on the page's socket; `notice(text)` shows a message.
   constructor({ send, notice, focusAfter }) {
-    this.send = send;
-    this.notice = notice;
+    super({ send, notice, area: document.querySelector("#interpret .call"), hangUp: () => this.leave() });
     this.focusAfter = focusAfter;
-    this.area = document.querySelector("#interpret .call");
     this.joinBox = $("call-join-box");
-    this.call = null; // { id, media, iceServers, me, peer (a Mesh, once joined) }
+    // this.call: { id, media, iceServers, me, peer (a Mesh, once joined), workerAway }
     $("call-join").addEventListener("click", () => this.join());
-    this.area.querySelector(".call__end").addEventListener("click", () => this.leave());
-    for (const [selector, kind] of [
-      [".call__mic", "audio"],
-      [".call__camera", "video"],
-    ]) {
-      this.area.querySelector(selector).addEventListener("click", (event) => {
-        const peer = this.call?.peer;
-        if (peer) event.currentTarget.setAttribute("aria-pressed", String(!peer.toggle(kind)));
-      });
-    }
   }
 
   get handlers() {
     return {
+      ...super.handlers,
       "call.open": (frame) => this.open(frame),
       "call.accepted": (frame) => this.open({ ...frame, parties: ["worker", "client"] }),
-      "call.joined": (frame) => this.joined(frame),
-      "call.left": (frame) => this.left(frame),
-      "call.offer": (frame) => this.signal(frame),
       "call.answer": (frame) => this.signal(frame),
-      "call.candidate": (frame) => this.signal(frame),
-      "call.ended": (frame) => this.ended(frame),
-      "call.worker": (frame) => this.workerPresence(frame),
     };
   }
 
@@ -65,34 +48,14 @@ export class InterpreterCall {
     const call = this.call;
     if (!call || call.peer) return;
     this.joinBox.hidden = true;
-    let got;
-    try {
-      got = await getMedia(call.media);
-    } catch {
-      this.notice(mediaErrorText(false));
-      this.joinBox.hidden = false;
-      return;
-    }
-    if (this.call !== call) {
-      for (const track of got.stream.getTracks()) track.stop();
-      return;
-    }
-    if (got.fellBack) this.notice(mediaErrorText(true));
-    call.peer = new Mesh({
-      send: (signal, to) => this.send({ ...signal, call: call.id, to }),
-      iceServers: call.iceServers,
-      stream: got.stream,
-      area: this.area,
-      main: "worker",
+    const peer = await this.connect(call, call.media, {
       label: (name) => (name === "client" ? gettext("The client") : gettext("The interpreter")),
-      onState: (state) => {
-        this.area.dataset.connection = state;
-        this.showStatus();
+      onFailed: () => {
+        this.joinBox.hidden = false;
       },
     });
-    this.area.querySelector(".call__local").srcObject = got.stream;
-    this.area.querySelector(".call__camera").hidden = !call.peer.has("video");
-    this.area.dataset.media = call.media === "video" && call.peer.has("video") ? "video" : "voice";
+    if (!peer) return;
+    this.area.dataset.media = call.media === "video" && peer.has("video") ? "video" : "voice";
     this.showStatus();
     this.area.hidden = false;
     this.area.querySelector(".call__mic").focus();
@@ -111,30 +74,11 @@ export class InterpreterCall {
     }
   }
 
-  // The social worker's console is away (a reload, a lost network) or back: the call waits
-  // for them for a while (CALL_RECONNECT_GRACE_SECONDS), and says so.
-  workerPresence(frame) {
-    if (!this.call || this.call.id !== frame.call) return;
-    this.call.workerAway = !frame.online;
-    this.showStatus();
-  }
-
-  showStatus() {
-    if (!this.call?.peer) return;
-    this.area.querySelector(".call__status").textContent = this.call.workerAway
-      ? gettext("The social worker is reconnecting. The call waits for them.")
-      : stateText(this.area.dataset.connection || "new");
-  }
-
   left(frame) {
     const call = this.call;
     if (!call || call.id !== frame.call || !call.peer) return;
     if (frame.who === call.me) this.finish();
     else call.peer.drop(frame.who);
-  }
-
-  signal(frame) {
-    if (this.call && this.call.id === frame.call && this.call.peer) this.call.peer.receive(frame);
   }
 
   leave() {
@@ -167,12 +111,8 @@ export class InterpreterCall {
   // Out of the call (the page may still join again while the call goes on).
   finish() {
     const hadFocus = this.area.contains(document.activeElement);
-    if (this.call?.peer) this.call.peer.close();
+    this.clearArea();
     if (this.call) this.call.peer = null;
-    this.area.hidden = true;
-    delete this.area.dataset.connection;
-    for (const media of this.area.querySelectorAll("video, audio")) media.srcObject = null;
-    for (const button of this.area.querySelectorAll("[aria-pressed]")) button.setAttribute("aria-pressed", "false");
     this.joinBox.hidden = !this.call;
     if (hadFocus) (this.joinBox.hidden ? this.focusAfter() : $("call-join").focus());
   }
