@@ -153,3 +153,24 @@ async def test_the_interpreter_hears_the_worker_is_away_and_the_call_end(
         assert ended["reason"] == "worker_left"
     assert await calls_of(ids["conversation"]) == [("video", "ended", "worker", "worker_left")]
     assert await database_sync_to_async(Call.objects.count)() == 1
+
+
+async def test_a_console_back_in_a_call_with_an_interpreter_offers_to_them_too(ws, anna, ekonomi):
+    client, console, interpreter, ids = await in_a_call_with_an_interpreter(ws, anna, ekonomi)
+    await ws.disconnect(console)
+    back, _snapshot, after = await console_back(ws, anna)
+    opened = [f for f in after if f["type"] == "call.open"]
+    assert opened[0]["parties"] == ["worker", "client", ids["me"]]
+    # The page offers to each party anew; the interpreter's page gets its own offer.
+    await back.send_json_to(
+        {
+            "type": "call_offer",
+            "conversation": ids["conversation"],
+            "call": ids["call"],
+            "to": ids["me"],
+            "sdp": SDP,
+        }
+    )
+    offer = (await frames_until(interpreter, "call.offer", call=ids["call"]))[-1]
+    assert (offer["from"], offer["to"]) == ("worker", ids["me"])
+    assert not [f for f in await settle(client) if f["type"] == "call.offer"]
