@@ -940,6 +940,7 @@ class Call(models.Model):
         DECLINED = "declined", _("declined")
         QUICK_EXIT = "quick_exit", _("quick exit")
         CLIENT_LEFT = "client_left", _("the client's page closed")
+        WORKER_LEFT = "worker_left", _("the social worker's console did not come back")
         CONVERSATION_ENDED = "conversation_ended", _("the conversation ended")
         HANDED_ON = "handed_on", _("the conversation went to another social worker or a queue")
 

@@ -637,6 +637,13 @@ def call_signal_event(
     }
 
 
+def call_worker_event(call: Call, *, online: bool) -> Event:
+    """`call.worker`: the call's worker has no console open any more (`online` false: the
+    call waits CALL_RECONNECT_GRACE_SECONDS for them), or one is open again. For the client
+    and interpreters ("the social worker is reconnecting"); never stored."""
+    return {"type": "call.worker", **_call_ids(call), "online": online}
+
+
 def call_parties_event(kind: str, call: Call, *, who: str, parties: list[str]) -> Event:
     """`call.joined` or `call.left`: an interpreter (`who`, e.g. "interpreter-7") came into
     or left the call; `parties` is everyone in it now (by these names, never a person's)."""

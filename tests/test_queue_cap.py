@@ -182,7 +182,7 @@ def test_a_console_snapshot_merges_its_units_fronts_in_queue_order(ekonomi, vald
     fill(ekonomi, 5)
     fill(vald, 4, urgent=frozenset({3}))
 
-    snapshot = console_snapshot.func(sara, "test-channel", None)
+    snapshot, _open_calls = console_snapshot.func(sara, "test-channel", None)
 
     by_unit = {u["id"]: u for u in snapshot["units"]}
     assert (by_unit[ekonomi.pk]["waiting_total"], by_unit[vald.pk]["waiting_total"]) == (5, 4)
@@ -218,7 +218,7 @@ def test_a_console_snapshot_reads_the_same_statements_for_few_or_many_waiting(
 
     def statements() -> tuple[int, int]:
         with CaptureQueriesContext(connection) as queries:
-            snapshot = console_snapshot.func(anna, "test-channel", None)
+            snapshot, _open_calls = console_snapshot.func(anna, "test-channel", None)
         return len(queries), len(snapshot["waiting"])
 
     fill(ekonomi, 3)

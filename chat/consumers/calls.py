@@ -106,6 +106,15 @@ def signal_for(
     return realtime.call_signal_event(kind, call=call, side=side, to=to, signal=payload)
 
 
+def open_event(call: Call, *, me: str) -> Frame:
+    """`call.open`: the call going on in the conversation, for a page that has just
+    (re)connected: who is in it (`parties`), the page's own name in it (`me`), its state and
+    the ICE servers. An interpreter's page may join it; the worker's page, reloaded while in
+    it, connects again."""
+    event = realtime.call_parties_event("call.open", call, who=me, parties=calls.call_parties(call))
+    return {**event, "state": call.state, "me": me, "ice_servers": ice_servers()}
+
+
 def is_for(event: Frame, *, side: str, worker_id: int | None = None) -> bool:
     """Whether a call event is for this socket: signalling only for the party it names
     (never anyone's own back), and on the console only the call's own worker (a colleague

@@ -577,7 +577,7 @@ class ClientConsumer(JsonFrameConsumer):
         await self.send_json(event)
 
     call_ringing = call_accepted = call_ended = call_joined = call_left = call_news
-    call_offer = call_answer = call_candidate = call_news
+    call_offer = call_answer = call_candidate = call_worker = call_news
 
     def require_conversation(self) -> int:
         if self.conversation_id is None:

@@ -14,7 +14,7 @@ from django.conf import settings
 from accounts.models import Presence, User
 from chat import liveness, realtime, selectors
 from chat.consumers.base import AccountGone, Frame, StaffConsumer, ack_frame, seq_value
-from chat.consumers.calls import call_id, call_media, ice_servers, is_for, signal_for
+from chat.consumers.calls import call_id, call_media, ice_servers, is_for, open_event, signal_for
 from chat.errors import ChatError, NotFound
 from chat.parsing import (
     frame_bool,
@@ -34,7 +34,7 @@ from chat.services.access import (
     followup_read,
     queue_previews_read,
 )
-from chat.services.calls import WORKER, call_end, call_offer
+from chat.services.calls import WORKER, call_end, call_offer, call_worker_back
 from chat.services.cases import FollowUpQuestion, followup_ask, followup_worker_answer
 from chat.services.conversations import (
     conversation_accept,
@@ -115,13 +115,15 @@ def console_snapshot(
     channel_name: str,
     session_key: str | None,
     units: list[tuple[int, str]] | None = None,
-) -> Frame:
+) -> tuple[Frame, list[Frame]]:
     """Registers this open console (the worker can be given clients) and reads the state
     of `units` (`console_units`, read before the socket joined their groups; None: read
-    here)."""
+    here). With it, a `call.open` for each call of the worker's still going (a page
+    reloaded in a call connects again)."""
     presence = presence_console_opened(
         worker=user, channel_name=channel_name, session_key=session_key
     )
+    open_calls = [open_event(call, me=WORKER) for call in call_worker_back(worker=user)]
     if units is None:
         units = console_units(user)
     unit_names = dict(units)
@@ -142,7 +144,7 @@ def console_snapshot(
     )
     mine = selectors.conversation_list_mine(user=user)
     offers = selectors.handover_list_offered_to(user=user)
-    return {
+    snapshot = {
         "type": "console.snapshot",
         "units": [
             {"id": pk, "name": name, **realtime.queue_counts(heads[pk])} for pk, name in units
@@ -152,6 +154,7 @@ def console_snapshot(
         "offers": [realtime.handover_payload(h) for h in offers],
         "presence": realtime.presence_event(presence),
     }
+    return snapshot, open_calls
 
 
 def mine_payload(conversation, user: User) -> Frame:
@@ -473,7 +476,7 @@ class ConsoleConsumer(StaffConsumer):
         for group in units:
             await self.join(group)
         session = self.scope.get("session")
-        snapshot = await console_snapshot(
+        snapshot, open_calls = await console_snapshot(
             self.user,
             self.channel_name,
             session.session_key if session is not None else None,
@@ -487,6 +490,8 @@ class ConsoleConsumer(StaffConsumer):
         self.unit_names = {unit["id"]: unit["name"] for unit in snapshot["units"]}
         self.note_previews(snapshot["waiting"])  # the snapshot logged its own
         await self.send_json(snapshot)
+        for call in open_calls:
+            await self.send_json(call)
         self.alive()  # opening a console is a sign of life (written in the next batch)
 
     async def follow(self, conversation_id: int) -> None:
@@ -498,7 +503,8 @@ class ConsoleConsumer(StaffConsumer):
         if user is None:
             return
         # The worker gets no new client at once; the clients they have go back to the queue
-        # if no console of theirs speaks for the grace period (chat/services/timed.py).
+        # if no console of theirs speaks for the grace period, and a call of theirs ends if
+        # none speaks for CALL_RECONNECT_GRACE_SECONDS (chat/services/timed.py).
         await console_left(user, self.channel_name)
 
     checked_pong = staticmethod(console_ping)

@@ -18,7 +18,14 @@ from chat.consumers.base import (
     seq_value,
     staff_session_ok,
 )
-from chat.consumers.calls import call_id, ice_servers, is_for, signal_for, without_staff_id
+from chat.consumers.calls import (
+    call_id,
+    ice_servers,
+    is_for,
+    open_event,
+    signal_for,
+    without_staff_id,
+)
 from chat.errors import InvalidInput, NotFound
 from chat.models import Participant
 from chat.parsing import frame_text, frame_uuid
@@ -112,13 +119,7 @@ def interpreter_call_open(participant_id: int) -> Frame | None:
     call = calls.call_open_for(seat.conversation)
     if call is None:
         return None
-    event = realtime.call_parties_event(
-        "call.open",
-        call,
-        who=calls.interpreter_side(participant_id),
-        parties=calls.call_parties(call),
-    )
-    return {**without_staff_id(event), "me": event["who"], "ice_servers": ice_servers()}
+    return without_staff_id(open_event(call, me=calls.interpreter_side(participant_id)))
 
 
 @database_sync_to_async
@@ -230,7 +231,7 @@ class InterpreterConsumer(JsonFrameConsumer):
         await self.send_json(event)
 
     call_ringing = call_accepted = call_ended = call_joined = call_left = call_news
-    call_offer = call_answer = call_candidate = call_news
+    call_offer = call_answer = call_candidate = call_worker = call_news
 
     async def session_ended(self, event: Frame) -> None:
         await self.close(code=CLOSE_NOT_AUTHENTICATED)  # only a signed-in tab hears it

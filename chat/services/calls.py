@@ -11,13 +11,14 @@ recording.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Presence, User
 from chat import realtime
 from chat.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from chat.models import AccessLog, Call, CallSeat, Conversation, Message, Participant
@@ -266,10 +267,73 @@ def call_open_for(conversation: Conversation) -> Call | None:
     return Call.objects.filter(conversation=conversation, state=Call.State.ACTIVE).first()
 
 
+def call_list_open_of(*, worker: User) -> list[Call]:
+    """The worker's calls that have not ended (ringing or answered), oldest first."""
+    return list(Call.objects.filter(worker=worker).exclude(state=Call.State.ENDED).order_by("pk"))
+
+
+def call_worker_away(*, worker: User) -> None:
+    """The worker's last console closed (a reload, a lost network): each open call of theirs
+    goes on for CALL_RECONNECT_GRACE_SECONDS (`call_end_if_worker_gone`), and the others in it
+    are told the worker is reconnecting. Publishes `call.worker` (online false) after commit."""
+    for call in call_list_open_of(worker=worker):
+        _publish_worker(call, online=False)
+
+
+def call_worker_back(*, worker: User) -> list[Call]:
+    """A console of the worker opened: the others in each open call of theirs are told the
+    worker is back (`call.worker`, online true, after commit). Returns those calls: the
+    console is told of each (`call.open`), so a reloaded page can connect again."""
+    open_calls = call_list_open_of(worker=worker)
+    for call in open_calls:
+        _publish_worker(call, online=True)
+    return open_calls
+
+
+def _publish_worker(call: Call, *, online: bool) -> None:
+    realtime.publish_on_commit(
+        realtime.conversation_group(call.conversation_id),
+        realtime.call_worker_event(call, online=online),
+    )
+
+
+def call_end_if_worker_gone(*, call_id: int) -> bool:
+    """No console of the call's worker has given a sign of life (`Presence.last_seen`, kept by
+    the heartbeats in batches: chat/liveness.py) for CALL_RECONNECT_GRACE_SECONDS: the worker
+    has left, and the call ends for everyone in it (`worker_left`). A worker back in time
+    keeps the call. Locks the conversation row; True when it ended the call."""
+    return _end_if_gone(
+        call_id, last_seen=_worker_seen_at, ended_by=WORKER, reason=Call.Reason.WORKER_LEFT
+    )
+
+
 def call_end_if_client_gone(*, call_id: int) -> bool:
     """The client's socket has been gone for CALL_RECONNECT_GRACE_SECONDS (its last sign
     of life is older): the client has left, and the call ends for everyone in it. A client
     back in time keeps the call. Locks the conversation row; True when it ended the call."""
+    return _end_if_gone(
+        call_id,
+        last_seen=lambda conversation, _call: conversation.client_seen_at,
+        ended_by=CLIENT,
+        reason=Call.Reason.CLIENT_LEFT,
+    )
+
+
+def _worker_seen_at(_conversation: Conversation, call: Call) -> datetime | None:
+    return (
+        Presence.objects.filter(user_id=call.worker_id).values_list("last_seen", flat=True).first()
+    )
+
+
+def _end_if_gone(
+    call_id: int,
+    *,
+    last_seen: Callable[[Conversation, Call], datetime | None],
+    ended_by: str,
+    reason: Call.Reason,
+) -> bool:
+    """End the call `call_id`, if still open, when its party's last sign of life (`last_seen`,
+    read under the conversation's row lock) is older than CALL_RECONNECT_GRACE_SECONDS."""
     cutoff = timezone.now() - timedelta(seconds=settings.CALL_RECONNECT_GRACE_SECONDS)
     with transaction.atomic():
         call = Call.objects.filter(pk=call_id).exclude(state=Call.State.ENDED).first()
@@ -277,9 +341,10 @@ def call_end_if_client_gone(*, call_id: int) -> bool:
             return False
         locked = Conversation.objects.select_for_update().get(pk=call.conversation_id)
         call = Call.objects.get(pk=call_id)
-        if call.state == Call.State.ENDED or (
-            locked.client_seen_at is not None and locked.client_seen_at >= cutoff
-        ):
+        if call.state == Call.State.ENDED:
             return False
-        _finish(locked, call, ended_by=CLIENT, reason=Call.Reason.CLIENT_LEFT)
+        seen = last_seen(locked, call)
+        if seen is not None and seen >= cutoff:
+            return False
+        _finish(locked, call, ended_by=ended_by, reason=reason)
     return True

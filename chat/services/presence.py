@@ -18,6 +18,7 @@ from chat import realtime, selectors
 from chat.models import Conversation, Message
 from chat.parsing import in_range
 from chat.permissions import require
+from chat.services.calls import call_worker_away
 from chat.services.queue import (
     conversation_return_to_queue,
     presence_lock,
@@ -135,7 +136,8 @@ def presence_console_opened(
 def presence_console_closed(*, worker: User, channel_name: str) -> None:
     """A console socket closed. With no console left the worker gets no new client at
     once; the clients they have wait for the grace period (a reload, a lost network), then
-    go back to the queue: see `presence_check_offline`."""
+    go back to the queue: see `presence_check_offline`. A call of theirs waits too, for
+    CALL_RECONNECT_GRACE_SECONDS (chat/services/calls.py `call_worker_away`)."""
     with transaction.atomic():
         presence = presence_lock(worker=worker)
         ConsoleConnection.objects.filter(channel_name=channel_name).delete()
@@ -143,6 +145,7 @@ def presence_console_closed(*, worker: User, channel_name: str) -> None:
         presence.save(update_fields=["last_seen"])
         if not ConsoleConnection.objects.filter(user=worker).exists():
             _announce(worker, presence)
+            call_worker_away(worker=worker)
 
 
 def presence_signed_out(*, worker: User, session_key: str | None) -> None:

@@ -6,8 +6,8 @@ answered in time go back, conversations nobody answers are flagged or returned, 
 without a console for the grace period are offline and their clients go back to the
 queue, urgent referrals nobody accepted escalate, clients' follow-up questions waiting too long
 get their reminder recorded, every unit's numbers are refreshed and its
-staffing is sampled for the statistics, and calls whose client has not come back within
-their grace end.
+staffing is sampled for the statistics, and calls whose client or whose worker has not
+come back within their grace end.
 `timed_nightly` is the nightly work: the retention purge, then the statistics' roll-up of
 the days that closed (catching up any night that was missed).
 
@@ -28,7 +28,7 @@ from django.utils import timezone
 from accounts.models import Presence, Unit, User
 from chat import selectors
 from chat.models import Call, Conversation, Handover, PurgeReport
-from chat.services.calls import call_end_if_client_gone
+from chat.services.calls import call_end_if_client_gone, call_end_if_worker_gone
 from chat.services.cases import followup_remind_waiting_long
 from chat.services.conversations import conversation_abandon_if_silent
 from chat.services.handover import handover_expire_if_due
@@ -46,6 +46,9 @@ def timed_sweep() -> int:
     left = conversation_abandon_silent()
     handover_expire_due()
     conversation_flag_unanswered()
+    # Before the presence rule: a call whose worker is gone ends as `worker_left`, not as
+    # `handed_on` when their conversations go back to the queue.
+    call_end_workers_gone()
     presence_sweep_offline()
     referral_escalate_due()
     followup_remind_due()
@@ -96,6 +99,21 @@ def call_end_clients_gone() -> int:
         .values_list("pk", flat=True)
     )
     return sum(call_end_if_client_gone(call_id=pk) for pk in list(gone))
+
+
+def call_end_workers_gone() -> int:
+    """Calls whose worker has had no console speak for CALL_RECONNECT_GRACE_SECONDS end (a
+    console that drops or reloads keeps the call until then: the page connects again when
+    it is back). Returns how many ended."""
+    cutoff = timezone.now() - timedelta(seconds=settings.CALL_RECONNECT_GRACE_SECONDS)
+    gone = (
+        Call.objects.exclude(state=Call.State.ENDED)
+        .filter(
+            Q(worker__presence__last_seen__lt=cutoff) | Q(worker__presence__last_seen__isnull=True)
+        )
+        .values_list("pk", flat=True)
+    )
+    return sum(call_end_if_worker_gone(call_id=pk) for pk in list(gone))
 
 
 def handover_expire_due() -> int:

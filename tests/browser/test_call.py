@@ -290,3 +290,62 @@ def test_a_call_goes_on_while_the_clients_socket_reconnects(
     netcut.restore()
     expect(client_call).to_be_hidden(timeout=30_000)
     expect(client.locator("#notice")).to_have_text("The call has ended. You can go on writing.")
+
+
+def test_a_call_comes_back_when_the_workers_page_reloads(live_server, personas, new_context):
+    """The worker's console goes away in a call (the page leaves, as a reload or a lost
+    network does): the client's page says the social worker is reconnecting and the call
+    stays open. The console comes back in the same tab within the grace: it is told the
+    call is still open and offers the client a new connection, which connects, and media
+    flow again. Then a reload proper does the same."""
+    from chat.models import Call
+
+    worker_context = new_context(viewport=NARROW, locale="en-US")
+    client_context = new_context(viewport=NARROW, is_mobile=True, has_touch=True, locale="en-US")
+    for context in (worker_context, client_context):
+        context.add_init_script(WATCH_PEERS)
+    worker, client = worker_context.new_page(), client_context.new_page()
+    login(worker, live_server.url, "anna", personas.password)
+    open_console(worker, live_server.url)
+    start_chat(client, live_server.url, "Hello, can we talk?")
+    panel = accept_first_waiting(worker)
+    panel.locator(".call-video").click()
+    client.locator("#call-accept-video").click()
+    client_call = client.locator("#chat .call")
+    expect(client_call).to_have_attribute("data-connection", "connected", timeout=20_000)
+    call_id = Call.objects.get().pk
+
+    # The console leaves (its socket closes): the client is told, the call stays open.
+    worker.goto("about:blank")
+    status = client_call.locator(".call__status")
+    expect(status).to_have_text(
+        "The social worker is reconnecting. The call waits for them.", timeout=10_000
+    )
+    assert_no_axe_violations(client, "en")
+    assert Call.objects.get().state == Call.State.ACTIVE
+
+    # Back in the same tab: the console connects to the client again, in the same call.
+    for back in ("goto", "reload"):
+        if back == "goto":
+            open_console(worker, live_server.url)
+        else:
+            worker.reload()
+            expect(worker.locator("#connection")).to_be_hidden()
+        worker_call = worker_panel(worker).locator(".call")
+        expect(worker_call).to_have_attribute("data-connection", "connected", timeout=20_000)
+        expect(client_call).to_have_attribute("data-connection", "connected", timeout=20_000)
+        expect(status).to_have_text("Connected.")
+        before = [page.evaluate(PER_PEER_JS) for page in (worker, client)]
+        time.sleep(MEDIA_WINDOW_S)
+        after = [page.evaluate(PER_PEER_JS) for page in (worker, client)]
+        for name, b, a in zip(("worker", "client"), before, after, strict=True):
+            assert a[-1]["state"] == "connected", (name, a)
+            assert a[-1]["audio"] > b[-1]["audio"] and a[-1]["video"] > b[-1]["video"], (b, a)
+        call = Call.objects.get()
+        assert (call.pk, call.state) == (call_id, Call.State.ACTIVE)
+
+    # The worker hangs up from the page that came back.
+    worker_panel(worker).locator(".call .call__end").click()
+    expect(client_call).to_be_hidden(timeout=10_000)
+    wait_until(worker, lambda: Call.objects.get().state == Call.State.ENDED, "the call ended")
+    assert Call.objects.get().reason == Call.Reason.HUNG_UP

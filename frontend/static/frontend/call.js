@@ -234,3 +234,106 @@ export function stateText(state) {
   if (state === "failed") return gettext("The call could not connect.");
   return gettext("Connecting the call…");
 }
+
+// What the client's page (client-call.js) and the interpreter's (interpreter-call.js) share:
+// one call at a time in `this.call` ({ id, media, iceServers, peer (a Mesh, once in it),
+// workerAway }), its area's microphone and camera buttons, the call events both handle
+// alike, and connecting once camera and microphone are in hand. The social worker's is the
+// main connection on both. Each page adds its own events, buttons and texts.
+export class CallPage {
+  // `send(frame)` sends on the page's socket; `notice(text)` shows a message; `area` is the
+  // call's area; `hangUp()` is what its end button does.
+  constructor({ send, notice, area, hangUp }) {
+    this.send = send;
+    this.notice = notice;
+    this.area = area;
+    this.call = null;
+    this.area.querySelector(".call__end").addEventListener("click", hangUp);
+    for (const [selector, kind] of [
+      [".call__mic", "audio"],
+      [".call__camera", "video"],
+    ]) {
+      this.area.querySelector(selector).addEventListener("click", (event) => {
+        const peer = this.call?.peer;
+        if (peer) event.currentTarget.setAttribute("aria-pressed", String(!peer.toggle(kind)));
+      });
+    }
+  }
+
+  get handlers() {
+    return {
+      "call.offer": (frame) => this.signal(frame),
+      "call.candidate": (frame) => this.signal(frame),
+      "call.ended": (frame) => this.ended(frame),
+      "call.joined": (frame) => this.joined(frame),
+      "call.left": (frame) => this.left(frame),
+      "call.worker": (frame) => this.workerPresence(frame),
+    };
+  }
+
+  // Camera and microphone for `media`, then the page's connections (a Mesh) in the call
+  // area. Null when they could not be used (said, then `onFailed()`) or when the call ended
+  // meanwhile (`call` is no longer this page's).
+  async connect(call, media, { label, onFailed }) {
+    let got;
+    try {
+      got = await getMedia(media);
+    } catch {
+      this.notice(mediaErrorText(false));
+      onFailed();
+      return null;
+    }
+    if (this.call !== call) {
+      for (const track of got.stream.getTracks()) track.stop();
+      return null;
+    }
+    if (got.fellBack) this.notice(mediaErrorText(true));
+    call.peer = new Mesh({
+      send: (signal, to) => this.send({ ...signal, call: call.id, to }),
+      iceServers: call.iceServers,
+      stream: got.stream,
+      area: this.area,
+      main: "worker",
+      label,
+      onState: (state) => {
+        this.area.dataset.connection = state;
+        this.showStatus();
+      },
+    });
+    this.area.querySelector(".call__local").srcObject = got.stream;
+    this.area.querySelector(".call__camera").hidden = !call.peer.has("video");
+    return call.peer;
+  }
+
+  signal(frame) {
+    if (this.call && this.call.id === frame.call && this.call.peer) this.call.peer.receive(frame);
+  }
+
+  // The social worker's console is away (a reload, a lost network) or back: the call waits
+  // for them for a while (CALL_RECONNECT_GRACE_SECONDS), and says so.
+  workerPresence(frame) {
+    if (!this.call || this.call.id !== frame.call) return;
+    this.call.workerAway = !frame.online;
+    this.showStatus();
+  }
+
+  showStatus() {
+    if (!this.call?.peer) return;
+    this.area.querySelector(".call__status").textContent = this.statusText();
+  }
+
+  statusText() {
+    return this.call.workerAway
+      ? gettext("The social worker is reconnecting. The call waits for them.")
+      : stateText(this.area.dataset.connection || "new");
+  }
+
+  // This page's connections closed and the call area emptied and hidden.
+  clearArea() {
+    if (this.call?.peer) this.call.peer.close();
+    this.area.hidden = true;
+    delete this.area.dataset.connection;
+    for (const media of this.area.querySelectorAll("video, audio")) media.srcObject = null;
+    for (const button of this.area.querySelectorAll("[aria-pressed]")) button.setAttribute("aria-pressed", "false");
+  }
+}

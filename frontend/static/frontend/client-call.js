@@ -3,42 +3,30 @@
 // microphone off at any time. An interpreter the worker invited may join the call. The
 // quick exit leaves the page, which ends the call at once for everyone (the server tells
 // them). The browsers connect to each other (call.js); the call goes on while the page's
-// socket reconnects.
+// socket reconnects, and while the social worker's console does.
 
-import { Mesh, getMedia, mediaErrorText, stateText } from "./call.js";
+import { CallPage } from "./call.js";
 
 const { gettext } = window;
 const $ = (id) => document.getElementById(id);
 
 function endedText(frame) {
+  if (frame.reason === "worker_left") return gettext("The social worker's connection was lost. The call has ended.");
   if (frame.ended_by === "worker") return gettext("The social worker ended the call. You can go on writing.");
   if (frame.reason === "declined") return gettext("You declined the call. You can go on writing.");
   return gettext("The call has ended. You can go on writing.");
 }
 
-export class ClientCall {
+export class ClientCall extends CallPage {
   // `send(frame)` sends on the page's socket; `notice(text)` shows a message.
   constructor({ send, notice, composerFocus }) {
-    this.send = send;
-    this.notice = notice;
+    super({ send, notice, area: document.querySelector("#chat .call"), hangUp: () => this.hangUp() });
     this.composerFocus = composerFocus;
     this.offer = $("call-offer");
-    this.area = document.querySelector("#chat .call");
-    this.call = null; // { id, media, iceServers, peer (a Mesh) }
     this.socketOpen = true;
     $("call-accept-video").addEventListener("click", () => this.accept("video"));
     $("call-accept-voice").addEventListener("click", () => this.accept("voice"));
     $("call-decline").addEventListener("click", () => this.decline());
-    this.area.querySelector(".call__end").addEventListener("click", () => this.hangUp());
-    for (const [selector, kind] of [
-      [".call__mic", "audio"],
-      [".call__camera", "video"],
-    ]) {
-      this.area.querySelector(selector).addEventListener("click", (event) => {
-        const peer = this.call?.peer;
-        if (peer) event.currentTarget.setAttribute("aria-pressed", String(!peer.toggle(kind)));
-      });
-    }
     // A page that closes in a call ends it at once (a socket that only drops keeps it). Not
     // after the quick exit, which has already wiped the page and ends the call itself (as
     // `quick_exit`, which the worker must be told).
@@ -51,13 +39,9 @@ export class ClientCall {
 
   get handlers() {
     return {
+      ...super.handlers,
       "call.ringing": (frame) => this.ringing(frame),
       "call.accepted": (frame) => this.accepted(frame),
-      "call.offer": (frame) => this.signal(frame),
-      "call.candidate": (frame) => this.signal(frame),
-      "call.ended": (frame) => this.ended(frame),
-      "call.joined": (frame) => this.joined(frame),
-      "call.left": (frame) => this.left(frame),
     };
   }
 
@@ -80,34 +64,12 @@ export class ClientCall {
     const call = this.call;
     if (!call || call.peer) return;
     this.offer.hidden = true;
-    let got;
-    try {
-      got = await getMedia(media);
-    } catch {
-      this.notice(mediaErrorText(false));
-      this.decline();
-      return;
-    }
-    if (this.call !== call) {
-      for (const track of got.stream.getTracks()) track.stop();
-      return;
-    }
-    if (got.fellBack) this.notice(mediaErrorText(true));
-    const taken = got.stream.getVideoTracks().length ? "video" : "voice";
-    call.peer = new Mesh({
-      send: (signal, to) => this.send({ ...signal, call: call.id, to }),
-      iceServers: call.iceServers,
-      stream: got.stream,
-      area: this.area,
-      main: "worker",
+    const peer = await this.connect(call, media, {
       label: () => gettext("The interpreter"),
-      onState: (state) => {
-        this.area.dataset.connection = state;
-        this.showStatus();
-      },
+      onFailed: () => this.decline(),
     });
-    this.area.querySelector(".call__local").srcObject = got.stream;
-    this.area.querySelector(".call__camera").hidden = taken !== "video";
+    if (!peer) return;
+    const taken = peer.has("video") ? "video" : "voice";
     this.area.dataset.media = taken;
     this.showStatus();
     this.area.hidden = false;
@@ -117,10 +79,6 @@ export class ClientCall {
 
   accepted(frame) {
     if (this.call && this.call.id === frame.call) this.call.media = frame.media;
-  }
-
-  signal(frame) {
-    if (this.call && this.call.id === frame.call && this.call.peer) this.call.peer.receive(frame);
   }
 
   // An interpreter came into the call (they offer to connect) or left it.
@@ -142,11 +100,11 @@ export class ClientCall {
     this.showStatus();
   }
 
-  showStatus() {
-    if (!this.call?.peer) return;
-    this.area.querySelector(".call__status").textContent = this.socketOpen
-      ? stateText(this.area.dataset.connection || "new")
-      : gettext("The connection to the chat was lost. The call goes on while it reconnects.");
+  statusText() {
+    if (!this.socketOpen) {
+      return gettext("The connection to the chat was lost. The call goes on while it reconnects.");
+    }
+    return super.statusText();
   }
 
   decline() {
@@ -183,13 +141,9 @@ export class ClientCall {
 
   finish() {
     const hadFocus = this.area.contains(document.activeElement) || this.offer.contains(document.activeElement);
-    if (this.call?.peer) this.call.peer.close();
+    this.clearArea();
     this.call = null;
     this.offer.hidden = true;
-    this.area.hidden = true;
-    delete this.area.dataset.connection;
-    for (const media of this.area.querySelectorAll("video, audio")) media.srcObject = null;
-    for (const button of this.area.querySelectorAll("[aria-pressed]")) button.setAttribute("aria-pressed", "false");
     if (hadFocus) this.composerFocus();
   }
 }

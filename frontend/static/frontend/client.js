@@ -167,6 +167,7 @@ const CALL_FRAMES = [
   "call.ended",
   "call.joined",
   "call.left",
+  "call.worker",
 ];
 let callLoaded = null;
 function withCall(use) {

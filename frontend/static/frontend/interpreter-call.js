@@ -4,43 +4,27 @@
 // the interpreter. Leaving the call keeps the chat; the call's end, the client's quick exit
 // and leaving the conversation end it here too.
 
-import { Mesh, getMedia, mediaErrorText, stateText } from "./call.js";
+import { CallPage } from "./call.js";
 
 const { gettext } = window;
 const $ = (id) => document.getElementById(id);
 
-export class InterpreterCall {
+export class InterpreterCall extends CallPage {
   // `send(frame)` sends on the page's socket; `notice(text)` shows a message.
   constructor({ send, notice, focusAfter }) {
-    this.send = send;
-    this.notice = notice;
+    super({ send, notice, area: document.querySelector("#interpret .call"), hangUp: () => this.leave() });
     this.focusAfter = focusAfter;
-    this.area = document.querySelector("#interpret .call");
     this.joinBox = $("call-join-box");
-    this.call = null; // { id, media, iceServers, me, peer (a Mesh, once joined) }
+    // this.call: { id, media, iceServers, me, peer (a Mesh, once joined), workerAway }
     $("call-join").addEventListener("click", () => this.join());
-    this.area.querySelector(".call__end").addEventListener("click", () => this.leave());
-    for (const [selector, kind] of [
-      [".call__mic", "audio"],
-      [".call__camera", "video"],
-    ]) {
-      this.area.querySelector(selector).addEventListener("click", (event) => {
-        const peer = this.call?.peer;
-        if (peer) event.currentTarget.setAttribute("aria-pressed", String(!peer.toggle(kind)));
-      });
-    }
   }
 
   get handlers() {
     return {
+      ...super.handlers,
       "call.open": (frame) => this.open(frame),
       "call.accepted": (frame) => this.open({ ...frame, parties: ["worker", "client"] }),
-      "call.joined": (frame) => this.joined(frame),
-      "call.left": (frame) => this.left(frame),
-      "call.offer": (frame) => this.signal(frame),
       "call.answer": (frame) => this.signal(frame),
-      "call.candidate": (frame) => this.signal(frame),
-      "call.ended": (frame) => this.ended(frame),
     };
   }
 
@@ -64,35 +48,15 @@ export class InterpreterCall {
     const call = this.call;
     if (!call || call.peer) return;
     this.joinBox.hidden = true;
-    let got;
-    try {
-      got = await getMedia(call.media);
-    } catch {
-      this.notice(mediaErrorText(false));
-      this.joinBox.hidden = false;
-      return;
-    }
-    if (this.call !== call) {
-      for (const track of got.stream.getTracks()) track.stop();
-      return;
-    }
-    if (got.fellBack) this.notice(mediaErrorText(true));
-    call.peer = new Mesh({
-      send: (signal, to) => this.send({ ...signal, call: call.id, to }),
-      iceServers: call.iceServers,
-      stream: got.stream,
-      area: this.area,
-      main: "worker",
+    const peer = await this.connect(call, call.media, {
       label: (name) => (name === "client" ? gettext("The client") : gettext("The interpreter")),
-      onState: (state) => {
-        this.area.dataset.connection = state;
-        this.area.querySelector(".call__status").textContent = stateText(state);
+      onFailed: () => {
+        this.joinBox.hidden = false;
       },
     });
-    this.area.querySelector(".call__local").srcObject = got.stream;
-    this.area.querySelector(".call__camera").hidden = !call.peer.has("video");
-    this.area.dataset.media = call.media === "video" && call.peer.has("video") ? "video" : "voice";
-    this.area.querySelector(".call__status").textContent = stateText("new");
+    if (!peer) return;
+    this.area.dataset.media = call.media === "video" && peer.has("video") ? "video" : "voice";
+    this.showStatus();
     this.area.hidden = false;
     this.area.querySelector(".call__mic").focus();
     this.send({ type: "call_join", call: call.id });
@@ -117,10 +81,6 @@ export class InterpreterCall {
     else call.peer.drop(frame.who);
   }
 
-  signal(frame) {
-    if (this.call && this.call.id === frame.call && this.call.peer) this.call.peer.receive(frame);
-  }
-
   leave() {
     const call = this.call;
     if (!call || !call.peer) return;
@@ -135,7 +95,11 @@ export class InterpreterCall {
     this.finish();
     this.call = null;
     this.joinBox.hidden = true;
-    if (wasIn) this.notice(gettext("The call has ended. You can go on writing."));
+    if (wasIn && frame.reason === "worker_left") {
+      this.notice(gettext("The social worker's connection was lost. The call has ended."));
+    } else if (wasIn) {
+      this.notice(gettext("The call has ended. You can go on writing."));
+    }
   }
 
   // The history the page missed while its socket was away has the call's end in it (a
@@ -147,12 +111,8 @@ export class InterpreterCall {
   // Out of the call (the page may still join again while the call goes on).
   finish() {
     const hadFocus = this.area.contains(document.activeElement);
-    if (this.call?.peer) this.call.peer.close();
+    this.clearArea();
     if (this.call) this.call.peer = null;
-    this.area.hidden = true;
-    delete this.area.dataset.connection;
-    for (const media of this.area.querySelectorAll("video, audio")) media.srcObject = null;
-    for (const button of this.area.querySelectorAll("[aria-pressed]")) button.setAttribute("aria-pressed", "false");
     this.joinBox.hidden = !this.call;
     if (hadFocus) (this.joinBox.hidden ? this.focusAfter() : $("call-join").focus());
   }

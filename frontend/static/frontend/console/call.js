@@ -1,9 +1,12 @@
 // Calls from the console: the worker offers the client a voice or video call from a
 // conversation; once the client accepts, this tab connects the browsers (../call.js).
 // Only the tab that offered the call takes part in it. An interpreter in the conversation
-// may join the call: they offer this tab a connection of its own.
+// may join the call: they offer this tab a connection of its own. A tab reloaded in a call
+// (or whose socket came back) is told the call is still open (`call.open`) and connects
+// again; the call waits CALL_RECONNECT_GRACE_SECONDS for it.
 
 import { Mesh, getMedia, mediaErrorText, stateText } from "../call.js";
+import { loadSession, saveSession } from "../session.js";
 import { refreshControls } from "./panel.js";
 
 const { gettext } = window;
@@ -13,6 +16,7 @@ function endedText(frame) {
   if (frame.reason === "quick_exit") return gettext("The client left with the quick exit. The call has ended.");
   if (frame.reason === "client_left") return gettext("The client's page closed. The call has ended.");
   if (frame.reason === "conversation_ended") return gettext("The call ended with the chat.");
+  if (frame.reason === "worker_left") return gettext("Your console was away too long, so the call has ended.");
   if (frame.ended_by === "client") return gettext("The client ended the call.");
   return gettext("The call has ended.");
 }
@@ -24,6 +28,15 @@ const CALL_ERROR_TEXT = {
 };
 
 const SIGNALS = ["call_offer", "call_answer", "call_candidate"];
+
+// The calls this tab is in (this tab's sessionStorage): after a reload the page takes up
+// these, and only these; a call open in another tab or window stays there.
+const IN_CALLS_KEY = "cc.console.calls";
+const inCall = (id) => loadSession(IN_CALLS_KEY, []).includes(id);
+function noteInCall(id, isIn) {
+  const ids = loadSession(IN_CALLS_KEY, []).filter((other) => other !== id);
+  saveSession(IN_CALLS_KEY, isIn ? [...ids, id] : ids);
+}
 
 export class Calls {
   constructor(ctx) {
@@ -73,9 +86,17 @@ export class Calls {
   ringing(frame) {
     const entry = this.ctx.conversations.get(frame.conversation);
     if (!entry || !this.offering.has(entry.id)) return; // offered from another tab
+    this.show(entry, frame);
+    entry.call.querySelector(".call__end").focus();
+  }
+
+  // The call area for a call this tab is in, waiting for the client to answer.
+  show(entry, frame) {
     this.calls.set(entry.id, { id: frame.call, media: frame.media, peer: null });
+    noteInCall(frame.call, true);
     entry.call.hidden = false;
     entry.call.dataset.media = frame.media;
+    entry.call.querySelector(".call__mic").hidden = false;
     entry.call.querySelector(".call__camera").hidden = true;
     this.status(
       entry,
@@ -83,13 +104,33 @@ export class Calls {
         ? gettext("Video call offered. Waiting for the client to answer…")
         : gettext("Voice call offered. Waiting for the client to answer…"),
     );
-    entry.call.querySelector(".call__end").focus();
+    refreshControls(this.ctx, entry);
+  }
+
+  // A call of this worker's that is still open, as this console's socket (re)connects. A
+  // tab already in it keeps its connections. A tab reloaded in it takes it up again: it
+  // waits for the client's answer, or offers the client and each interpreter in the call a
+  // new connection. Another tab of the worker's only says where the call is, and can end it.
+  open(frame) {
+    const entry = this.ctx.conversations.get(frame.conversation);
+    if (!entry || this.calls.get(entry.id)?.id === frame.call) return;
+    if (!inCall(frame.call)) {
+      this.calls.set(entry.id, { id: frame.call, media: frame.media, peer: null, elsewhere: true });
+      entry.call.hidden = false;
+      entry.call.dataset.media = frame.media;
+      for (const selector of [".call__mic", ".call__camera"]) entry.call.querySelector(selector).hidden = true;
+      this.status(entry, gettext("This call is going on in another tab or window."));
+      refreshControls(this.ctx, entry);
+      return;
+    }
+    this.show(entry, frame);
+    if (frame.state === "active") this.accepted(frame);
   }
 
   async accepted(frame) {
     const entry = this.ctx.conversations.get(frame.conversation);
     const call = entry && this.calls.get(entry.id);
-    if (!call || call.id !== frame.call) return;
+    if (!call || call.id !== frame.call || call.elsewhere) return;
     call.media = frame.media;
     entry.call.dataset.media = frame.media;
     this.status(entry, stateText("new"));
@@ -121,7 +162,8 @@ export class Calls {
     });
     entry.call.querySelector(".call__local").srcObject = got.stream;
     entry.call.querySelector(".call__camera").hidden = !call.peer.has("video");
-    call.peer.connect("client");
+    // Everyone in the call: the client, and after a reload any interpreter in it too.
+    for (const party of frame.parties || ["client"]) if (party !== "worker") call.peer.connect(party);
   }
 
   showStatus(entry) {
@@ -181,8 +223,18 @@ export class Calls {
     this.finish(entry);
   }
 
+  // The history this console missed while its socket was away has the call's end in it
+  // (`after`: the last message it had; the history before that is older calls').
+  endedWhileAway(entry, messages, after) {
+    const call = this.calls.get(entry.id);
+    if (!call || !after || !messages.some((m) => m.event === "call" && m.seq > after)) return;
+    this.finish(entry);
+    this.ctx.alerts.showNotice(gettext("The call has ended."));
+  }
+
   finish(entry) {
     const call = this.calls.get(entry.id);
+    if (call) noteInCall(call.id, false);
     if (call && call.peer) call.peer.close();
     this.calls.delete(entry.id);
     this.offering.delete(entry.id);

@@ -109,7 +109,9 @@ function applySync(frame) {
   if (!entry) return;
   if (frame.unit && frame.unit !== entry.unit) setUnit(ctx, entry, frame.unit);
   setIdentified(entry, frame.identified);
+  const had = entry.thread.lastSeq;
   entry.thread.applySync(frame);
+  ctx.calls.endedWhileAway(entry, frame.messages || [], had);
   entry.composer.maybeSendSeen();
   ctx.triage.refresh(entry);
 }
@@ -278,6 +280,7 @@ ctx.socket = new Socket("/ws/console/", {
       else entry.thread.ack(frame);
     },
     "call.ringing": (frame) => ctx.calls.ringing(frame),
+    "call.open": (frame) => ctx.calls.open(frame),
     "call.accepted": (frame) => ctx.calls.accepted(frame),
     "call.offer": (frame) => ctx.calls.signal(frame),
     "call.answer": (frame) => ctx.calls.signal(frame),
