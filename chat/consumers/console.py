@@ -443,6 +443,7 @@ class ConsoleConsumer(StaffConsumer):
             "conversation.unanswered",
             "conversation.client",
             "conversation.identified",
+            "conversation.language",
             "presence.updated",
             "followup.updated",
             "risk.flagged",

@@ -245,8 +245,9 @@ def referral_open_chat(
     memory; from now on it alone reaches the conversation (only its hash is stored). Once
     only, and only while the conversation is open: a second tab, or the partner later,
     gets nothing. `language` is the chat page's, chosen for the person on the receipt page:
-    it becomes the conversation's as a client's start makes it (conversation_start), and
-    a waiting conversation's queue is announced again so the consoles show it."""
+    it becomes the conversation's as a client's start makes it (conversation_start); after
+    commit a waiting conversation's queue is announced again, and `conversation.language`
+    goes to the staff already in it, so the consoles show it."""
     if not selectors.TOKEN_PATTERN.fullmatch(token):
         raise InvalidInput("token must be 43 base64url characters")
     language = conversation_language_clean(language)
@@ -273,8 +274,14 @@ def referral_open_chat(
             conversation.language = language
             fields.append("language")
         conversation.save(update_fields=fields)
-        if language and conversation.state == Conversation.State.QUEUED:
-            queue_announce(unit_id=conversation.unit_id)
+        if language:
+            # A worker may have accepted it before the person had the device.
+            realtime.publish_on_commit(
+                realtime.conversation_staff_group(conversation.pk),
+                realtime.language_event(conversation),
+            )
+            if conversation.state == Conversation.State.QUEUED:
+                queue_announce(unit_id=conversation.unit_id)
         referral.chat_opened_at = timezone.now()
         referral.save(update_fields=["chat_opened_at"])
         referral_event_add(referral=referral, kind=ReferralEvent.Kind.CHAT_OPENED, actor=partner)

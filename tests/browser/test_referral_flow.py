@@ -342,6 +342,23 @@ def test_chat_now_in_the_persons_language_shows_the_worker_that_language(
     assert Conversation.objects.get().language == "ar"
 
 
+def test_a_worker_who_accepted_before_chat_now_opened_is_shown_its_language(
+    live_server, personas, partner, new_context
+):
+    base = live_server.url
+    worker = new_context(viewport=DESKTOP, locale="sv-SE").new_page()
+    login(worker, base, "anna", personas.password)
+    open_console(worker, base)
+    phone = phone_page(new_context)
+    partner_login(phone, base, personas.password)
+    send_chat_now(phone)
+    panel = accept_first_waiting(worker)
+    expect(panel.locator(".client-language")).to_be_hidden()  # not known yet
+    phone.locator(".chat-now__languages button[value='uk']").click()
+    expect(phone.locator("html")).to_have_attribute("lang", "uk")
+    expect(panel.locator(".client-language")).to_have_text("Språk: Ukrainska")
+
+
 def test_chat_now_quick_exit_ends_the_chat_and_keeps_the_partner_signed_in(
     live_server, personas, partner, new_context
 ):
