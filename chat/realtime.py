@@ -346,6 +346,16 @@ def identified_event(conversation: Conversation) -> Event:
     }
 
 
+def language_event(conversation: Conversation) -> Event:
+    """The client's page language became known after the start ("chat now" opened on the
+    partner's device): the console's "Language: Arabic" for the staff already in it."""
+    return {
+        "type": "conversation.language",
+        "conversation": conversation.pk,
+        "language": conversation.language,
+    }
+
+
 def unanswered_event(conversation: Conversation) -> Event:
     return {"type": "conversation.unanswered", "conversation": conversation.pk}
 

@@ -71,13 +71,18 @@ STAFF_PATH_PREFIXES = (
 CLIENT_PATHS_UNDER_STAFF = re.compile(r"/partner/referrals/\d+/chat/$")
 
 
+def is_staff_path(path: str) -> bool:
+    """A path of the staff pages: Swedish or English, and the staff layout (an error page
+    under it too, frontend/error_views.py)."""
+    return path.startswith(STAFF_PATH_PREFIXES) and not CLIENT_PATHS_UNDER_STAFF.match(path)
+
+
 def staff_language(get_response: Handler) -> Handler:
     """After LocaleMiddleware: staff pages keep to settings.STAFF_LANGUAGES."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
         if (
-            request.path.startswith(STAFF_PATH_PREFIXES)
-            and not CLIENT_PATHS_UNDER_STAFF.match(request.path)
+            is_staff_path(request.path)
             and translation.get_language() not in settings.STAFF_LANGUAGES
         ):
             translation.activate(settings.LANGUAGE_CODE)

@@ -1,7 +1,9 @@
 """The error pages (400, 403, 404, 500 and a refused CSRF check) as a client sees them: in
 the language the client chose for this browser session (`lang` and `dir` set), with quick
-exit, the language picker and the way back to the chat. Staff paths get them in Swedish or
-English (chatcounsel.middleware.staff_language), like every staff page.
+exit, the language picker and the way back to the chat. Under a staff path
+(chatcounsel.middleware.is_staff_path) they have the staff layout instead, in Swedish or
+English like every staff page (chatcounsel.middleware.staff_language), without quick exit
+(frontend/staff_errors.py has their words).
 
 Nothing here touches the database: an error page must render while the database is down.
 """
@@ -11,6 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import requires_csrf_token
+
+from chatcounsel.middleware import is_staff_path
+from frontend.staff_errors import PARTNER_PREFIX, STAFF_TEXTS
 
 ERRORS = {
     400: (
@@ -41,6 +46,18 @@ ERRORS = {
 
 def _error_page(request: HttpRequest, kind: int | str, status: int) -> HttpResponse:
     title, text = ERRORS[kind]
+    if is_staff_path(request.path):
+        return render(
+            request,
+            "frontend/staff_error.html",
+            {
+                "title": title,
+                "text": STAFF_TEXTS[kind],
+                "status": status,
+                "partner": request.path.startswith(PARTNER_PREFIX),
+            },
+            status=status,
+        )
     return render(
         request,
         "frontend/error.html",

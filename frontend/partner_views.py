@@ -124,15 +124,20 @@ def receipt_status(request: HttpRequest, referral_id: int) -> JsonResponse:
 def referral_chat_page(request: HttpRequest, referral_id: int) -> HttpResponse:
     """ "Chat now": the person chats with social services from the partner's device. The
     page keeps its token in memory only (POSTed here once, as JSON, to open the chat), and
-    nothing of the chat is stored on the device or readable with the partner's session."""
+    nothing of the chat is stored on the device or readable with the partner's session.
+    The POST carries the page's language too, as a client's `start` does."""
     receipt = _receipt(request, referral_id)
     if request.method == "POST":
         try:
-            token = json.loads(request.body or b"{}").get("token", "")
+            sent = json.loads(request.body or b"{}")
+            token, language = sent.get("token", ""), sent.get("language", "")
+            if not isinstance(language, str):
+                raise ValueError("language must be a text")
             referral_open_chat(
                 partner=request.user,  # type: ignore[arg-type]
                 referral_id=referral_id,
                 token=token if isinstance(token, str) else "",
+                language=language,
             )
         except (ValueError, AttributeError):
             return JsonResponse({"code": "invalid"}, status=400)

@@ -30,6 +30,7 @@ from chatcounsel.middleware import calls_allowed
 from frontend.decorators import staff_page
 from frontend.eid_views import allow_sign_in_form, identified_client
 from frontend.forms import AccessLogFilter, CannedReplyForm
+from frontend.languages import client_language_names, client_languages_in_text
 
 
 def _socket_settings() -> dict[str, int]:
@@ -124,12 +125,10 @@ def console_page(request: HttpRequest) -> HttpResponse:
         "frontend/console.html",
         {
             "unit_names": {unit.pk: unit.name for unit in selectors.unit_list_all()},
-            # A client's language other than the default, named in the worker's language.
-            "client_language_names": {
-                code: str(name)
-                for code, name in settings.CLIENT_LANGUAGES
-                if code != settings.LANGUAGE_CODE
-            },
+            # A client's language other than the default, named in the worker's language:
+            # on its own ("Språk: Arabiska"), and inside a sentence ("på arabiska").
+            "client_language_names": client_language_names(),
+            "client_languages_in_text": client_languages_in_text(),
             "my_units": [unit.pk for unit in units],
             "colleagues": [
                 {

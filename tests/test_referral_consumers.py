@@ -46,3 +46,55 @@ async def test_an_unaccepted_referral_reaches_the_supervisors_dashboard(
     escalated = await next_frame(dashboard, "referral.escalated")
     assert escalated["conversation"] == referral.conversation_id
     assert escalated["unit_name"] == "Våld i nära relationer" and escalated["step"] == 1
+
+
+async def test_the_consoles_queue_shows_the_language_chat_now_opened_in(
+    staff_ws, pia, pharmacy_place, chain, cecilia
+):
+    from chat.models import Referral
+    from chat.services.referrals import referral_open_chat
+    from tests.factories import new_token
+
+    console, _ = await staff_ws.console(cecilia)
+    referral = await database_sync_to_async(send)(
+        pia, pharmacy_place, contact=Referral.Contact.CHAT_NOW
+    )
+
+    async def waiting_row() -> dict:
+        while True:  # earlier announcements (the console's own arrival) may come first
+            queue = await next_frame(console, "queue.updated")
+            if queue["waiting"]:
+                return queue["waiting"][0]
+
+    # Announced by the send: the partner's device has not opened the chat yet.
+    assert (await waiting_row())["language"] == ""
+    await database_sync_to_async(referral_open_chat)(
+        partner=pia, referral_id=referral.pk, token=new_token(), language="ar"
+    )
+    opened = await waiting_row()
+    assert opened["id"] == referral.conversation_id and opened["language"] == "ar"
+
+
+async def test_a_worker_who_accepted_before_the_chat_opened_is_told_its_language(
+    staff_ws, pia, pharmacy_place, chain, cecilia
+):
+    from chat.models import Referral
+    from chat.services.referrals import referral_open_chat
+    from tests.factories import new_token
+
+    console, _ = await staff_ws.console(cecilia)
+    referral = await database_sync_to_async(send)(
+        pia, pharmacy_place, contact=Referral.Contact.CHAT_NOW
+    )
+    await console.send_json_to({"type": "accept", "conversation": referral.conversation_id})
+    assigned = await next_frame(console, "conversation.assigned")
+    assert assigned["detail"]["language"] == ""
+    await database_sync_to_async(referral_open_chat)(
+        partner=pia, referral_id=referral.pk, token=new_token(), language="fa"
+    )
+    told = await next_frame(console, "conversation.language")
+    assert told == {
+        "type": "conversation.language",
+        "conversation": referral.conversation_id,
+        "language": "fa",
+    }

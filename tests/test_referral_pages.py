@@ -188,3 +188,21 @@ def factories_admin():
     from tests import factories
 
     return factories.make_user("ada", role=User.Role.ADMIN, is_staff=True, is_superuser=True)
+
+
+def test_chat_now_takes_the_pages_language_and_refuses_one_that_is_not_a_client_language(
+    pia, pharmacy_place, chain
+):
+    import json
+
+    from tests import factories
+
+    referral = send(pia, pharmacy_place, contact=Referral.Contact.CHAT_NOW)
+    client = signed_in(pia)
+    url = f"/partner/referrals/{referral.pk}/chat/"
+    for wrong in ("xx", 5, None):
+        body = json.dumps({"token": factories.new_token(), "language": wrong})
+        assert client.post(url, body, content_type="application/json").status_code == 400
+    body = json.dumps({"token": factories.new_token(), "language": "ar"})
+    assert client.post(url, body, content_type="application/json").status_code == 204
+    assert Conversation.objects.get(pk=referral.conversation_id).language == "ar"

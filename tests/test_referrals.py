@@ -3,6 +3,7 @@ the audit trail and the statistics hooks (chat/services/referrals.py)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from accounts.models import User
 from chat import selectors
 from chat.errors import InvalidInput, NotAllowed, NotFound
 from chat.models import Conversation, Message, PrivateNote, Referral, ReferralEvent
-from chat.services.conversations import conversation_accept
+from chat.services.conversations import conversation_accept, conversation_start
 from chat.services.timed import conversation_abandon_silent, timed_sweep
 from tests import factories
 from tests.referral_personas import close_today, form, make_due, send
@@ -206,3 +207,39 @@ def test_the_audit_trail_rows_are_written_with_the_change(pia, pharmacy_place, c
     sent = referral.events.get(kind=ReferralEvent.Kind.SENT)
     assert sent.actor == pia and sent.actor_name == "Pia"
     assert form(pharmacy_place).place_id == pharmacy_place.pk
+
+
+def test_chat_now_carries_the_persons_language_into_the_conversation_as_a_start_does(
+    pia, pharmacy_place, chain
+):
+    from chat.services.referrals import referral_open_chat
+
+    referral = send(pia, pharmacy_place, contact=Referral.Contact.CHAT_NOW)
+    with pytest.raises(InvalidInput):  # the client start's rule: a client language or none
+        referral_open_chat(
+            partner=pia, referral_id=referral.pk, token=factories.new_token(), language="xx"
+        )
+    referral.refresh_from_db()
+    assert referral.chat_opened_at is None and referral.conversation.language == ""
+    referral_open_chat(
+        partner=pia, referral_id=referral.pk, token=factories.new_token(), language="ar"
+    )
+    conversation = Conversation.objects.get(pk=referral.conversation_id)
+    assert conversation.language == "ar"
+    # The same value a client's own start stores for a page in Arabic.
+    started, _ = conversation_start(
+        unit_id=conversation.unit_id,
+        token=factories.new_token(),
+        body="Hej",
+        client_id=uuid.uuid4(),
+        language="ar",
+    )
+    assert started.language == conversation.language
+
+
+def test_chat_now_without_a_language_leaves_it_unknown(pia, pharmacy_place, chain):
+    from chat.services.referrals import referral_open_chat
+
+    referral = send(pia, pharmacy_place, contact=Referral.Contact.CHAT_NOW)
+    referral_open_chat(partner=pia, referral_id=referral.pk, token=factories.new_token())
+    assert Conversation.objects.get(pk=referral.conversation_id).language == ""

@@ -446,6 +446,7 @@ class ConsoleConsumer(StaffConsumer):
             "conversation.unanswered",
             "conversation.client",
             "conversation.identified",
+            "conversation.language",
             "presence.updated",
             "followup.updated",
             "risk.flagged",

@@ -29,6 +29,15 @@ from chat.services.risk import risk_check_message_safely
 TOKEN_PATTERN = selectors.TOKEN_PATTERN
 
 
+def conversation_language_clean(language: str) -> str:
+    """The client page's language as a conversation keeps it (`Conversation.language`, the
+    console's "Language: Arabic"): a code of settings.CLIENT_LANGUAGES, or "" when not
+    known. Raises InvalidInput for any other code. Every way a client starts uses it."""
+    if language and language not in dict(settings.CLIENT_LANGUAGES):
+        raise InvalidInput("language must be one of the client languages")
+    return language
+
+
 def conversation_start(
     *,
     unit_id: int,
@@ -50,8 +59,7 @@ def conversation_start(
     """
     if not TOKEN_PATTERN.fullmatch(token):
         raise InvalidInput("token must be 43 base64url characters")
-    if language and language not in dict(settings.CLIENT_LANGUAGES):
-        raise InvalidInput("language must be one of the client languages")
+    language = conversation_language_clean(language)
     clean_body = message_clean_body(body)
     token_hash = selectors.token_hash(token)
     existing = Conversation.objects.filter(token_hash=token_hash).first()

@@ -26,6 +26,7 @@ from chat.errors import Conflict, InvalidInput, NotFound
 from chat.models import Conversation, Message, PrivateNote, Referral, ReferralEvent
 from chat.permissions import require
 from chat.services.cases import case_for_transfer, case_open_for_new_conversation
+from chat.services.conversations import conversation_language_clean
 from chat.services.messages import message_append
 from chat.services.queue import queue_announce, queue_dispatch_on_commit
 from chat.services.referral_audit import referral_event_add
@@ -237,13 +238,19 @@ def referral_escalate_if_due(*, referral_id: int) -> bool:
     return True
 
 
-def referral_open_chat(*, partner: User, referral_id: int, token: str) -> Conversation:
+def referral_open_chat(
+    *, partner: User, referral_id: int, token: str, language: str = ""
+) -> Conversation:
     """ "Chat now": the person chats from the partner's device. The tab made `token` in
     memory; from now on it alone reaches the conversation (only its hash is stored). Once
     only, and only while the conversation is open: a second tab, or the partner later,
-    gets nothing."""
+    gets nothing. `language` is the chat page's, chosen for the person on the receipt page:
+    it becomes the conversation's as a client's start makes it (conversation_start); after
+    commit a waiting conversation's queue is announced again, and `conversation.language`
+    goes to the staff already in it, so the consoles show it."""
     if not selectors.TOKEN_PATTERN.fullmatch(token):
         raise InvalidInput("token must be 43 base64url characters")
+    language = conversation_language_clean(language)
     seen = require(
         partner,
         "chat.view_referral_receipt",
@@ -262,7 +269,19 @@ def referral_open_chat(*, partner: User, referral_id: int, token: str) -> Conver
             raise Conflict("the conversation has ended", code="no_chat")
         conversation.token_hash = selectors.token_hash(token)
         conversation.client_seen_at = timezone.now()
-        conversation.save(update_fields=["token_hash", "client_seen_at"])
+        fields = ["token_hash", "client_seen_at"]
+        if language:
+            conversation.language = language
+            fields.append("language")
+        conversation.save(update_fields=fields)
+        if language:
+            # A worker may have accepted it before the person had the device.
+            realtime.publish_on_commit(
+                realtime.conversation_staff_group(conversation.pk),
+                realtime.language_event(conversation),
+            )
+            if conversation.state == Conversation.State.QUEUED:
+                queue_announce(unit_id=conversation.unit_id)
         referral.chat_opened_at = timezone.now()
         referral.save(update_fields=["chat_opened_at"])
         referral_event_add(referral=referral, kind=ReferralEvent.Kind.CHAT_OPENED, actor=partner)

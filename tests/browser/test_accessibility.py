@@ -120,6 +120,22 @@ def test_axe_login_page(live_server, new_context, lang, shot):
     assert_no_axe_violations(page, lang)
 
 
+def test_axe_staff_error_pages_have_the_staff_layout(live_server, new_context, lang, shot):
+    """An error under a staff path: the staff layout (no quick exit, no client picker), in
+    Swedish or English, even for a browser set to Arabic."""
+    locale = {"sv": "ar", "en": LOCALES["en"]}[lang]  # Arabic is not a staff language
+    page = new_context(viewport=DESKTOP, locale=locale).new_page()
+    for status in (400, 403, 404, 500):
+        page.goto(f"{live_server.url}/console/test-errors/{status}/")
+        expect(page.locator("#error-title")).to_have_attribute("data-status", str(status))
+        expect(page.locator("body")).to_have_class("staff-page")
+        expect(page.locator(".quick-exit, #language-picker")).to_have_count(0)
+        assert_no_axe_violations(page, lang)
+        if status == 404:
+            shot(page, f"staff-error-404-{lang}")
+    expect(page.locator("main a.button")).to_have_attribute("href", "/console/")
+
+
 def test_axe_console_with_active_conversation(live_server, personas, new_context, lang, shot):
     client, worker = _client_in_conversation(live_server, personas, new_context, lang)
     shot(worker, f"console-waiting-{lang}")

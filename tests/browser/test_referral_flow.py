@@ -22,7 +22,12 @@ from tests.browser.conftest import (
     login,
     partner_login,
 )
-from tests.browser.flows import assert_axe_clean, open_console, worker_panel
+from tests.browser.flows import (
+    accept_first_waiting,
+    assert_axe_clean,
+    open_console,
+    worker_panel,
+)
 from tests.browser.server import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -305,6 +310,51 @@ def test_chat_now_on_the_partners_device_leaves_nothing_behind(
     expect(phone).to_have_url(re.compile(r"/partner/$"))
     assert phone.evaluate(STORAGE) == [0, 0]
     shot(phone, "chat-now-after-end")
+
+
+def test_chat_now_in_the_persons_language_shows_the_worker_that_language(
+    live_server, personas, partner, new_context, shot
+):
+    """The partner lets the person start in Arabic: the chat page is in Arabic, and the
+    worker's console says so, as for a client who chose Arabic on the client page."""
+    base = live_server.url
+    worker = new_context(viewport=DESKTOP, locale="sv-SE").new_page()
+    login(worker, base, "anna", personas.password)
+    open_console(worker, base)
+    phone = phone_page(new_context)
+    partner_login(phone, base, personas.password)
+    send_chat_now(phone)
+    phone.locator(".chat-now__languages button[value='ar']").click()
+    expect(phone).to_have_url(re.compile(r"/chat/$"))
+    expect(phone.locator("html")).to_have_attribute("lang", "ar")
+    expect(phone.locator("html")).to_have_attribute("dir", "rtl")
+    expect(phone.locator("#composer")).to_be_visible()  # opened: the chat waits
+
+    row = worker.locator("#waiting li").first
+    expect(row.locator(".client-language")).to_have_text("Språk: Arabiska")
+    panel = accept_first_waiting(worker)
+    expect(panel.locator(".client-language")).to_have_text("Språk: Arabiska")
+    shot(worker, "console-chat-now-arabic")
+    from chat.models import Conversation
+
+    assert Conversation.objects.get().language == "ar"
+
+
+def test_a_worker_who_accepted_before_chat_now_opened_is_shown_its_language(
+    live_server, personas, partner, new_context
+):
+    base = live_server.url
+    worker = new_context(viewport=DESKTOP, locale="sv-SE").new_page()
+    login(worker, base, "anna", personas.password)
+    open_console(worker, base)
+    phone = phone_page(new_context)
+    partner_login(phone, base, personas.password)
+    send_chat_now(phone)
+    panel = accept_first_waiting(worker)
+    expect(panel.locator(".client-language")).to_be_hidden()  # not known yet
+    phone.locator(".chat-now__languages button[value='uk']").click()
+    expect(phone.locator("html")).to_have_attribute("lang", "uk")
+    expect(panel.locator(".client-language")).to_have_text("Språk: Ukrainska")
 
 
 def test_chat_now_quick_exit_ends_the_chat_and_keeps_the_partner_signed_in(

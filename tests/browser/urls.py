@@ -1,5 +1,6 @@
 """The browser tests' URLs: the project's, and one page per error status that renders
-exactly what the project's handler renders (chatcounsel/urls.py handler400...). The live
+exactly what the project's handler renders (chatcounsel/urls.py handler400...), under a
+client path and under a staff path (the staff layout). The live
 server runs with DEBUG on, where Django shows its own debug pages instead of the handlers';
 a refused CSRF check needs no such page: the tests provoke a real one."""
 
@@ -28,4 +29,5 @@ def error_page(request: HttpRequest, status: int) -> HttpResponse:
 urlpatterns = [
     *project.urlpatterns,
     path("test-errors/<int:status>/", error_page),
+    path("console/test-errors/<int:status>/", error_page),
 ]

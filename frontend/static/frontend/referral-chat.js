@@ -129,7 +129,9 @@ async function open() {
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
       credentials: "same-origin",
       cache: "no-store",
-      body: JSON.stringify({ token }),
+      // The page's language, chosen for the person on the receipt page: the social worker
+      // sees it, as with a client's start.
+      body: JSON.stringify({ token, language: document.documentElement.lang }),
     });
     if (response.status !== 204) {
       status.textContent = gettext("This chat cannot be opened. Send a new referral if the person needs it.");

@@ -5,7 +5,7 @@
 import { interpolate } from "../bidi.js";
 import { entryLabel, textFor } from "./dialogs.js";
 import { $, fromTemplate } from "./dom.js";
-import { languageName } from "./panel.js";
+import { inLanguage, languageName } from "./panel.js";
 
 const { gettext, ngettext } = window;
 
@@ -117,8 +117,8 @@ export class EndDialog {
     field.lang = code;
     field.dir = "auto";
     row.querySelector(".translated-label").textContent = interpolate(
-      gettext("The same quick answers in %s (optional, in the same order)"),
-      [languageName(code)],
+      gettext("The same quick answers %s (optional, in the same order)"),
+      [inLanguage(code)],
     );
   }
 

@@ -264,6 +264,13 @@ ctx.socket = new Socket("/ws/console/", {
       setIdentified(entry, frame.identified);
       setCase(ctx, entry, frame.case);
     },
+    "conversation.language": (frame) => {
+      // Known only after the start ("chat now" opened on a partner's device).
+      const entry = entryOf(frame);
+      if (!entry) return;
+      entry.clientLanguage = frame.language || "";
+      showClientLanguage(entry.panel.querySelector(".client-language"), frame.language);
+    },
     "conversation.left": (frame) => {
       const entry = entryOf(frame);
       if (entry) conversations.markGone(entry, frame.reason);

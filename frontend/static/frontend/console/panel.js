@@ -157,6 +157,18 @@ export function languageName(code) {
   return (code && languageNames[code]) || "";
 }
 
+// The client's language inside a sentence: "på arabiska" (Swedish writes language names
+// in lower case there), "in Arabic". The whole phrase comes from the server's catalogue
+// (frontend/languages.py); a sentence never builds it from languageName.
+let inLanguages = null;
+export function inLanguage(code) {
+  if (!inLanguages) {
+    const data = document.getElementById("client-languages-in-text");
+    inLanguages = data ? JSON.parse(data.textContent) : {};
+  }
+  return (code && inLanguages[code]) || "";
+}
+
 export function showClientLanguage(element, code) {
   const name = languageName(code);
   // The name is ours, not typed by anyone: no isolation needed.
