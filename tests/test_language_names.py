@@ -33,24 +33,12 @@ SWEDISH_IN_TEXT = {
 }
 
 
-@pytest.fixture
-def swedish_phrases() -> None:
-    """The Swedish phrases are new strings: until they are in the Swedish catalogue (from
-    the translation file, by `make messages`) Swedish pages fall back to English, and
-    tests/test_translations.py reports them as untranslated."""
-    with translation.override("sv"):
-        if translation.gettext("in Arabic") == "in Arabic":
-            pytest.skip("the Swedish catalogue does not have the in-sentence phrases yet")
-
-
 def test_every_client_language_can_be_named_inside_a_sentence():
     assert set(IN_LANGUAGE) == {code for code, _name in settings.CLIENT_LANGUAGES}
     assert in_language("xx") == ""
 
 
-def test_swedish_names_a_language_in_lower_case_inside_a_sentence_and_capitalised_alone(
-    swedish_phrases,
-):
+def test_swedish_names_a_language_in_lower_case_inside_a_sentence_and_capitalised_alone():
     with translation.override("sv"):
         assert client_languages_in_text() == SWEDISH_IN_TEXT
         assert in_language("sv") == "på svenska"
@@ -69,9 +57,7 @@ def test_english_keeps_the_capital_inside_a_sentence():
     ("accept", "alone", "in_text"),
     [("sv", "Arabiska", "på arabiska"), ("en", "Arabic", "in Arabic")],
 )
-def test_the_console_gets_both_forms(request, anna, accept, alone, in_text):
-    if accept == "sv":
-        request.getfixturevalue("swedish_phrases")
+def test_the_console_gets_both_forms(anna, accept, alone, in_text):
     html = http_client(anna, HTTP_ACCEPT_LANGUAGE=accept).get("/console/").content.decode()
 
     def table(name: str) -> dict[str, str]:
@@ -86,10 +72,8 @@ def test_the_console_gets_both_forms(request, anna, accept, alone, in_text):
 @pytest.mark.django_db
 @pytest.mark.parametrize(("accept", "in_text"), [("sv", "på arabiska"), ("en", "in Arabic")])
 def test_the_case_page_names_the_quick_answers_languages_inside_the_sentence(
-    request, meeting, anna, accept, in_text
+    meeting, anna, accept, in_text
 ):
-    if accept == "sv":
-        request.getfixturevalue("swedish_phrases")
     conversation, _token = meeting
     case = conversation.case
     followup_ask(
