@@ -14,6 +14,14 @@ announcement is made and sent at once, in the calling thread.
 
 Each process announces the changes it made; with several processes a unit may be
 announced by more than one, which is harmless: every announcement is the whole state.
+
+The common change, a `start` that lands at the back of the queue, is read cheaper: the
+start marks the unit with the conversation that joined, and when joins are all that
+changed, the read checks in the database that they are the queue's last rows
+(`selectors.queue_state_after_joins`). Then the staff's and supervisors' events are still
+the whole state (the head and counts are read, not every waiting row) and only
+`queue.places` is left out: it would move nobody, and each joiner read their own place.
+Anything else, or joins that did not land at the back, reads the whole queue.
 """
 
 from __future__ import annotations
