@@ -150,6 +150,11 @@ class Announcer:
         # whole waiting list (`announcements`).
         self.joined: dict[int, set[int]] = {}
         self.changed: set[int] = set()
+        # Per unit, the conversations that joined through this loop since its last places
+        # were read: the only ones that may stand new at the back of the next read without
+        # waking anyone. Another process's join there may have come before one of ours
+        # (their starts raced): its client's place is then one too small.
+        self.joins_seen: dict[int, set[int]] = {}
 
     def mark(self, unit_id: int, *, places: bool = False, joined: int | None = None) -> None:
         """Announce the unit; `places`: send its waiting clients' event even if nobody's
@@ -209,6 +214,7 @@ class Announcer:
         joined = {}
         for unit in units:
             joins = self.joined.pop(unit, set())
+            self.joins_seen.setdefault(unit, set()).update(joins)
             if (
                 joins
                 and unit not in self.changed
@@ -249,19 +255,23 @@ class Announcer:
         event, sent_at = self.places_sent[unit_id]
         order = event["order"] + "".join(f"{pk}," for pk in sorted(joins))
         self.places_sent[unit_id] = ({**event, "order": order}, sent_at)
+        self.joins_seen.pop(unit_id, None)
 
     def places_news(self, event: realtime.Event, *, forced: bool = False) -> bool:
         """Whether a unit's `queue.places` is worth waking every waiting client's socket
-        for: not when, since this loop's last read of the unit, someone only joined (or
-        left) the back of the queue, and this loop sent the unit's places recently.
-        Another process's change is its own announcement's news."""
+        for: not when, since this loop's last read of the unit, clients who started
+        through this loop only joined (or someone left) the back of the queue, and this
+        loop sent the unit's places recently. Another process's change is its own
+        announcement's news."""
         now = self.coalescer.clock()
         before = self.places_sent.get(event["unit"])
+        ours = self.joins_seen.pop(event["unit"], set())
         if (
             not forced
             and before is not None
             and now - before[1] < PLACES_RESEND_SECONDS
             and selectors.queue_places_unchanged(before[0], event)
+            and selectors.queue_places_joined(before[0], event) <= ours
         ):
             # The next read is compared with this one: a client who joined at the back
             # has the place they read when they joined, not the one sent before.

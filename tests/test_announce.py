@@ -4,6 +4,7 @@ changed. The coalescer runs on a fake clock; nothing here sleeps."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -130,6 +131,36 @@ def test_someone_queueing_at_the_back_changes_nobodys_place():
     assert not selectors.queue_places_unchanged(
         before, {**before, "estimate": {"capacity": 3, "free": 0, "q1": 5.0, "q3": 9.0}}
     )
+
+
+def test_only_this_processs_own_starts_may_be_new_at_the_back_unannounced():
+    """Two processes' starts can race: ours may land ahead of a client who joined through
+    the other process and read their place before ours existed. Both are new at the back
+    of our next read, but only our own joiner's place is known to be right."""
+    loop = asyncio.new_event_loop()
+    try:
+        news = announce.Announcer(loop, every=0.25)
+        news.coalescer.clock = FakeClock()
+        places = {
+            "type": "queue.places",
+            "unit": 7,
+            "order": ",3,5,",
+            "waiting": 2,
+            "estimate": None,
+            "unit_open": True,
+            "staff_available": 1,
+            "staff_serving": 1,
+        }
+        assert news.places_news(places)  # the first read of a unit always goes out
+
+        news.joins_seen[7] = {8}
+        assert not news.places_news({**places, "order": ",3,5,8,", "waiting": 3})
+
+        news.joins_seen[7] = {9}  # ours; 4 started through the other process
+        assert news.places_news({**places, "order": ",3,5,8,9,4,", "waiting": 5})
+        assert not news.places_news({**places, "order": ",3,5,8,9,4,"})  # nothing new
+    finally:
+        loop.close()
 
 
 @pytest.mark.django_db

@@ -484,6 +484,15 @@ def queue_places_unchanged(before: Mapping[str, Any], after: Mapping[str, Any]) 
     return new.startswith(old) or old.startswith(new)
 
 
+def queue_places_joined(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[int]:
+    """The conversations new at the back of `after`'s order, behind all of `before`'s
+    (none unless `after`'s order starts with `before`'s)."""
+    old, new = before.get("order"), after.get("order")
+    if not isinstance(old, str) or not isinstance(new, str) or not new.startswith(old):
+        return set()
+    return {int(pk) for pk in new[len(old) :].split(",") if pk}
+
+
 def queue_positions(*, unit: Unit, at: datetime | None = None) -> list[dict[str, Any]]:
     """For every waiting conversation of the unit: its position and an honest estimate."""
     snapshot = queue_snapshot(unit=unit, at=at)
