@@ -230,6 +230,8 @@ class Announcer:
             # The next change announces the whole state again.
             log.exception("reading the queue announcements of units %s failed", units)
             return
+        # Units read from their head only (the joins were at the back): their clients'
+        # places stand, with the joiners behind them.
         places_read = {event["unit"] for _group, event in events if event["type"] == "queue.places"}
         for unit, joins in joined.items():
             if unit not in places_read:
