@@ -9,7 +9,7 @@ shared machine: it measures one thread's own CPU time, not rates.
   group joins, the frame) is not in it.
 - start: a client's `start` with `--waiting` clients waiting (500 by default), the sync
   after it, and the unit's announcement read once (as a server's coalescing announcer
-  does), each timed apart.
+  does, with the join it was marked with), each timed apart.
 
     .venv/bin/python bench/profile_paths.py connect
     .venv/bin/python bench/profile_paths.py start --server-root ../chatcounsel-before
@@ -85,13 +85,19 @@ def connect_path(fx: Any) -> Callable[[int], Any]:
 
 
 def start_path(fx: Any, parts: dict[str, float]) -> Callable[[int], Any]:
+    import inspect
+
     from chat import announce
     from chat.consumers import client
 
     unit = fx.queue_unit_id
     # As in a server: the announcement is read once per change by the loop's announcer
-    # (timed below), not at once in the committing thread.
-    announce.unit_changed = lambda unit_id: None
+    # (timed below), not at once in the committing thread. A checkout whose announcer
+    # reads a join at the back without the whole queue is given the join, as its
+    # announcer would be (its places were sent moments before).
+    marked: list[tuple[int, int | None]] = []
+    announce.unit_changed = lambda unit_id, joined=None: marked.append((unit_id, joined))
+    knows_joins = "joined" in inspect.signature(announce.announcements).parameters
 
     def one(i: int) -> Any:
         token = secrets.token_urlsafe(32)
@@ -102,12 +108,17 @@ def start_path(fx: Any, parts: dict[str, float]) -> Callable[[int], Any]:
             "body": f"Hej ({i})",
             "client_id": str(uuid.uuid4()),
         }
+        marked.clear()
         a = time.process_time()
         client.client_start.func(client.first_message(frame), None)
         b = time.process_time()
         client.client_sync.func(token, 0)
         c = time.process_time()
-        events = announce.announcements([unit])
+        if knows_joins:
+            joined = {u: {j} for u, j in marked if j is not None and (u, None) not in marked}
+            events = announce.announcements([unit], joined=joined)
+        else:
+            events = announce.announcements([unit])
         d = time.process_time()
         parts["start"] += b - a
         parts["sync"] += c - b

@@ -14,6 +14,14 @@ announcement is made and sent at once, in the calling thread.
 
 Each process announces the changes it made; with several processes a unit may be
 announced by more than one, which is harmless: every announcement is the whole state.
+
+The common change, a `start` that lands at the back of the queue, is read cheaper: the
+start marks the unit with the conversation that joined, and when joins are all that
+changed, the read checks in the database that they are the queue's last rows
+(`selectors.queue_state_after_joins`). Then the staff's and supervisors' events are still
+the whole state (the head and counts are read, not every waiting row) and only
+`queue.places` is left out: it would move nobody, and each joiner read their own place.
+Anything else, or joins that did not land at the back, reads the whole queue.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import math
 import os
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 
 from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
@@ -47,28 +55,43 @@ def monotonic() -> float:
 
 
 # --- what an announcement is --------------------------------------------------------------
-def announcements(unit_ids: list[int]) -> list[tuple[str, realtime.Event]]:
+def announcements(
+    unit_ids: list[int], *, joined: Mapping[int, Collection[int]] | None = None
+) -> list[tuple[str, realtime.Event]]:
     """The events that announce the units' queues, read in one pass per unit: the same
-    number of statements for 5 or 500 waiting. A unit that is gone is left out."""
+    number of statements for 5 or 500 waiting. A unit that is gone is left out.
+
+    `joined`: per unit, conversations that joined its queue and are all that changed in it
+    since its places were last sent. If they wait at its very back, nobody else's place
+    changed (each joiner read their own), so the waiting clients get no event and only the
+    head of the queue is read, not every waiting row; else the whole queue is read."""
+    joined = joined or {}
     events: list[tuple[str, realtime.Event]] = []
     for unit in selectors.unit_list_by_ids(unit_ids=unit_ids):
-        snapshot = selectors.queue_snapshot(unit=unit)
-        head = snapshot.head
-        previews = selectors.queue_head_previews(head)
-        events += [
+        state: selectors.QueueState | None = None
+        places: dict[str, object] | None = None
+        if joined.get(unit.pk):
+            state = selectors.queue_state_after_joins(unit=unit, joined=joined[unit.pk])
+        if state is None:
+            snapshot = selectors.queue_snapshot(unit=unit)
+            state, places = snapshot, selectors.queue_places(snapshot)
+        previews = selectors.queue_head_previews(state.head)
+        events.append(
             (
                 realtime.unit_staff_group(unit.pk),
-                realtime.queue_event(unit.pk, head, previews),
-            ),
-            (
-                realtime.unit_waiting_group(unit.pk),
-                realtime.queue_places_event(unit.pk, selectors.queue_places(snapshot)),
-            ),
+                realtime.queue_event(unit.pk, state.head, previews),
+            )
+        )
+        if places is not None:
+            events.append(
+                (realtime.unit_waiting_group(unit.pk), realtime.queue_places_event(unit.pk, places))
+            )
+        events.append(
             (
                 realtime.unit_supervisors_group(unit.pk),
-                realtime.dashboard_unit_event(selectors.unit_stats(unit=unit, snapshot=snapshot)),
-            ),
-        ]
+                realtime.dashboard_unit_event(selectors.unit_stats(unit=unit, snapshot=state)),
+            )
+        )
     return events
 
 
@@ -122,12 +145,27 @@ class Announcer:
         # Per unit, the last `queue.places` this loop read, and when it last sent one.
         self.places_sent: dict[int, tuple[realtime.Event, float]] = {}
         self.places_due: set[int] = set()  # units whose next places go out in any case
+        # Per unit marked, the conversations that joined its queue; and the units where
+        # something else changed too. A unit with joins only may be read without its
+        # whole waiting list (`announcements`).
+        self.joined: dict[int, set[int]] = {}
+        self.changed: set[int] = set()
+        # Per unit, the conversations that joined through this loop since its last places
+        # were read: the only ones that may stand new at the back of the next read without
+        # waking anyone. Another process's join there may have come before one of ours
+        # (their starts raced): its client's place is then one too small.
+        self.joins_seen: dict[int, set[int]] = {}
 
-    def mark(self, unit_id: int, *, places: bool = False) -> None:
+    def mark(self, unit_id: int, *, places: bool = False, joined: int | None = None) -> None:
         """Announce the unit; `places`: send its waiting clients' event even if nobody's
-        place changed (a socket joined the group after reading its place)."""
+        place changed (a socket joined the group after reading its place); `joined`: the
+        change was only this conversation joining the queue."""
         if places:
             self.places_due.add(unit_id)
+        if joined is None:
+            self.changed.add(unit_id)
+        else:
+            self.joined.setdefault(unit_id, set()).add(joined)
         self.coalescer.mark(unit_id)
         self.schedule()
 
@@ -173,13 +211,31 @@ class Announcer:
         # Read from here on: the joins that asked for it happened before.
         forced = self.places_due.intersection(units)
         self.places_due -= forced
+        joined = {}
+        for unit in units:
+            joins = self.joined.pop(unit, set())
+            self.joins_seen.setdefault(unit, set()).update(joins)
+            if (
+                joins
+                and unit not in self.changed
+                and unit not in forced
+                and self.places_fresh(unit)
+            ):
+                joined[unit] = joins
+        self.changed.difference_update(units)
         self.reads += 1
         try:
-            events = await database_sync_to_async(announcements)(units)
+            events = await database_sync_to_async(announcements)(units, joined=joined)
         except Exception:
             # The next change announces the whole state again.
             log.exception("reading the queue announcements of units %s failed", units)
             return
+        # Units read from their head only (the joins were at the back): their clients'
+        # places stand, with the joiners behind them.
+        places_read = {event["unit"] for _group, event in events if event["type"] == "queue.places"}
+        for unit, joins in joined.items():
+            if unit not in places_read:
+                self.places_joined(unit, joins)
         for group, event in events:
             if event["type"] == "queue.places" and not self.places_news(
                 event, forced=event["unit"] in forced
@@ -187,18 +243,37 @@ class Announcer:
                 continue
             await realtime.relay(group, event)
 
+    def places_fresh(self, unit_id: int) -> bool:
+        """Whether this loop sent the unit's places recently: only then may an announcement
+        of joins at the back leave them out (and a lost event still heals)."""
+        before = self.places_sent.get(unit_id)
+        return before is not None and self.coalescer.clock() - before[1] < PLACES_RESEND_SECONDS
+
+    def places_joined(self, unit_id: int, joins: set[int]) -> None:
+        """The unit was announced without its places: `joins` queued at its back, and each
+        read their own place. The next read is compared with the last places and them
+        behind, so a later join that lands ahead of one of them is news. (They go in by
+        id, the order they joined in: another order only makes the next places go out.)"""
+        event, sent_at = self.places_sent[unit_id]
+        order = event["order"] + "".join(f"{pk}," for pk in sorted(joins))
+        self.places_sent[unit_id] = ({**event, "order": order}, sent_at)
+        self.joins_seen.pop(unit_id, None)
+
     def places_news(self, event: realtime.Event, *, forced: bool = False) -> bool:
         """Whether a unit's `queue.places` is worth waking every waiting client's socket
-        for: not when, since this loop's last read of the unit, someone only joined (or
-        left) the back of the queue, and this loop sent the unit's places recently.
-        Another process's change is its own announcement's news."""
+        for: not when, since this loop's last read of the unit, clients who started
+        through this loop only joined (or someone left) the back of the queue, and this
+        loop sent the unit's places recently. Another process's change is its own
+        announcement's news."""
         now = self.coalescer.clock()
         before = self.places_sent.get(event["unit"])
+        ours = self.joins_seen.pop(event["unit"], set())
         if (
             not forced
             and before is not None
             and now - before[1] < PLACES_RESEND_SECONDS
             and selectors.queue_places_unchanged(before[0], event)
+            and selectors.queue_places_joined(before[0], event) <= ours
         ):
             # The next read is compared with this one: a client who joined at the back
             # has the place they read when they joined, not the one sent before.
@@ -241,15 +316,16 @@ def _loop_of_this_thread() -> asyncio.AbstractEventLoop | None:
     return loop
 
 
-def unit_changed(unit_id: int) -> None:
-    """After commit: the unit's queue or staffing changed. From the database thread of a
-    server, mark it in the loop's announcer (no waiting for anything); elsewhere announce
-    at once."""
+def unit_changed(unit_id: int, joined: int | None = None) -> None:
+    """After commit: the unit's queue or staffing changed (`joined`: only by this
+    conversation joining its queue). From the database thread of a server, mark it in the
+    loop's announcer (no waiting for anything); elsewhere announce at once."""
     loop = _loop_of_this_thread()
     if loop is not None:
         try:
             loop.call_soon_threadsafe(
-                lambda: announcer(loop).mark(unit_id), context=contextvars.Context()
+                lambda: announcer(loop).mark(unit_id, joined=joined),
+                context=contextvars.Context(),
             )
         except RuntimeError:  # the loop closed meanwhile (a server shutting down)
             loop = None

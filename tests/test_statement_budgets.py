@@ -36,6 +36,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from chat import announce
 from chat.consumers.base import as_current_user, staff_opening
 from chat.consumers.client import client_post, client_start, client_sync, first_message
 from chat.consumers.console import (
@@ -99,16 +100,20 @@ POSTGRES_BUDGETS = {
     "client repeat": 2,
     "private note": 7,
     # Ceilings to lower (measured, not designed).
-    "start": 22,
+    "start": 21,
     "start's sync": 7,
-    "accept": 34,
+    # A server reads a unit's announcement after commit, coalesced (chat/announce.py): the
+    # whole queue, or after joins at its back only its head and counts.
+    "announcement": 10,
+    "start's announcement": 9,
+    "accept": 33,
     # A console's connect after the auth middleware's read of the session and account: the
     # session's keep-alive and the units, then the snapshot. The first console of a worker
     # who was offline also writes the presence and announces their units (here at once;
     # in a server, coalesced); another console (a second tab, a reconnect) does neither.
     # Either reads the worker's open calls (one statement): a page reloaded in a call is
     # told of it (`call.open`) and connects again.
-    "console connect": 28,
+    "console connect": 27,
     "another console": 15,
     # A console shown previews of waiting clients: the account check and the unit's (a
     # deactivated worker, or one taken out of the unit, gets no client text), then one
@@ -121,10 +126,12 @@ SQLITE_BUDGETS = {
     "worker message": 7,
     "client repeat": 7,
     "private note": 7,
-    "start": 23,
+    "start": 22,
     "start's sync": 7,
-    "accept": 35,
-    "console connect": 28,
+    "announcement": 10,
+    "start's announcement": 9,
+    "accept": 34,
+    "console connect": 27,
     "another console": 15,
     "preview delivery": 5,
 }
@@ -225,6 +232,34 @@ def test_the_sync_after_a_start(ekonomi, anna):
     assert [f["type"] for f in frames] == ["conversation.sync", "queue.position"]
     assert frames[1]["position"] == 2 and waiting_in == ekonomi.pk
     assert within_budget(count, "start's sync"), count
+
+
+def test_an_announcement(ekonomi, anna, settings):
+    settings.CONSOLE_QUEUE_ROWS = 2
+    for _ in range(4):
+        factories.start_conversation(ekonomi)
+
+    with counted() as count:
+        events = announce.announcements([ekonomi.pk])
+
+    assert [e["type"] for _g, e in events] == ["queue.updated", "queue.places", "dashboard.unit"]
+    assert within_budget(count, "announcement"), count
+
+
+def test_the_announcement_of_a_start_at_the_back(ekonomi, anna, settings):
+    """What the announcer reads after a `start` that joined the back of the queue, behind
+    the rows staff see: the head and the counts; no waiting client's place changed."""
+    settings.CONSOLE_QUEUE_ROWS = 2
+    for _ in range(3):
+        factories.start_conversation(ekonomi)
+    joined, _token = factories.start_conversation(ekonomi)
+
+    with counted() as count:
+        events = announce.announcements([ekonomi.pk], joined={ekonomi.pk: {joined.pk}})
+
+    assert [e["type"] for _g, e in events] == ["queue.updated", "dashboard.unit"]
+    assert events[0][1]["waiting_total"] == 4
+    assert within_budget(count, "start's announcement"), count
 
 
 def test_accept(ekonomi, anna):

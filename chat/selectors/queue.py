@@ -13,7 +13,7 @@ that grew with the queue would outgrow the server's websocket message limit."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple
@@ -155,9 +155,10 @@ def queue_head_previews(head: QueueHead) -> dict[int, WaitingPreview]:
 
 
 def queue_previews(*, conversation_ids: list[int]) -> dict[int, WaitingPreview]:
-    """The previews of waiting conversations, in one statement however many: only what the
-    staff of the conversation's unit may read (above `unit_visible_from_seq`, so a
-    conversation handed over without its history shows nothing from before)."""
+    """The previews of waiting conversations, in one statement however many (two when one
+    came by a handover): only what the staff of the conversation's unit may read (above
+    `unit_visible_from_seq`, so a conversation handed over without its history shows
+    nothing from before)."""
     if not conversation_ids:
         return {}
     visible = Message.objects.filter(
@@ -174,7 +175,7 @@ def queue_previews(*, conversation_ids: list[int]) -> dict[int, WaitingPreview]:
         to_unit=OuterRef("unit_id"),
         created_at__gte=OuterRef("accepted_at"),
     ).order_by("-created_at", "-pk")
-    rows = (
+    rows = list(
         Conversation.objects.filter(pk__in=conversation_ids)
         .annotate(
             preview_seq=Subquery(latest.values("seq")[:1]),
@@ -193,26 +194,17 @@ def queue_previews(*, conversation_ids: list[int]) -> dict[int, WaitingPreview]:
                 ),
                 Value(0),
             ),
-            from_first=Subquery(handover.values("from_worker__first_name")[:1]),
-            from_last=Subquery(handover.values("from_worker__last_name")[:1]),
-            from_username=Subquery(handover.values("from_worker__username")[:1]),
-            from_unit=Subquery(handover.values("from_unit__name")[:1]),
+            # Only the handover's id: few waiting clients came by one, and their sender
+            # and unit are read apart (building this statement is most of its cost).
+            handover_id=Subquery(handover.values("pk")[:1]),
         )
-        .values_list(
-            "pk",
-            "preview_seq",
-            "preview_text",
-            "client_messages",
-            "from_first",
-            "from_last",
-            "from_username",
-            "from_unit",
-        )
+        .values_list("pk", "preview_seq", "preview_text", "client_messages", "handover_id")
     )
+    senders = _handover_senders([row[4] for row in rows if row[4] is not None])
     previews = {}
-    for pk, seq, text, count, first, last, username, unit in rows:
+    for pk, seq, text, count, handover_id in rows:
         text = text or ""
-        name = f"{first or ''} {last or ''}".strip() or (username or "")
+        name, unit = senders.get(handover_id, ("", ""))
         previews[pk] = WaitingPreview(
             conversation_id=pk,
             seq=seq or 0,
@@ -220,9 +212,27 @@ def queue_previews(*, conversation_ids: list[int]) -> dict[int, WaitingPreview]:
             cut=len(text) > PREVIEW_CHARS,
             client_messages=count,
             handed_from=name,
-            handed_from_unit=unit or "",
+            handed_from_unit=unit,
         )
     return previews
+
+
+def _handover_senders(handover_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """Per handover: who handed over (their name) and from which unit. No statement when
+    there are none."""
+    if not handover_ids:
+        return {}
+    rows = Handover.objects.filter(pk__in=handover_ids).values_list(
+        "pk",
+        "from_worker__first_name",
+        "from_worker__last_name",
+        "from_worker__username",
+        "from_unit__name",
+    )
+    return {
+        pk: (f"{first or ''} {last or ''}".strip() or (username or ""), unit or "")
+        for pk, first, last, username, unit in rows
+    }
 
 
 def handling_minutes(*, unit: Unit, at: datetime | None = None) -> list[float]:
@@ -306,42 +316,110 @@ def queue_estimate(
 
 
 @dataclass(frozen=True)
-class QueueSnapshot:
-    """One unit's queue and what its estimates and numbers are made of, read once."""
+class QueueState:
+    """What staff and supervisors are shown of one unit's queue, read once: its head, the
+    staff's load and today's opening (`unit_stats` takes it)."""
 
     unit: Unit
     at: datetime
-    waiting: list[WaitingRow]
+    head: QueueHead  # what staff see of it: the front and the numbers
     staff: list[StaffLoad]
     is_open: bool
-    estimate: dict[str, Any] | None  # estimate_basis
     hours: list[tuple[time, time]]  # today's opening periods (`unit_hours_on`)
 
-    @property
-    def head(self) -> QueueHead:
-        """What staff see of it: the front and the numbers (`queue_head`)."""
-        return queue_head(self.waiting)
+
+@dataclass(frozen=True)
+class QueueSnapshot(QueueState):
+    """One unit's whole queue and what its estimates and numbers are made of, read once."""
+
+    waiting: list[WaitingRow]
+    estimate: dict[str, Any] | None  # estimate_basis
+
+
+def _staffing_now(
+    unit: Unit, now: datetime
+) -> tuple[list[StaffLoad], list[tuple[time, time]], bool]:
+    """The unit's staff load, today's opening periods, and whether it is open now."""
+    local = local_time(now)
+    staff = unit_staff_load(unit=unit, at=now)
+    hours = unit_hours_on(unit=unit, day=local.date())
+    return staff, hours, unit.is_active and periods_open(hours, local.time())  # unit_is_open
 
 
 def queue_snapshot(*, unit: Unit, at: datetime | None = None) -> QueueSnapshot:
     """The unit's queue in one pass: the same number of statements for 5 or 500 waiting."""
     now = at or timezone.now()
-    local = local_time(now)
     waiting = waiting_rows(unit_id=unit.pk)
-    staff = unit_staff_load(unit=unit, at=now)
-    hours = unit_hours_on(unit=unit, day=local.date())
+    staff, hours, is_open = _staffing_now(unit, now)
     return QueueSnapshot(
         unit=unit,
         at=now,
+        head=queue_head(waiting),
         waiting=waiting,
         staff=staff,
         hours=hours,
-        is_open=unit.is_active and periods_open(hours, local.time()),  # unit_is_open's rule
+        is_open=is_open,
         # Handling times only matter to someone waiting.
         estimate=estimate_basis(staff=staff, durations=handling_minutes(unit=unit, at=now))
         if waiting
         else None,
     )
+
+
+def queue_head_if_last(
+    *, unit_id: int, joined: Collection[int], limit: int | None = None
+) -> QueueHead | None:
+    """The head of the unit's queue (as `queue_heads`), if the conversations `joined` are
+    the last ones in its queue order; else None (one of them left, went ahead, or someone
+    waits behind them). One statement: the head's rows and the last `len(joined)` rows,
+    each carrying the queue's counts; the rows between never come back."""
+    if not joined:
+        return None
+    limit = settings.CONSOLE_QUEUE_ROWS if limit is None else limit
+    waiting = conversation_list_waiting(unit_ids=[unit_id])
+    # conversation_list_waiting's order, and the same order backwards (the back first).
+    order = [str(by) for by in waiting.query.order_by]
+    backwards = [
+        F("priority").asc(),
+        F("transferred").asc(),
+        F("queued_at").desc(),
+        F("pk").desc(),
+    ]
+    found = list(
+        waiting.annotate(
+            place=Window(RowNumber(), order_by=order),
+            from_back=Window(RowNumber(), order_by=backwards),
+            unit_total=Window(Count("pk")),
+            unit_urgent=Window(Count("pk", filter=Q(priority__gt=Conversation.Priority.NORMAL))),
+            unit_oldest=Window(Min("queued_at")),
+        )
+        .filter(Q(place__lte=limit) | Q(from_back__lte=len(joined)))
+        .order_by("place")
+        .values_list(*WaitingRow._fields, "from_back", "unit_total", "unit_urgent", "unit_oldest")
+    )
+    width = len(WaitingRow._fields)
+    if {values[0] for values in found if values[width] <= len(joined)} != set(joined):
+        return None
+    total, urgent, oldest = found[0][width + 1 :]
+    shown = [WaitingRow._make(values[:width]) for values in found[:limit]]
+    shown_urgent = sum(1 for row in shown if row.priority > Conversation.Priority.NORMAL)
+    return QueueHead(
+        rows=shown, total=total, urgent_beyond=urgent - shown_urgent, oldest_queued_at=oldest
+    )
+
+
+def queue_state_after_joins(
+    *, unit: Unit, joined: Collection[int], at: datetime | None = None
+) -> QueueState | None:
+    """The unit's queue as staff and supervisors see it, without its whole waiting list,
+    when the conversations `joined` wait at its back (`queue_head_if_last`); else None.
+    Then nobody else's place changed: they only queued behind everyone."""
+    now = at or timezone.now()
+    head = queue_head_if_last(unit_id=unit.pk, joined=joined)
+    if head is None:
+        return None
+    staff, hours, is_open = _staffing_now(unit, now)
+    return QueueState(unit=unit, at=now, head=head, staff=staff, is_open=is_open, hours=hours)
 
 
 def _staff_counts(staff: list[StaffLoad]) -> tuple[int, int]:
@@ -406,6 +484,15 @@ def queue_places_unchanged(before: Mapping[str, Any], after: Mapping[str, Any]) 
     return new.startswith(old) or old.startswith(new)
 
 
+def queue_places_joined(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[int]:
+    """The conversations new at the back of `after`'s order, behind all of `before`'s
+    (none unless `after`'s order starts with `before`'s)."""
+    old, new = before.get("order"), after.get("order")
+    if not isinstance(old, str) or not isinstance(new, str) or not new.startswith(old):
+        return set()
+    return {int(pk) for pk in new[len(old) :].split(",") if pk}
+
+
 def queue_positions(*, unit: Unit, at: datetime | None = None) -> list[dict[str, Any]]:
     """For every waiting conversation of the unit: its position and an honest estimate."""
     snapshot = queue_snapshot(unit=unit, at=at)
@@ -457,11 +544,11 @@ def unit_stats(
     *,
     unit: Unit,
     at: datetime | None = None,
-    snapshot: QueueSnapshot | None = None,
+    snapshot: QueueState | None = None,
 ) -> dict[str, Any]:
     """Everything the dashboard shows of one unit, as plain JSON: exact numbers, and the
-    front of the queue (`QueueHead`). With `snapshot` (read at `snapshot.at`), its waiting
-    list, staff and opening are used, not read again."""
+    front of the queue (`QueueHead`). With `snapshot` (a `QueueState` read at `snapshot.at`),
+    its head, staff and opening are used, not read again."""
     if snapshot is None:
         now = at or timezone.now()
         local = local_time(now)
@@ -489,6 +576,12 @@ def unit_stats(
             abandoned_today += 1
         if accepted is not None:
             accepted_today.append((accepted - queued).total_seconds())
+    # The active conversations in one read: how many, and which are flagged unanswered.
+    active = list(
+        Conversation.objects.filter(unit=unit, state=Conversation.State.ACTIVE)
+        .order_by("pk")
+        .values_list("pk", "unanswered_flagged_at")
+    )
     return {
         "id": unit.pk,
         "name": unit.name,
@@ -505,16 +598,8 @@ def unit_stats(
         if accepted_today
         else None,
         "abandoned_today": abandoned_today,
-        "active_count": Conversation.objects.filter(
-            unit=unit, state=Conversation.State.ACTIVE
-        ).count(),
-        "unanswered": list(
-            Conversation.objects.filter(
-                unit=unit,
-                state=Conversation.State.ACTIVE,
-                unanswered_flagged_at__isnull=False,
-            ).values_list("pk", flat=True)
-        ),
+        "active_count": len(active),
+        "unanswered": [pk for pk, flagged_at in active if flagged_at is not None],
         "workers": [
             {
                 "id": s.user.pk,

@@ -91,7 +91,8 @@ def conversation_start(
             # The unit's risk rules on the first message: a hit may lift it to the front.
             if risk_check_message_safely(message=first):
                 conversation.refresh_from_db(fields=["priority", "risk"])
-            queue_announce(unit_id=unit.pk)
+            # Most joins land at the back: the announcement checks, and reads less then.
+            queue_announce(unit_id=unit.pk, joined=conversation.pk)
             queue_dispatch_on_commit(unit_ids=[unit.pk])
     except IntegrityError:
         # The same token raced in twice; the other request created it.

@@ -18,11 +18,12 @@ from chat.services.referral_audit import referral_mark_accepted
 DISPATCH_ROUNDS = 100  # most conversations one dispatch hands out; the next trigger goes on
 
 
-def queue_announce(*, unit_id: int) -> None:
+def queue_announce(*, unit_id: int, joined: int | None = None) -> None:
     """After commit, announce the unit's queue: its waiting list to its staff, every
     waiting client's place to those clients in one event, its numbers to its supervisors.
-    Coalesced per process and sent from the event loop (chat/announce.py)."""
-    transaction.on_commit(partial(announce.unit_changed, unit_id))
+    Coalesced per process and sent from the event loop (chat/announce.py). `joined`: the
+    change is only this conversation joining the queue (where it goes is read then)."""
+    transaction.on_commit(partial(announce.unit_changed, unit_id, joined))
 
 
 def presence_lock(*, worker: User) -> Presence:
