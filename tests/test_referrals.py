@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import User
 from chat import selectors
@@ -51,6 +51,21 @@ def test_the_worker_reads_what_the_partner_told_the_client_does_not(pia, pharmac
     # The only message, which a client on the partner's device would see, says nothing of it.
     messages = list(Message.objects.filter(conversation=referral.conversation))
     assert [(m.sender, m.event, m.body) for m in messages] == [("system", "referred", "")]
+
+
+def test_the_partners_note_is_in_the_units_language_whatever_the_partners_page_was_in(
+    pia, pharmacy_place, chain
+):
+    with translation.override("en"):  # the partner's page in English
+        referral = send(pia, pharmacy_place)
+    body = PrivateNote.objects.get(conversation=referral.conversation).body
+    with translation.override("sv"):
+        assert (
+            translation.gettext("Contact: %(contact)s")
+            % {"contact": referral.get_contact_display()}
+            in body.splitlines()
+        )
+    assert "Contact:" not in body
 
 
 def test_it_falls_back_along_the_chain_when_the_first_unit_is_closed(pia, pharmacy_place, chain):

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncMonth
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import PartnerPlace, Unit, User
@@ -109,7 +110,14 @@ def referral_list_recent(*, partner: User, limit: int = 5) -> list[Receipt]:
 
 
 def referral_summary(*, referral: Referral) -> str:
-    """The referral as the worker reads it in the conversation (a private note)."""
+    """The referral as the worker reads it in the conversation (a private note). It is
+    stored, and read by the unit's staff, so it is written in the units' working language
+    (LANGUAGE_CODE), whatever language the partner's page was in."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _referral_summary(referral)
+
+
+def _referral_summary(referral: Referral) -> str:
     place = referral.place
     lines = [
         _("Urgent referral: the code word was used at %(place)s (%(organisation)s).")
