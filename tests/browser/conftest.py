@@ -29,6 +29,16 @@ SERVER_LOGS_DIR = Path(
 PASSWORD = "anna-test-password-1"
 MOBILE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
+# The staff pages' languages, with the browser locale each is tried in.
+LOCALES = {"sv": "sv-SE", "en": "en-GB"}
+
+
+@pytest.fixture(params=sorted(LOCALES))
+def lang(request: pytest.FixtureRequest) -> str:
+    """Each test that asks for it runs in Swedish and in English (a module may define its
+    own `lang` for other languages)."""
+    return request.param
+
 
 # Playwright's expect() retries until this; each flow keeps its own bounded waits on top.
 expect.set_options(timeout=10_000)

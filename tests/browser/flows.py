@@ -148,10 +148,13 @@ def assert_stored_once(stored: Stored, bodies: list[str]) -> None:
 
 
 # --- accessibility -------------------------------------------------------------------------
-def assert_axe_clean(page: Page, lang: str | None = None) -> None:
+AXE_DEFAULT = {"resultTypes": ["violations"]}
+
+
+def assert_axe_clean(page: Page, lang: str | None = None, options: dict = AXE_DEFAULT) -> None:
     """No WCAG 2.1 AA violation that axe finds on the page as it is now (in `lang`, when
-    given: the page must say it is in that language)."""
+    given: the page must say it is in that language), with axe's `options`."""
     if lang is not None:
         expect(page.locator("html")).to_have_attribute("lang", lang)
-    results = AXE.run(page, options={"resultTypes": ["violations"]})
+    results = AXE.run(page, options=options)
     assert results.violations_count == 0, results.generate_report()

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DESKTOP, MOBILE, login
+from tests.browser.conftest import DESKTOP, LOCALES, MOBILE, login
 from tests.browser.flows import (
+    AXE_DEFAULT,
     accept_first_waiting,
+    assert_axe_clean,
     client_log,
     client_send,
     expect_bodies,
@@ -27,23 +28,8 @@ from tests.browser.flows import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-LOCALES = {"sv": "sv-SE", "en": "en-GB"}
 NEUTRAL_URL = "https://www.google.com/"
-AXE_DEFAULT = {"resultTypes": ["violations"]}
 AXE_REGION_ONLY = {**AXE_DEFAULT, "runOnly": {"type": "rule", "values": ["region"]}}
-
-_axe = Axe()
-
-
-def assert_no_axe_violations(page: Page, lang: str, options: dict = AXE_DEFAULT) -> None:
-    expect(page.locator("html")).to_have_attribute("lang", lang)
-    results = _axe.run(page, options=options)
-    assert results.violations_count == 0, results.generate_report()
-
-
-@pytest.fixture(params=sorted(LOCALES))
-def lang(request) -> str:
-    return request.param
 
 
 def _client_in_conversation(live_server, personas, new_context, lang):
@@ -76,12 +62,12 @@ def test_axe_client_start_page(live_server, personas, new_context, lang, shot):
     page.goto(f"{live_server.url}/")
     expect(page.locator("#start")).to_be_visible()
     shot(page, f"client-start-{lang}")
-    assert_no_axe_violations(page, lang, AXE_DEFAULT)
+    assert_axe_clean(page, lang, AXE_DEFAULT)
     # The form's own error message, shown when nothing is chosen.
     page.locator("#start-form button[type=submit]").click()
     expect(page.locator("#start-error")).to_be_visible()
     shot(page, f"client-start-error-{lang}")
-    assert_no_axe_violations(page, lang, AXE_DEFAULT)
+    assert_axe_clean(page, lang, AXE_DEFAULT)
 
 
 def test_axe_client_waiting(live_server, personas, new_context, lang, shot):
@@ -89,35 +75,35 @@ def test_axe_client_waiting(live_server, personas, new_context, lang, shot):
     start_chat(page, live_server.url, "Jag vill prata om min situation.")
     expect(page.locator("#chat-status")).not_to_have_text("")
     shot(page, f"client-waiting-{lang}")
-    assert_no_axe_violations(page, lang, AXE_DEFAULT)
+    assert_axe_clean(page, lang, AXE_DEFAULT)
 
 
 def test_axe_client_in_conversation(live_server, personas, new_context, lang, shot):
     client, worker = _client_in_conversation(live_server, personas, new_context, lang)
     _talk(client, worker)
     shot(client, f"client-active-{lang}")
-    assert_no_axe_violations(client, lang, AXE_DEFAULT)
+    assert_axe_clean(client, lang, AXE_DEFAULT)
 
 
 def test_client_page_content_is_all_in_landmarks(live_server, personas, new_context, lang):
     page = new_context(viewport=MOBILE, is_mobile=True, locale=LOCALES[lang]).new_page()
     page.goto(f"{live_server.url}/")
     expect(page.locator("#start")).to_be_visible()
-    assert_no_axe_violations(page, lang, AXE_REGION_ONLY)
+    assert_axe_clean(page, lang, AXE_REGION_ONLY)
 
 
 def test_axe_login_page(live_server, new_context, lang, shot):
     page = new_context(viewport=DESKTOP, locale=LOCALES[lang]).new_page()
     page.goto(f"{live_server.url}/accounts/login/")
     shot(page, f"login-{lang}")
-    assert_no_axe_violations(page, lang)
+    assert_axe_clean(page, lang)
     # A wrong password shows an error that is also accessible.
     page.locator("#id_username").fill("anna")
     page.locator("#id_password").fill("wrong")
     page.locator("#id_password").press("Enter")
     expect(page.locator(".form-error")).to_be_visible()
     shot(page, f"login-error-{lang}")
-    assert_no_axe_violations(page, lang)
+    assert_axe_clean(page, lang)
 
 
 def test_axe_staff_error_pages_have_the_staff_layout(live_server, new_context, lang, shot):
@@ -130,7 +116,7 @@ def test_axe_staff_error_pages_have_the_staff_layout(live_server, new_context, l
         expect(page.locator("#error-title")).to_have_attribute("data-status", str(status))
         expect(page.locator("body")).to_have_class("staff-page")
         expect(page.locator(".quick-exit, #language-picker")).to_have_count(0)
-        assert_no_axe_violations(page, lang)
+        assert_axe_clean(page, lang)
         if status == 404:
             shot(page, f"staff-error-404-{lang}")
     expect(page.locator("main a.button")).to_have_attribute("href", "/console/")
@@ -139,10 +125,10 @@ def test_axe_staff_error_pages_have_the_staff_layout(live_server, new_context, l
 def test_axe_console_with_active_conversation(live_server, personas, new_context, lang, shot):
     client, worker = _client_in_conversation(live_server, personas, new_context, lang)
     shot(worker, f"console-waiting-{lang}")
-    assert_no_axe_violations(worker, lang)
+    assert_axe_clean(worker, lang)
     _talk(client, worker)
     shot(worker, f"console-active-{lang}")
-    assert_no_axe_violations(worker, lang)
+    assert_axe_clean(worker, lang)
 
 
 def test_language_button_switches_language_and_keeps_nothing(

@@ -17,8 +17,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import login
-from tests.browser.flows import accept_first_waiting, open_console, start_chat, worker_panel
-from tests.browser.test_accessibility import assert_no_axe_violations
+from tests.browser.flows import (
+    accept_first_waiting,
+    assert_axe_clean,
+    open_console,
+    start_chat,
+    worker_panel,
+)
 from tests.browser.test_quick_exit import serve_neutral_page, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -99,7 +104,7 @@ def test_a_video_call_connects_and_the_quick_exit_ends_it(live_server, personas,
     expect(client.locator("#call-offer-title")).to_be_focused()
     expect(client.locator("#call-accept-voice")).to_be_visible()
     expect(client.locator("#call-decline")).to_be_visible()
-    assert_no_axe_violations(client, "en")
+    assert_axe_clean(client, "en")
     picture(client, "client-call-offer-360", shot)
     client.keyboard.press("Tab")
     expect(client.locator("#call-accept-video")).to_be_focused()
@@ -129,8 +134,8 @@ def test_a_video_call_connects_and_the_quick_exit_ends_it(live_server, personas,
         )
         is False
     )
-    assert_no_axe_violations(client, "en")
-    assert_no_axe_violations(worker, "en")
+    assert_axe_clean(client, "en")
+    assert_axe_clean(worker, "en")
     picture(client, "client-call-360", shot)
     picture(worker, "console-call-360", shot)
 
@@ -151,7 +156,7 @@ def test_a_video_call_connects_and_the_quick_exit_ends_it(live_server, personas,
     join = interpreter.locator("#call-join")
     expect(join).to_be_visible()
     expect(interpreter.locator("#call-join-text")).to_contain_text("video call")
-    assert_no_axe_violations(interpreter, "en")
+    assert_axe_clean(interpreter, "en")
     join.focus()
     interpreter.keyboard.press("Enter")
     interpreter_call = interpreter.locator("#interpret .call")
@@ -179,8 +184,8 @@ def test_a_video_call_connects_and_the_quick_exit_ends_it(live_server, personas,
     expect(interpreter_call.locator(".call__camera")).to_be_focused()
     interpreter.keyboard.press("Enter")
     expect(interpreter_call.locator(".call__camera")).to_have_attribute("aria-pressed", "true")
-    assert_no_axe_violations(interpreter, "en")
-    assert_no_axe_violations(client, "en")
+    assert_axe_clean(interpreter, "en")
+    assert_axe_clean(client, "en")
     picture(interpreter, "interpreter-call-360", shot)
     picture(client, "client-call-with-interpreter-360", shot)
     picture(worker, "console-call-with-interpreter-360", shot)
@@ -270,7 +275,7 @@ def test_a_call_goes_on_while_the_clients_socket_reconnects(
     time.sleep(MEDIA_WINDOW_S)
     during = client.evaluate(RECEIVED_JS)
     assert during["state"] == ["connected"] and during["audio"] > before["audio"], (before, during)
-    assert_no_axe_violations(client, "en")
+    assert_axe_clean(client, "en")
     picture(client, "client-call-reconnecting-360", shot)
 
     netcut.restore()
@@ -321,7 +326,7 @@ def test_a_call_comes_back_when_the_workers_page_reloads(live_server, personas, 
     expect(status).to_have_text(
         "The social worker is reconnecting. The call waits for them.", timeout=10_000
     )
-    assert_no_axe_violations(client, "en")
+    assert_axe_clean(client, "en")
     assert Call.objects.get().state == Call.State.ACTIVE
 
     # Back in the same tab: the console connects to the client again, in the same call.

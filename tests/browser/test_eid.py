@@ -9,9 +9,10 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DESKTOP, login
+from tests.browser.conftest import DESKTOP, LOCALES, login
 from tests.browser.flows import (
     accept_first_waiting,
+    assert_axe_clean,
     client_log,
     client_send,
     expect_bodies,
@@ -21,7 +22,6 @@ from tests.browser.flows import (
     worker_log,
     worker_send,
 )
-from tests.browser.test_accessibility import LOCALES, assert_no_axe_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -49,13 +49,13 @@ def test_a_client_signs_in_with_e_id_and_out_again(live_server, oidc_provider, c
 
     page, lang = client_page
     page.goto(f"{live_server.url}/me/")
-    assert_no_axe_violations(page, lang)
+    assert_axe_clean(page, lang)
     shot(page, "sign-in")
     sign_in(page, live_server.url)
     expect(page).to_have_url(re.compile(r"/me/$"))
     expect(page.locator("#me-identified")).to_contain_text("Tolvan Tolvansson")
     expect(page.locator("body")).not_to_contain_text("191212121212")
-    assert_no_axe_violations(page, lang)
+    assert_axe_clean(page, lang)
     shot(page, "my-page")
     record = ClientRecord.objects.get()
     assert record.subject == "test-subject-0001"
@@ -79,11 +79,11 @@ def test_a_cancelled_or_refused_identification_ends_on_a_clear_page(
     page.locator("#eid-start").click()
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator("#eid-error")).to_have_attribute("data-reason", "cancelled")
-    assert_no_axe_violations(page, lang)
+    assert_axe_clean(page, lang)
     shot(page, "cancelled")
     sign_in(page, live_server.url, "Utan Nummer [no personal identity number]")
     expect(page.locator("#eid-error")).to_have_attribute("data-reason", "claims")
-    assert_no_axe_violations(page, lang)
+    assert_axe_clean(page, lang)
     shot(page, "refused")
 
 
@@ -105,7 +105,7 @@ def test_an_identified_client_comes_back_to_their_case_and_the_worker_sees_it(
     expect(client).to_have_url(re.compile(r"/me/$"))
     client.goto(f"{live_server.url}/")
     expect(client.locator("#identified")).to_contain_text("Tolvan Tolvansson")
-    assert_no_axe_violations(client, "sv")
+    assert_axe_clean(client, "sv")
     shot(client, "client-page-identified")
     start_chat(client, None, "Hej, det är Tolvan.")
     waiting = worker.locator("#waiting li").first
@@ -134,7 +134,7 @@ def test_an_identified_client_comes_back_to_their_case_and_the_worker_sees_it(
     assert AccessLog.objects.filter(
         case_id=second.case_id, action=AccessLog.Action.READ_CASE, actor=personas.anna
     ).exists()
-    assert_no_axe_violations(worker, "sv")
+    assert_axe_clean(worker, "sv")
     shot(worker, "case-identified")
 
 
@@ -167,12 +167,12 @@ def test_my_pages_show_the_clients_cases_and_lead_to_a_new_chat_on_one(
     case_item = page.locator(f"#case-{earlier.case_id}")
     expect(case_item).to_be_visible()
     expect(case_item.locator(".my-case__waiting")).to_be_visible()
-    assert_no_axe_violations(page, lang)
+    assert_axe_clean(page, lang)
     shot(page, "my-cases")
     case_item.get_by_role("button").click()
     expect(page).to_have_url(re.compile(r"/return/case/$"))
     expect(page.locator("body")).to_contain_text("Har hyran betalats?")
-    assert_no_axe_violations(page, lang)
+    assert_axe_clean(page, lang)
     page.goto(f"{live_server.url}/")
     start_chat(page, None, "En sak till om hyran.")
     new = Conversation.objects.exclude(pk=earlier.pk).get()
@@ -211,7 +211,7 @@ def test_an_anonymous_chat_steps_up_mid_conversation_without_losing_a_message(
     client.get_by_role("button", name=TOLVAN).click()
     expect(client).to_have_url(re.compile(r"/eid/consent/$"))
     assert not Conversation.objects.get().identified  # nothing linked before consent
-    assert_no_axe_violations(client, "sv")
+    assert_axe_clean(client, "sv")
     shot(client, "consent")
     client.locator("#consent-link").click()
 
@@ -258,7 +258,7 @@ def test_declining_consent_returns_to_the_same_anonymous_chat(
     client.locator("#step-up").click()
     client.get_by_role("button", name=TOLVAN).click()
     client.set_viewport_size(DESKTOP)
-    assert_no_axe_violations(client, "sv")
+    assert_axe_clean(client, "sv")
     shot(client, "consent-desktop")
     client.locator("#consent-decline").click()
     expect(client).to_have_url(f"{live_server.url}/")
@@ -294,7 +294,7 @@ def test_a_protected_case_is_refused_to_an_unnamed_colleague(
     expect(anna.locator("#protected-mark")).to_have_count(0)
     anna.locator("#protect").click()
     expect(anna.locator("#protected-mark")).to_be_visible()
-    assert_no_axe_violations(anna, "sv")
+    assert_axe_clean(anna, "sv")
     shot(anna, "protected-case")
 
     other = new_context(viewport=PHONE, locale="sv-SE").new_page()

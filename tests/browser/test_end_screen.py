@@ -11,9 +11,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DESKTOP, login
-from tests.browser.flows import accept_first_waiting, open_console, start_chat
-from tests.browser.test_accessibility import LOCALES, assert_no_axe_violations, tab_until
+from tests.browser.conftest import DESKTOP, LOCALES, login
+from tests.browser.flows import accept_first_waiting, assert_axe_clean, open_console, start_chat
+from tests.browser.test_accessibility import tab_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -21,11 +21,6 @@ WAIT = 15_000
 NARROW = {"width": 360, "height": 740}
 CODE = re.compile(r"^[A-Z0-9]{4}(-[A-Z0-9]{4})+$")
 QUESTIONS = ["Har du skickat hyreskontraktet till oss?", "När flyttade du in?"]
-
-
-@pytest.fixture(params=sorted(LOCALES))
-def lang(request) -> str:
-    return request.param
 
 
 def _ended(live_server, personas, new_context, lang, questions: list[str]):
@@ -115,7 +110,7 @@ def test_with_questions_the_code_is_there_at_once(live_server, personas, new_con
     # A new chat is still there, but not the main button.
     expect(client.locator("#new-chat")).not_to_have_class(re.compile(r"button--primary"))
     _quick_exit_in_reach(client)
-    assert_no_axe_violations(client, lang)
+    assert_axe_clean(client, lang)
     _shots(client, shot, f"ended-with-questions-{lang}")
 
     # A reload does not silently make a new code (that would stop the written one working).
@@ -155,7 +150,7 @@ def test_without_questions_a_calm_thank_you(live_server, personas, new_context, 
     expect(client.locator("#survey-thanks")).to_be_visible(timeout=WAIT)
     client.locator("#survey-title").click()  # fold it again for the screens
     _quick_exit_in_reach(client)
-    assert_no_axe_violations(client, lang)
+    assert_axe_clean(client, lang)
     _shots(client, shot, f"ended-thank-you-{lang}")
 
     # A code for later is still one quiet click away, and then shown at once.
@@ -186,7 +181,7 @@ def test_a_question_left_while_closed_shows_its_code_at_once(
     # Nothing after a chat that never was: no survey, no transcript, no second code offer.
     for extra in ("#survey-part", "#save-part", "#code-later"):
         expect(client.locator(extra)).to_be_hidden()
-    assert_no_axe_violations(client, "en")
+    assert_axe_clean(client, "en")
     _shots(client, shot, "question-left-en")
 
 
@@ -223,7 +218,7 @@ def test_a_returning_client_keeps_the_code_they_came_with(live_server, personas,
     # A new code only on request, and the client is told the old one stops working.
     expect(client.locator("#get-code-later")).to_have_text("Get a new case code")
     expect(client.locator("#code-later-hint")).to_contain_text("stop working")
-    assert_no_axe_violations(client, "en")
+    assert_axe_clean(client, "en")
     _shots(client, shot, "returning-with-question-en")
     client.locator("#come-back-part a").click()
     expect(client).to_have_url(re.compile(r"/return/case/$"), timeout=WAIT)

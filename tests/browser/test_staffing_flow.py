@@ -7,19 +7,13 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, login
+from tests.browser.conftest import DESKTOP, LOCALES, login
 from tests.browser.flows import assert_axe_clean
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-LOCALES = {"sv": "sv-SE", "en": "en-GB"}
 PHONE = {"width": 360, "height": 740}
 BELOW = {"sv": "under sin lägsta bemanning", "en": "below its minimum staffing"}
-
-
-@pytest.fixture(params=sorted(LOCALES))
-def lang(request) -> str:
-    return request.param
 
 
 @pytest.fixture

@@ -13,19 +13,13 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import factories
-from tests.browser.conftest import DESKTOP, login
+from tests.browser.conftest import DESKTOP, LOCALES, login
 from tests.browser.flows import assert_axe_clean
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-LOCALES = {"sv": "sv-SE", "en": "en-GB"}
 PHONE = {"width": 360, "height": 740}
 HIDDEN = {"sv": "färre än 5", "en": "fewer than 5"}
-
-
-@pytest.fixture(params=sorted(LOCALES))
-def lang(request) -> str:
-    return request.param
 
 
 @pytest.fixture
