@@ -312,18 +312,24 @@ def test_chat_now_on_the_partners_device_leaves_nothing_behind(
     shot(phone, "chat-now-after-end")
 
 
-def test_chat_now_in_the_persons_language_shows_the_worker_that_language(
-    live_server, personas, partner, new_context, shot
-):
-    """The partner lets the person start in Arabic: the chat page is in Arabic, and the
-    worker's console says so, as for a client who chose Arabic on the client page."""
-    base = live_server.url
+def console_and_chat_now(base: str, personas, new_context) -> tuple[Page, Page]:
+    """Anna's console in Swedish, and a partner's phone that has just sent a chat-now
+    referral (the person has not chosen a language yet)."""
     worker = new_context(viewport=DESKTOP, locale="sv-SE").new_page()
     login(worker, base, "anna", personas.password)
     open_console(worker, base)
     phone = phone_page(new_context)
     partner_login(phone, base, personas.password)
     send_chat_now(phone)
+    return worker, phone
+
+
+def test_chat_now_in_the_persons_language_shows_the_worker_that_language(
+    live_server, personas, partner, new_context, shot
+):
+    """The partner lets the person start in Arabic: the chat page is in Arabic, and the
+    worker's console says so, as for a client who chose Arabic on the client page."""
+    worker, phone = console_and_chat_now(live_server.url, personas, new_context)
     phone.locator(".chat-now__languages button[value='ar']").click()
     expect(phone).to_have_url(re.compile(r"/chat/$"))
     expect(phone.locator("html")).to_have_attribute("lang", "ar")
@@ -343,13 +349,7 @@ def test_chat_now_in_the_persons_language_shows_the_worker_that_language(
 def test_a_worker_who_accepted_before_chat_now_opened_is_shown_its_language(
     live_server, personas, partner, new_context
 ):
-    base = live_server.url
-    worker = new_context(viewport=DESKTOP, locale="sv-SE").new_page()
-    login(worker, base, "anna", personas.password)
-    open_console(worker, base)
-    phone = phone_page(new_context)
-    partner_login(phone, base, personas.password)
-    send_chat_now(phone)
+    worker, phone = console_and_chat_now(live_server.url, personas, new_context)
     panel = accept_first_waiting(worker)
     expect(panel.locator(".client-language")).to_be_hidden()  # not known yet
     phone.locator(".chat-now__languages button[value='uk']").click()
